@@ -1,0 +1,239 @@
+#include "pacsnode/app/config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <functional>
+#include <sstream>
+
+namespace pacs {
+namespace {
+
+Result<std::uint16_t> parse_port(std::string_view text, std::string_view what) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535)
+    return fail(ErrorCode::InvalidArgument, std::string(what) + ": '" + std::string(text) + "' is not a port (1-65535)");
+  return static_cast<std::uint16_t>(value);
+}
+
+Result<void> check_aet(const std::string& aet, std::string_view what) {
+  if (aet.empty() || aet.size() > 16)
+    return fail(ErrorCode::InvalidArgument, std::string(what) + ": AE title must have 1 to 16 characters");
+  for (char c : aet)
+    if (c == '\\' || c < 0x20 || c > 0x7e)
+      return fail(ErrorCode::InvalidArgument, std::string(what) + ": AE title '" + aet + "' has a character DICOM does not allow");
+  return {};
+}
+
+// AET=HOST:PORT
+Result<void> add_peer(const std::string& text, Config& config) {
+  const auto eq = text.find('='), colon = text.rfind(':');
+  if (eq == std::string::npos || colon == std::string::npos || colon < eq)
+    return fail(ErrorCode::InvalidArgument, "--peer '" + text + "': expected AET=HOST:PORT");
+  const std::string aet = text.substr(0, eq);
+  if (auto ok = check_aet(aet, "--peer"); !ok) return ok;
+  auto port = parse_port(std::string_view(text).substr(colon + 1), "--peer");
+  if (!port) return tl::unexpected(port.error());
+  config.peers[aet] = Peer{text.substr(eq + 1, colon - eq - 1), *port};
+  return {};
+}
+
+Result<void> set_policy(std::string_view text, Config& config) {
+  if (!parse_duplicate_policy(text, config.duplicate_policy))
+    return fail(ErrorCode::InvalidArgument, "duplicate policy '" + std::string(text) + "': use keep, overwrite or reject");
+  return {};
+}
+
+Result<void> set_log_level(std::string_view text, Config& config) {
+  if (!log::parse_level(text, config.log_level))
+    return fail(ErrorCode::InvalidArgument, "log level '" + std::string(text) + "': use debug, info, warn, error or off");
+  return {};
+}
+
+Result<void> set_unsigned(std::string_view text, unsigned& out, std::string_view what) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size() || out == 0)
+    return fail(ErrorCode::InvalidArgument, std::string(what) + ": '" + std::string(text) + "' is not a positive number");
+  return {};
+}
+
+struct Flag {
+  const char* name;
+  const char* argument;  // nullptr: a switch without a value
+  const char* help;
+  std::function<Result<void>(const std::string&, Config&)> apply;
+};
+
+const std::vector<Flag>& flags() {
+  static const std::vector<Flag> all = {
+      {"--data-dir", "DIR", "where objects and the SQLite index live (default ./pacsnode-data)",
+       [](const std::string& v, Config& c) -> Result<void> { c.data_dir = v; return {}; }},
+      {"--db", "URL", "index database: sqlite (default), sqlite:PATH or postgresql://user@host:port/db",
+       [](const std::string& v, Config& c) -> Result<void> { c.db = v; return {}; }},
+      {"--aet", "AET", "the node's AE title (default PACSNODE)",
+       [](const std::string& v, Config& c) { c.aet = v; return check_aet(v, "--aet"); }},
+      {"--dimse-port", "N", "DICOM port (default 11112)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto p = parse_port(v, "--dimse-port"); if (!p) return tl::unexpected(p.error());
+         c.dimse_port = *p; return {}; }},
+      {"--http-port", "N", "HTTP port for DICOMweb (default 8080)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto p = parse_port(v, "--http-port"); if (!p) return tl::unexpected(p.error());
+         c.http_port = *p; return {}; }},
+      {"--mllp-port", "N", "HL7 MLLP port (default 2575)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto p = parse_port(v, "--mllp-port"); if (!p) return tl::unexpected(p.error());
+         c.mllp_port = *p; return {}; }},
+      {"--peer", "AET=HOST:PORT", "a remote AE the node may send to (repeatable)", add_peer},
+      {"--allow-calling-aet", "AET", "accept associations only from these calling AEs (repeatable)",
+       [](const std::string& v, Config& c) { c.allowed_calling_aets.insert(v); return check_aet(v, "--allow-calling-aet"); }},
+      {"--duplicate-policy", "keep|overwrite|reject",
+       "a different object under a known SOP Instance UID (default keep)",
+       [](const std::string& v, Config& c) { return set_policy(v, c); }},
+      {"--accept-unknown-sop-classes", nullptr, "also accept storage SOP classes DCMTK does not know",
+       [](const std::string&, Config& c) -> Result<void> { c.accept_unknown_sop_classes = true; return {}; }},
+      {"--max-associations", "N", "simultaneous DICOM associations (default 32)",
+       [](const std::string& v, Config& c) { return set_unsigned(v, c.max_associations, "--max-associations"); }},
+      {"--log-level", "LEVEL", "debug, info (default), warn, error or off",
+       [](const std::string& v, Config& c) { return set_log_level(v, c); }},
+  };
+  return all;
+}
+
+template <typename T>
+std::optional<T> get(const toml::table& t, std::string_view key) {
+  if (auto node = t[key]) return node.value<T>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<void> load_config_file(const std::string& path, Config& config) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    return fail(ErrorCode::InvalidArgument, "config " + path + " " + where.str() + ": " + std::string(e.description()));
+  }
+  auto wrong = [&](std::string_view key) {
+    return fail(ErrorCode::InvalidArgument, "config " + path + ": '" + std::string(key) + "' has the wrong type");
+  };
+  auto apply = [&](const Flag& flag, const std::string& value) { return flag.apply(value, config); };
+  auto flag = [](std::string_view name) -> const Flag& {
+    for (const Flag& f : flags())
+      if (f.name == name) return f;
+    throw std::logic_error("no such flag");
+  };
+  // Every key maps onto the flag of the same meaning, so both check values the same way.
+  const std::pair<const char*, const char*> strings[] = {
+      {"data_dir", "--data-dir"}, {"db", "--db"}, {"aet", "--aet"}, {"log_level", "--log-level"}};
+  for (auto [key, name] : strings)
+    if (root.contains(key)) {
+      auto v = get<std::string>(root, key);
+      if (!v) return wrong(key);
+      if (auto ok = apply(flag(name), *v); !ok) return ok;
+    }
+  const std::tuple<const char*, const char*, const char*> ports[] = {
+      {"dimse", "port", "--dimse-port"}, {"http", "port", "--http-port"}, {"mllp", "port", "--mllp-port"}};
+  for (auto [section, key, name] : ports)
+    if (auto table = root[section].as_table(); table && table->contains(key)) {
+      auto v = get<std::int64_t>(*table, key);
+      if (!v) return wrong(std::string(section) + "." + key);
+      if (auto ok = apply(flag(name), std::to_string(*v)); !ok) return ok;
+    }
+  if (auto dimse = root["dimse"].as_table()) {
+    if (dimse->contains("max_associations")) {
+      auto v = get<std::int64_t>(*dimse, "max_associations");
+      if (!v) return wrong("dimse.max_associations");
+      if (auto ok = apply(flag("--max-associations"), std::to_string(*v)); !ok) return ok;
+    }
+    if (dimse->contains("duplicate_policy")) {
+      auto v = get<std::string>(*dimse, "duplicate_policy");
+      if (!v) return wrong("dimse.duplicate_policy");
+      if (auto ok = set_policy(*v, config); !ok) return ok;
+    }
+    if (dimse->contains("accept_unknown_sop_classes")) {
+      auto v = get<bool>(*dimse, "accept_unknown_sop_classes");
+      if (!v) return wrong("dimse.accept_unknown_sop_classes");
+      config.accept_unknown_sop_classes = *v;
+    }
+    if (auto list = (*dimse)["allowed_calling_aets"]; list) {
+      auto array = list.as_array();
+      if (!array) return wrong("dimse.allowed_calling_aets");
+      for (const auto& item : *array) {
+        auto v = item.value<std::string>();
+        if (!v) return wrong("dimse.allowed_calling_aets");
+        if (auto ok = apply(flag("--allow-calling-aet"), *v); !ok) return ok;
+      }
+    }
+  }
+  if (auto peers = root["peers"].as_table()) {
+    for (const auto& [aet, value] : *peers) {
+      auto v = value.value<std::string>();
+      if (!v) return wrong("peers." + std::string(aet.str()));
+      if (auto ok = add_peer(std::string(aet.str()) + "=" + *v, config); !ok) return ok;
+    }
+  }
+  return {};
+}
+
+Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
+  CommandLine out;
+  // The file first, so that flags override it wherever they stand.
+  for (std::size_t i = 0; i < args.size(); ++i)
+    if (args[i] == "--config") {
+      if (i + 1 == args.size()) return fail(ErrorCode::InvalidArgument, "--config needs a file");
+      if (auto ok = load_config_file(args[i + 1], out.config); !ok) return tl::unexpected(ok.error());
+    }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out.help = true;
+      continue;
+    }
+    if (a == "--config") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) {
+      out.positional.push_back(a);
+      continue;
+    }
+    // --flag=value or --flag value
+    const auto eq = a.find('=');
+    const std::string name = a.substr(0, eq);
+    const Flag* flag = nullptr;
+    for (const Flag& f : flags())
+      if (name == f.name) flag = &f;
+    if (!flag) return fail(ErrorCode::InvalidArgument, "unknown flag " + name + " (see --help)");
+    std::string value;
+    if (flag->argument) {
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return fail(ErrorCode::InvalidArgument, name + " needs a value " + flag->argument);
+      }
+    }
+    if (auto ok = flag->apply(value, out.config); !ok) return tl::unexpected(ok.error());
+  }
+  return out;
+}
+
+std::string flags_help() {
+  std::ostringstream out;
+  out << "  --config FILE                 a TOML config file; flags given here override it\n";
+  for (const Flag& f : flags()) {
+    std::string left = std::string(f.name) + (f.argument ? std::string(" ") + f.argument : "");
+    left.resize(std::max<std::size_t>(left.size() + 1, 30), ' ');
+    out << "  " << left << f.help << "\n";
+  }
+  out << "  --help                        this text\n";
+  return out.str();
+}
+
+}  // namespace pacs

@@ -1,0 +1,48 @@
+// The node's configuration: a TOML file, then command-line flags on top.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pacsnode/services/ingest.h"
+#include "storage/model/log.h"
+#include "storage/model/result.h"
+
+namespace pacs {
+
+struct Peer {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct Config {
+  std::string data_dir = "./pacsnode-data";
+  std::string db = "sqlite";
+  std::string aet = "PACSNODE";
+  std::uint16_t dimse_port = 11112;
+  std::uint16_t http_port = 8080;
+  std::uint16_t mllp_port = 2575;
+  unsigned max_associations = 32;
+  std::set<std::string> allowed_calling_aets;
+  bool accept_unknown_sop_classes = false;
+  DuplicatePolicy duplicate_policy = DuplicatePolicy::Keep;
+  std::map<std::string, Peer> peers;  // remote AEs the node sends to
+  log::Level log_level = log::Level::Info;
+};
+
+// What the command line asked for: the config, plus any words that are not flags.
+struct CommandLine {
+  Config config;
+  std::vector<std::string> positional;
+  bool help = false;
+};
+
+// Reads --config FILE first (if given), then applies every other flag over it.
+Result<CommandLine> parse_command_line(const std::vector<std::string>& args);
+Result<void> load_config_file(const std::string& path, Config& config);
+std::string flags_help();
+
+}  // namespace pacs

@@ -1,0 +1,19 @@
+#include "pacsnode/app/node.h"
+
+namespace pacs {
+
+Result<Node> open_node(const Config& config) {
+  Node node;
+  auto blobs = BlobStore::open(config.data_dir);
+  if (!blobs) return tl::unexpected(blobs.error());
+  node.blobs = std::move(*blobs);
+  auto index = Index::open(config.db, config.data_dir);
+  if (!index) return tl::unexpected(index.error());
+  node.index = std::move(*index);
+  node.committer = std::make_unique<GroupCommitter>(*node.index);
+  node.ingest = std::make_unique<IngestService>(*node.blobs, *node.index, *node.committer,
+                                                config.duplicate_policy);
+  return node;
+}
+
+}  // namespace pacs

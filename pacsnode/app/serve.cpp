@@ -1,0 +1,57 @@
+#include "pacsnode/app/serve.h"
+
+#include <signal.h>
+
+#include <thread>
+
+#include "pacsnode/app/node.h"
+#include "pacsnode/dimse/server.h"
+#include "storage/model/log.h"
+
+namespace pacs {
+
+int serve(const Config& config) {
+  // Signals are taken by one thread with sigwait, so block them before any other thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto node = open_node(config);
+  if (!node) {
+    PACS_LOG(Error) << node.error().message;
+    return 1;
+  }
+  auto counts = node->index->counts();
+  PACS_LOG(Info) << "pacsnode: data in " << node->blobs->root().string() << ", index "
+                 << node->index->describe() << " (schema v" << node->index->schema_version()
+                 << ", " << (counts ? counts->instances : -1) << " instances)";
+  PACS_LOG(Info) << "HTTP port " << config.http_port << " and MLLP port " << config.mllp_port
+                 << " are reserved for DICOMweb and HL7, which this version does not serve yet";
+
+  dimse::DimseServer dimse({.aet = config.aet,
+                            .port = config.dimse_port,
+                            .max_associations = config.max_associations,
+                            .allowed_calling_aets = config.allowed_calling_aets,
+                            .accept_unknown_sop_classes = config.accept_unknown_sop_classes},
+                           *node->ingest);
+  std::jthread signals([&](std::stop_token stop) {
+    // Woken by SIGINT/SIGTERM, or by the SIGTERM the main thread sends itself on the way out.
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    if (!stop.stop_requested()) PACS_LOG(Info) << "signal " << received << ": stopping";
+    dimse.stop();
+  });
+  auto served = dimse.run();
+  signals.request_stop();
+  pthread_kill(signals.native_handle(), SIGTERM);
+  if (!served) {
+    PACS_LOG(Error) << served.error().message;
+    return 1;
+  }
+  PACS_LOG(Info) << "pacsnode stopped";
+  return 0;
+}
+
+}  // namespace pacs

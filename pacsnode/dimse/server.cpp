@@ -1,0 +1,231 @@
+#include "pacsnode/dimse/server.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/scppool.h>
+#include <dcmtk/dcmnet/scpthrd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "pacsnode/dimse/status.h"
+#include "storage/model/log.h"
+
+namespace pacs::dimse {
+namespace {
+
+std::string trimmed(const char* text) {
+  std::string s(text ? text : "");
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  return s;
+}
+
+// Accepted transfer syntaxes in preference order. The acceptor chooses, so compressed syntaxes
+// come first: an object offered compressed is stored as received, never inflated on the way in.
+const std::vector<const char*>& storage_transfer_syntaxes() {
+  static const std::vector<const char*> syntaxes = {
+      UID_JPEG2000LosslessOnlyTransferSyntax,
+      UID_JPEG2000TransferSyntax,
+      "1.2.840.10008.1.2.4.201",  // HTJ2K Lossless (unknown to DCMTK 3.6.7: stored unchanged)
+      "1.2.840.10008.1.2.4.202",  // HTJ2K Lossless RPCL
+      "1.2.840.10008.1.2.4.203",  // HTJ2K
+      UID_JPEGLSLosslessTransferSyntax,
+      UID_JPEGLSLossyTransferSyntax,
+      UID_JPEGProcess14SV1TransferSyntax,
+      UID_JPEGProcess14TransferSyntax,
+      UID_JPEGProcess1TransferSyntax,
+      UID_JPEGProcess2_4TransferSyntax,
+      UID_RLELosslessTransferSyntax,
+      UID_MPEG2MainProfileAtMainLevelTransferSyntax,
+      UID_MPEG4HighProfileLevel4_1TransferSyntax,
+      UID_HEVCMainProfileLevel5_1TransferSyntax,
+      UID_DeflatedExplicitVRLittleEndianTransferSyntax,
+      UID_LittleEndianExplicitTransferSyntax,
+      UID_BigEndianExplicitTransferSyntax,
+      UID_LittleEndianImplicitTransferSyntax,
+  };
+  return syntaxes;
+}
+
+OFList<OFString> as_oflist(const std::vector<const char*>& items) {
+  OFList<OFString> list;
+  for (const char* item : items) list.push_back(item);
+  return list;
+}
+
+struct Context {
+  DimseOptions options;
+  IngestService& ingest;
+};
+
+// One association. DCMTK builds a fresh one per association on its worker thread.
+class Scp : public DcmThreadSCP {
+ public:
+  explicit Scp(const Context& context) : context_(context) {}
+
+ protected:
+  OFCondition handleIncomingCommand(T_DIMSE_Message* message,
+                                    const DcmPresentationContextInfo& info) override {
+    if (message->CommandField == DIMSE_C_STORE_RQ)
+      return handle_store(message->msg.CStoreRQ, info.presentationContextID);
+    return DcmThreadSCP::handleIncomingCommand(message, info);  // C-ECHO
+  }
+
+  OFBool checkCalledAETitleAccepted(const OFString& called) override {
+    return trimmed(called.c_str()) == context_.options.aet;
+  }
+
+  OFBool checkCallingAETitleAccepted(const OFString& calling) override {
+    const auto& allowed = context_.options.allowed_calling_aets;
+    return allowed.empty() || allowed.count(trimmed(calling.c_str())) > 0;
+  }
+
+  void notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType& action) override {
+    params_ = const_cast<T_ASC_Parameters*>(&params);
+    calling_ = trimmed(params.DULparams.callingAPTitle);
+    DcmThreadSCP::notifyAssociationRequest(params, action);
+  }
+
+  OFCondition negotiateAssociation() override {
+    OFCondition c = DcmThreadSCP::negotiateAssociation();
+    if (c.good() && context_.options.accept_unknown_sop_classes && params_) accept_unknown_classes();
+    return c;
+  }
+
+  void notifyAssociationTermination() override {
+    if (stored_ + failed_ > 0)
+      PACS_LOG(Info) << "association from " << calling_ << " ended: " << stored_ << " stored, "
+                     << failed_ << " failed";
+    stored_ = failed_ = 0;
+    params_ = nullptr;
+  }
+
+ private:
+  // Storage classes DCMTK does not know (private or newer ones) are accepted with the first
+  // proposed syntax we store, as storescp --promiscuous does.
+  void accept_unknown_classes() {
+    const int count = ASC_countPresentationContexts(params_);
+    for (int i = 0; i < count; ++i) {
+      T_ASC_PresentationContext pc;
+      if (ASC_getPresentationContext(params_, i, &pc).bad()) continue;
+      if (pc.resultReason != ASC_P_ABSTRACTSYNTAXNOTSUPPORTED) continue;
+      if (!Uid::parse(pc.abstractSyntax)) continue;
+      for (const char* ours : storage_transfer_syntaxes()) {
+        bool proposed = false;
+        for (int t = 0; t < pc.transferSyntaxCount; ++t)
+          proposed = proposed || trimmed(pc.proposedTransferSyntaxes[t]) == ours;
+        if (!proposed) continue;
+        if (ASC_acceptPresentationContext(params_, pc.presentationContextID, ours).good())
+          PACS_LOG(Info) << "accepted unknown SOP class " << pc.abstractSyntax << " from "
+                         << calling_;
+        break;
+      }
+    }
+  }
+
+  OFCondition handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationContextID id) {
+    TempFile temp = context_.ingest.new_temp_file();
+    OFCondition c = receiveSTORERequest(request, id, OFString(temp.path().c_str()));
+    if (c.bad()) {
+      // The association broke while the dataset streamed in: nothing to answer, nothing stored.
+      PACS_LOG(Warn) << "C-STORE of " << trimmed(request.AffectedSOPInstanceUID) << " from "
+                     << calling_ << " not received: " << c.text();
+      ++failed_;
+      return c;
+    }
+    const Announced announced{trimmed(request.AffectedSOPClassUID),
+                              trimmed(request.AffectedSOPInstanceUID)};
+    auto stored = context_.ingest.ingest(std::move(temp), announced);
+    if (stored) {
+      ++stored_;
+      PACS_LOG(Debug) << "C-STORE " << stored->sop_instance_uid << " (study " << stored->study_uid
+                      << ") from " << calling_ << ": " << to_string(stored->outcome);
+      return sendSTOREResponse(id, request.MessageID, request.AffectedSOPClassUID,
+                               request.AffectedSOPInstanceUID, STATUS_Success);
+    }
+    ++failed_;
+    const std::uint16_t status = store_status_for(stored.error());
+    PACS_LOG(Warn) << "C-STORE " << announced.sop_instance_uid << " from " << calling_
+                   << " refused with status 0x" << std::hex << status << std::dec << ": "
+                   << stored.error().message;
+    DcmDataset detail;
+    // Error Comment is LO: at most 64 characters.
+    detail.putAndInsertString(DCM_ErrorComment, stored.error().message.substr(0, 64).c_str());
+    return sendSTOREResponse(id, request.MessageID, request.AffectedSOPClassUID,
+                             request.AffectedSOPInstanceUID, status, &detail);
+  }
+
+  const Context& context_;
+  T_ASC_Parameters* params_ = nullptr;
+  std::string calling_;
+  unsigned long stored_ = 0, failed_ = 0;
+};
+
+}  // namespace
+
+// DCMTK's DcmSCPPool builds workers with a default constructor; this pool hands each worker the
+// services it needs instead of going through a global.
+class DimseServer::Pool : public DcmBaseSCPPool {
+ public:
+  Pool(DimseOptions options, IngestService& ingest) : context_{std::move(options), ingest} {}
+  const Context& context() const { return context_; }
+
+ protected:
+  DcmBaseSCPWorker* createSCPWorker() override { return new Worker(*this, context_); }
+
+ private:
+  struct Worker : DcmBaseSCPWorker, private Scp {
+    Worker(Pool& pool, const Context& context) : DcmBaseSCPWorker(pool), Scp(context) {}
+    OFCondition setSharedConfig(const DcmSharedSCPConfig& config) override {
+      return Scp::setSharedConfig(config);
+    }
+    OFBool busy() override { return Scp::isConnected(); }
+    OFCondition workerListen(T_ASC_Association* const assoc) override { return Scp::run(assoc); }
+  };
+
+  Context context_;
+};
+
+void disable_nagle_for_dcmtk_sockets() { ::setenv("TCP_NODELAY", "1", 0); }
+
+DimseServer::DimseServer(DimseOptions options, IngestService& ingest)
+    : pool_(std::make_unique<Pool>(std::move(options), ingest)) {
+  const DimseOptions& o = pool_->context().options;
+  DcmSCPConfig& config = pool_->getConfig();
+  config.setAETitle(o.aet.c_str());
+  config.setPort(o.port);
+  config.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
+  // Non-blocking accept with a short timeout lets stop() take effect within a second.
+  config.setConnectionBlockingMode(DUL_NOBLOCK);
+  config.setConnectionTimeout(1);
+  config.setACSETimeout(o.timeout_seconds);
+  config.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+  config.setDIMSETimeout(o.timeout_seconds);
+  config.setHostLookupEnabled(OFFalse);
+  pool_->setMaxThreads(static_cast<Uint16>(o.max_associations));
+
+  const OFList<OFString> verification = as_oflist({UID_LittleEndianExplicitTransferSyntax,
+                                                   UID_BigEndianExplicitTransferSyntax,
+                                                   UID_LittleEndianImplicitTransferSyntax});
+  config.addPresentationContext(UID_VerificationSOPClass, verification);
+  const OFList<OFString> storage = as_oflist(storage_transfer_syntaxes());
+  for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)
+    config.addPresentationContext(dcmAllStorageSOPClassUIDs[i], storage);
+}
+
+DimseServer::~DimseServer() = default;
+
+Result<void> DimseServer::run() {
+  const DimseOptions& o = pool_->context().options;
+  PACS_LOG(Info) << "DIMSE: AE " << o.aet << " listening on port " << o.port << " (up to "
+                 << o.max_associations << " associations)";
+  const OFCondition c = pool_->listen();
+  if (c.bad() && c != NET_EC_StopAfterAssociation)
+    return fail(ErrorCode::InvalidArgument, "DIMSE port " + std::to_string(o.port) + ": " + c.text());
+  return {};
+}
+
+void DimseServer::stop() { pool_->stopAfterCurrentAssociations(); }
+
+}  // namespace pacs::dimse

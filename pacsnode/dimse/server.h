@@ -1,0 +1,42 @@
+// The DIMSE face: C-ECHO and C-STORE SCP on DCMTK, one thread per association.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "pacsnode/services/ingest.h"
+
+namespace pacs::dimse {
+
+struct DimseOptions {
+  std::string aet = "PACSNODE";
+  std::uint16_t port = 11112;
+  unsigned max_associations = 32;
+  std::set<std::string> allowed_calling_aets;  // empty: any calling AE
+  bool accept_unknown_sop_classes = false;     // accept proposals of storage classes DCMTK does not know
+  unsigned timeout_seconds = 60;               // ACSE/DIMSE: a silent peer frees its thread after this
+};
+
+class DimseServer {
+ public:
+  DimseServer(DimseOptions options, IngestService& ingest);
+  ~DimseServer();
+
+  // Binds and serves until stop() is called; returns an error when the port cannot be bound.
+  Result<void> run();
+  // Safe from any thread (a signal-handling thread): stops accepting, lets running associations end.
+  void stop();
+
+ private:
+  class Pool;
+  std::unique_ptr<Pool> pool_;
+};
+
+// Nagle's algorithm makes every C-STORE wait for a delayed ACK (~40 ms). DCMTK disables it when
+// the TCP_NODELAY environment variable is set, for sockets it creates afterwards.
+void disable_nagle_for_dcmtk_sockets();
+
+}  // namespace pacs::dimse

@@ -1,0 +1,77 @@
+// pacsnode: one binary, subcommands. `pacsnode serve` runs the node; `pacsnode import` loads files.
+#include <dcmtk/dcmdata/dcdict.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "pacsnode/app/config.h"
+#include "pacsnode/app/dcmtk_log.h"
+#include "pacsnode/app/import.h"
+#include "pacsnode/app/serve.h"
+#include "pacsnode/dimse/server.h"
+
+namespace {
+
+void print_usage() {
+  std::printf(
+      "usage: pacsnode COMMAND [flags]\n\n"
+      "commands:\n"
+      "  serve            run the node (DICOM C-ECHO/C-STORE SCP)\n"
+      "  import PATH...   ingest DICOM files and folders through the node's pipeline\n\n"
+      "flags (for every command):\n%s",
+      pacs::flags_help().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_usage();
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  auto parsed = pacs::parse_command_line({args.begin() + 1, args.end()});
+  if (!parsed) {
+    std::fprintf(stderr, "pacsnode: %s\n", parsed.error().message.c_str());
+    return 2;
+  }
+  if (parsed->help) {
+    print_usage();
+    return 0;
+  }
+  const pacs::Config& config = parsed->config;
+  pacs::log::set_level(config.log_level);
+  pacs::route_dcmtk_logging(config.log_level);
+  // Before any DCMTK socket exists.
+  pacs::dimse::disable_nagle_for_dcmtk_sockets();
+  if (!dcmDataDict.isDictionaryLoaded()) {
+    std::fprintf(stderr, "pacsnode: the DICOM data dictionary is not loaded (is DCMDICTPATH right?)\n");
+    return 1;
+  }
+  // Decoders let the import read compressed files that lack a meta header.
+  DJDecoderRegistration::registerCodecs();
+  DJLSDecoderRegistration::registerCodecs();
+  DcmRLEDecoderRegistration::registerCodecs();
+
+  int rc = 2;
+  if (command == "serve") {
+    if (!parsed->positional.empty()) {
+      std::fprintf(stderr, "pacsnode serve: unexpected argument '%s'\n", parsed->positional[0].c_str());
+    } else {
+      rc = pacs::serve(config);
+    }
+  } else if (command == "import") {
+    rc = pacs::import_paths(config, parsed->positional);
+  } else {
+    std::fprintf(stderr, "pacsnode: unknown command '%s' (try --help)\n", command.c_str());
+  }
+  DcmRLEDecoderRegistration::cleanup();
+  DJLSDecoderRegistration::cleanup();
+  DJDecoderRegistration::cleanup();
+  return rc;
+}

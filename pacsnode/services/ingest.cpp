@@ -1,0 +1,181 @@
+#include "pacsnode/services/ingest.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+
+#include <fstream>
+
+#include "storage/dicom_attributes.h"
+#include "storage/model/log.h"
+
+namespace pacs {
+namespace fs = std::filesystem;
+namespace {
+
+// Values larger than this stay in the file while the header is parsed (pixel data, bulk data).
+constexpr Uint32 kMaxLoadedValue = 4096;
+
+struct ParsedObject {
+  IndexEntry entry;
+  std::uint64_t size_bytes = 0;
+};
+
+Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>& announced) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return fail(ErrorCode::StorageFailure, "cannot read received object: " + ec.message());
+  DcmFileFormat file;
+  // Reading every element, with large values skipped rather than loaded, finds a truncated
+  // object (an element running past the end) without the cost of loading pixel data.
+  const OFCondition c = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue,
+                                      ERM_fileOnly);
+  if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
+  OFString syntax;
+  file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, syntax);
+  auto entry = index_entry_from(*file.getDataset(), syntax.c_str());
+  if (!entry) return tl::unexpected(entry.error());
+  if (announced) {
+    if (announced->sop_class_uid != entry->instance.sop_class_uid.str())
+      return fail(ErrorCode::InvalidObject, "SOP Class UID in the command (" +
+                                                announced->sop_class_uid + ") and dataset (" +
+                                                entry->instance.sop_class_uid.str() + ") differ");
+    if (announced->sop_instance_uid != entry->instance.sop_instance_uid.str())
+      return fail(ErrorCode::InvalidObject, "SOP Instance UID in the command (" +
+                                                announced->sop_instance_uid + ") and dataset (" +
+                                                entry->instance.sop_instance_uid.str() + ") differ");
+  }
+  return ParsedObject{std::move(*entry), size};
+}
+
+// Offset of the dataset in a Part 10 file: preamble, "DICM", then the meta group, whose first
+// element (0002,0000) gives its length.
+std::optional<std::streamoff> dataset_offset(std::ifstream& in) {
+  unsigned char head[144];
+  if (!in.read(reinterpret_cast<char*>(head), sizeof head)) return std::nullopt;
+  if (std::string_view(reinterpret_cast<char*>(head) + 128, 4) != "DICM") return std::nullopt;
+  const unsigned char* e = head + 132;
+  if (!(e[0] == 0x02 && e[1] == 0 && e[2] == 0 && e[3] == 0 && e[4] == 'U' && e[5] == 'L'))
+    return std::nullopt;
+  const std::uint32_t length = e[8] | e[9] << 8 | e[10] << 16 | static_cast<std::uint32_t>(e[11]) << 24;
+  return static_cast<std::streamoff>(144 + length);
+}
+
+// Same dataset bytes? The meta headers may differ (source AE, implementation); the data may not.
+bool same_dataset(const fs::path& a, const fs::path& b) {
+  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+  auto oa = dataset_offset(fa), ob = dataset_offset(fb);
+  if (!oa || !ob) return false;
+  std::error_code ec1, ec2;
+  if (fs::file_size(a, ec1) - *oa != fs::file_size(b, ec2) - *ob || ec1 || ec2) return false;
+  fa.seekg(*oa);
+  fb.seekg(*ob);
+  std::vector<char> ba(1 << 16), bb(1 << 16);
+  while (fa && fb) {
+    fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
+    fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
+    if (fa.gcount() != fb.gcount() ||
+        !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin()))
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parse_duplicate_policy(std::string_view text, DuplicatePolicy& out) {
+  if (text == "keep") out = DuplicatePolicy::Keep;
+  else if (text == "overwrite") out = DuplicatePolicy::Overwrite;
+  else if (text == "reject") out = DuplicatePolicy::Reject;
+  else return false;
+  return true;
+}
+
+const char* to_string(IngestOutcome outcome) {
+  switch (outcome) {
+    case IngestOutcome::Stored: return "stored";
+    case IngestOutcome::Replaced: return "replaced";
+    case IngestOutcome::IdenticalResend: return "identical re-send";
+    case IngestOutcome::KeptExisting: return "duplicate kept existing";
+  }
+  return "?";
+}
+
+IngestService::IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer,
+                             DuplicatePolicy policy)
+    : blobs_(blobs), index_(index), committer_(committer), policy_(policy) {}
+
+Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announced>& announced) {
+  auto parsed = parse(file.path(), announced);
+  if (!parsed) return tl::unexpected(parsed.error());
+  IndexEntry& entry = parsed->entry;
+  const std::string sop = entry.instance.sop_instance_uid.str();
+  const std::string study = entry.study.study_uid.str();
+  auto done = [&](IngestOutcome outcome) { return Stored{outcome, sop, study}; };
+
+  // A known SOP Instance UID: the same bytes again is a no-op; otherwise the policy decides.
+  // The check runs again inside the index transaction, where a concurrent arrival is caught.
+  auto existing = index_.find_instance(sop);
+  if (!existing) return tl::unexpected(existing.error());
+  bool replace = false;
+  if (*existing) {
+    if (same_dataset(file.path(), blobs_.absolute((*existing)->relative_path)))
+      return done(IngestOutcome::IdenticalResend);
+    if (policy_ == DuplicatePolicy::Reject)
+      return fail(ErrorCode::Duplicate, "duplicate SOP Instance UID " + sop + " refused by policy");
+    if (policy_ == DuplicatePolicy::Keep) return done(IngestOutcome::KeptExisting);
+    replace = true;
+  }
+
+  auto placed = blobs_.place(file, entry.study.study_uid, entry.series.series_uid,
+                             entry.instance.sop_instance_uid);
+  if (!placed) return tl::unexpected(placed.error());
+  entry.instance.relative_path = *placed;
+  entry.instance.size_bytes = parsed->size_bytes;
+
+  auto written = committer_.commit(IndexWrite{std::move(entry), replace});
+  if (!written) {
+    blobs_.remove(*placed);
+    return tl::unexpected(written.error());
+  }
+  switch (written->outcome) {
+    case WriteOutcome::Inserted:
+      return done(IngestOutcome::Stored);
+    case WriteOutcome::Replaced:
+      if (written->replaced_path != *placed) blobs_.remove(written->replaced_path);
+      return done(IngestOutcome::Replaced);
+    case WriteOutcome::AlreadyExists:
+      // Another association indexed this SOP instance between our check and our commit.
+      blobs_.remove(*placed);
+      if (policy_ == DuplicatePolicy::Reject)
+        return fail(ErrorCode::Duplicate, "duplicate SOP Instance UID " + sop + " refused by policy");
+      return done(IngestOutcome::KeptExisting);
+  }
+  return done(IngestOutcome::Stored);
+}
+
+Result<Stored> IngestService::ingest_copy(const fs::path& source) {
+  TempFile temp = new_temp_file();
+  std::ifstream probe(source, std::ios::binary);
+  char magic[132] = {};
+  probe.read(magic, sizeof magic);
+  if (!probe) return fail(ErrorCode::Malformed, "not a DICOM file (too short)");
+  if (std::string_view(magic + 128, 4) == "DICM") {
+    std::error_code ec;
+    fs::copy_file(source, temp.path(), ec);
+    if (ec) return fail(ErrorCode::StorageFailure, "cannot copy: " + ec.message());
+  } else {
+    // A bare dataset: store it as a Part 10 file, in the transfer syntax it was read in.
+    DcmFileFormat file;
+    if (OFCondition c = file.loadFile(source.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                      ERM_dataset);
+        c.bad())
+      return fail(ErrorCode::Malformed, std::string("not a DICOM file: ") + c.text());
+    const E_TransferSyntax xfer = file.getDataset()->getOriginalXfer();
+    if (OFCondition c = file.saveFile(temp.path().c_str(), xfer); c.bad())
+      return fail(ErrorCode::InvalidObject, std::string("cannot convert to Part 10: ") + c.text());
+  }
+  return ingest(std::move(temp), std::nullopt);
+}
+
+}  // namespace pacs

@@ -1,0 +1,58 @@
+// The one ingest path: C-STORE, `pacsnode import` (and later STOW-RS) all store through it.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "pacsnode/services/group_commit.h"
+#include "storage/blob_store.h"
+#include "storage/index.h"
+
+namespace pacs {
+
+enum class DuplicatePolicy { Keep, Overwrite, Reject };
+bool parse_duplicate_policy(std::string_view text, DuplicatePolicy& out);
+
+enum class IngestOutcome {
+  Stored,           // new instance
+  Replaced,         // overwrite policy: the new object replaced the old one
+  IdenticalResend,  // the same bytes again: nothing to do
+  KeptExisting,     // keep policy: a different object under a known SOP Instance UID was ignored
+};
+const char* to_string(IngestOutcome outcome);
+
+// What the protocol said the object is (C-STORE command fields); checked against the dataset.
+struct Announced {
+  std::string sop_class_uid;
+  std::string sop_instance_uid;
+};
+
+struct Stored {
+  IngestOutcome outcome;
+  std::string sop_instance_uid;
+  std::string study_uid;
+};
+
+class IngestService {
+ public:
+  IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer, DuplicatePolicy policy);
+
+  // Where a face writes an arriving object before handing it to ingest().
+  TempFile new_temp_file() { return blobs_.new_temp_file(); }
+
+  // Validates a complete Part 10 file, places it durably in the blob store and commits it to the
+  // index. Returns only after both are durable, or with an error that left nothing behind.
+  Result<Stored> ingest(TempFile file, const std::optional<Announced>& announced);
+
+  // Copies a file from outside the store (import); files without a meta header are given one.
+  Result<Stored> ingest_copy(const std::filesystem::path& source);
+
+ private:
+  BlobStore& blobs_;
+  Index& index_;
+  GroupCommitter& committer_;
+  DuplicatePolicy policy_;
+};
+
+}  // namespace pacs

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package pacsnode needs to build, run and test. Idempotent: installs only
+# what is missing. Run as root on Debian 12 (or via sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang-format
+  libdcmtk-dev dcmtk                       # DICOM toolkit and its command-line tools (tests use them)
+  libsqlite3-dev                           # embedded index
+  libpqxx-dev libpq-dev postgresql         # PostgreSQL index, and a server for the tests
+  libboost1.81-dev                         # Beast/Asio/JSON/URL for the HTTP face
+  libexpected-dev libtomlplusplus-dev      # tl::expected, TOML config
+  libopenjp2-7-dev                         # JPEG 2000
+  libgtest-dev googletest                  # tests
+  curl procps psmisc
+)
+# Extra groups some scripts need: `setup.sh bench` adds the peers the benchmarks compare against.
+if [[ "${1:-}" == "bench" ]]; then
+  packages+=(orthanc orthanc-dicomweb python3)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian postgresql package starts a cluster on 5432; pacsnode's tests run their own server.
+fi
+echo "setup: all packages present"

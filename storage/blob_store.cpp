@@ -1,0 +1,108 @@
+#include "storage/blob_store.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+namespace pacs {
+namespace fs = std::filesystem;
+namespace {
+
+Result<void> sync_path(const fs::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return fail(ErrorCode::StorageFailure, "cannot open " + path.string() + ": " + std::strerror(errno));
+  const int rc = directory ? ::fsync(fd) : ::fdatasync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (rc != 0) return fail(ErrorCode::StorageFailure, "cannot sync " + path.string() + ": " + std::strerror(saved));
+  return {};
+}
+
+std::string random_tag() {
+  std::random_device rd;
+  std::uniform_int_distribution<std::uint32_t> d;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", d(rd));
+  return buf;
+}
+
+}  // namespace
+
+TempFile::~TempFile() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+Result<std::unique_ptr<BlobStore>> BlobStore::open(const fs::path& root) {
+  std::error_code ec;
+  for (const char* sub : {"objects", "tmp"}) {
+    fs::create_directories(root / sub, ec);
+    if (ec) return fail(ErrorCode::StorageFailure, "cannot create " + (root / sub).string() + ": " + ec.message());
+    if (::access((root / sub).c_str(), W_OK) != 0)
+      return fail(ErrorCode::StorageFailure, "data directory " + (root / sub).string() + " is not writable");
+  }
+  for (const auto& entry : fs::directory_iterator(root / "tmp", ec)) fs::remove(entry.path(), ec);
+  auto store = std::unique_ptr<BlobStore>(new BlobStore(fs::absolute(root)));
+  if (auto ok = store->make_durable_directory(store->root_ / "objects"); !ok) return tl::unexpected(ok.error());
+  return store;
+}
+
+TempFile BlobStore::new_temp_file() {
+  // The pid and a random tag keep names unique across processes sharing one store.
+  static const std::string process_tag = std::to_string(::getpid()) + "-" + random_tag();
+  return TempFile(root_ / "tmp" / (process_tag + "-" + std::to_string(counter_++) + ".part"));
+}
+
+// A directory's own entry is durable once its parent has been synced after it was created.
+Result<void> BlobStore::make_durable_directory(const fs::path& dir) {
+  {
+    std::lock_guard lock(dirs_mu_);
+    if (durable_dirs_.count(dir)) return {};
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(ErrorCode::StorageFailure, "cannot create " + dir.string() + ": " + ec.message());
+  if (dir != root_) {
+    if (auto ok = make_durable_directory(dir.parent_path()); !ok) return ok;
+    if (auto ok = sync_path(dir.parent_path(), true); !ok) return ok;
+  }
+  std::lock_guard lock(dirs_mu_);
+  durable_dirs_.insert(dir);
+  return {};
+}
+
+Result<std::string> BlobStore::place(TempFile& temp, const Uid& study, const Uid& series,
+                                     const Uid& sop) {
+  const fs::path relative_dir = fs::path("objects") / study.str() / series.str();
+  static const std::string process_tag = random_tag();
+  const std::string name = sop.str() + "." + process_tag + std::to_string(counter_++) + ".dcm";
+  const fs::path dir = root_ / relative_dir;
+  if (auto ok = make_durable_directory(dir); !ok) return tl::unexpected(ok.error());
+  fs::path target = dir / name;
+  // Rename first, then sync the file and the directory: on ext4 the file's sync then commits the
+  // rename in the same journal transaction and the directory sync finds nothing left to do. A
+  // crash before the syncs leaves a file the index does not know (and never will: the name is
+  // unique), never an index row without its file.
+  // RENAME_NOREPLACE: a name clash (another process with the same tag) must fail, not overwrite.
+  int attempts = 0;
+  while (::renameat2(AT_FDCWD, temp.path().c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
+    if (errno != EEXIST || ++attempts == 3)
+      return fail(ErrorCode::StorageFailure,
+                  "cannot move " + temp.path().string() + " into place: " + std::strerror(errno));
+    target = dir / (sop.str() + "." + random_tag() + ".dcm");
+  }
+  const std::string name_used = target.filename().string();
+  temp.release();
+  if (auto ok = sync_path(target, false); !ok) return tl::unexpected(ok.error());
+  if (auto ok = sync_path(dir, true); !ok) return tl::unexpected(ok.error());
+  return (relative_dir / name_used).string();
+}
+
+void BlobStore::remove(const std::string& relative_path) {
+  ::unlink((root_ / relative_path).c_str());
+}
+
+}  // namespace pacs

@@ -1,0 +1,60 @@
+// Instance files on the filesystem: written once to a temp file, renamed into place, synced.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "storage/model/result.h"
+#include "storage/model/uid.h"
+
+namespace pacs {
+
+// A file in the store's temp folder that is removed when this goes away, unless it was moved.
+class TempFile {
+ public:
+  explicit TempFile(std::filesystem::path path) : path_(std::move(path)) {}
+  TempFile(TempFile&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  TempFile& operator=(TempFile&&) = delete;
+  TempFile(const TempFile&) = delete;
+  ~TempFile();
+  const std::filesystem::path& path() const { return path_; }
+  void release() { path_.clear(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class BlobStore {
+ public:
+  // Creates root/objects and root/tmp if needed, checks that both are writable, and removes
+  // temp files a previous run left behind.
+  static Result<std::unique_ptr<BlobStore>> open(const std::filesystem::path& root);
+
+  // A fresh, unique temp file name on the same filesystem as the objects (rename stays atomic).
+  TempFile new_temp_file();
+
+  // Moves a complete temp file to its place, derived from the validated UIDs only, and makes the
+  // file and its name durable. Every placed file gets a name of its own (SOP Instance UID plus a
+  // unique tag): two arrivals of one SOP instance never write over each other, and an overwrite
+  // keeps the old file until the index points to the new one.
+  // Returns the path relative to the root, as the index records it.
+  Result<std::string> place(TempFile& temp, const Uid& study, const Uid& series, const Uid& sop);
+
+  std::filesystem::path absolute(const std::string& relative_path) const { return root_ / relative_path; }
+  void remove(const std::string& relative_path);
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  explicit BlobStore(std::filesystem::path root) : root_(std::move(root)) {}
+  Result<void> make_durable_directory(const std::filesystem::path& dir);
+
+  std::filesystem::path root_;
+  std::atomic<std::uint64_t> counter_{0};
+  std::mutex dirs_mu_;
+  std::set<std::filesystem::path> durable_dirs_;  // guarded by dirs_mu_
+};
+
+}  // namespace pacs

@@ -1,0 +1,144 @@
+#include "storage/dicom_attributes.h"
+
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcelem.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
+
+#include <algorithm>
+#include <span>
+
+namespace pacs {
+namespace {
+
+// Attributes kept at the patient, study and series levels (PS3.4 C.6 keys and the modules the
+// levels describe). Everything else, and these too, is kept at the instance level.
+const DcmTagKey kPatientTags[] = {
+    DCM_SpecificCharacterSet, DCM_PatientName,        DCM_PatientID,
+    DCM_IssuerOfPatientID,    DCM_IssuerOfPatientIDQualifiersSequence,
+    DCM_PatientBirthDate,     DCM_PatientBirthTime,   DCM_PatientSex,
+    DCM_OtherPatientIDsSequence, DCM_OtherPatientNames, DCM_EthnicGroup,
+    DCM_PatientComments,      DCM_PatientSpeciesDescription, DCM_ResponsiblePerson,
+};
+const DcmTagKey kStudyTags[] = {
+    DCM_SpecificCharacterSet, DCM_StudyDate, DCM_StudyTime, DCM_AccessionNumber,
+    DCM_IssuerOfAccessionNumberSequence, DCM_ReferringPhysicianName, DCM_StudyDescription,
+    DCM_ProcedureCodeSequence, DCM_NameOfPhysiciansReadingStudy, DCM_AdmittingDiagnosesDescription,
+    DCM_StudyInstanceUID, DCM_StudyID, DCM_PatientAge, DCM_PatientSize, DCM_PatientWeight,
+    DCM_AdditionalPatientHistory, DCM_TimezoneOffsetFromUTC, DCM_RequestingPhysician,
+    DCM_RequestedProcedureDescription, DCM_ReferencedStudySequence,
+};
+const DcmTagKey kSeriesTags[] = {
+    DCM_SpecificCharacterSet, DCM_SeriesDate, DCM_SeriesTime, DCM_Modality,
+    DCM_SeriesDescription, DCM_PerformingPhysicianName, DCM_OperatorsName, DCM_BodyPartExamined,
+    DCM_ProtocolName, DCM_SeriesInstanceUID, DCM_SeriesNumber, DCM_Laterality,
+    DCM_PerformedProcedureStepStartDate, DCM_PerformedProcedureStepStartTime,
+    DCM_PerformedProcedureStepID, DCM_RequestAttributesSequence, DCM_Manufacturer,
+    DCM_InstitutionName, DCM_StationName, DCM_ManufacturerModelName, DCM_FrameOfReferenceUID,
+};
+
+// Binary values above this size are bulk data: fetched from the file when asked for, not indexed.
+constexpr Uint32 kMaxInlineBinary = 1024;
+
+std::string value_of(DcmDataset& ds, const DcmTagKey& tag) {
+  OFString value;
+  if (ds.findAndGetOFStringArray(tag, value).bad()) return {};
+  return std::string(value.c_str(), value.length());
+}
+
+Result<Uid> required_uid(DcmDataset& ds, const DcmTagKey& tag, const char* name) {
+  const std::string text = value_of(ds, tag);
+  if (text.empty()) return fail(ErrorCode::InvalidObject, std::string("missing ") + name);
+  auto uid = Uid::parse(text);
+  if (!uid) return fail(ErrorCode::InvalidObject, std::string("malformed ") + name + ": " + uid.error().message);
+  return uid;
+}
+
+bool is_bulk(DcmElement& element) {
+  if (element.ident() == EVR_SQ) return false;
+  switch (element.getVR()) {
+    case EVR_OB: case EVR_OW: case EVR_OF: case EVR_OD: case EVR_OL: case EVR_OV: case EVR_UN:
+    case EVR_ox: case EVR_px: case EVR_pixelSQ:
+      return element.getLength() > kMaxInlineBinary;
+    default:
+      return element.getLength() > 65536;
+  }
+}
+
+std::string level_attributes(DcmDataset& ds, std::span<const DcmTagKey> tags) {
+  DcmDataset level;
+  for (const DcmTagKey& tag : tags) {
+    DcmElement* element = nullptr;
+    if (ds.findAndGetElement(tag, element).good() && element)
+      level.insert(OFstatic_cast(DcmElement*, element->clone()));
+  }
+  return encode_attributes(level);
+}
+
+std::string instance_attributes(DcmDataset& ds) {
+  DcmDataset copy;
+  for (unsigned long i = 0; i < ds.card(); ++i) {
+    DcmElement* element = ds.getElement(i);
+    if (element->getTag() == DCM_PixelData || is_bulk(*element) ||
+        element->getTag() == DCM_IconImageSequence)
+      continue;
+    copy.insert(OFstatic_cast(DcmElement*, element->clone()));
+  }
+  return encode_attributes(copy);
+}
+
+}  // namespace
+
+std::string encode_attributes(DcmDataset& attributes) {
+  const E_TransferSyntax xfer = EXS_LittleEndianExplicit;
+  const Uint32 length = attributes.calcElementLength(xfer, EET_ExplicitLength);
+  std::string buffer(length + 64, '\0');
+  DcmOutputBufferStream out(buffer.data(), static_cast<offile_off_t>(buffer.size()));
+  attributes.transferInit();
+  attributes.write(out, xfer, EET_ExplicitLength, nullptr);
+  attributes.transferEnd();
+  void* data = nullptr;
+  offile_off_t written = 0;
+  out.flushBuffer(data, written);
+  buffer.resize(static_cast<std::size_t>(written));
+  return buffer;
+}
+
+Result<void> decode_attributes(const std::string& bytes, DcmDataset& out) {
+  DcmInputBufferStream in;
+  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  in.setEos();
+  out.transferInit();
+  const OFCondition c = out.read(in, EXS_LittleEndianExplicit);
+  out.transferEnd();
+  if (c.bad()) return fail(ErrorCode::InvalidObject, std::string("stored attributes unreadable: ") + c.text());
+  return {};
+}
+
+Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_syntax) {
+  auto study = required_uid(ds, DCM_StudyInstanceUID, "Study Instance UID");
+  if (!study) return tl::unexpected(study.error());
+  auto series = required_uid(ds, DCM_SeriesInstanceUID, "Series Instance UID");
+  if (!series) return tl::unexpected(series.error());
+  auto sop = required_uid(ds, DCM_SOPInstanceUID, "SOP Instance UID");
+  if (!sop) return tl::unexpected(sop.error());
+  auto sop_class = required_uid(ds, DCM_SOPClassUID, "SOP Class UID");
+  if (!sop_class) return tl::unexpected(sop_class.error());
+
+  return IndexEntry{
+      PatientRecord{value_of(ds, DCM_PatientID), value_of(ds, DCM_IssuerOfPatientID),
+                    value_of(ds, DCM_PatientName), value_of(ds, DCM_PatientBirthDate),
+                    value_of(ds, DCM_PatientSex), level_attributes(ds, kPatientTags)},
+      StudyRecord{*study, value_of(ds, DCM_StudyDate), value_of(ds, DCM_StudyTime),
+                  value_of(ds, DCM_AccessionNumber), value_of(ds, DCM_StudyID),
+                  value_of(ds, DCM_ReferringPhysicianName), value_of(ds, DCM_StudyDescription),
+                  level_attributes(ds, kStudyTags)},
+      SeriesRecord{*series, value_of(ds, DCM_Modality), value_of(ds, DCM_SeriesNumber),
+                   value_of(ds, DCM_SeriesDescription), level_attributes(ds, kSeriesTags)},
+      InstanceRecord{*sop, *sop_class, value_of(ds, DCM_InstanceNumber), transfer_syntax, {}, 0,
+                     instance_attributes(ds)},
+  };
+}
+
+}  // namespace pacs

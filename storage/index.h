@@ -1,0 +1,52 @@
+// The index of patients, studies, series and instances, in domain terms: no SQL leaks out.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "storage/model/records.h"
+#include "storage/model/result.h"
+
+namespace pacs {
+
+struct IndexWrite {
+  IndexEntry entry;
+  // Replace the row of an instance already indexed under the same SOP Instance UID (the
+  // "overwrite" duplicate policy); otherwise an existing row is left alone.
+  bool replace_existing = false;
+};
+
+enum class WriteOutcome { Inserted, Replaced, AlreadyExists };
+
+struct WriteResult {
+  WriteOutcome outcome = WriteOutcome::Inserted;
+  std::string replaced_path;  // the file the old row pointed to, for Replaced
+};
+
+class Index {
+ public:
+  virtual ~Index() = default;
+
+  // "sqlite" (a file in the data directory), "sqlite:PATH", or "postgresql://user@host:port/db".
+  // Opens or creates the database and applies pending schema migrations.
+  static Result<std::unique_ptr<Index>> open(const std::string& url,
+                                             const std::filesystem::path& data_dir);
+
+  // Writes all entries in one transaction: either every result is returned, or nothing changed.
+  virtual Result<std::vector<WriteResult>> write_batch(std::span<const IndexWrite> writes) = 0;
+
+  virtual Result<std::optional<StoredInstance>> find_instance(const std::string& sop_uid) = 0;
+  virtual Result<std::vector<StoredInstance>> all_instances() = 0;
+  virtual Result<IndexCounts> counts() = 0;
+  virtual Result<std::optional<StudySummary>> study_summary(const std::string& study_uid) = 0;
+  virtual int schema_version() = 0;
+
+  // For logs: the backend and where it is, without credentials.
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace pacs

@@ -1,0 +1,123 @@
+#include "storage/migrations.h"
+
+#include <string>
+#include <vector>
+
+namespace pacs {
+namespace {
+
+// Placeholders filled per dialect: {pk} an auto-increment key, {blob} binary, {int} 64-bit integer.
+const std::vector<std::string_view> kMigrations = {
+    // 1: the four-level model with the keys C-FIND and QIDO-RS match on and the per-level counts.
+    R"sql(
+CREATE TABLE patients (
+  pk {pk},
+  patient_id TEXT NOT NULL,
+  issuer TEXT NOT NULL DEFAULT '',
+  name TEXT NOT NULL DEFAULT '',
+  birth_date TEXT NOT NULL DEFAULT '',
+  sex TEXT NOT NULL DEFAULT '',
+  num_studies {int} NOT NULL DEFAULT 0,
+  num_series {int} NOT NULL DEFAULT 0,
+  num_instances {int} NOT NULL DEFAULT 0,
+  attributes {blob},
+  UNIQUE (patient_id, issuer));
+CREATE TABLE studies (
+  pk {pk},
+  patient_pk {int} NOT NULL REFERENCES patients(pk),
+  study_uid TEXT NOT NULL UNIQUE,
+  study_date TEXT NOT NULL DEFAULT '',
+  study_time TEXT NOT NULL DEFAULT '',
+  accession_number TEXT NOT NULL DEFAULT '',
+  study_id TEXT NOT NULL DEFAULT '',
+  referring_physician TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  modalities TEXT NOT NULL DEFAULT '',
+  sop_classes TEXT NOT NULL DEFAULT '',
+  num_series {int} NOT NULL DEFAULT 0,
+  num_instances {int} NOT NULL DEFAULT 0,
+  attributes {blob});
+CREATE INDEX studies_patient ON studies(patient_pk);
+CREATE INDEX studies_date ON studies(study_date);
+CREATE INDEX studies_accession ON studies(accession_number);
+CREATE TABLE series (
+  pk {pk},
+  study_pk {int} NOT NULL REFERENCES studies(pk),
+  series_uid TEXT NOT NULL UNIQUE,
+  modality TEXT NOT NULL DEFAULT '',
+  series_number TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  num_instances {int} NOT NULL DEFAULT 0,
+  attributes {blob});
+CREATE INDEX series_study ON series(study_pk);
+CREATE INDEX series_modality ON series(modality);
+CREATE TABLE instances (
+  pk {pk},
+  series_pk {int} NOT NULL REFERENCES series(pk),
+  sop_uid TEXT NOT NULL UNIQUE,
+  sop_class TEXT NOT NULL,
+  instance_number TEXT NOT NULL DEFAULT '',
+  transfer_syntax TEXT NOT NULL,
+  path TEXT NOT NULL,
+  size_bytes {int} NOT NULL,
+  attributes {blob});
+CREATE INDEX instances_series ON instances(series_pk);
+)sql",
+};
+
+std::string for_dialect(std::string_view text, sql::Dialect dialect) {
+  const bool pg = dialect == sql::Dialect::Postgresql;
+  std::string out(text);
+  auto replace_all = [&out](std::string_view from, std::string_view to) {
+    for (std::size_t at = out.find(from); at != std::string::npos; at = out.find(from, at + to.size()))
+      out.replace(at, from.size(), to);
+  };
+  replace_all("{pk}", pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY");
+  replace_all("{blob}", pg ? "BYTEA" : "BLOB");
+  replace_all("{int}", pg ? "BIGINT" : "INTEGER");
+  return out;
+}
+
+int current_version(sql::Connection& c) {
+  auto rows = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  return rows.empty() ? 0 : static_cast<int>(rows[0].integer(0));
+}
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+int migrate(sql::Connection& c) {
+  const bool pg = c.dialect() == sql::Dialect::Postgresql;
+  // An arbitrary constant names pacsnode's advisory lock.
+  if (pg) c.query("SELECT pg_advisory_lock(7316021)");
+  try {
+    c.execute_script(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "applied_at TEXT NOT NULL)");
+    int version = current_version(c);
+    for (int next = version + 1; next <= latest_schema_version(); ++next) {
+      sql::Transaction tx(c);
+      if (current_version(c) >= next) continue;  // another SQLite process got there first
+      c.execute_script(for_dialect(kMigrations[static_cast<std::size_t>(next - 1)], c.dialect()));
+      const sql::Value params[] = {std::int64_t{next}};
+      c.query(pg ? "INSERT INTO schema_migrations VALUES (?, now()::text)"
+                 : "INSERT INTO schema_migrations VALUES (?, datetime('now'))",
+              params);
+      tx.commit();
+      version = next;
+    }
+    if (pg) c.query("SELECT pg_advisory_unlock(7316021)");
+    return current_version(c);
+  } catch (...) {
+    if (pg) {
+      try {
+        c.query("SELECT pg_advisory_unlock(7316021)");
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+}
+
+}  // namespace pacs

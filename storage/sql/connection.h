@@ -1,0 +1,80 @@
+// One SQL layer for both index backends: a connection that runs parameterised statements.
+// Statements use '?' placeholders; each driver rewrites them into its own syntax.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace pacs::sql {
+
+struct Blob {
+  std::string bytes;
+};
+
+using Value = std::variant<std::monostate, std::int64_t, std::string, Blob>;
+
+class Row {
+ public:
+  explicit Row(std::vector<Value> values) : values_(std::move(values)) {}
+  bool is_null(std::size_t i) const { return std::holds_alternative<std::monostate>(values_.at(i)); }
+  std::int64_t integer(std::size_t i) const;
+  std::string text(std::size_t i) const;  // "" for NULL
+  std::string blob(std::size_t i) const;  // "" for NULL
+  std::size_t size() const { return values_.size(); }
+
+ private:
+  std::vector<Value> values_;
+};
+
+enum class Dialect { Sqlite, Postgresql };
+
+// Thrown by drivers; the index turns it into an Error value at its boundary.
+class SqlError : public std::runtime_error {
+ public:
+  SqlError(std::string message, bool transient)
+      : std::runtime_error(std::move(message)), transient_(transient) {}
+  // A serialization failure, deadlock or busy database: the whole transaction may be retried.
+  bool transient() const { return transient_; }
+
+ private:
+  bool transient_;
+};
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual Dialect dialect() const = 0;
+  // Runs statements without parameters or results (schema changes); several may be separated by ';'.
+  virtual void execute_script(std::string_view sql) = 0;
+  // Runs one statement with '?' placeholders bound to params, returning its rows.
+  virtual std::vector<Row> query(std::string_view sql, std::span<const Value> params = {}) = 0;
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() = 0;
+};
+
+// Rolls back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Connection& c) : connection_(c) { connection_.begin(); }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  void commit();
+
+ private:
+  Connection& connection_;
+  bool done_ = false;
+};
+
+std::unique_ptr<Connection> open_sqlite(const std::string& path);
+// url is a libpq connection URI: postgresql://user@host:port/dbname
+std::unique_ptr<Connection> open_postgresql(const std::string& url);
+
+}  // namespace pacs::sql

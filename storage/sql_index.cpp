@@ -1,0 +1,343 @@
+// The index on the SQL layer: one implementation for SQLite and PostgreSQL.
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "storage/index.h"
+#include "storage/migrations.h"
+#include "storage/sql/connection.h"
+
+namespace pacs {
+namespace {
+
+using sql::Value;
+
+// Connections are not thread-safe; each caller borrows one for the length of a call.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(std::function<std::unique_ptr<sql::Connection>()> factory)
+      : factory_(std::move(factory)) {}
+
+  class Lease {
+   public:
+    Lease(ConnectionPool& pool, std::unique_ptr<sql::Connection> c)
+        : pool_(pool), connection_(std::move(c)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() {
+      if (connection_) pool_.give_back(std::move(connection_));
+    }
+    sql::Connection& operator*() { return *connection_; }
+    sql::Connection* operator->() { return connection_.get(); }
+    // After a non-transient failure the connection may be broken: do not reuse it.
+    void discard() { connection_.reset(); }
+
+   private:
+    ConnectionPool& pool_;
+    std::unique_ptr<sql::Connection> connection_;
+  };
+
+  Lease borrow() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return Lease(*this, std::move(c));
+      }
+    }
+    return Lease(*this, factory_());
+  }
+
+ private:
+  void give_back(std::unique_ptr<sql::Connection> c) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(c));
+  }
+
+  static constexpr std::size_t kMaxIdle = 16;
+  std::function<std::unique_ptr<sql::Connection>()> factory_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<sql::Connection>> idle_;  // guarded by mu_
+};
+
+// Adds value to a backslash-separated sorted set; returns whether it changed.
+bool add_to_set(std::string& joined, const std::string& value) {
+  if (value.empty()) return false;
+  std::set<std::string> items;
+  std::stringstream in(joined);
+  for (std::string item; std::getline(in, item, '\\');)
+    if (!item.empty()) items.insert(item);
+  if (!items.insert(value).second) return false;
+  joined.clear();
+  for (const auto& item : items) joined += (joined.empty() ? "" : "\\") + item;
+  return true;
+}
+
+StoredInstance read_stored(const sql::Row& r) {
+  return StoredInstance{r.text(0), r.text(1), r.text(2), r.text(3),
+                        r.text(4), r.text(5), static_cast<std::uint64_t>(r.integer(6))};
+}
+
+constexpr std::string_view kStoredInstanceSelect =
+    "SELECT i.sop_uid, i.sop_class, st.study_uid, se.series_uid, i.transfer_syntax, i.path, "
+    "i.size_bytes FROM instances i JOIN series se ON se.pk = i.series_pk "
+    "JOIN studies st ON st.pk = se.study_pk";
+
+class SqlIndex final : public Index {
+ public:
+  SqlIndex(std::function<std::unique_ptr<sql::Connection>()> factory, std::string description)
+      : pool_(std::move(factory)), description_(std::move(description)) {}
+
+  Result<void> initialise() {
+    return guarded([&](sql::Connection& c) {
+      version_ = migrate(c);
+      return Result<void>{};
+    });
+  }
+
+  Result<std::vector<WriteResult>> write_batch(std::span<const IndexWrite> writes) override {
+    // A serialization failure or deadlock (PostgreSQL, several writers) is retried as a unit.
+    constexpr int kAttempts = 5;
+    for (int attempt = 1;; ++attempt) {
+      auto result = guarded([&](sql::Connection& c) -> Result<std::vector<WriteResult>> {
+        sql::Transaction tx(c);
+        std::vector<WriteResult> results;
+        results.reserve(writes.size());
+        for (const IndexWrite& w : writes) results.push_back(write_one(c, w));
+        tx.commit();
+        return results;
+      });
+      if (result || result.error().code != ErrorCode::Conflict || attempt == kAttempts)
+        return result;
+    }
+  }
+
+  Result<std::optional<StoredInstance>> find_instance(const std::string& sop_uid) override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<StoredInstance>> {
+      const Value params[] = {sop_uid};
+      auto rows = c.query(std::string(kStoredInstanceSelect) + " WHERE i.sop_uid = ?", params);
+      if (rows.empty()) return std::optional<StoredInstance>{};
+      return read_stored(rows[0]);
+    });
+  }
+
+  Result<std::vector<StoredInstance>> all_instances() override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<StoredInstance>> {
+      std::vector<StoredInstance> out;
+      for (const auto& r : c.query(std::string(kStoredInstanceSelect) + " ORDER BY i.pk"))
+        out.push_back(read_stored(r));
+      return out;
+    });
+  }
+
+  Result<IndexCounts> counts() override {
+    return guarded([&](sql::Connection& c) -> Result<IndexCounts> {
+      auto r = c.query(
+          "SELECT (SELECT COUNT(*) FROM patients), (SELECT COUNT(*) FROM studies), "
+          "(SELECT COUNT(*) FROM series), (SELECT COUNT(*) FROM instances)");
+      return IndexCounts{r[0].integer(0), r[0].integer(1), r[0].integer(2), r[0].integer(3)};
+    });
+  }
+
+  Result<std::optional<StudySummary>> study_summary(const std::string& study_uid) override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<StudySummary>> {
+      const Value params[] = {study_uid};
+      auto rows = c.query(
+          "SELECT st.study_uid, p.patient_id, st.num_series, st.num_instances, st.modalities, "
+          "st.sop_classes FROM studies st JOIN patients p ON p.pk = st.patient_pk "
+          "WHERE st.study_uid = ?",
+          params);
+      if (rows.empty()) return std::optional<StudySummary>{};
+      const auto& r = rows[0];
+      return StudySummary{r.text(0), r.text(1), r.integer(2), r.integer(3), r.text(4), r.text(5)};
+    });
+  }
+
+  int schema_version() override { return version_; }
+  std::string describe() const override { return description_; }
+
+ private:
+  // Runs f on a borrowed connection and turns driver exceptions into Error values.
+  template <typename F>
+  auto guarded(F&& f) -> decltype(f(std::declval<sql::Connection&>())) {
+    try {
+      auto lease = pool_.borrow();
+      try {
+        return f(*lease);
+      } catch (const sql::SqlError& e) {
+        if (!e.transient()) lease.discard();
+        throw;
+      }
+    } catch (const sql::SqlError& e) {
+      return fail(e.transient() ? ErrorCode::Conflict : ErrorCode::IndexUnavailable, e.what());
+    }
+  }
+
+  std::string lock_suffix(sql::Connection& c) const {
+    return c.dialect() == sql::Dialect::Postgresql ? " FOR UPDATE" : "";
+  }
+
+  // Returns the pk of the row matched by select, inserting it first if absent; created says which.
+  static std::int64_t find_or_insert(sql::Connection& c, const std::string& select,
+                                     std::span<const Value> key, const std::string& insert,
+                                     std::span<const Value> values, bool& created) {
+    created = false;
+    if (auto rows = c.query(select, key); !rows.empty()) return rows[0].integer(0);
+    if (auto rows = c.query(insert, values); !rows.empty()) {
+      created = true;
+      return rows[0].integer(0);
+    }
+    // Another writer inserted it between our select and insert (PostgreSQL); it is there now.
+    return c.query(select, key).at(0).integer(0);
+  }
+
+  WriteResult write_one(sql::Connection& c, const IndexWrite& w) {
+    const IndexEntry& e = w.entry;
+    bool new_patient = false, new_study = false, new_series = false;
+
+    const Value patient_key[] = {e.patient.patient_id, e.patient.issuer_of_patient_id};
+    const Value patient_values[] = {e.patient.patient_id, e.patient.issuer_of_patient_id,
+                                    e.patient.name,       e.patient.birth_date,
+                                    e.patient.sex,        sql::Blob{e.patient.attributes}};
+    const std::int64_t patient_pk = find_or_insert(
+        c, "SELECT pk FROM patients WHERE patient_id = ? AND issuer = ?", patient_key,
+        "INSERT INTO patients (patient_id, issuer, name, birth_date, sex, attributes) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
+        patient_values, new_patient);
+
+    const Value study_key[] = {e.study.study_uid.str()};
+    const Value study_values[] = {patient_pk,
+                                  e.study.study_uid.str(),
+                                  e.study.study_date,
+                                  e.study.study_time,
+                                  e.study.accession_number,
+                                  e.study.study_id,
+                                  e.study.referring_physician,
+                                  e.study.description,
+                                  sql::Blob{e.study.attributes}};
+    const std::int64_t study_pk = find_or_insert(
+        c, "SELECT pk FROM studies WHERE study_uid = ?", study_key,
+        "INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, "
+        "study_id, referring_physician, description, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+        "?) ON CONFLICT DO NOTHING RETURNING pk",
+        study_values, new_study);
+
+    const Value series_key[] = {e.series.series_uid.str()};
+    const Value series_values[] = {study_pk,           e.series.series_uid.str(),
+                                   e.series.modality,  e.series.series_number,
+                                   e.series.description, sql::Blob{e.series.attributes}};
+    const std::int64_t series_pk = find_or_insert(
+        c, "SELECT pk FROM series WHERE series_uid = ?", series_key,
+        "INSERT INTO series (study_pk, series_uid, modality, series_number, description, "
+        "attributes) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
+        series_values, new_series);
+
+    WriteResult result;
+    const Value sop_key[] = {e.instance.sop_instance_uid.str()};
+    auto existing = c.query("SELECT pk, series_pk, path FROM instances WHERE sop_uid = ?", sop_key);
+    if (!existing.empty()) {
+      if (!w.replace_existing) return WriteResult{WriteOutcome::AlreadyExists, {}};
+      result = WriteResult{WriteOutcome::Replaced, existing[0].text(2)};
+      remove_instance(c, existing[0].integer(0), existing[0].integer(1));
+    }
+
+    const Value instance_values[] = {series_pk,
+                                     e.instance.sop_instance_uid.str(),
+                                     e.instance.sop_class_uid.str(),
+                                     e.instance.instance_number,
+                                     e.instance.transfer_syntax,
+                                     e.instance.relative_path,
+                                     static_cast<std::int64_t>(e.instance.size_bytes),
+                                     sql::Blob{e.instance.attributes}};
+    auto inserted = c.query(
+        "INSERT INTO instances (series_pk, sop_uid, sop_class, instance_number, transfer_syntax, "
+        "path, size_bytes, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING RETURNING pk",
+        instance_values);
+    // A concurrent writer indexed the same SOP Instance UID first: theirs stands.
+    if (inserted.empty()) return WriteResult{WriteOutcome::AlreadyExists, {}};
+
+    const Value patient_pk_param[] = {patient_pk};
+    c.query(std::string("UPDATE patients SET num_instances = num_instances + 1") +
+                (new_study ? ", num_studies = num_studies + 1" : "") +
+                (new_series ? ", num_series = num_series + 1" : "") + " WHERE pk = ?",
+            patient_pk_param);
+    const Value series_pk_param[] = {series_pk};
+    c.query("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?", series_pk_param);
+
+    // The study row is locked (PostgreSQL) before its sets are read, so that two writers adding
+    // different modalities to one study cannot lose one.
+    const Value study_pk_param[] = {study_pk};
+    auto study = c.query("SELECT modalities, sop_classes FROM studies WHERE pk = ?" + lock_suffix(c),
+                         study_pk_param);
+    std::string modalities = study.at(0).text(0), sop_classes = study.at(0).text(1);
+    add_to_set(modalities, e.series.modality);
+    add_to_set(sop_classes, e.instance.sop_class_uid.str());
+    const Value study_update[] = {modalities, sop_classes, std::int64_t{new_series ? 1 : 0}, study_pk};
+    c.query(
+        "UPDATE studies SET modalities = ?, sop_classes = ?, num_series = num_series + ?, "
+        "num_instances = num_instances + 1 WHERE pk = ?",
+        study_update);
+    return result;
+  }
+
+  // Removes one instance row and takes it out of the counts above it.
+  static void remove_instance(sql::Connection& c, std::int64_t instance_pk, std::int64_t series_pk) {
+    const Value instance_param[] = {instance_pk};
+    c.query("DELETE FROM instances WHERE pk = ?", instance_param);
+    const Value series_param[] = {series_pk};
+    c.query("UPDATE series SET num_instances = num_instances - 1 WHERE pk = ?", series_param);
+    c.query(
+        "UPDATE studies SET num_instances = num_instances - 1 WHERE pk = "
+        "(SELECT study_pk FROM series WHERE pk = ?)",
+        series_param);
+    c.query(
+        "UPDATE patients SET num_instances = num_instances - 1 WHERE pk = (SELECT st.patient_pk "
+        "FROM series se JOIN studies st ON st.pk = se.study_pk WHERE se.pk = ?)",
+        series_param);
+  }
+
+  ConnectionPool pool_;
+  std::string description_;
+  int version_ = 0;
+};
+
+std::string redact_password(const std::string& url) {
+  // postgresql://user:secret@host -> postgresql://user:***@host
+  const auto scheme = url.find("://");
+  const auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Index>> Index::open(const std::string& url,
+                                           const std::filesystem::path& data_dir) {
+  std::function<std::unique_ptr<sql::Connection>()> factory;
+  std::string description;
+  if (url == "sqlite" || url.rfind("sqlite:", 0) == 0) {
+    const std::filesystem::path path =
+        url == "sqlite" ? data_dir / "index.sqlite" : std::filesystem::path(url.substr(7));
+    factory = [path] { return sql::open_sqlite(path.string()); };
+    description = "sqlite:" + path.string();
+  } else if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    factory = [url] { return sql::open_postgresql(url); };
+    description = redact_password(url);
+  } else {
+    return fail(ErrorCode::InvalidArgument,
+                "unknown database URL '" + url + "' (use sqlite, sqlite:PATH or postgresql://...)");
+  }
+  auto index = std::make_unique<SqlIndex>(std::move(factory), description);
+  if (auto ready = index->initialise(); !ready)
+    return fail(ready.error().code, "cannot open index " + description + ": " + ready.error().message);
+  return index;
+}
+
+}  // namespace pacs
