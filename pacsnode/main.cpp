@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
   // Before any DCMTK socket exists.
   pacs::dimse::disable_nagle_for_dcmtk_sockets();
   if (!dcmDataDict.isDictionaryLoaded()) {
-    std::fprintf(stderr, "pacsnode: the DICOM data dictionary is not loaded (is DCMDICTPATH right?)\n");
+    std::fprintf(stderr,
+                 "pacsnode: the DICOM data dictionary is not loaded (is DCMDICTPATH right?)\n");
     return 1;
   }
   // Decoders let the import read compressed files that lack a meta header.
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
   int rc = 2;
   if (command == "serve") {
     if (!parsed->positional.empty()) {
-      std::fprintf(stderr, "pacsnode serve: unexpected argument '%s'\n", parsed->positional[0].c_str());
+      std::fprintf(stderr, "pacsnode serve: unexpected argument '%s'\n",
+                   parsed->positional[0].c_str());
     } else {
       rc = pacs::serve(config);
     }

@@ -30,20 +30,28 @@ class TempFile {
 class BlobStore {
  public:
   // Creates root/objects and root/tmp if needed, checks that both are writable, and removes
-  // temp files a previous run left behind.
-  static Result<std::unique_ptr<BlobStore>> open(const std::filesystem::path& root);
+  // temp files a previous run left behind. always_sync_directories forces the directory sync
+  // where the filesystem would not need it (see file_sync_covers_rename).
+  static Result<std::unique_ptr<BlobStore>> open(const std::filesystem::path& root,
+                                                 bool always_sync_directories = false);
 
   // A fresh, unique temp file name on the same filesystem as the objects (rename stays atomic).
   TempFile new_temp_file();
 
-  // Moves a complete temp file to its place, derived from the validated UIDs only, and makes the
-  // file and its name durable. Every placed file gets a name of its own (SOP Instance UID plus a
-  // unique tag): two arrivals of one SOP instance never write over each other, and an overwrite
-  // keeps the old file until the index points to the new one.
-  // Returns the path relative to the root, as the index records it.
+  // Moves a complete temp file to its place, derived from the validated UIDs only. Every placed
+  // file gets a name of its own (SOP Instance UID plus a unique tag): two arrivals of one SOP
+  // instance never write over each other, and an overwrite keeps the old file until the index
+  // points to the new one. Returns the path relative to the root, as the index records it. The file
+  // is durable once both sync_file() and sync_directory_of() returned (POSIX makes a new name
+  // durable only through its directory; some filesystems do it with the file); they may run side by
+  // side.
   Result<std::string> place(TempFile& temp, const Uid& study, const Uid& series, const Uid& sop);
+  Result<void> sync_file(const std::string& relative_path);
+  Result<void> sync_directory_of(const std::string& relative_path);
 
-  std::filesystem::path absolute(const std::string& relative_path) const { return root_ / relative_path; }
+  std::filesystem::path absolute(const std::string& relative_path) const {
+    return root_ / relative_path;
+  }
   void remove(const std::string& relative_path);
   const std::filesystem::path& root() const { return root_; }
 
@@ -52,6 +60,7 @@ class BlobStore {
   Result<void> make_durable_directory(const std::filesystem::path& dir);
 
   std::filesystem::path root_;
+  bool sync_directories_ = true;
   std::atomic<std::uint64_t> counter_{0};
   std::mutex dirs_mu_;
   std::set<std::filesystem::path> durable_dirs_;  // guarded by dirs_mu_

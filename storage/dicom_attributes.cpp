@@ -15,27 +15,65 @@ namespace {
 // Attributes kept at the patient, study and series levels (PS3.4 C.6 keys and the modules the
 // levels describe). Everything else, and these too, is kept at the instance level.
 const DcmTagKey kPatientTags[] = {
-    DCM_SpecificCharacterSet, DCM_PatientName,        DCM_PatientID,
-    DCM_IssuerOfPatientID,    DCM_IssuerOfPatientIDQualifiersSequence,
-    DCM_PatientBirthDate,     DCM_PatientBirthTime,   DCM_PatientSex,
-    DCM_OtherPatientIDsSequence, DCM_OtherPatientNames, DCM_EthnicGroup,
-    DCM_PatientComments,      DCM_PatientSpeciesDescription, DCM_ResponsiblePerson,
+    DCM_SpecificCharacterSet,
+    DCM_PatientName,
+    DCM_PatientID,
+    DCM_IssuerOfPatientID,
+    DCM_IssuerOfPatientIDQualifiersSequence,
+    DCM_PatientBirthDate,
+    DCM_PatientBirthTime,
+    DCM_PatientSex,
+    DCM_OtherPatientIDsSequence,
+    DCM_OtherPatientNames,
+    DCM_EthnicGroup,
+    DCM_PatientComments,
+    DCM_PatientSpeciesDescription,
+    DCM_ResponsiblePerson,
 };
 const DcmTagKey kStudyTags[] = {
-    DCM_SpecificCharacterSet, DCM_StudyDate, DCM_StudyTime, DCM_AccessionNumber,
-    DCM_IssuerOfAccessionNumberSequence, DCM_ReferringPhysicianName, DCM_StudyDescription,
-    DCM_ProcedureCodeSequence, DCM_NameOfPhysiciansReadingStudy, DCM_AdmittingDiagnosesDescription,
-    DCM_StudyInstanceUID, DCM_StudyID, DCM_PatientAge, DCM_PatientSize, DCM_PatientWeight,
-    DCM_AdditionalPatientHistory, DCM_TimezoneOffsetFromUTC, DCM_RequestingPhysician,
-    DCM_RequestedProcedureDescription, DCM_ReferencedStudySequence,
+    DCM_SpecificCharacterSet,
+    DCM_StudyDate,
+    DCM_StudyTime,
+    DCM_AccessionNumber,
+    DCM_IssuerOfAccessionNumberSequence,
+    DCM_ReferringPhysicianName,
+    DCM_StudyDescription,
+    DCM_ProcedureCodeSequence,
+    DCM_NameOfPhysiciansReadingStudy,
+    DCM_AdmittingDiagnosesDescription,
+    DCM_StudyInstanceUID,
+    DCM_StudyID,
+    DCM_PatientAge,
+    DCM_PatientSize,
+    DCM_PatientWeight,
+    DCM_AdditionalPatientHistory,
+    DCM_TimezoneOffsetFromUTC,
+    DCM_RequestingPhysician,
+    DCM_RequestedProcedureDescription,
+    DCM_ReferencedStudySequence,
 };
 const DcmTagKey kSeriesTags[] = {
-    DCM_SpecificCharacterSet, DCM_SeriesDate, DCM_SeriesTime, DCM_Modality,
-    DCM_SeriesDescription, DCM_PerformingPhysicianName, DCM_OperatorsName, DCM_BodyPartExamined,
-    DCM_ProtocolName, DCM_SeriesInstanceUID, DCM_SeriesNumber, DCM_Laterality,
-    DCM_PerformedProcedureStepStartDate, DCM_PerformedProcedureStepStartTime,
-    DCM_PerformedProcedureStepID, DCM_RequestAttributesSequence, DCM_Manufacturer,
-    DCM_InstitutionName, DCM_StationName, DCM_ManufacturerModelName, DCM_FrameOfReferenceUID,
+    DCM_SpecificCharacterSet,
+    DCM_SeriesDate,
+    DCM_SeriesTime,
+    DCM_Modality,
+    DCM_SeriesDescription,
+    DCM_PerformingPhysicianName,
+    DCM_OperatorsName,
+    DCM_BodyPartExamined,
+    DCM_ProtocolName,
+    DCM_SeriesInstanceUID,
+    DCM_SeriesNumber,
+    DCM_Laterality,
+    DCM_PerformedProcedureStepStartDate,
+    DCM_PerformedProcedureStepStartTime,
+    DCM_PerformedProcedureStepID,
+    DCM_RequestAttributesSequence,
+    DCM_Manufacturer,
+    DCM_InstitutionName,
+    DCM_StationName,
+    DCM_ManufacturerModelName,
+    DCM_FrameOfReferenceUID,
 };
 
 // Binary values above this size are bulk data: fetched from the file when asked for, not indexed.
@@ -51,15 +89,25 @@ Result<Uid> required_uid(DcmDataset& ds, const DcmTagKey& tag, const char* name)
   const std::string text = value_of(ds, tag);
   if (text.empty()) return fail(ErrorCode::InvalidObject, std::string("missing ") + name);
   auto uid = Uid::parse(text);
-  if (!uid) return fail(ErrorCode::InvalidObject, std::string("malformed ") + name + ": " + uid.error().message);
+  if (!uid)
+    return fail(ErrorCode::InvalidObject,
+                std::string("malformed ") + name + ": " + uid.error().message);
   return uid;
 }
 
 bool is_bulk(DcmElement& element) {
   if (element.ident() == EVR_SQ) return false;
   switch (element.getVR()) {
-    case EVR_OB: case EVR_OW: case EVR_OF: case EVR_OD: case EVR_OL: case EVR_OV: case EVR_UN:
-    case EVR_ox: case EVR_px: case EVR_pixelSQ:
+    case EVR_OB:
+    case EVR_OW:
+    case EVR_OF:
+    case EVR_OD:
+    case EVR_OL:
+    case EVR_OV:
+    case EVR_UN:
+    case EVR_ox:
+    case EVR_px:
+    case EVR_pixelSQ:
       return element.getLength() > kMaxInlineBinary;
     default:
       return element.getLength() > 65536;
@@ -112,7 +160,8 @@ Result<void> decode_attributes(const std::string& bytes, DcmDataset& out) {
   out.transferInit();
   const OFCondition c = out.read(in, EXS_LittleEndianExplicit);
   out.transferEnd();
-  if (c.bad()) return fail(ErrorCode::InvalidObject, std::string("stored attributes unreadable: ") + c.text());
+  if (c.bad())
+    return fail(ErrorCode::InvalidObject, std::string("stored attributes unreadable: ") + c.text());
   return {};
 }
 
@@ -136,7 +185,12 @@ Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_
                   level_attributes(ds, kStudyTags)},
       SeriesRecord{*series, value_of(ds, DCM_Modality), value_of(ds, DCM_SeriesNumber),
                    value_of(ds, DCM_SeriesDescription), level_attributes(ds, kSeriesTags)},
-      InstanceRecord{*sop, *sop_class, value_of(ds, DCM_InstanceNumber), transfer_syntax, {}, 0,
+      InstanceRecord{*sop,
+                     *sop_class,
+                     value_of(ds, DCM_InstanceNumber),
+                     transfer_syntax,
+                     {},
+                     0,
                      instance_attributes(ds)},
   };
 }

@@ -39,7 +39,13 @@ class Index {
   // Writes all entries in one transaction: either every result is returned, or nothing changed.
   virtual Result<std::vector<WriteResult>> write_batch(std::span<const IndexWrite> writes) = 0;
 
+  // Removes an instance row (and takes it out of the counts) if it still points at that file.
+  virtual Result<void> forget_instance(const std::string& sop_uid,
+                                       const std::string& relative_path) = 0;
+
   virtual Result<std::optional<StoredInstance>> find_instance(const std::string& sop_uid) = 0;
+  // The most recently written rows, newest first.
+  virtual Result<std::vector<StoredInstance>> latest_instances(std::size_t limit) = 0;
   virtual Result<std::vector<StoredInstance>> all_instances() = 0;
   virtual Result<IndexCounts> counts() = 0;
   virtual Result<std::optional<StudySummary>> study_summary(const std::string& study_uid) = 0;

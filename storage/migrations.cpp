@@ -69,7 +69,8 @@ std::string for_dialect(std::string_view text, sql::Dialect dialect) {
   const bool pg = dialect == sql::Dialect::Postgresql;
   std::string out(text);
   auto replace_all = [&out](std::string_view from, std::string_view to) {
-    for (std::size_t at = out.find(from); at != std::string::npos; at = out.find(from, at + to.size()))
+    for (std::size_t at = out.find(from); at != std::string::npos;
+         at = out.find(from, at + to.size()))
       out.replace(at, from.size(), to);
   };
   replace_all("{pk}", pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY");
@@ -85,7 +86,9 @@ int current_version(sql::Connection& c) {
 
 }  // namespace
 
-int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+int latest_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
 
 int migrate(sql::Connection& c) {
   const bool pg = c.dialect() == sql::Dialect::Postgresql;

@@ -78,8 +78,13 @@ bool add_to_set(std::string& joined, const std::string& value) {
 }
 
 StoredInstance read_stored(const sql::Row& r) {
-  return StoredInstance{r.text(0), r.text(1), r.text(2), r.text(3),
-                        r.text(4), r.text(5), static_cast<std::uint64_t>(r.integer(6))};
+  return StoredInstance{r.text(0),
+                        r.text(1),
+                        r.text(2),
+                        r.text(3),
+                        r.text(4),
+                        r.text(5),
+                        static_cast<std::uint64_t>(r.integer(6))};
 }
 
 constexpr std::string_view kStoredInstanceSelect =
@@ -114,6 +119,29 @@ class SqlIndex final : public Index {
       if (result || result.error().code != ErrorCode::Conflict || attempt == kAttempts)
         return result;
     }
+  }
+
+  Result<void> forget_instance(const std::string& sop_uid, const std::string& path) override {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      sql::Transaction tx(c);
+      const Value key[] = {sop_uid, path};
+      auto rows =
+          c.query("SELECT pk, series_pk FROM instances WHERE sop_uid = ? AND path = ?", key);
+      if (!rows.empty()) remove_instance(c, rows[0].integer(0), rows[0].integer(1));
+      tx.commit();
+      return {};
+    });
+  }
+
+  Result<std::vector<StoredInstance>> latest_instances(std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<StoredInstance>> {
+      std::vector<StoredInstance> out;
+      const Value params[] = {static_cast<std::int64_t>(limit)};
+      for (const auto& r :
+           c.query(std::string(kStoredInstanceSelect) + " ORDER BY i.pk DESC LIMIT ?", params))
+        out.push_back(read_stored(r));
+      return out;
+    });
   }
 
   Result<std::optional<StoredInstance>> find_instance(const std::string& sop_uid) override {
@@ -227,9 +255,12 @@ class SqlIndex final : public Index {
         study_values, new_study);
 
     const Value series_key[] = {e.series.series_uid.str()};
-    const Value series_values[] = {study_pk,           e.series.series_uid.str(),
-                                   e.series.modality,  e.series.series_number,
-                                   e.series.description, sql::Blob{e.series.attributes}};
+    const Value series_values[] = {study_pk,
+                                   e.series.series_uid.str(),
+                                   e.series.modality,
+                                   e.series.series_number,
+                                   e.series.description,
+                                   sql::Blob{e.series.attributes}};
     const std::int64_t series_pk = find_or_insert(
         c, "SELECT pk FROM series WHERE series_uid = ?", series_key,
         "INSERT INTO series (study_pk, series_uid, modality, series_number, description, "
@@ -272,12 +303,14 @@ class SqlIndex final : public Index {
     // The study row is locked (PostgreSQL) before its sets are read, so that two writers adding
     // different modalities to one study cannot lose one.
     const Value study_pk_param[] = {study_pk};
-    auto study = c.query("SELECT modalities, sop_classes FROM studies WHERE pk = ?" + lock_suffix(c),
-                         study_pk_param);
+    auto study =
+        c.query("SELECT modalities, sop_classes FROM studies WHERE pk = ?" + lock_suffix(c),
+                study_pk_param);
     std::string modalities = study.at(0).text(0), sop_classes = study.at(0).text(1);
     add_to_set(modalities, e.series.modality);
     add_to_set(sop_classes, e.instance.sop_class_uid.str());
-    const Value study_update[] = {modalities, sop_classes, std::int64_t{new_series ? 1 : 0}, study_pk};
+    const Value study_update[] = {modalities, sop_classes, std::int64_t{new_series ? 1 : 0},
+                                  study_pk};
     c.query(
         "UPDATE studies SET modalities = ?, sop_classes = ?, num_series = num_series + ?, "
         "num_instances = num_instances + 1 WHERE pk = ?",
@@ -286,7 +319,8 @@ class SqlIndex final : public Index {
   }
 
   // Removes one instance row and takes it out of the counts above it.
-  static void remove_instance(sql::Connection& c, std::int64_t instance_pk, std::int64_t series_pk) {
+  static void remove_instance(sql::Connection& c, std::int64_t instance_pk,
+                              std::int64_t series_pk) {
     const Value instance_param[] = {instance_pk};
     c.query("DELETE FROM instances WHERE pk = ?", instance_param);
     const Value series_param[] = {series_pk};
@@ -336,7 +370,8 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& url,
   }
   auto index = std::make_unique<SqlIndex>(std::move(factory), description);
   if (auto ready = index->initialise(); !ready)
-    return fail(ready.error().code, "cannot open index " + description + ": " + ready.error().message);
+    return fail(ready.error().code,
+                "cannot open index " + description + ": " + ready.error().message);
   return index;
 }
 

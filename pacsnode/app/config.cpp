@@ -13,16 +13,19 @@ Result<std::uint16_t> parse_port(std::string_view text, std::string_view what) {
   unsigned value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535)
-    return fail(ErrorCode::InvalidArgument, std::string(what) + ": '" + std::string(text) + "' is not a port (1-65535)");
+    return fail(ErrorCode::InvalidArgument,
+                std::string(what) + ": '" + std::string(text) + "' is not a port (1-65535)");
   return static_cast<std::uint16_t>(value);
 }
 
 Result<void> check_aet(const std::string& aet, std::string_view what) {
   if (aet.empty() || aet.size() > 16)
-    return fail(ErrorCode::InvalidArgument, std::string(what) + ": AE title must have 1 to 16 characters");
+    return fail(ErrorCode::InvalidArgument,
+                std::string(what) + ": AE title must have 1 to 16 characters");
   for (char c : aet)
     if (c == '\\' || c < 0x20 || c > 0x7e)
-      return fail(ErrorCode::InvalidArgument, std::string(what) + ": AE title '" + aet + "' has a character DICOM does not allow");
+      return fail(ErrorCode::InvalidArgument, std::string(what) + ": AE title '" + aet +
+                                                  "' has a character DICOM does not allow");
   return {};
 }
 
@@ -41,20 +44,23 @@ Result<void> add_peer(const std::string& text, Config& config) {
 
 Result<void> set_policy(std::string_view text, Config& config) {
   if (!parse_duplicate_policy(text, config.duplicate_policy))
-    return fail(ErrorCode::InvalidArgument, "duplicate policy '" + std::string(text) + "': use keep, overwrite or reject");
+    return fail(ErrorCode::InvalidArgument,
+                "duplicate policy '" + std::string(text) + "': use keep, overwrite or reject");
   return {};
 }
 
 Result<void> set_log_level(std::string_view text, Config& config) {
   if (!log::parse_level(text, config.log_level))
-    return fail(ErrorCode::InvalidArgument, "log level '" + std::string(text) + "': use debug, info, warn, error or off");
+    return fail(ErrorCode::InvalidArgument,
+                "log level '" + std::string(text) + "': use debug, info, warn, error or off");
   return {};
 }
 
 Result<void> set_unsigned(std::string_view text, unsigned& out, std::string_view what) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   if (ec != std::errc() || end != text.data() + text.size() || out == 0)
-    return fail(ErrorCode::InvalidArgument, std::string(what) + ": '" + std::string(text) + "' is not a positive number");
+    return fail(ErrorCode::InvalidArgument,
+                std::string(what) + ": '" + std::string(text) + "' is not a positive number");
   return {};
 }
 
@@ -68,33 +74,67 @@ struct Flag {
 const std::vector<Flag>& flags() {
   static const std::vector<Flag> all = {
       {"--data-dir", "DIR", "where objects and the SQLite index live (default ./pacsnode-data)",
-       [](const std::string& v, Config& c) -> Result<void> { c.data_dir = v; return {}; }},
-      {"--db", "URL", "index database: sqlite (default), sqlite:PATH or postgresql://user@host:port/db",
-       [](const std::string& v, Config& c) -> Result<void> { c.db = v; return {}; }},
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.data_dir = v;
+         return {};
+       }},
+      {"--db", "URL",
+       "index database: sqlite (default), sqlite:PATH or postgresql://user@host:port/db",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.db = v;
+         return {};
+       }},
       {"--aet", "AET", "the node's AE title (default PACSNODE)",
-       [](const std::string& v, Config& c) { c.aet = v; return check_aet(v, "--aet"); }},
+       [](const std::string& v, Config& c) {
+         c.aet = v;
+         return check_aet(v, "--aet");
+       }},
       {"--dimse-port", "N", "DICOM port (default 11112)",
        [](const std::string& v, Config& c) -> Result<void> {
-         auto p = parse_port(v, "--dimse-port"); if (!p) return tl::unexpected(p.error());
-         c.dimse_port = *p; return {}; }},
+         auto p = parse_port(v, "--dimse-port");
+         if (!p) return tl::unexpected(p.error());
+         c.dimse_port = *p;
+         return {};
+       }},
       {"--http-port", "N", "HTTP port for DICOMweb (default 8080)",
        [](const std::string& v, Config& c) -> Result<void> {
-         auto p = parse_port(v, "--http-port"); if (!p) return tl::unexpected(p.error());
-         c.http_port = *p; return {}; }},
+         auto p = parse_port(v, "--http-port");
+         if (!p) return tl::unexpected(p.error());
+         c.http_port = *p;
+         return {};
+       }},
       {"--mllp-port", "N", "HL7 MLLP port (default 2575)",
        [](const std::string& v, Config& c) -> Result<void> {
-         auto p = parse_port(v, "--mllp-port"); if (!p) return tl::unexpected(p.error());
-         c.mllp_port = *p; return {}; }},
+         auto p = parse_port(v, "--mllp-port");
+         if (!p) return tl::unexpected(p.error());
+         c.mllp_port = *p;
+         return {};
+       }},
       {"--peer", "AET=HOST:PORT", "a remote AE the node may send to (repeatable)", add_peer},
       {"--allow-calling-aet", "AET", "accept associations only from these calling AEs (repeatable)",
-       [](const std::string& v, Config& c) { c.allowed_calling_aets.insert(v); return check_aet(v, "--allow-calling-aet"); }},
+       [](const std::string& v, Config& c) {
+         c.allowed_calling_aets.insert(v);
+         return check_aet(v, "--allow-calling-aet");
+       }},
       {"--duplicate-policy", "keep|overwrite|reject",
        "a different object under a known SOP Instance UID (default keep)",
        [](const std::string& v, Config& c) { return set_policy(v, c); }},
-      {"--accept-unknown-sop-classes", nullptr, "also accept storage SOP classes DCMTK does not know",
-       [](const std::string&, Config& c) -> Result<void> { c.accept_unknown_sop_classes = true; return {}; }},
+      {"--accept-unknown-sop-classes", nullptr,
+       "also accept storage SOP classes DCMTK does not know",
+       [](const std::string&, Config& c) -> Result<void> {
+         c.accept_unknown_sop_classes = true;
+         return {};
+       }},
+      {"--sync-directories", nullptr,
+       "sync the directory after every new file even on ext4/XFS, where the file's sync covers it",
+       [](const std::string&, Config& c) -> Result<void> {
+         c.always_sync_directories = true;
+         return {};
+       }},
       {"--max-associations", "N", "simultaneous DICOM associations (default 32)",
-       [](const std::string& v, Config& c) { return set_unsigned(v, c.max_associations, "--max-associations"); }},
+       [](const std::string& v, Config& c) {
+         return set_unsigned(v, c.max_associations, "--max-associations");
+       }},
       {"--log-level", "LEVEL", "debug, info (default), warn, error or off",
        [](const std::string& v, Config& c) { return set_log_level(v, c); }},
   };
@@ -116,12 +156,16 @@ Result<void> load_config_file(const std::string& path, Config& config) {
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
     where << e.source().begin;
-    return fail(ErrorCode::InvalidArgument, "config " + path + " " + where.str() + ": " + std::string(e.description()));
+    return fail(ErrorCode::InvalidArgument,
+                "config " + path + " " + where.str() + ": " + std::string(e.description()));
   }
   auto wrong = [&](std::string_view key) {
-    return fail(ErrorCode::InvalidArgument, "config " + path + ": '" + std::string(key) + "' has the wrong type");
+    return fail(ErrorCode::InvalidArgument,
+                "config " + path + ": '" + std::string(key) + "' has the wrong type");
   };
-  auto apply = [&](const Flag& flag, const std::string& value) { return flag.apply(value, config); };
+  auto apply = [&](const Flag& flag, const std::string& value) {
+    return flag.apply(value, config);
+  };
   auto flag = [](std::string_view name) -> const Flag& {
     for (const Flag& f : flags())
       if (f.name == name) return f;
@@ -137,7 +181,9 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       if (auto ok = apply(flag(name), *v); !ok) return ok;
     }
   const std::tuple<const char*, const char*, const char*> ports[] = {
-      {"dimse", "port", "--dimse-port"}, {"http", "port", "--http-port"}, {"mllp", "port", "--mllp-port"}};
+      {"dimse", "port", "--dimse-port"},
+      {"http", "port", "--http-port"},
+      {"mllp", "port", "--mllp-port"}};
   for (auto [section, key, name] : ports)
     if (auto table = root[section].as_table(); table && table->contains(key)) {
       auto v = get<std::int64_t>(*table, key);
@@ -170,6 +216,11 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       }
     }
   }
+  if (auto storage = root["storage"].as_table(); storage && storage->contains("sync_directories")) {
+    auto v = get<bool>(*storage, "sync_directories");
+    if (!v) return wrong("storage.sync_directories");
+    config.always_sync_directories = *v;
+  }
   if (auto peers = root["peers"].as_table()) {
     for (const auto& [aet, value] : *peers) {
       auto v = value.value<std::string>();
@@ -186,7 +237,8 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
   for (std::size_t i = 0; i < args.size(); ++i)
     if (args[i] == "--config") {
       if (i + 1 == args.size()) return fail(ErrorCode::InvalidArgument, "--config needs a file");
-      if (auto ok = load_config_file(args[i + 1], out.config); !ok) return tl::unexpected(ok.error());
+      if (auto ok = load_config_file(args[i + 1], out.config); !ok)
+        return tl::unexpected(ok.error());
     }
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -29,7 +29,8 @@ struct Config {
   std::set<std::string> allowed_calling_aets;
   bool accept_unknown_sop_classes = false;
   DuplicatePolicy duplicate_policy = DuplicatePolicy::Keep;
-  std::map<std::string, Peer> peers;  // remote AEs the node sends to
+  bool always_sync_directories = false;  // also where the filesystem makes it unnecessary
+  std::map<std::string, Peer> peers;     // remote AEs the node sends to
   log::Level log_level = log::Level::Info;
 };
 

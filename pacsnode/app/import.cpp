@@ -19,14 +19,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::vector<fs::path> collect_files(const std::vector<std::string>& paths, std::vector<std::string>& problems) {
+std::vector<fs::path> collect_files(const std::vector<std::string>& paths,
+                                    std::vector<std::string>& problems) {
   std::vector<fs::path> files;
   for (const std::string& p : paths) {
     std::error_code ec;
     if (fs::is_regular_file(p, ec)) {
       files.emplace_back(p);
     } else if (fs::is_directory(p, ec)) {
-      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+      for (auto it = fs::recursive_directory_iterator(
+               p, fs::directory_options::skip_permission_denied, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
         if (it->is_regular_file(ec)) files.push_back(it->path());
       if (ec) problems.push_back(p + ": " + ec.message());
@@ -62,9 +64,9 @@ class Progress {
     if (tty_) {
       constexpr int kWidth = 30;
       const int filled = percent * kWidth / 100;
-      std::fprintf(stderr, "\r[%s%s] %zu/%zu %3d%% %.0f files/s ETA %s ", std::string(filled, '#').c_str(),
-                   std::string(kWidth - filled, '.').c_str(), done, total_, percent, rate,
-                   format_duration(eta).c_str());
+      std::fprintf(stderr, "\r[%s%s] %zu/%zu %3d%% %.0f files/s ETA %s ",
+                   std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
+                   done, total_, percent, rate, format_duration(eta).c_str());
       if (final) std::fputc('\n', stderr);
     } else {
       std::fprintf(stderr, "import: %zu/%zu files (%d%%), %.0f files/s, ETA %s\n", done, total_,
@@ -98,7 +100,7 @@ int import_paths(const Config& config, const std::vector<std::string>& paths) {
   for (const auto& p : problems) PACS_LOG(Warn) << "import: " << p;
 
   std::mutex mu;
-  std::map<IngestOutcome, std::size_t> outcomes;          // guarded by mu
+  std::map<IngestOutcome, std::size_t> outcomes;             // guarded by mu
   std::map<std::string, std::vector<std::string>> rejected;  // reason -> files, guarded by mu
   std::atomic<std::size_t> next{0}, done{0};
   Progress progress(files.size());
@@ -111,25 +113,26 @@ int import_paths(const Config& config, const std::vector<std::string>& paths) {
       auto stored = node->ingest->ingest_copy(files[i]);
       {
         std::lock_guard lock(mu);
-        if (stored) ++outcomes[stored->outcome];
-        else rejected[stored.error().message].push_back(files[i].string());
+        if (stored)
+          ++outcomes[stored->outcome];
+        else
+          rejected[stored.error().message].push_back(files[i].string());
       }
       progress.update(++done);
     }
   };
-  {
-    std::jthread a(work), b(work);
-  }
+  { std::jthread a(work), b(work); }
   progress.update(done, true);
 
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::size_t rejected_count = 0;
   for (const auto& [reason, list] : rejected) rejected_count += list.size();
-  std::printf("import: %zu files in %.1f s: %zu stored, %zu replaced, %zu identical re-sends, "
-              "%zu duplicates kept as they were, %zu rejected\n",
-              files.size(), seconds, outcomes[IngestOutcome::Stored], outcomes[IngestOutcome::Replaced],
-              outcomes[IngestOutcome::IdenticalResend], outcomes[IngestOutcome::KeptExisting],
-              rejected_count);
+  std::printf(
+      "import: %zu files in %.1f s: %zu stored, %zu replaced, %zu identical re-sends, "
+      "%zu duplicates kept as they were, %zu rejected\n",
+      files.size(), seconds, outcomes[IngestOutcome::Stored], outcomes[IngestOutcome::Replaced],
+      outcomes[IngestOutcome::IdenticalResend], outcomes[IngestOutcome::KeptExisting],
+      rejected_count);
   for (const auto& [reason, list] : rejected) {
     std::printf("  rejected %zu: %s\n", list.size(), reason.c_str());
     for (std::size_t i = 0; i < list.size() && i < 5; ++i) std::printf("    %s\n", list[i].c_str());

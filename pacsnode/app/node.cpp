@@ -4,13 +4,13 @@ namespace pacs {
 
 Result<Node> open_node(const Config& config) {
   Node node;
-  auto blobs = BlobStore::open(config.data_dir);
+  auto blobs = BlobStore::open(config.data_dir, config.always_sync_directories);
   if (!blobs) return tl::unexpected(blobs.error());
   node.blobs = std::move(*blobs);
   auto index = Index::open(config.db, config.data_dir);
   if (!index) return tl::unexpected(index.error());
   node.index = std::move(*index);
-  node.committer = std::make_unique<GroupCommitter>(*node.index);
+  node.committer = std::make_unique<GroupCommitter>(*node.index, *node.blobs);
   node.ingest = std::make_unique<IngestService>(*node.blobs, *node.index, *node.committer,
                                                 config.duplicate_policy);
   return node;

@@ -2,10 +2,13 @@
 
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "pacsnode/app/node.h"
 #include "pacsnode/dimse/server.h"
+#include "pacsnode/services/recovery.h"
 #include "storage/model/log.h"
 
 namespace pacs {
@@ -23,10 +26,24 @@ int serve(const Config& config) {
     PACS_LOG(Error) << node.error().message;
     return 1;
   }
+  // A marker that exists while the node runs: found at start, it means the last run did not stop
+  // cleanly, and the newest index rows are checked against their files.
+  const std::filesystem::path marker = node->blobs->root() / "pacsnode.running";
+  if (std::filesystem::exists(marker)) {
+    constexpr std::size_t kRowsToCheck = 1000;  // far more than objects in flight at any moment
+    auto report = drop_rows_without_durable_files(*node->blobs, *node->index, kRowsToCheck);
+    if (!report) {
+      PACS_LOG(Error) << "recovery after an unclean stop failed: " << report.error().message;
+      return 1;
+    }
+    PACS_LOG(Info) << "recovery after an unclean stop: checked the newest " << report->checked
+                   << " instances, dropped " << report->dropped;
+  }
+  std::ofstream(marker).put('\n');
   auto counts = node->index->counts();
   PACS_LOG(Info) << "pacsnode: data in " << node->blobs->root().string() << ", index "
-                 << node->index->describe() << " (schema v" << node->index->schema_version()
-                 << ", " << (counts ? counts->instances : -1) << " instances)";
+                 << node->index->describe() << " (schema v" << node->index->schema_version() << ", "
+                 << (counts ? counts->instances : -1) << " instances)";
   PACS_LOG(Info) << "HTTP port " << config.http_port << " and MLLP port " << config.mllp_port
                  << " are reserved for DICOMweb and HL7, which this version does not serve yet";
 
@@ -50,6 +67,7 @@ int serve(const Config& config) {
     PACS_LOG(Error) << served.error().message;
     return 1;
   }
+  std::filesystem::remove(marker);
   PACS_LOG(Info) << "pacsnode stopped";
   return 0;
 }

@@ -89,7 +89,8 @@ class Scp : public DcmThreadSCP {
 
   OFCondition negotiateAssociation() override {
     OFCondition c = DcmThreadSCP::negotiateAssociation();
-    if (c.good() && context_.options.accept_unknown_sop_classes && params_) accept_unknown_classes();
+    if (c.good() && context_.options.accept_unknown_sop_classes && params_)
+      accept_unknown_classes();
     return c;
   }
 
@@ -187,7 +188,9 @@ class DimseServer::Pool : public DcmBaseSCPPool {
   Context context_;
 };
 
-void disable_nagle_for_dcmtk_sockets() { ::setenv("TCP_NODELAY", "1", 0); }
+void disable_nagle_for_dcmtk_sockets() {
+  ::setenv("TCP_NODELAY", "1", 0);
+}
 
 DimseServer::DimseServer(DimseOptions options, IngestService& ingest)
     : pool_(std::make_unique<Pool>(std::move(options), ingest)) {
@@ -205,9 +208,9 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest)
   config.setHostLookupEnabled(OFFalse);
   pool_->setMaxThreads(static_cast<Uint16>(o.max_associations));
 
-  const OFList<OFString> verification = as_oflist({UID_LittleEndianExplicitTransferSyntax,
-                                                   UID_BigEndianExplicitTransferSyntax,
-                                                   UID_LittleEndianImplicitTransferSyntax});
+  const OFList<OFString> verification =
+      as_oflist({UID_LittleEndianExplicitTransferSyntax, UID_BigEndianExplicitTransferSyntax,
+                 UID_LittleEndianImplicitTransferSyntax});
   config.addPresentationContext(UID_VerificationSOPClass, verification);
   const OFList<OFString> storage = as_oflist(storage_transfer_syntaxes());
   for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)
@@ -222,10 +225,13 @@ Result<void> DimseServer::run() {
                  << o.max_associations << " associations)";
   const OFCondition c = pool_->listen();
   if (c.bad() && c != NET_EC_StopAfterAssociation)
-    return fail(ErrorCode::InvalidArgument, "DIMSE port " + std::to_string(o.port) + ": " + c.text());
+    return fail(ErrorCode::InvalidArgument,
+                "DIMSE port " + std::to_string(o.port) + ": " + c.text());
   return {};
 }
 
-void DimseServer::stop() { pool_->stopAfterCurrentAssociations(); }
+void DimseServer::stop() {
+  pool_->stopAfterCurrentAssociations();
+}
 
 }  // namespace pacs::dimse

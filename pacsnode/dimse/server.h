@@ -16,8 +16,9 @@ struct DimseOptions {
   std::uint16_t port = 11112;
   unsigned max_associations = 32;
   std::set<std::string> allowed_calling_aets;  // empty: any calling AE
-  bool accept_unknown_sop_classes = false;     // accept proposals of storage classes DCMTK does not know
-  unsigned timeout_seconds = 60;               // ACSE/DIMSE: a silent peer frees its thread after this
+  bool accept_unknown_sop_classes =
+      false;                      // accept proposals of storage classes DCMTK does not know
+  unsigned timeout_seconds = 60;  // ACSE/DIMSE: a silent peer frees its thread after this
 };
 
 class DimseServer {
@@ -27,7 +28,8 @@ class DimseServer {
 
   // Binds and serves until stop() is called; returns an error when the port cannot be bound.
   Result<void> run();
-  // Safe from any thread (a signal-handling thread): stops accepting, lets running associations end.
+  // Safe from any thread (a signal-handling thread): stops accepting, lets running associations
+  // end.
   void stop();
 
  private:

@@ -1,35 +1,37 @@
 #include "pacsnode/services/group_commit.h"
 
+#include <map>
+
 namespace pacs {
 
-GroupCommitter::GroupCommitter(Index& index)
-    : index_(index), worker_([this](std::stop_token stop) { run(stop); }) {}
+GroupCommitter::GroupCommitter(Index& index, BlobStore& blobs)
+    : index_(index), blobs_(blobs), worker_([this](std::stop_token stop) { run(stop); }) {}
 
 GroupCommitter::~GroupCommitter() {
   worker_.request_stop();
   wake_.notify_all();
 }
 
-Result<WriteResult> GroupCommitter::commit(IndexWrite write) {
-  Pending pending{std::move(write), {}};
-  auto done = pending.done.get_future();
+std::future<Result<WriteResult>> GroupCommitter::submit(IndexWrite write) {
+  auto pending = std::make_unique<Pending>(Pending{std::move(write), {}});
+  auto done = pending->done.get_future();
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(&pending);
+    queue_.push_back(std::move(pending));
   }
   wake_.notify_one();
-  return done.get();
+  return done;
 }
 
 void GroupCommitter::run(std::stop_token stop) {
-  std::vector<Pending*> batch;
+  std::vector<std::unique_ptr<Pending>> batch;
   for (;;) {
     {
       std::unique_lock lock(mu_);
       wake_.wait(lock, stop, [this] { return !queue_.empty(); });
       if (queue_.empty()) return;  // stop requested and nothing left to do
       while (!queue_.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(queue_.front());
+        batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
@@ -38,10 +40,29 @@ void GroupCommitter::run(std::stop_token stop) {
   }
 }
 
-void GroupCommitter::commit_batch(std::vector<Pending*>& batch) {
+void GroupCommitter::commit_batch(std::vector<std::unique_ptr<Pending>>& batch) {
+  // One sync per directory, however many of the batch's files went into it.
+  std::map<std::string, Result<void>> directories;
+  for (const auto& p : batch) {
+    const std::string& path = p->write.entry.instance.relative_path;
+    const std::string dir = path.substr(0, path.rfind('/'));
+    if (!directories.count(dir)) directories.emplace(dir, blobs_.sync_directory_of(path));
+  }
+  std::vector<std::unique_ptr<Pending>> ready;
+  for (auto& p : batch) {
+    const std::string& path = p->write.entry.instance.relative_path;
+    const auto& synced = directories.at(path.substr(0, path.rfind('/')));
+    if (synced)
+      ready.push_back(std::move(p));
+    else
+      p->done.set_value(tl::unexpected(synced.error()));
+  }
+  batch.swap(ready);
+  if (batch.empty()) return;
+
   std::vector<IndexWrite> writes;
   writes.reserve(batch.size());
-  for (Pending* p : batch) writes.push_back(p->write);
+  for (const auto& p : batch) writes.push_back(p->write);
   auto results = index_.write_batch(writes);
   if (results) {
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value((*results)[i]);
@@ -52,10 +73,12 @@ void GroupCommitter::commit_batch(std::vector<Pending*>& batch) {
     return;
   }
   // One bad write must not fail its neighbours: try each on its own.
-  for (Pending* p : batch) {
+  for (const auto& p : batch) {
     auto single = index_.write_batch(std::span<const IndexWrite>(&p->write, 1));
-    if (single) p->done.set_value(single->at(0));
-    else p->done.set_value(tl::unexpected(single.error()));
+    if (single)
+      p->done.set_value(single->at(0));
+    else
+      p->done.set_value(tl::unexpected(single.error()));
   }
 }
 

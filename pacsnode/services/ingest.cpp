@@ -28,8 +28,8 @@ Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>&
   DcmFileFormat file;
   // Reading every element, with large values skipped rather than loaded, finds a truncated
   // object (an element running past the end) without the cost of loading pixel data.
-  const OFCondition c = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue,
-                                      ERM_fileOnly);
+  const OFCondition c =
+      file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_fileOnly);
   if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
   OFString syntax;
   file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, syntax);
@@ -41,9 +41,9 @@ Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>&
                                                 announced->sop_class_uid + ") and dataset (" +
                                                 entry->instance.sop_class_uid.str() + ") differ");
     if (announced->sop_instance_uid != entry->instance.sop_instance_uid.str())
-      return fail(ErrorCode::InvalidObject, "SOP Instance UID in the command (" +
-                                                announced->sop_instance_uid + ") and dataset (" +
-                                                entry->instance.sop_instance_uid.str() + ") differ");
+      return fail(ErrorCode::InvalidObject,
+                  "SOP Instance UID in the command (" + announced->sop_instance_uid +
+                      ") and dataset (" + entry->instance.sop_instance_uid.str() + ") differ");
   }
   return ParsedObject{std::move(*entry), size};
 }
@@ -57,7 +57,8 @@ std::optional<std::streamoff> dataset_offset(std::ifstream& in) {
   const unsigned char* e = head + 132;
   if (!(e[0] == 0x02 && e[1] == 0 && e[2] == 0 && e[3] == 0 && e[4] == 'U' && e[5] == 'L'))
     return std::nullopt;
-  const std::uint32_t length = e[8] | e[9] << 8 | e[10] << 16 | static_cast<std::uint32_t>(e[11]) << 24;
+  const std::uint32_t length =
+      e[8] | e[9] << 8 | e[10] << 16 | static_cast<std::uint32_t>(e[11]) << 24;
   return static_cast<std::streamoff>(144 + length);
 }
 
@@ -74,8 +75,7 @@ bool same_dataset(const fs::path& a, const fs::path& b) {
   while (fa && fb) {
     fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
     fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
-    if (fa.gcount() != fb.gcount() ||
-        !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin()))
+    if (fa.gcount() != fb.gcount() || !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin()))
       return false;
   }
   return true;
@@ -84,19 +84,27 @@ bool same_dataset(const fs::path& a, const fs::path& b) {
 }  // namespace
 
 bool parse_duplicate_policy(std::string_view text, DuplicatePolicy& out) {
-  if (text == "keep") out = DuplicatePolicy::Keep;
-  else if (text == "overwrite") out = DuplicatePolicy::Overwrite;
-  else if (text == "reject") out = DuplicatePolicy::Reject;
-  else return false;
+  if (text == "keep")
+    out = DuplicatePolicy::Keep;
+  else if (text == "overwrite")
+    out = DuplicatePolicy::Overwrite;
+  else if (text == "reject")
+    out = DuplicatePolicy::Reject;
+  else
+    return false;
   return true;
 }
 
 const char* to_string(IngestOutcome outcome) {
   switch (outcome) {
-    case IngestOutcome::Stored: return "stored";
-    case IngestOutcome::Replaced: return "replaced";
-    case IngestOutcome::IdenticalResend: return "identical re-send";
-    case IngestOutcome::KeptExisting: return "duplicate kept existing";
+    case IngestOutcome::Stored:
+      return "stored";
+    case IngestOutcome::Replaced:
+      return "replaced";
+    case IngestOutcome::IdenticalResend:
+      return "identical re-send";
+    case IngestOutcome::KeptExisting:
+      return "duplicate kept existing";
   }
   return "?";
 }
@@ -133,10 +141,25 @@ Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announce
   entry.instance.relative_path = *placed;
   entry.instance.size_bytes = parsed->size_bytes;
 
-  auto written = committer_.commit(IndexWrite{std::move(entry), replace});
+  // The file's sync and the index commit (with the sync of the file's directory entry) are the
+  // waits of every C-STORE; they run side by side and the caller acknowledges only after both. A
+  // crash between them can leave an index row whose file is not durable, for an object that was
+  // never acknowledged: recover_after_crash() finds and drops such rows at the next start.
+  auto commit = committer_.submit(IndexWrite{std::move(entry), replace});
+  auto durable = blobs_.sync_file(*placed);
+  auto written = commit.get();
   if (!written) {
     blobs_.remove(*placed);
     return tl::unexpected(written.error());
+  }
+  if (!durable) {
+    if (written->outcome != WriteOutcome::AlreadyExists) {
+      if (auto forgot = index_.forget_instance(sop, *placed); !forgot)
+        PACS_LOG(Error) << "index row of " << sop
+                        << " points to an unsynced file: " << forgot.error().message;
+    }
+    blobs_.remove(*placed);
+    return tl::unexpected(durable.error());
   }
   switch (written->outcome) {
     case WriteOutcome::Inserted:
@@ -148,7 +171,8 @@ Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announce
       // Another association indexed this SOP instance between our check and our commit.
       blobs_.remove(*placed);
       if (policy_ == DuplicatePolicy::Reject)
-        return fail(ErrorCode::Duplicate, "duplicate SOP Instance UID " + sop + " refused by policy");
+        return fail(ErrorCode::Duplicate,
+                    "duplicate SOP Instance UID " + sop + " refused by policy");
       return done(IngestOutcome::KeptExisting);
   }
   return done(IngestOutcome::Stored);

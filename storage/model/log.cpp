@@ -13,8 +13,12 @@ std::mutex g_write_mu;
 constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 }  // namespace
 
-void set_level(Level level) { g_level = level; }
-Level level() { return g_level; }
+void set_level(Level level) {
+  g_level = level;
+}
+Level level() {
+  return g_level;
+}
 
 bool parse_level(std::string_view text, Level& out) {
   constexpr std::string_view names[] = {"debug", "info", "warn", "error", "off"};

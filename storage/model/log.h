@@ -35,7 +35,7 @@ class Line {
 }  // namespace pacs::log
 
 // A one-pass loop rather than an if/else, so the macro is safe inside an unbraced if.
-#define PACS_LOG(LEVEL)                                                                \
+#define PACS_LOG(LEVEL)                                                                       \
   for (bool pacs_log_once = ::pacs::log::Level::LEVEL >= ::pacs::log::level(); pacs_log_once; \
-       pacs_log_once = false)                                                          \
+       pacs_log_once = false)                                                                 \
   ::pacs::log::Line(::pacs::log::Level::LEVEL)

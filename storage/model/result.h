@@ -7,14 +7,14 @@
 namespace pacs {
 
 enum class ErrorCode {
-  InvalidArgument,    // bad input from a caller (a UID that breaks the grammar, a bad URL)
-  Malformed,          // bytes that do not parse as what they claim to be (truncated, garbage)
-  InvalidObject,      // a parsed DICOM object we cannot accept (missing UIDs, mismatch)
-  Duplicate,          // a duplicate SOP Instance UID refused by policy
+  InvalidArgument,  // bad input from a caller (a UID that breaks the grammar, a bad URL)
+  Malformed,        // bytes that do not parse as what they claim to be (truncated, garbage)
+  InvalidObject,    // a parsed DICOM object we cannot accept (missing UIDs, mismatch)
+  Duplicate,        // a duplicate SOP Instance UID refused by policy
   NotFound,
-  StorageFailure,     // the blob store could not write or sync
-  IndexUnavailable,   // the index database failed or cannot be reached
-  Conflict,           // a transient conflict (serialization failure, busy): retry may help
+  StorageFailure,    // the blob store could not write or sync
+  IndexUnavailable,  // the index database failed or cannot be reached
+  Conflict,          // a transient conflict (serialization failure, busy): retry may help
 };
 
 struct Error {

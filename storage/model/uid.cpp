@@ -4,14 +4,22 @@ namespace pacs {
 
 const char* to_string(ErrorCode code) {
   switch (code) {
-    case ErrorCode::InvalidArgument: return "invalid argument";
-    case ErrorCode::Malformed: return "malformed";
-    case ErrorCode::InvalidObject: return "invalid object";
-    case ErrorCode::Duplicate: return "duplicate";
-    case ErrorCode::NotFound: return "not found";
-    case ErrorCode::StorageFailure: return "storage failure";
-    case ErrorCode::IndexUnavailable: return "index unavailable";
-    case ErrorCode::Conflict: return "conflict";
+    case ErrorCode::InvalidArgument:
+      return "invalid argument";
+    case ErrorCode::Malformed:
+      return "malformed";
+    case ErrorCode::InvalidObject:
+      return "invalid object";
+    case ErrorCode::Duplicate:
+      return "duplicate";
+    case ErrorCode::NotFound:
+      return "not found";
+    case ErrorCode::StorageFailure:
+      return "storage failure";
+    case ErrorCode::IndexUnavailable:
+      return "index unavailable";
+    case ErrorCode::Conflict:
+      return "conflict";
   }
   return "unknown";
 }
@@ -29,7 +37,8 @@ Result<Uid> Uid::parse(std::string_view text) {
         return fail(ErrorCode::InvalidArgument, "UID component has a leading zero");
       component_start = i + 1;
     } else if (text[i] < '0' || text[i] > '9') {
-      return fail(ErrorCode::InvalidArgument, "UID contains a character other than digits and dots");
+      return fail(ErrorCode::InvalidArgument,
+                  "UID contains a character other than digits and dots");
     }
   }
   return Uid(std::string(text));

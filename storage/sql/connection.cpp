@@ -18,7 +18,9 @@ std::string Row::text(std::size_t i) const {
   return {};
 }
 
-std::string Row::blob(std::size_t i) const { return text(i); }
+std::string Row::blob(std::size_t i) const {
+  return text(i);
+}
 
 Transaction::~Transaction() {
   if (done_) return;

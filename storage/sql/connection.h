@@ -22,7 +22,9 @@ using Value = std::variant<std::monostate, std::int64_t, std::string, Blob>;
 class Row {
  public:
   explicit Row(std::vector<Value> values) : values_(std::move(values)) {}
-  bool is_null(std::size_t i) const { return std::holds_alternative<std::monostate>(values_.at(i)); }
+  bool is_null(std::size_t i) const {
+    return std::holds_alternative<std::monostate>(values_.at(i));
+  }
   std::int64_t integer(std::size_t i) const;
   std::string text(std::size_t i) const;  // "" for NULL
   std::string blob(std::size_t i) const;  // "" for NULL
@@ -50,7 +52,8 @@ class Connection {
  public:
   virtual ~Connection() = default;
   virtual Dialect dialect() const = 0;
-  // Runs statements without parameters or results (schema changes); several may be separated by ';'.
+  // Runs statements without parameters or results (schema changes); several may be separated by
+  // ';'.
   virtual void execute_script(std::string_view sql) = 0;
   // Runs one statement with '?' placeholders bound to params, returning its rows.
   virtual std::vector<Row> query(std::string_view sql, std::span<const Value> params = {}) = 0;

@@ -84,9 +84,12 @@ class PgConnection final : public Connection {
         arguments.push_back(nullptr);
         continue;
       }
-      if (auto p = std::get_if<std::int64_t>(&v)) storage.push_back(std::to_string(*p));
-      else if (auto s = std::get_if<std::string>(&v)) storage.push_back(*s);
-      else storage.push_back(to_hex_bytea(std::get<Blob>(v).bytes));
+      if (auto p = std::get_if<std::int64_t>(&v))
+        storage.push_back(std::to_string(*p));
+      else if (auto s = std::get_if<std::string>(&v))
+        storage.push_back(*s);
+      else
+        storage.push_back(to_hex_bytea(std::get<Blob>(v).bytes));
       arguments.push_back(nullptr);
     }
     for (std::size_t i = 0; i < params.size(); ++i)
@@ -107,10 +110,12 @@ class PgConnection final : public Connection {
           continue;
         }
         const pqxx::oid type = result.column_type(static_cast<pqxx::row::size_type>(c));
-        if (type == kByteaOid) values.emplace_back(Blob{from_hex_bytea(f.c_str(), f.size())});
+        if (type == kByteaOid)
+          values.emplace_back(Blob{from_hex_bytea(f.c_str(), f.size())});
         else if (type == kInt8Oid || type == kInt4Oid || type == kInt2Oid)
           values.emplace_back(static_cast<std::int64_t>(std::stoll(f.c_str())));
-        else values.emplace_back(std::string(f.c_str(), f.size()));
+        else
+          values.emplace_back(std::string(f.c_str(), f.size()));
       }
       rows.emplace_back(std::move(values));
     }

@@ -17,9 +17,9 @@ bool is_transient(int code) {
 class SqliteConnection final : public Connection {
  public:
   explicit SqliteConnection(const std::string& path) {
-    const int rc = sqlite3_open_v2(path.c_str(), &db_,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close(db_);
@@ -52,7 +52,8 @@ class SqliteConnection final : public Connection {
     sqlite3_stmt* statement = prepare(sql);
     sqlite3_reset(statement);
     sqlite3_clear_bindings(statement);
-    for (std::size_t i = 0; i < params.size(); ++i) bind(statement, static_cast<int>(i) + 1, params[i]);
+    for (std::size_t i = 0; i < params.size(); ++i)
+      bind(statement, static_cast<int>(i) + 1, params[i]);
     std::vector<Row> rows;
     for (;;) {
       const int rc = sqlite3_step(statement);
@@ -79,9 +80,10 @@ class SqliteConnection final : public Connection {
     auto key = std::string(sql);
     if (auto it = statements_.find(key); it != statements_.end()) return it->second;
     sqlite3_stmt* statement = nullptr;
-    const int rc = sqlite3_prepare_v2(db_, key.c_str(), static_cast<int>(key.size()), &statement,
-                                      nullptr);
-    if (rc != SQLITE_OK) throw SqlError("SQLite prepare: " + std::string(sqlite3_errmsg(db_)), false);
+    const int rc =
+        sqlite3_prepare_v2(db_, key.c_str(), static_cast<int>(key.size()), &statement, nullptr);
+    if (rc != SQLITE_OK)
+      throw SqlError("SQLite prepare: " + std::string(sqlite3_errmsg(db_)), false);
     statements_.emplace(std::move(key), statement);
     return statement;
   }
@@ -113,14 +115,14 @@ class SqliteConnection final : public Connection {
           break;
         case SQLITE_BLOB: {
           auto data = static_cast<const char*>(sqlite3_column_blob(statement, c));
-          values.emplace_back(Blob{std::string(data ? data : "", static_cast<std::size_t>(
-                                                                     sqlite3_column_bytes(statement, c)))});
+          values.emplace_back(Blob{std::string(
+              data ? data : "", static_cast<std::size_t>(sqlite3_column_bytes(statement, c)))});
           break;
         }
         default: {
           auto data = reinterpret_cast<const char*>(sqlite3_column_text(statement, c));
-          values.emplace_back(std::string(data ? data : "", static_cast<std::size_t>(
-                                                                sqlite3_column_bytes(statement, c))));
+          values.emplace_back(std::string(
+              data ? data : "", static_cast<std::size_t>(sqlite3_column_bytes(statement, c))));
         }
       }
     }

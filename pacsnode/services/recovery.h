@@ -1,0 +1,23 @@
+// Start-up check after an unclean stop: the index must not point at files that never became
+// durable.
+#pragma once
+
+#include <cstddef>
+
+#include "storage/blob_store.h"
+#include "storage/index.h"
+
+namespace pacs {
+
+struct RecoveryReport {
+  std::size_t checked = 0;
+  std::size_t dropped = 0;  // rows whose file was missing or short: never acknowledged
+};
+
+// Ingest syncs a file and commits its index row side by side and acknowledges after both, so after
+// a crash only the newest rows (at most one per in-flight object) can lack a durable file. This
+// checks the newest `rows` rows and drops those whose file is missing or has the wrong size.
+Result<RecoveryReport> drop_rows_without_durable_files(BlobStore& blobs, Index& index,
+                                                       std::size_t rows);
+
+}  // namespace pacs
