@@ -30,14 +30,14 @@ int serve(const Config& config) {
   // cleanly, and the newest index rows are checked against their files.
   const std::filesystem::path marker = node->blobs->root() / "pacsnode.running";
   if (std::filesystem::exists(marker)) {
-    constexpr std::size_t kRowsToCheck = 1000;  // far more than objects in flight at any moment
-    auto report = drop_rows_without_durable_files(*node->blobs, *node->index, kRowsToCheck);
+    auto report = recover_after_unclean_stop(*node->blobs, *node->index);
     if (!report) {
       PACS_LOG(Error) << "recovery after an unclean stop failed: " << report.error().message;
       return 1;
     }
     PACS_LOG(Info) << "recovery after an unclean stop: checked the newest " << report->checked
-                   << " instances, dropped " << report->dropped;
+                   << " instances, dropped " << report->dropped << " rows without a file, removed "
+                   << report->orphans_removed << " files without a row";
   }
   std::ofstream(marker).put('\n');
   auto counts = node->index->counts();

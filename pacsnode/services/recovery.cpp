@@ -1,6 +1,7 @@
 #include "pacsnode/services/recovery.h"
 
 #include <filesystem>
+#include <unordered_set>
 
 #include "storage/model/log.h"
 
@@ -23,6 +24,37 @@ Result<RecoveryReport> drop_rows_without_durable_files(BlobStore& blobs, Index& 
     blobs.remove(row.relative_path);
     ++report.dropped;
   }
+  return report;
+}
+
+Result<std::size_t> remove_orphan_files(BlobStore& blobs, Index& index) {
+  auto rows = index.all_instances();
+  if (!rows) return tl::unexpected(rows.error());
+  std::unordered_set<std::string> indexed;
+  for (const auto& row : *rows) indexed.insert(row.relative_path);
+  std::size_t removed = 0;
+  std::error_code ec;
+  const auto objects = blobs.root() / "objects";
+  for (auto it = std::filesystem::recursive_directory_iterator(objects, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::string relative = std::filesystem::relative(it->path(), blobs.root(), ec).string();
+    if (indexed.count(relative)) continue;
+    blobs.remove(relative);
+    ++removed;
+  }
+  if (ec)
+    return fail(ErrorCode::StorageFailure, "cannot walk " + objects.string() + ": " + ec.message());
+  return removed;
+}
+
+Result<RecoveryReport> recover_after_unclean_stop(BlobStore& blobs, Index& index) {
+  constexpr std::size_t kRowsToCheck = 1000;  // far more than objects in flight at any moment
+  auto report = drop_rows_without_durable_files(blobs, index, kRowsToCheck);
+  if (!report) return report;
+  auto orphans = remove_orphan_files(blobs, index);
+  if (!orphans) return tl::unexpected(orphans.error());
+  report->orphans_removed = *orphans;
   return report;
 }
 

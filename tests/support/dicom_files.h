@@ -1,0 +1,51 @@
+// DICOM file helpers for tests: corpora, dataset bytes, a C-STORE client that reports each status.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pacs::testing {
+
+// Runs pacsnode-gencorpus with the given flags into dir and returns the files it wrote, sorted.
+std::vector<std::filesystem::path> generate_corpus(const std::filesystem::path& dir,
+                                                   const std::vector<std::string>& flags);
+std::vector<std::filesystem::path> files_below(const std::filesystem::path& dir);
+
+// The bytes after a Part 10 file's meta header: what travels in a C-STORE.
+std::string dataset_bytes(const std::filesystem::path& file);
+// The dataset re-encoded as explicit VR little endian: equal for equal content, whatever the
+// encoding (a deflated stream differs byte-wise each time a sender deflates it anew).
+std::string canonical_dataset(const std::filesystem::path& file);
+std::string read_all(const std::filesystem::path& file);
+void write_all(const std::filesystem::path& file, const std::string& bytes);
+
+struct FileIdentity {
+  std::string sop_class_uid, sop_instance_uid, transfer_syntax;
+};
+FileIdentity identity_of(const std::filesystem::path& file);
+
+struct StoreAttempt {
+  std::filesystem::path file;
+  std::string sop_instance_uid;
+  bool sent = false;         // a response arrived
+  std::uint16_t status = 0;  // its status
+};
+
+// Sends each file on one association (DCMTK's DcmSCU), calling on_each after every response; stops
+// at the first network failure. Returns what happened to each file attempted.
+std::vector<StoreAttempt> store_each(int port, const std::vector<std::filesystem::path>& files,
+                                     const std::function<void(const StoreAttempt&)>& on_each = {},
+                                     const std::string& called_aet = "PACSNODE");
+
+// storescu (DCMTK's command-line SCU) over files or folders; returns its exit code and output.
+struct StorescuResult {
+  int exit_code;
+  std::string output;
+};
+StorescuResult storescu(int port, const std::vector<std::string>& paths,
+                        const std::string& called_aet = "PACSNODE");
+
+}  // namespace pacs::testing

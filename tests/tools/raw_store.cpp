@@ -1,0 +1,356 @@
+// pacsnode-raw-store: sends one C-STORE whose dataset bytes are taken verbatim from a file.
+
+#include <dcmtk/config/osconfig.h>  // must come first for DCMTK
+
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcdict.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmnet/assoc.h>
+#include <dcmtk/dcmnet/dcmtrans.h>
+#include <dcmtk/dcmnet/dimse.h>
+#include <dcmtk/dcmnet/dul.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr int kExitBadArgs = 1;
+constexpr int kExitAssociationFailed = 2;
+constexpr int kExitNoResponse = 3;
+constexpr T_ASC_PresentationContextID kPresentationContextId = 1;
+// Read the whole file into memory; refuse anything bigger than this to stay a test tool.
+constexpr std::uintmax_t kMaxDatasetBytes = 1u << 30;
+
+struct Options {
+  std::string host;
+  int port = 0;
+  std::string calling_aet;
+  std::string called_aet;
+  std::string sop_class;
+  std::string sop_instance;
+  std::string syntax;
+  std::string dataset_path;
+  int timeout_seconds = 30;
+};
+
+void print_usage(std::FILE* to) {
+  std::fputs(
+      "usage: pacsnode-raw-store --host HOST --port N --aet CALLING --call CALLED\n"
+      "         --sop-class UID --sop-instance UID --syntax UID --dataset FILE [--timeout S=30]\n"
+      "FILE holds dataset bytes only (no preamble/meta header) encoded in --syntax; they are\n"
+      "sent unparsed as the C-STORE data set.\n",
+      to);
+}
+
+std::optional<int> parse_int(std::string_view text, int min, int max) {
+  int value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < min || value > max) return std::nullopt;
+  return value;
+}
+
+// Returns an error message, or an empty string when the arguments are valid.
+std::string parse_args(int argc, char** argv, Options& opt) {
+  struct StringArg {
+    const char* name;
+    std::string* target;
+    std::size_t max_length;
+  };
+  const StringArg strings[] = {
+      {"--host", &opt.host, 255},
+      {"--aet", &opt.calling_aet, 16},
+      {"--call", &opt.called_aet, 16},
+      {"--sop-class", &opt.sop_class, 64},
+      {"--sop-instance", &opt.sop_instance, 64},
+      {"--syntax", &opt.syntax, 64},
+      {"--dataset", &opt.dataset_path, 4096},
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    bool known = arg == "--port" || arg == "--timeout";
+    for (const StringArg& s : strings) known = known || arg == s.name;
+    if (!known) return "unknown argument '" + std::string(arg) + "'";
+    if (i + 1 >= argc) return "missing value for " + std::string(arg);
+    const std::string_view value = argv[++i];
+    if (arg == "--port") {
+      const auto port = parse_int(value, 1, 65535);
+      if (!port) return "--port must be in [1, 65535], got '" + std::string(value) + "'";
+      opt.port = *port;
+      continue;
+    }
+    if (arg == "--timeout") {
+      const auto timeout = parse_int(value, 1, 3600);
+      if (!timeout)
+        return "--timeout must be in [1, 3600] seconds, got '" + std::string(value) + "'";
+      opt.timeout_seconds = *timeout;
+      continue;
+    }
+    for (const StringArg& s : strings) {
+      if (arg != s.name) continue;
+      // The UIDs may deliberately be odd (tests probe the receiver), but they must fit DICOM's
+      // fixed-size fields in DCMTK's association and command structures.
+      if (value.empty() || value.size() > s.max_length) {
+        return std::string(arg) + " must be 1.." + std::to_string(s.max_length) +
+               " characters, got '" + std::string(value) + "'";
+      }
+      *s.target = value;
+    }
+  }
+  const StringArg* required[] = {&strings[0], &strings[1], &strings[2], &strings[3],
+                                 &strings[4], &strings[5], &strings[6]};
+  for (const StringArg* s : required) {
+    if (s->target->empty()) return std::string(s->name) + " is required";
+  }
+  if (opt.port == 0) return "--port is required";
+  return {};
+}
+
+bool read_file(const std::string& path, std::vector<unsigned char>& out, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot open dataset file '" + path + "'";
+    return false;
+  }
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size < 0 || static_cast<std::uintmax_t>(size) > kMaxDatasetBytes) {
+    error = "dataset file '" + path + "' is unreadable or larger than 1 GiB";
+    return false;
+  }
+  in.seekg(0, std::ios::beg);
+  out.resize(static_cast<std::size_t>(size));
+  if (size > 0 && !in.read(reinterpret_cast<char*>(out.data()), size)) {
+    error = "cannot read dataset file '" + path + "'";
+    return false;
+  }
+  return true;
+}
+
+// Collapses DCMTK's multi-line condition/reject texts so every outcome stays one line.
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+// Encodes the C-STORE-RQ command set (implicit VR little endian, with group length) ourselves:
+// DCMTK's DIMSE_sendMessage* would also encode the data set, which is what we must avoid.
+bool encode_store_command(const Options& opt, Uint16 message_id, std::vector<unsigned char>& out,
+                          std::string& error) {
+  DcmDataset command;
+  OFCondition cond = command.putAndInsertString(DCM_AffectedSOPClassUID, opt.sop_class.c_str());
+  if (cond.good()) cond = command.putAndInsertUint16(DCM_CommandField, DIMSE_C_STORE_RQ);
+  if (cond.good()) cond = command.putAndInsertUint16(DCM_MessageID, message_id);
+  if (cond.good()) cond = command.putAndInsertUint16(DCM_Priority, DIMSE_PRIORITY_MEDIUM);
+  if (cond.good()) {
+    cond = command.putAndInsertUint16(DCM_CommandDataSetType, DIMSE_DATASET_PRESENT);
+  }
+  if (cond.good()) {
+    cond = command.putAndInsertString(DCM_AffectedSOPInstanceUID, opt.sop_instance.c_str());
+  }
+  if (cond.bad()) {
+    error = std::string("cannot build C-STORE-RQ: ") + cond.text();
+    return false;
+  }
+  // A C-STORE-RQ command is a few hundred bytes; one generous buffer holds it entirely.
+  std::vector<unsigned char> buffer(4096);
+  DcmOutputBufferStream stream(buffer.data(), static_cast<offile_off_t>(buffer.size()));
+  command.transferInit();
+  cond = command.write(stream, EXS_LittleEndianImplicit, EET_ExplicitLength, nullptr, EGL_withGL,
+                       EPD_withoutPadding);
+  command.transferEnd();
+  if (cond.bad()) {
+    error = std::string("cannot encode C-STORE-RQ: ") + cond.text();
+    return false;
+  }
+  stream.flush();
+  void* data = nullptr;
+  offile_off_t length = 0;
+  stream.flushBuffer(data, length);
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  out.assign(bytes, bytes + length);
+  return true;
+}
+
+// Sends bytes as one or more PDVs of at most max_pdv bytes; the last one carries the "last" flag.
+// An empty payload still goes out as a single empty last fragment so the receiver sees the end.
+OFCondition send_pdvs(T_ASC_Association* assoc, DUL_DATAPDV type,
+                      const std::vector<unsigned char>& bytes) {
+  const std::size_t max_pdv = assoc->sendPDVLength;
+  std::size_t offset = 0;
+  do {
+    const std::size_t chunk = std::min(max_pdv, bytes.size() - offset);
+    DUL_PDV pdv;
+    pdv.fragmentLength = static_cast<unsigned long>(chunk);
+    pdv.presentationContextID = kPresentationContextId;
+    pdv.pdvType = type;
+    pdv.lastPDV = (offset + chunk == bytes.size()) ? OFTrue : OFFalse;
+    // DUL only reads from the buffer, but its API takes a non-const pointer.
+    pdv.data = const_cast<unsigned char*>(bytes.data() + offset);
+    DUL_PDVLIST list;
+    list.count = 1;
+    list.pdv = &pdv;
+    const OFCondition cond = DUL_WritePDVs(&assoc->DULassociation, &list);
+    if (cond.bad()) return cond;
+    offset += chunk;
+  } while (offset < bytes.size());
+  return EC_Normal;
+}
+
+// Owns the network and association so every exit path releases DCMTK resources.
+class Session {
+ public:
+  Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() {
+    if (assoc_ != nullptr) ASC_destroyAssociation(&assoc_);
+    if (net_ != nullptr) ASC_dropNetwork(&net_);
+  }
+
+  T_ASC_Network* net_ = nullptr;
+  T_ASC_Association* assoc_ = nullptr;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      print_usage(stdout);
+      return 0;
+    }
+  }
+  Options opt;
+  const std::string arg_error = parse_args(argc, argv, opt);
+  if (!arg_error.empty()) {
+    std::fprintf(stderr, "pacsnode-raw-store: %s (see --help)\n", arg_error.c_str());
+    return kExitBadArgs;
+  }
+  std::vector<unsigned char> dataset;
+  std::string error;
+  if (!read_file(opt.dataset_path, dataset, error)) {
+    std::fprintf(stderr, "pacsnode-raw-store: %s\n", error.c_str());
+    return kExitBadArgs;
+  }
+  if (!dcmDataDict.isDictionaryLoaded()) {
+    std::fprintf(stderr, "pacsnode-raw-store: DICOM data dictionary not loaded (DCMDICTPATH?)\n");
+    return kExitBadArgs;
+  }
+
+  // Bound every blocking step: TCP connect, ACSE exchange and socket reads.
+  dcmConnectionTimeout.set(opt.timeout_seconds);
+  dcmSocketReceiveTimeout.set(opt.timeout_seconds);
+
+  Session session;
+  T_ASC_Parameters* params = nullptr;
+  OFCondition cond = ASC_initializeNetwork(NET_REQUESTOR, 0, opt.timeout_seconds, &session.net_);
+  if (cond.good()) cond = ASC_createAssociationParameters(&params, ASC_DEFAULTMAXPDU);
+  if (cond.bad()) {
+    std::printf("association-failed: %s\n", one_line(cond.text()).c_str());
+    return kExitAssociationFailed;
+  }
+  const std::string peer = opt.host + ":" + std::to_string(opt.port);
+  const char* syntaxes[] = {opt.syntax.c_str()};
+  cond = ASC_setAPTitles(params, opt.calling_aet.c_str(), opt.called_aet.c_str(), nullptr);
+  if (cond.good()) cond = ASC_setPresentationAddresses(params, "localhost", peer.c_str());
+  if (cond.good()) {
+    cond = ASC_addPresentationContext(params, kPresentationContextId, opt.sop_class.c_str(),
+                                      syntaxes, 1);
+  }
+  if (cond.bad()) {
+    ASC_destroyAssociationParameters(&params);
+    std::printf("association-failed: %s\n", one_line(cond.text()).c_str());
+    return kExitAssociationFailed;
+  }
+  // On success and on most failures the association takes ownership of params.
+  cond = ASC_requestAssociation(session.net_, params, &session.assoc_);
+  if (cond.bad()) {
+    std::string reason = cond.text();
+    if (cond == DUL_ASSOCIATIONREJECTED) {
+      T_ASC_RejectParameters rej;
+      ASC_getRejectParameters(params, &rej);
+      OFString text;
+      reason += ": " + std::string(ASC_printRejectParameters(text, &rej).c_str());
+    }
+    if (session.assoc_ == nullptr) ASC_destroyAssociationParameters(&params);
+    std::printf("association-failed: %s\n", one_line(reason).c_str());
+    return kExitAssociationFailed;
+  }
+  T_ASC_PresentationContext pc;
+  if (ASC_countAcceptedPresentationContexts(session.assoc_->params) == 0 ||
+      ASC_findAcceptedPresentationContext(session.assoc_->params, kPresentationContextId, &pc)
+          .bad()) {
+    ASC_abortAssociation(session.assoc_);
+    std::printf("association-failed: presentation context for %s / %s not accepted\n",
+                opt.sop_class.c_str(), opt.syntax.c_str());
+    return kExitAssociationFailed;
+  }
+
+  std::vector<unsigned char> command;
+  if (!encode_store_command(opt, session.assoc_->nextMsgID++, command, error)) {
+    ASC_abortAssociation(session.assoc_);
+    std::fprintf(stderr, "pacsnode-raw-store: %s\n", error.c_str());
+    return kExitBadArgs;
+  }
+  cond = send_pdvs(session.assoc_, DUL_COMMANDPDV, command);
+  if (cond.good()) cond = send_pdvs(session.assoc_, DUL_DATASETPDV, dataset);
+  // A send failure (e.g. the peer aborted mid-transfer) still leaves a chance that a response or
+  // abort is waiting, so we go on to read and report whatever arrives.
+
+  T_ASC_PresentationContextID rsp_pc = 0;
+  T_DIMSE_Message rsp;
+  DcmDataset* status_detail = nullptr;
+  DcmDataset* command_set = nullptr;
+  const OFCondition rcond =
+      DIMSE_receiveCommand(session.assoc_, DIMSE_NONBLOCKING, opt.timeout_seconds, &rsp_pc, &rsp,
+                           &status_detail, &command_set);
+  if (rcond.bad() || rsp.CommandField != DIMSE_C_STORE_RSP) {
+    std::string reason = rcond.bad() ? rcond.text() : "unexpected DIMSE command in response";
+    if (cond.bad()) reason = std::string(cond.text()) + "; " + reason;
+    delete status_detail;
+    delete command_set;
+    if (rcond == DUL_PEERABORTEDASSOCIATION || rcond == DUL_PEERREQUESTEDRELEASE) {
+      ASC_dropAssociation(session.assoc_);
+    } else {
+      ASC_abortAssociation(session.assoc_);
+    }
+    std::printf("no-response: %s\n", one_line(reason).c_str());
+    return kExitNoResponse;
+  }
+
+  std::string line = "status=0x";
+  char hex[8];
+  std::snprintf(hex, sizeof(hex), "%04X", static_cast<unsigned>(rsp.msg.CStoreRSP.DimseStatus));
+  line += hex;
+  // DIMSE moves status detail elements it does not map into status_detail; look there first and
+  // then in the full command in case a future DCMTK maps Error Comment itself.
+  OFString comment;
+  const bool has_comment =
+      (status_detail != nullptr &&
+       status_detail->findAndGetOFString(DCM_ErrorComment, comment).good()) ||
+      (command_set != nullptr && command_set->findAndGetOFString(DCM_ErrorComment, comment).good());
+  if (has_comment) line += " comment=" + one_line(comment.c_str());
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  delete status_detail;
+  delete command_set;
+
+  if (ASC_releaseAssociation(session.assoc_).bad()) ASC_abortAssociation(session.assoc_);
+  return 0;
+}

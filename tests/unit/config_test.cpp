@@ -1,0 +1,73 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "pacsnode/app/config.h"
+#include "tests/support/test_node.h"
+
+namespace pacs {
+
+TEST(Config, DefaultsAreTheEmbeddedNode) {
+  auto parsed = parse_command_line({});
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->config.data_dir, "./pacsnode-data");
+  EXPECT_EQ(parsed->config.db, "sqlite");
+  EXPECT_EQ(parsed->config.aet, "PACSNODE");
+  EXPECT_EQ(parsed->config.dimse_port, 11112);
+  EXPECT_EQ(parsed->config.http_port, 8080);
+  EXPECT_EQ(parsed->config.mllp_port, 2575);
+}
+
+TEST(Config, FlagsOverrideTheFileWhereverTheyStand) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "pacsnode.toml";
+  std::ofstream(file) << "aet = \"FROMFILE\"\ndb = \"sqlite\"\n[dimse]\nport = 4000\n"
+                         "duplicate_policy = \"reject\"\nallowed_calling_aets = [\"CT1\"]\n"
+                         "[peers]\nARCHIVE = \"127.0.0.1:5000\"\n";
+  auto parsed = parse_command_line({"--dimse-port", "4100", "--config", file.string()});
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->config.aet, "FROMFILE");
+  EXPECT_EQ(parsed->config.dimse_port, 4100);
+  EXPECT_EQ(parsed->config.duplicate_policy, DuplicatePolicy::Reject);
+  EXPECT_EQ(parsed->config.allowed_calling_aets.count("CT1"), 1u);
+  ASSERT_EQ(parsed->config.peers.count("ARCHIVE"), 1u);
+  EXPECT_EQ(parsed->config.peers.at("ARCHIVE").port, 5000);
+}
+
+TEST(Config, RepeatedPeersAreAllKept) {
+  auto parsed = parse_command_line({"--peer", "A=127.0.0.1:1000", "--peer=B=localhost:2000"});
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->config.peers.size(), 2u);
+  EXPECT_EQ(parsed->config.peers.at("B").host, "localhost");
+}
+
+TEST(Config, BadValuesAreOneLineErrors) {
+  EXPECT_FALSE(parse_command_line({"--dimse-port", "70000"}));
+  EXPECT_FALSE(parse_command_line({"--peer", "NOPORT"}));
+  EXPECT_FALSE(parse_command_line({"--aet", "THIS-AE-TITLE-IS-TOO-LONG"}));
+  EXPECT_FALSE(parse_command_line({"--duplicate-policy", "sometimes"}));
+  auto unknown = parse_command_line({"--colour", "blue"});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message, "unknown flag --colour (see --help)");
+}
+
+TEST(Config, ABrokenFileNamesTheFileAndLine) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "bad.toml";
+  std::ofstream(file) << "aet = \"X\"\n[dimse\nport = 1\n";
+  auto parsed = parse_command_line({"--config", file.string()});
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().message.find("bad.toml"), std::string::npos);
+  EXPECT_NE(parsed.error().message.find("line 2"), std::string::npos) << parsed.error().message;
+}
+
+TEST(Config, AWrongTypeInTheFileIsAnError) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "typed.toml";
+  std::ofstream(file) << "[dimse]\nport = \"eleven\"\n";
+  auto parsed = parse_command_line({"--config", file.string()});
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().message.find("dimse.port"), std::string::npos);
+}
+
+}  // namespace pacs

@@ -1,0 +1,128 @@
+#include <gtest/gtest.h>
+#include <thread>
+
+#include "storage/index.h"
+#include "storage/migrations.h"
+#include "tests/support/test_node.h"
+
+namespace pacs {
+namespace {
+
+Uid uid(const std::string& text) {
+  return *Uid::parse(text);
+}
+
+IndexEntry entry(const std::string& patient, const std::string& study, const std::string& series,
+                 const std::string& sop, const std::string& modality = "CT",
+                 const std::string& sop_class = "1.2.840.10008.5.1.4.1.1.2") {
+  IndexEntry e{PatientRecord{patient, "", "Doe^Jane", "19700101", "F", "p"},
+               StudyRecord{uid(study), "20260101", "120000", "ACC1", "S1", "", "CT head", "s"},
+               SeriesRecord{uid(series), modality, "1", "axial", "se"},
+               InstanceRecord{uid(sop), uid(sop_class), "1", "1.2.840.10008.1.2.1",
+                              "objects/" + sop + ".dcm", 42, "i"}};
+  return e;
+}
+
+class IndexTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    std::string url;
+    PACS_REQUIRE_BACKEND(GetParam(), url);
+    auto opened = Index::open(url, dir_.path());
+    ASSERT_TRUE(opened) << opened.error().message;
+    index_ = std::move(*opened);
+    url_ = url;
+  }
+  std::vector<WriteResult> write(std::vector<IndexWrite> writes) {
+    auto r = index_->write_batch(writes);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? *r : std::vector<WriteResult>{};
+  }
+  testing::TempDir dir_;
+  std::string url_;
+  std::unique_ptr<Index> index_;
+};
+
+TEST_P(IndexTest, MigratesToTheLatestSchemaAndReopens) {
+  EXPECT_EQ(index_->schema_version(), latest_schema_version());
+  auto again = Index::open(url_, dir_.path());
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)->schema_version(), latest_schema_version());
+}
+
+TEST_P(IndexTest, KeepsTheCountsOfEveryLevel) {
+  write({{entry("P1", "1.1", "1.1.1", "1.1.1.1")},
+         {entry("P1", "1.1", "1.1.1", "1.1.1.2")},
+         {entry("P1", "1.1", "1.1.2", "1.1.2.1", "MR", "1.2.840.10008.5.1.4.1.1.4")},
+         {entry("P1", "1.2", "1.2.1", "1.2.1.1")},
+         {entry("P2", "2.1", "2.1.1", "2.1.1.1")}});
+  auto counts = index_->counts();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->patients, 2);
+  EXPECT_EQ(counts->studies, 3);
+  EXPECT_EQ(counts->series, 4);
+  EXPECT_EQ(counts->instances, 5);
+  auto study = index_->study_summary("1.1");
+  ASSERT_TRUE(study && *study);
+  EXPECT_EQ((*study)->series_count, 2);
+  EXPECT_EQ((*study)->instance_count, 3);
+  EXPECT_EQ((*study)->modalities_in_study, "CT\\MR");
+  EXPECT_EQ((*study)->sop_classes_in_study, "1.2.840.10008.5.1.4.1.1.2\\1.2.840.10008.5.1.4.1.1.4");
+  EXPECT_EQ((*study)->patient_id, "P1");
+}
+
+TEST_P(IndexTest, AKnownSopInstanceIsLeftAloneUnlessReplaced) {
+  write({{entry("P1", "1.1", "1.1.1", "1.1.1.1")}});
+  auto second = write({{entry("P1", "1.1", "1.1.1", "1.1.1.1")}});
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].outcome, WriteOutcome::AlreadyExists);
+  IndexWrite replacement{entry("P1", "1.1", "1.1.1", "1.1.1.1"), true};
+  replacement.entry.instance.relative_path = "objects/new.dcm";
+  auto third = write({replacement});
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].outcome, WriteOutcome::Replaced);
+  EXPECT_EQ(third[0].replaced_path, "objects/1.1.1.1.dcm");
+  EXPECT_EQ((*index_->find_instance("1.1.1.1"))->relative_path, "objects/new.dcm");
+  EXPECT_EQ(index_->counts()->instances, 1);
+  EXPECT_EQ((*index_->study_summary("1.1"))->instance_count, 1);
+}
+
+TEST_P(IndexTest, ForgettingAnInstanceTakesItOutOfTheCounts) {
+  write({{entry("P1", "1.1", "1.1.1", "1.1.1.1")}, {entry("P1", "1.1", "1.1.1", "1.1.1.2")}});
+  ASSERT_TRUE(index_->forget_instance("1.1.1.2", "objects/other.dcm"));  // another file: kept
+  EXPECT_EQ(index_->counts()->instances, 2);
+  ASSERT_TRUE(index_->forget_instance("1.1.1.2", "objects/1.1.1.2.dcm"));
+  EXPECT_EQ(index_->counts()->instances, 1);
+  EXPECT_FALSE(*index_->find_instance("1.1.1.2"));
+  EXPECT_EQ((*index_->study_summary("1.1"))->instance_count, 1);
+  auto latest = index_->latest_instances(10);
+  ASSERT_TRUE(latest);
+  ASSERT_EQ(latest->size(), 1u);
+  EXPECT_EQ((*latest)[0].sop_instance_uid, "1.1.1.1");
+}
+
+TEST_P(IndexTest, ConcurrentWritersKeepCountsExact) {
+  // Several threads (and for PostgreSQL, several connections) add to one study at once.
+  constexpr int kThreads = 4, kPerThread = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string series = "1.1." + std::to_string(t + 1);
+        IndexWrite w{
+            entry("P1", "1.1", series, series + "." + std::to_string(i + 1), t % 2 ? "MR" : "CT")};
+        auto r = index_->write_batch(std::span<const IndexWrite>(&w, 1));
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+      }
+    });
+  for (auto& t : threads) t.join();
+  auto study = *index_->study_summary("1.1");
+  EXPECT_EQ(study->instance_count, kThreads * kPerThread);
+  EXPECT_EQ(study->series_count, kThreads);
+  EXPECT_EQ(study->modalities_in_study, "CT\\MR");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IndexTest, ::testing::Values("sqlite", "postgresql"));
+
+}  // namespace
+}  // namespace pacs
