@@ -1,5 +1,7 @@
 #include "storage/dicom_attributes.h"
 
+#include "storage/model/log.h"
+
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcelem.h>
@@ -79,10 +81,33 @@ const DcmTagKey kSeriesTags[] = {
 // Binary values above this size are bulk data: fetched from the file when asked for, not indexed.
 constexpr Uint32 kMaxInlineBinary = 1024;
 
+// PostgreSQL text must be UTF-8, and DICOM JSON is UTF-8: the index keeps every string in UTF-8.
+// Bytes that are not valid UTF-8 (an unknown or lying Specific Character Set) become '?'.
+std::string valid_utf8(std::string s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t length = c < 0x80           ? 1
+                               : (c >> 5) == 0x6  ? 2
+                               : (c >> 4) == 0xe  ? 3
+                               : (c >> 3) == 0x1e ? 4
+                                                  : 0;
+    bool ok = length > 0 && i + length <= s.size();
+    for (std::size_t k = 1; ok && k < length; ++k)
+      ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (ok) {
+      i += length;
+    } else {
+      s[i++] = '?';
+    }
+  }
+  return s;
+}
+
 std::string value_of(DcmDataset& ds, const DcmTagKey& tag) {
   OFString value;
   if (ds.findAndGetOFStringArray(tag, value).bad()) return {};
-  return std::string(value.c_str(), value.length());
+  return valid_utf8(std::string(value.c_str(), value.length()));
 }
 
 Result<Uid> required_uid(DcmDataset& ds, const DcmTagKey& tag, const char* name) {
@@ -166,6 +191,11 @@ Result<void> decode_attributes(const std::string& bytes, DcmDataset& out) {
 }
 
 Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_syntax) {
+  // Converts the in-memory header only; the stored file keeps the bytes that arrived.
+  if (OFCondition c = ds.convertToUTF8(); c.bad())
+    PACS_LOG(Warn) << "cannot convert the character set of an object to UTF-8 (" << c.text()
+                   << "): non-ASCII text is indexed with '?'";
+
   auto study = required_uid(ds, DCM_StudyInstanceUID, "Study Instance UID");
   if (!study) return tl::unexpected(study.error());
   auto series = required_uid(ds, DCM_SeriesInstanceUID, "Series Instance UID");

@@ -1,4 +1,6 @@
 // C-STORE into the real node over several associations, for both index backends.
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -110,6 +112,22 @@ TEST_P(StoreTest, AnIdenticalResendIsASuccessThatChangesNothing) {
   for (const auto& a : attempts) EXPECT_EQ(a.status, 0x0000);
   EXPECT_EQ(node_->open_index()->counts()->instances, 3);
   EXPECT_EQ(testing::files_below(node_->data_dir() / "objects").size(), 3u);
+}
+
+TEST_P(StoreTest, NonAsciiNamesAreStoredOnEveryBackend) {
+  const auto files = testing::generate_corpus(
+      corpus_.path() / "in", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                              "1", "--rows", "64", "--columns", "64"});
+  DcmFileFormat ff;
+  ASSERT_TRUE(ff.loadFile(files[0].c_str()).good());
+  ff.getDataset()->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 100");
+  ff.getDataset()->putAndInsertString(DCM_PatientName, "M\xfcller^J\xe9r\xf4me");  // Latin-1
+  const auto latin1 = corpus_.path() / "latin1.dcm";
+  ASSERT_TRUE(ff.saveFile(latin1.c_str(), EXS_LittleEndianExplicit).good());
+  auto attempts = testing::store_each(node_->dimse_port(), {latin1});
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].status, 0x0000) << node_->log();
+  expect_stored_as_sent(*node_, {latin1});
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"));
