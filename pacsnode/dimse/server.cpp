@@ -27,9 +27,9 @@ const std::vector<const char*>& storage_transfer_syntaxes() {
   static const std::vector<const char*> syntaxes = {
       UID_JPEG2000LosslessOnlyTransferSyntax,
       UID_JPEG2000TransferSyntax,
-      "1.2.840.10008.1.2.4.201",  // HTJ2K Lossless (unknown to DCMTK 3.6.7: stored unchanged)
-      "1.2.840.10008.1.2.4.202",  // HTJ2K Lossless RPCL
-      "1.2.840.10008.1.2.4.203",  // HTJ2K
+      // HTJ2K (1.2.840.10008.1.2.4.201-203) is not offered: DCMTK 3.6.7's DIMSE layer refuses any
+      // message on a context whose transfer syntax it does not know (0006:0212) and the
+      // association aborts. Declining it at negotiation lets a sender fall back to another.
       UID_JPEGLSLosslessTransferSyntax,
       UID_JPEGLSLossyTransferSyntax,
       UID_JPEGProcess14SV1TransferSyntax,

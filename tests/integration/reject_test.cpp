@@ -138,6 +138,19 @@ TEST_F(RejectTest, EachInvalidObjectGetsItsStatusAndLeavesNothingBehind) {
   expect_still_serving();
 }
 
+TEST_F(RejectTest, HtJ2kIsDeclinedAtNegotiationNotAbortedMidTransfer) {
+  start();
+  const auto path = corpus_.path() / "htj2k.bin";
+  testing::write_all(path, testing::dataset_bytes(files_[0]));
+  auto r = testing::run({testing::raw_store_binary(), "--host", "127.0.0.1", "--port",
+                         std::to_string(node_->dimse_port()), "--aet", "TESTSCU", "--call",
+                         "PACSNODE", "--sop-class", kCtImageStorage, "--sop-instance", sop_of(0),
+                         "--syntax", "1.2.840.10008.1.2.4.201", "--dataset", path.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("association-failed"), std::string::npos) << r.output;
+  expect_still_serving();
+}
+
 TEST_F(RejectTest, KeepPolicyKeepsTheFirstObject) {
   start({"--duplicate-policy", "keep"});
   ASSERT_EQ(send_raw(testing::dataset_bytes(files_[0]), kCtImageStorage, sop_of(0)).status, 0);
