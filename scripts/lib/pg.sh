@@ -19,6 +19,7 @@ set -euo pipefail
 
 _pg_dir=""  # the temp dir: data/, the server's log, our log, the Unix socket
 _pg_port=""
+_pg_watcher=""  # pid of the process that stops the server if its owner dies without pg_stop
 
 # Prints a message and the logs of what went wrong to stderr (callers then return 1).
 _pg_fail() {
@@ -62,6 +63,24 @@ _pg_free_port() {
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
+}
+
+# Stops the server once the shell that started it is gone, in case that shell never gets to run
+# pg_stop (SIGKILL, SIGHUP, a test runner's timeout). Its own session, so it outlives its owner's
+# process group; silent.
+_pg_start_watcher() {
+  local owner=$1 bindir=$2
+  local as_owner=()
+  if [[ $(id -u) -eq 0 ]]; then as_owner=(runuser -u postgres --); fi
+  # shellcheck disable=SC2016  # expanded by the watcher's shell
+  setsid bash -c '
+    owner=$1 dir=$2 pg_ctl=$3
+    shift 3
+    while kill -0 "$owner" 2>/dev/null; do sleep 1; done
+    cd "$dir" && "$@" "$pg_ctl" stop -D "$dir/data" -m fast -t 30
+    cd / && rm -rf "$dir"
+  ' pg-watcher "$owner" "$_pg_dir" "$bindir/pg_ctl" "${as_owner[@]}" >/dev/null 2>&1 </dev/null &
+  _pg_watcher=$!
 }
 
 # Runs psql against the throwaway server; extra arguments go to psql.
@@ -112,6 +131,7 @@ pg_start() {
         export PACSNODE_PG_PORT=$port
         export PACSNODE_PG_URL="postgresql://pacs@127.0.0.1:$port/postgres"
         export PACSNODE_PG_DIR=$_pg_dir
+        _pg_start_watcher "$BASHPID" "$bindir"
         return 0
       fi
       # A server that lost the race for its port exits: stop waiting for it.
@@ -158,6 +178,11 @@ pg_drop_db() {
 pg_stop() {
   [[ -n "$_pg_dir" ]] || return 0
   local dir=$_pg_dir bindir
+  if [[ -n "$_pg_watcher" ]]; then
+    kill "$_pg_watcher" 2>/dev/null || true
+    wait "$_pg_watcher" 2>/dev/null || true
+    _pg_watcher=""
+  fi
   if [[ -f "$dir/data/postmaster.pid" ]]; then
     if bindir=$(_pg_bindir); then
       if ! _pg_as_owner "$bindir/pg_ctl" stop -D "$dir/data" -m fast -t 30 >>"$dir/pg.log" 2>&1; then
