@@ -50,6 +50,9 @@ class Index {
   virtual Result<IndexCounts> counts() = 0;
   virtual Result<std::optional<StudySummary>> study_summary(const std::string& study_uid) = 0;
   virtual int schema_version() = 0;
+  // How many write transactions are worth running at once: SQLite has one writer at a time,
+  // PostgreSQL lets writers of different patients proceed side by side.
+  virtual unsigned parallel_writers() const = 0;
 
   // For logs: the backend and where it is, without credentials.
   virtual std::string describe() const = 0;

@@ -96,8 +96,11 @@ constexpr std::string_view kStoredInstanceSelect =
 
 class SqlIndex final : public Index {
  public:
-  SqlIndex(std::function<std::unique_ptr<sql::Connection>()> factory, std::string description)
-      : pool_(std::move(factory)), description_(std::move(description)) {}
+  SqlIndex(std::function<std::unique_ptr<sql::Connection>()> factory, std::string description,
+           unsigned parallel_writers)
+      : pool_(std::move(factory)),
+        description_(std::move(description)),
+        parallel_writers_(parallel_writers) {}
 
   Result<void> initialise() {
     return guarded([&](sql::Connection& c) {
@@ -190,6 +193,7 @@ class SqlIndex final : public Index {
   }
 
   int schema_version() override { return version_; }
+  unsigned parallel_writers() const override { return parallel_writers_; }
   std::string describe() const override { return description_; }
 
  private:
@@ -223,10 +227,6 @@ class SqlIndex final : public Index {
     }
   }
 
-  std::string lock_suffix(sql::Connection& c) const {
-    return c.dialect() == sql::Dialect::Postgresql ? " FOR UPDATE" : "";
-  }
-
   // Returns the pk of the row matched by select, inserting it first if absent; created says which.
   static std::int64_t find_or_insert(sql::Connection& c, const std::string& select,
                                      std::span<const Value> key, const std::string& insert,
@@ -241,22 +241,39 @@ class SqlIndex final : public Index {
     return c.query(select, key).at(0).integer(0);
   }
 
-  WriteResult write_one(sql::Connection& c, const IndexWrite& w) {
-    const IndexEntry& e = w.entry;
-    bool new_patient = false, new_study = false, new_series = false;
+  struct Parents {
+    std::int64_t patient_pk = 0, study_pk = 0, series_pk = 0;
+    bool new_study = false, new_series = false;
+  };
 
+  // The patient, study and series rows of an entry, created where missing. Every instance after
+  // the first of a series finds all three with one statement.
+  static Parents find_or_create_parents(sql::Connection& c, const IndexEntry& e) {
+    Parents p;
+    const Value series_key[] = {e.series.series_uid.str()};
+    if (auto known = c.query(
+            "SELECT se.pk, se.study_pk, st.patient_pk FROM series se "
+            "JOIN studies st ON st.pk = se.study_pk WHERE se.series_uid = ?",
+            series_key);
+        !known.empty()) {
+      p.series_pk = known[0].integer(0);
+      p.study_pk = known[0].integer(1);
+      p.patient_pk = known[0].integer(2);
+      return p;
+    }
+    bool new_patient = false;
     const Value patient_key[] = {e.patient.patient_id, e.patient.issuer_of_patient_id};
     const Value patient_values[] = {e.patient.patient_id, e.patient.issuer_of_patient_id,
                                     e.patient.name,       e.patient.birth_date,
                                     e.patient.sex,        sql::Blob{e.patient.attributes}};
-    const std::int64_t patient_pk = find_or_insert(
+    p.patient_pk = find_or_insert(
         c, "SELECT pk FROM patients WHERE patient_id = ? AND issuer = ?", patient_key,
         "INSERT INTO patients (patient_id, issuer, name, birth_date, sex, attributes) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
         patient_values, new_patient);
 
     const Value study_key[] = {e.study.study_uid.str()};
-    const Value study_values[] = {patient_pk,
+    const Value study_values[] = {p.patient_pk,
                                   e.study.study_uid.str(),
                                   e.study.study_date,
                                   e.study.study_time,
@@ -265,36 +282,42 @@ class SqlIndex final : public Index {
                                   e.study.referring_physician,
                                   e.study.description,
                                   sql::Blob{e.study.attributes}};
-    const std::int64_t study_pk = find_or_insert(
+    p.study_pk = find_or_insert(
         c, "SELECT pk FROM studies WHERE study_uid = ?", study_key,
         "INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, "
         "study_id, referring_physician, description, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
         "?) ON CONFLICT DO NOTHING RETURNING pk",
-        study_values, new_study);
+        study_values, p.new_study);
 
-    const Value series_key[] = {e.series.series_uid.str()};
-    const Value series_values[] = {study_pk,
+    const Value series_values[] = {p.study_pk,
                                    e.series.series_uid.str(),
                                    e.series.modality,
                                    e.series.series_number,
                                    e.series.description,
                                    sql::Blob{e.series.attributes}};
-    const std::int64_t series_pk = find_or_insert(
+    p.series_pk = find_or_insert(
         c, "SELECT pk FROM series WHERE series_uid = ?", series_key,
         "INSERT INTO series (study_pk, series_uid, modality, series_number, description, "
         "attributes) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
-        series_values, new_series);
+        series_values, p.new_series);
+    return p;
+  }
+
+  WriteResult write_one(sql::Connection& c, const IndexWrite& w) {
+    const IndexEntry& e = w.entry;
+    const Parents p = find_or_create_parents(c, e);
 
     WriteResult result;
-    const Value sop_key[] = {e.instance.sop_instance_uid.str()};
-    auto existing = c.query("SELECT pk, series_pk, path FROM instances WHERE sop_uid = ?", sop_key);
-    if (!existing.empty()) {
-      if (!w.replace_existing) return WriteResult{WriteOutcome::AlreadyExists, {}};
-      result = WriteResult{WriteOutcome::Replaced, existing[0].text(2)};
-      remove_instance(c, existing[0].integer(0), existing[0].integer(1));
+    if (w.replace_existing) {
+      const Value sop_key[] = {e.instance.sop_instance_uid.str()};
+      auto existing = c.query("SELECT pk, series_pk, path FROM instances WHERE sop_uid = ?", sop_key);
+      if (!existing.empty()) {
+        result = WriteResult{WriteOutcome::Replaced, existing[0].text(2)};
+        remove_instance(c, existing[0].integer(0), existing[0].integer(1));
+      }
     }
 
-    const Value instance_values[] = {series_pk,
+    const Value instance_values[] = {p.series_pk,
                                      e.instance.sop_instance_uid.str(),
                                      e.instance.sop_class_uid.str(),
                                      e.instance.instance_number,
@@ -307,32 +330,33 @@ class SqlIndex final : public Index {
         "path, size_bytes, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING RETURNING pk",
         instance_values);
-    // A concurrent writer indexed the same SOP Instance UID first: theirs stands.
+    // Already indexed (by an earlier arrival, or a concurrent writer that got there first): the
+    // row that is there stands.
     if (inserted.empty()) return WriteResult{WriteOutcome::AlreadyExists, {}};
 
-    const Value patient_pk_param[] = {patient_pk};
+    const Value patient_pk_param[] = {p.patient_pk};
     c.query(std::string("UPDATE patients SET num_instances = num_instances + 1") +
-                (new_study ? ", num_studies = num_studies + 1" : "") +
-                (new_series ? ", num_series = num_series + 1" : "") + " WHERE pk = ?",
+                (p.new_study ? ", num_studies = num_studies + 1" : "") +
+                (p.new_series ? ", num_series = num_series + 1" : "") + " WHERE pk = ?",
             patient_pk_param);
-    const Value series_pk_param[] = {series_pk};
+    const Value series_pk_param[] = {p.series_pk};
     c.query("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?", series_pk_param);
 
-    // The study row is locked (PostgreSQL) before its sets are read, so that two writers adding
-    // different modalities to one study cannot lose one.
-    const Value study_pk_param[] = {study_pk};
-    auto study =
-        c.query("SELECT modalities, sop_classes FROM studies WHERE pk = ?" + lock_suffix(c),
-                study_pk_param);
+    // The counting UPDATE locks the study row before its sets are read back, so two writers adding
+    // different modalities to one study cannot lose one; the sets change rarely (a new series or
+    // SOP class) and only then are written.
+    const Value study_counts[] = {std::int64_t{p.new_series ? 1 : 0}, p.study_pk};
+    auto study = c.query(
+        "UPDATE studies SET num_series = num_series + ?, num_instances = num_instances + 1 "
+        "WHERE pk = ? RETURNING modalities, sop_classes",
+        study_counts);
     std::string modalities = study.at(0).text(0), sop_classes = study.at(0).text(1);
-    add_to_set(modalities, e.series.modality);
-    add_to_set(sop_classes, e.instance.sop_class_uid.str());
-    const Value study_update[] = {modalities, sop_classes, std::int64_t{new_series ? 1 : 0},
-                                  study_pk};
-    c.query(
-        "UPDATE studies SET modalities = ?, sop_classes = ?, num_series = num_series + ?, "
-        "num_instances = num_instances + 1 WHERE pk = ?",
-        study_update);
+    const bool modalities_changed = add_to_set(modalities, e.series.modality);
+    const bool sop_classes_changed = add_to_set(sop_classes, e.instance.sop_class_uid.str());
+    if (modalities_changed || sop_classes_changed) {
+      const Value study_sets[] = {modalities, sop_classes, p.study_pk};
+      c.query("UPDATE studies SET modalities = ?, sop_classes = ? WHERE pk = ?", study_sets);
+    }
     return result;
   }
 
@@ -355,6 +379,7 @@ class SqlIndex final : public Index {
 
   ConnectionPool pool_;
   std::string description_;
+  unsigned parallel_writers_;
   int version_ = 0;
 };
 
@@ -374,6 +399,7 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& url,
                                            const std::filesystem::path& data_dir) {
   std::function<std::unique_ptr<sql::Connection>()> factory;
   std::string description;
+  unsigned parallel_writers = 1;
   if (url == "sqlite" || url.rfind("sqlite:", 0) == 0) {
     const std::filesystem::path path =
         url == "sqlite" ? data_dir / "index.sqlite" : std::filesystem::path(url.substr(7));
@@ -382,11 +408,12 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& url,
   } else if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     factory = [url] { return sql::open_postgresql(url); };
     description = redact_password(url);
+    parallel_writers = 4;
   } else {
     return fail(ErrorCode::InvalidArgument,
                 "unknown database URL '" + url + "' (use sqlite, sqlite:PATH or postgresql://...)");
   }
-  auto index = std::make_unique<SqlIndex>(std::move(factory), description);
+  auto index = std::make_unique<SqlIndex>(std::move(factory), description, parallel_writers);
   if (auto ready = index->initialise(); !ready)
     return fail(ready.error().code,
                 "cannot open index " + description + ": " + ready.error().message);

@@ -1,14 +1,18 @@
 #include "pacsnode/services/group_commit.h"
 
+#include <algorithm>
 #include <map>
 
 namespace pacs {
 
-GroupCommitter::GroupCommitter(Index& index, BlobStore& blobs)
-    : index_(index), blobs_(blobs), worker_([this](std::stop_token stop) { run(stop); }) {}
+GroupCommitter::GroupCommitter(Index& index, BlobStore& blobs) : index_(index), blobs_(blobs) {
+  // Each worker commits its own batch; with one worker (SQLite) batches form while it commits.
+  for (unsigned i = 0; i < std::max(1u, index.parallel_writers()); ++i)
+    workers_.emplace_back([this](std::stop_token stop) { run(stop); });
+}
 
 GroupCommitter::~GroupCommitter() {
-  worker_.request_stop();
+  for (auto& w : workers_) w.request_stop();
   wake_.notify_all();
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "storage/blob_store.h"
 #include "storage/index.h"
@@ -42,7 +43,7 @@ class GroupCommitter {
   std::mutex mu_;
   std::condition_variable_any wake_;
   std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
-  std::jthread worker_;                         // last member: joined before the queue goes away
+  std::vector<std::jthread> workers_;  // last member: joined before the queue goes away
 };
 
 }  // namespace pacs
