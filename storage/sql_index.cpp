@@ -251,10 +251,9 @@ class SqlIndex final : public Index {
   static Parents find_or_create_parents(sql::Connection& c, const IndexEntry& e) {
     Parents p;
     const Value series_key[] = {e.series.series_uid.str()};
-    if (auto known = c.query(
-            "SELECT se.pk, se.study_pk, st.patient_pk FROM series se "
-            "JOIN studies st ON st.pk = se.study_pk WHERE se.series_uid = ?",
-            series_key);
+    if (auto known = c.query("SELECT se.pk, se.study_pk, st.patient_pk FROM series se "
+                             "JOIN studies st ON st.pk = se.study_pk WHERE se.series_uid = ?",
+                             series_key);
         !known.empty()) {
       p.series_pk = known[0].integer(0);
       p.study_pk = known[0].integer(1);
@@ -289,12 +288,9 @@ class SqlIndex final : public Index {
         "?) ON CONFLICT DO NOTHING RETURNING pk",
         study_values, p.new_study);
 
-    const Value series_values[] = {p.study_pk,
-                                   e.series.series_uid.str(),
-                                   e.series.modality,
-                                   e.series.series_number,
-                                   e.series.description,
-                                   sql::Blob{e.series.attributes}};
+    const Value series_values[] = {p.study_pk,           e.series.series_uid.str(),
+                                   e.series.modality,    e.series.series_number,
+                                   e.series.description, sql::Blob{e.series.attributes}};
     p.series_pk = find_or_insert(
         c, "SELECT pk FROM series WHERE series_uid = ?", series_key,
         "INSERT INTO series (study_pk, series_uid, modality, series_number, description, "
@@ -310,7 +306,8 @@ class SqlIndex final : public Index {
     WriteResult result;
     if (w.replace_existing) {
       const Value sop_key[] = {e.instance.sop_instance_uid.str()};
-      auto existing = c.query("SELECT pk, series_pk, path FROM instances WHERE sop_uid = ?", sop_key);
+      auto existing =
+          c.query("SELECT pk, series_pk, path FROM instances WHERE sop_uid = ?", sop_key);
       if (!existing.empty()) {
         result = WriteResult{WriteOutcome::Replaced, existing[0].text(2)};
         remove_instance(c, existing[0].integer(0), existing[0].integer(1));

@@ -43,7 +43,7 @@ class GroupCommitter {
   std::mutex mu_;
   std::condition_variable_any wake_;
   std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
-  std::vector<std::jthread> workers_;  // last member: joined before the queue goes away
+  std::vector<std::jthread> workers_;           // last member: joined before the queue goes away
 };
 
 }  // namespace pacs
