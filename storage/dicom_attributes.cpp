@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <span>
+#include <vector>
 
 namespace pacs {
 namespace {
@@ -163,6 +164,43 @@ std::string instance_attributes(DcmDataset& ds) {
 
 }  // namespace
 
+bool kept_at_level(const DcmTagKey& tag, Level level) {
+  auto in = [&tag](std::span<const DcmTagKey> tags) {
+    return std::find(tags.begin(), tags.end(), tag) != tags.end();
+  };
+  switch (level) {
+    case Level::Instance:
+      return true;
+    case Level::Series:
+      if (in(kSeriesTags)) return true;
+      [[fallthrough]];
+    case Level::Study:
+      if (in(kStudyTags)) return true;
+      [[fallthrough]];
+    case Level::Patient:
+      return in(kPatientTags);
+  }
+  return false;
+}
+
+std::string normalized_person_name(const std::string& name) {
+  std::vector<std::string> groups(1);
+  for (char ch : name) {
+    if (ch == '=')
+      groups.emplace_back();
+    else
+      groups.back().push_back(ch);
+  }
+  std::string out;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    std::string& group = groups[g];
+    while (!group.empty() && (group.back() == '^' || group.back() == ' ')) group.pop_back();
+    out += (g ? "=" : "") + group;
+  }
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+
 std::string encode_attributes(DcmDataset& attributes) {
   const E_TransferSyntax xfer = EXS_LittleEndianExplicit;
   const Uint32 length = attributes.calcElementLength(xfer, EET_ExplicitLength);
@@ -207,12 +245,13 @@ Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_
 
   return IndexEntry{
       PatientRecord{value_of(ds, DCM_PatientID), value_of(ds, DCM_IssuerOfPatientID),
-                    value_of(ds, DCM_PatientName), value_of(ds, DCM_PatientBirthDate),
-                    value_of(ds, DCM_PatientSex), level_attributes(ds, kPatientTags)},
+                    normalized_person_name(value_of(ds, DCM_PatientName)),
+                    value_of(ds, DCM_PatientBirthDate), value_of(ds, DCM_PatientSex),
+                    level_attributes(ds, kPatientTags)},
       StudyRecord{*study, value_of(ds, DCM_StudyDate), value_of(ds, DCM_StudyTime),
                   value_of(ds, DCM_AccessionNumber), value_of(ds, DCM_StudyID),
-                  value_of(ds, DCM_ReferringPhysicianName), value_of(ds, DCM_StudyDescription),
-                  level_attributes(ds, kStudyTags)},
+                  normalized_person_name(value_of(ds, DCM_ReferringPhysicianName)),
+                  value_of(ds, DCM_StudyDescription), level_attributes(ds, kStudyTags)},
       SeriesRecord{*series, value_of(ds, DCM_Modality), value_of(ds, DCM_SeriesNumber),
                    value_of(ds, DCM_SeriesDescription), level_attributes(ds, kSeriesTags)},
       InstanceRecord{*sop,

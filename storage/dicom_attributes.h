@@ -3,16 +3,26 @@
 
 #include <string>
 
+#include "storage/find.h"
 #include "storage/model/records.h"
 #include "storage/model/result.h"
 
 class DcmDataset;
+class DcmTagKey;
 
 namespace pacs {
 
 // Builds the index entry from a header (pixel data need not be loaded). Fails with InvalidObject
 // when the Study, Series or SOP Instance UID or the SOP Class UID is missing or malformed.
 Result<IndexEntry> index_entry_from(DcmDataset& header, const std::string& transfer_syntax);
+
+// Whether the attributes an index row keeps for `level` (and the levels above it) include `tag`.
+// Every attribute of the header is kept at the instance level.
+bool kept_at_level(const DcmTagKey& tag, Level level);
+
+// A person name in the form the index keeps and matches: trailing empty components and component
+// groups and trailing spaces removed ("Doe^Jane^^^" -> "Doe^Jane"), PS3.5 6.2.1.
+std::string normalized_person_name(const std::string& name);
 
 // A level's attributes as stored in the index: Explicit VR Little Endian, bulk data left out.
 std::string encode_attributes(DcmDataset& attributes);

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "storage/find.h"
 #include "storage/model/records.h"
 #include "storage/model/result.h"
 
@@ -44,6 +46,11 @@ class Index {
                                        const std::string& relative_path) = 0;
 
   virtual Result<std::optional<StoredInstance>> find_instance(const std::string& sop_uid) = 0;
+  // Calls on_row for each entity matching the query, up to limit (0: no limit), in a stable
+  // order, until on_row returns false. Served from the index alone.
+  virtual Result<void> find(const FindQuery& query, std::size_t limit,
+                            const std::function<bool(const FindRow&)>& on_row) = 0;
+
   // The most recently written rows, newest first.
   virtual Result<std::vector<StoredInstance>> latest_instances(std::size_t limit) = 0;
   virtual Result<std::vector<StoredInstance>> all_instances() = 0;

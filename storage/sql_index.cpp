@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "storage/find_sql.h"
 #include "storage/index.h"
 #include "storage/migrations.h"
 #include "storage/sql/connection.h"
@@ -149,6 +150,24 @@ class SqlIndex final : public Index {
         out.push_back(read_stored(r));
       return out;
     });
+  }
+
+  Result<void> find(const FindQuery& query, std::size_t limit,
+                    const std::function<bool(const FindRow&)>& on_row) override {
+    const CompiledFind compiled = compile_find(query, limit);
+    auto rows = guarded([&](sql::Connection& c) -> Result<std::vector<sql::Row>> {
+      std::vector<Value> params(compiled.params.begin(), compiled.params.end());
+      return c.query(compiled.sql, params);
+    });
+    if (!rows) return tl::unexpected(rows.error());
+    for (const sql::Row& r : *rows) {
+      FindRow row{r.blob(0),    r.blob(1),    r.blob(2),    r.blob(3),    r.integer(4),
+                  r.integer(5), r.integer(6), r.integer(7), r.integer(8), r.text(9),
+                  r.text(10),   r.integer(12), r.text(11),  r.text(13),   r.text(14),
+                  r.text(15)};
+      if (!on_row(row)) break;
+    }
+    return {};
   }
 
   Result<std::optional<StoredInstance>> find_instance(const std::string& sop_uid) override {

@@ -135,6 +135,10 @@ const std::vector<Flag>& flags() {
        [](const std::string& v, Config& c) {
          return set_unsigned(v, c.max_associations, "--max-associations");
        }},
+      {"--max-find-results", "N", "matches one C-FIND returns at most (default 10000)",
+       [](const std::string& v, Config& c) {
+         return set_unsigned(v, c.max_find_results, "--max-find-results");
+       }},
       {"--log-level", "LEVEL", "debug, info (default), warn, error or off",
        [](const std::string& v, Config& c) { return set_log_level(v, c); }},
   };
@@ -195,6 +199,11 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       auto v = get<std::int64_t>(*dimse, "max_associations");
       if (!v) return wrong("dimse.max_associations");
       if (auto ok = apply(flag("--max-associations"), std::to_string(*v)); !ok) return ok;
+    }
+    if (dimse->contains("max_find_results")) {
+      auto v = get<std::int64_t>(*dimse, "max_find_results");
+      if (!v) return wrong("dimse.max_find_results");
+      if (auto ok = apply(flag("--max-find-results"), std::to_string(*v)); !ok) return ok;
     }
     if (dimse->contains("duplicate_policy")) {
       auto v = get<std::string>(*dimse, "duplicate_policy");

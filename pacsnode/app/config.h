@@ -26,6 +26,7 @@ struct Config {
   std::uint16_t http_port = 8080;
   std::uint16_t mllp_port = 2575;
   unsigned max_associations = 32;
+  unsigned max_find_results = 10000;  // per C-FIND; more matches are cut with a warning in the log
   std::set<std::string> allowed_calling_aets;
   bool accept_unknown_sop_classes = false;
   DuplicatePolicy duplicate_policy = DuplicatePolicy::Keep;

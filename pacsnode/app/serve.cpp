@@ -47,12 +47,13 @@ int serve(const Config& config) {
   PACS_LOG(Info) << "HTTP port " << config.http_port << " and MLLP port " << config.mllp_port
                  << " are reserved for DICOMweb and HL7, which this version does not serve yet";
 
+  QueryService query(*node->index, config.aet, config.max_find_results);
   dimse::DimseServer dimse({.aet = config.aet,
                             .port = config.dimse_port,
                             .max_associations = config.max_associations,
                             .allowed_calling_aets = config.allowed_calling_aets,
                             .accept_unknown_sop_classes = config.accept_unknown_sop_classes},
-                           *node->ingest);
+                           *node->ingest, query);
   std::jthread signals([&](std::stop_token stop) {
     // Woken by SIGINT/SIGTERM, or by the SIGTERM the main thread sends itself on the way out.
     int received = 0;

@@ -57,7 +57,15 @@ OFList<OFString> as_oflist(const std::vector<const char*>& items) {
 struct Context {
   DimseOptions options;
   IngestService& ingest;
+  QueryService& query;
 };
+
+const std::vector<const char*>& query_transfer_syntaxes() {
+  static const std::vector<const char*> syntaxes = {UID_LittleEndianExplicitTransferSyntax,
+                                                    UID_BigEndianExplicitTransferSyntax,
+                                                    UID_LittleEndianImplicitTransferSyntax};
+  return syntaxes;
+}
 
 // One association. DCMTK builds a fresh one per association on its worker thread.
 class Scp : public DcmThreadSCP {
@@ -69,6 +77,8 @@ class Scp : public DcmThreadSCP {
                                     const DcmPresentationContextInfo& info) override {
     if (message->CommandField == DIMSE_C_STORE_RQ)
       return handle_store(message->msg.CStoreRQ, info.presentationContextID);
+    if (message->CommandField == DIMSE_C_FIND_RQ)
+      return handle_find(message->msg.CFindRQ, info.presentationContextID);
     return DcmThreadSCP::handleIncomingCommand(message, info);  // C-ECHO
   }
 
@@ -157,6 +167,49 @@ class Scp : public DcmThreadSCP {
                              request.AffectedSOPInstanceUID, status, &detail);
   }
 
+  OFCondition handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id) {
+    DcmDataset* received = nullptr;
+    OFCondition c = receiveFINDRequest(request, id, received);
+    std::unique_ptr<DcmDataset> identifier(received);
+    if (c.bad()) return c;
+    const std::string sop_class = trimmed(request.AffectedSOPClassUID);
+    const QueryModel model = sop_class == UID_FINDPatientRootQueryRetrieveInformationModel
+                                 ? QueryModel::PatientRoot
+                                 : QueryModel::StudyRoot;
+    auto refuse = [&](Uint16 status, const std::string& why) {
+      PACS_LOG(Warn) << "C-FIND from " << calling_ << " refused with status 0x" << std::hex
+                     << status << std::dec << ": " << why;
+      DcmDataset detail;
+      detail.putAndInsertString(DCM_ErrorComment, why.substr(0, 64).c_str());
+      return sendFINDResponse(id, request.MessageID, request.AffectedSOPClassUID, nullptr, status,
+                              &detail);
+    };
+    auto parsed = context_.query.parse(*identifier, model);
+    if (!parsed)
+      return refuse(STATUS_FIND_Error_DataSetDoesNotMatchSOPClass, parsed.error().message);
+
+    const Uint16 pending = parsed->unsupported_optional_keys
+                               ? STATUS_FIND_Pending_WarningUnsupportedOptionalKeys
+                               : STATUS_FIND_Pending_MatchesAreContinuing;
+    bool cancelled = false;
+    auto found = context_.query.find(*parsed, [&](DcmDataset& response) {
+      // PS3.4 C.4.1.2.3: a C-CANCEL may come at any time; look for one between responses.
+      if (checkForCANCEL(id, request.MessageID).good()) {
+        cancelled = true;
+        return false;
+      }
+      c = sendFINDResponse(id, request.MessageID, request.AffectedSOPClassUID, &response, pending);
+      return c.good();
+    });
+    if (c.bad()) return c;  // the association broke while answering
+    if (!found) return refuse(STATUS_FIND_Refused_OutOfResources, found.error().message);
+    PACS_LOG(Info) << "C-FIND " << parsed->level_name << " from " << calling_ << ": "
+                   << found->matches << " matches" << (cancelled ? " (cancelled)" : "");
+    return sendFINDResponse(
+        id, request.MessageID, request.AffectedSOPClassUID, nullptr,
+        cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);
+  }
+
   const Context& context_;
   T_ASC_Parameters* params_ = nullptr;
   std::string calling_;
@@ -169,7 +222,8 @@ class Scp : public DcmThreadSCP {
 // services it needs instead of going through a global.
 class DimseServer::Pool : public DcmBaseSCPPool {
  public:
-  Pool(DimseOptions options, IngestService& ingest) : context_{std::move(options), ingest} {}
+  Pool(DimseOptions options, IngestService& ingest, QueryService& query)
+      : context_{std::move(options), ingest, query} {}
   const Context& context() const { return context_; }
 
  protected:
@@ -192,8 +246,8 @@ void disable_nagle_for_dcmtk_sockets() {
   ::setenv("TCP_NODELAY", "1", 0);
 }
 
-DimseServer::DimseServer(DimseOptions options, IngestService& ingest)
-    : pool_(std::make_unique<Pool>(std::move(options), ingest)) {
+DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryService& query)
+    : pool_(std::make_unique<Pool>(std::move(options), ingest, query)) {
   const DimseOptions& o = pool_->context().options;
   DcmSCPConfig& config = pool_->getConfig();
   config.setAETitle(o.aet.c_str());
@@ -212,6 +266,9 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest)
       as_oflist({UID_LittleEndianExplicitTransferSyntax, UID_BigEndianExplicitTransferSyntax,
                  UID_LittleEndianImplicitTransferSyntax});
   config.addPresentationContext(UID_VerificationSOPClass, verification);
+  for (const char* model : {UID_FINDPatientRootQueryRetrieveInformationModel,
+                            UID_FINDStudyRootQueryRetrieveInformationModel})
+    config.addPresentationContext(model, as_oflist(query_transfer_syntaxes()));
   const OFList<OFString> storage = as_oflist(storage_transfer_syntaxes());
   for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)
     config.addPresentationContext(dcmAllStorageSOPClassUIDs[i], storage);

@@ -1,4 +1,4 @@
-// The DIMSE face: C-ECHO and C-STORE SCP on DCMTK, one thread per association.
+// The DIMSE face: C-ECHO, C-STORE and C-FIND SCP on DCMTK, one thread per association.
 #pragma once
 
 #include <atomic>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "pacsnode/services/ingest.h"
+#include "pacsnode/services/query.h"
 
 namespace pacs::dimse {
 
@@ -23,7 +24,7 @@ struct DimseOptions {
 
 class DimseServer {
  public:
-  DimseServer(DimseOptions options, IngestService& ingest);
+  DimseServer(DimseOptions options, IngestService& ingest, QueryService& query);
   ~DimseServer();
 
   // Binds and serves until stop() is called; returns an error when the port cannot be bound.

@@ -1,0 +1,329 @@
+#include "pacsnode/services/query.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcelem.h>
+#include <dcmtk/dcmdata/dcvrpn.h>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
+#include "storage/dicom_attributes.h"
+#include "storage/model/log.h"
+
+namespace pacs {
+namespace {
+
+struct IndexedKey {
+  DcmTagKey tag;
+  Column column;
+};
+
+// The keys the index has a column for (PS3.4 C.6 required and unique keys, and a few more).
+const IndexedKey kIndexedKeys[] = {
+    {DCM_PatientID, Column::PatientId},
+    {DCM_IssuerOfPatientID, Column::IssuerOfPatientId},
+    {DCM_PatientName, Column::PatientName},
+    {DCM_PatientBirthDate, Column::PatientBirthDate},
+    {DCM_PatientSex, Column::PatientSex},
+    {DCM_StudyInstanceUID, Column::StudyUid},
+    {DCM_StudyDate, Column::StudyDate},
+    {DCM_StudyTime, Column::StudyTime},
+    {DCM_AccessionNumber, Column::AccessionNumber},
+    {DCM_StudyID, Column::StudyId},
+    {DCM_ReferringPhysicianName, Column::ReferringPhysician},
+    {DCM_StudyDescription, Column::StudyDescription},
+    {DCM_ModalitiesInStudy, Column::ModalitiesInStudy},
+    {DCM_SeriesInstanceUID, Column::SeriesUid},
+    {DCM_Modality, Column::Modality},
+    {DCM_SeriesNumber, Column::SeriesNumber},
+    {DCM_SeriesDescription, Column::SeriesDescription},
+    {DCM_SOPInstanceUID, Column::SopInstanceUid},
+    {DCM_SOPClassUID, Column::SopClassUid},
+    {DCM_InstanceNumber, Column::InstanceNumber},
+};
+
+std::optional<Column> column_for(const DcmTagKey& tag) {
+  for (const auto& k : kIndexedKeys)
+    if (k.tag == tag) return k.column;
+  return std::nullopt;
+}
+
+// Keys that are not stored but computed from the index (PS3.4 C.3.4), with the level they need.
+bool is_computed(const DcmTagKey& tag) {
+  return tag == DCM_NumberOfPatientRelatedStudies || tag == DCM_NumberOfPatientRelatedSeries ||
+         tag == DCM_NumberOfPatientRelatedInstances || tag == DCM_NumberOfStudyRelatedSeries ||
+         tag == DCM_NumberOfStudyRelatedInstances || tag == DCM_NumberOfSeriesRelatedInstances ||
+         tag == DCM_ModalitiesInStudy || tag == DCM_SOPClassesInStudy ||
+         tag == DCM_RetrieveAETitle || tag == DCM_InstanceAvailability;
+}
+
+bool wildcard_vr(DcmEVR vr) {
+  switch (vr) {
+    case EVR_AE:
+    case EVR_CS:
+    case EVR_LO:
+    case EVR_LT:
+    case EVR_PN:
+    case EVR_SH:
+    case EVR_ST:
+    case EVR_UC:
+    case EVR_UR:
+    case EVR_UT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::vector<std::string> split(const std::string& s, char separator) {
+  std::vector<std::string> out(1);
+  for (char ch : s) {
+    if (ch == separator)
+      out.emplace_back();
+    else
+      out.back().push_back(ch);
+  }
+  return out;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  std::size_t start = 0;
+  while (start < s.size() && s[start] == ' ') ++start;
+  return s.substr(start);
+}
+
+// How one key value matches (PS3.4 C.2.2.2); nullopt for universal matching.
+std::optional<std::pair<Condition::Kind, std::vector<std::string>>> matching_for(
+    DcmEVR vr, std::string value) {
+  value = trim(value);
+  if (value.empty() || value == "*") return std::nullopt;
+  using Kind = Condition::Kind;
+  if (vr == EVR_UI) {
+    auto uids = split(value, '\\');
+    for (auto& u : uids) u = trim(u);
+    if (uids.size() == 1) return std::make_pair(Kind::Equals, uids);
+    return std::make_pair(Kind::AnyOf, uids);
+  }
+  if (vr == EVR_DA || vr == EVR_TM || vr == EVR_DT) {
+    if (const auto dash = value.find('-'); dash != std::string::npos)
+      return std::make_pair(Kind::Range, std::vector<std::string>{trim(value.substr(0, dash)),
+                                                                  trim(value.substr(dash + 1))});
+    return std::make_pair(Kind::Equals, std::vector<std::string>{value});
+  }
+  if (vr == EVR_PN) value = normalized_person_name(value);
+  if (wildcard_vr(vr) && value.find_first_of("*?") != std::string::npos)
+    return std::make_pair(Kind::Wildcard, std::vector<std::string>{value});
+  // Several values of a multi-valued key: any of them (what archives do in practice; the AND of
+  // PS3.4 C.2.2.2.8 needs extended negotiation that we do not offer).
+  if (value.find('\\') != std::string::npos) {
+    auto values = split(value, '\\');
+    for (auto& v : values) v = trim(v);
+    return std::make_pair(Kind::AnyOf, values);
+  }
+  return std::make_pair(Kind::Equals, std::vector<std::string>{value});
+}
+
+std::string upper(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+bool glob(const char* pattern, const char* text) {
+  // Iterative '*'/'?' matching with one backtrack point: linear in practice, never exponential.
+  const char *star = nullptr, *resume = nullptr;
+  while (*text) {
+    if (*pattern == '?' || *pattern == *text) {
+      ++pattern;
+      ++text;
+    } else if (*pattern == '*') {
+      star = pattern++;
+      resume = text;
+    } else if (star) {
+      pattern = star + 1;
+      text = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (*pattern == '*') ++pattern;
+  return *pattern == '\0';
+}
+
+bool value_matches(const AttributeCondition& c, std::string value) {
+  value = trim(value);
+  if (value.empty()) return false;  // an unknown value never matches a non-universal key
+  if (c.person_name) value = upper(normalized_person_name(value));
+  auto same = [&](std::string want) { return (c.person_name ? upper(want) : want) == value; };
+  switch (c.kind) {
+    case Condition::Kind::Equals:
+      return same(c.values[0]);
+    case Condition::Kind::AnyOf:
+      return std::any_of(c.values.begin(), c.values.end(), same);
+    case Condition::Kind::Wildcard: {
+      const std::string pattern = c.person_name ? upper(c.values[0]) : c.values[0];
+      return glob(pattern.c_str(), value.c_str());
+    }
+    case Condition::Kind::Range:
+      return (c.values[0].empty() || value >= c.values[0]) &&
+             (c.values.size() < 2 || c.values[1].empty() || value <= c.values[1] ||
+              value.rfind(c.values[1], 0) == 0);
+  }
+  return false;
+}
+
+// The stored attributes of one match, decoded once per row.
+struct RowDatasets {
+  DcmDataset patient, study, series, instance;
+  explicit RowDatasets(const FindRow& row) {
+    for (auto [bytes, ds] : {std::pair{&row.patient_attributes, &patient},
+                             {&row.study_attributes, &study},
+                             {&row.series_attributes, &series},
+                             {&row.instance_attributes, &instance}})
+      if (!bytes->empty()) (void)decode_attributes(*bytes, *ds);
+  }
+  // Deepest level first: an instance's copy of a study attribute is the same value.
+  DcmElement* find(const DcmTagKey& tag) {
+    for (DcmDataset* ds : {&instance, &series, &study, &patient}) {
+      DcmElement* element = nullptr;
+      if (ds->findAndGetElement(tag, element).good() && element) return element;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace
+
+QueryService::QueryService(Index& index, std::string retrieve_aet, std::size_t max_results)
+    : index_(index), retrieve_aet_(std::move(retrieve_aet)), max_results_(max_results) {}
+
+Result<ParsedFind> QueryService::parse(DcmDataset& identifier, QueryModel model) const {
+  ParsedFind out;
+  out.model = model;
+  OFString level_text;
+  identifier.findAndGetOFString(DCM_QueryRetrieveLevel, level_text);
+  out.level_name = trim(level_text.c_str());
+  if (out.level_name == "PATIENT" && model == QueryModel::PatientRoot)
+    out.query.level = Level::Patient;
+  else if (out.level_name == "STUDY")
+    out.query.level = Level::Study;
+  else if (out.level_name == "SERIES")
+    out.query.level = Level::Series;
+  else if (out.level_name == "IMAGE")
+    out.query.level = Level::Instance;
+  else if (out.level_name.empty())
+    return fail(ErrorCode::InvalidObject, "Query/Retrieve Level (0008,0052) is missing");
+  else
+    return fail(ErrorCode::InvalidObject, "Query/Retrieve Level '" + out.level_name +
+                                              "' does not exist in this information model");
+
+  // Values arrive in the requester's character set; the index holds UTF-8.
+  OFString charset;
+  identifier.findAndGetOFStringArray(DCM_SpecificCharacterSet, charset);
+  out.response_character_set = trim(charset.c_str());
+  if (!out.response_character_set.empty() && identifier.convertToUTF8().bad())
+    return fail(ErrorCode::InvalidObject,
+                "Specific Character Set '" + out.response_character_set + "' is not supported");
+
+  for (unsigned long i = 0; i < identifier.card(); ++i) {
+    DcmElement* element = identifier.getElement(i);
+    const DcmTagKey tag = element->getTag();
+    if (tag == DCM_QueryRetrieveLevel || tag == DCM_SpecificCharacterSet) continue;
+    if (tag.getGroup() == 0x0002 || tag.getGroup() == 0x0000) continue;
+    out.return_keys.push_back(tag);
+    if (element->ident() == EVR_SQ) continue;  // returned, not matched (no indexed sequences)
+    OFString value;
+    element->getOFStringArray(value);
+    auto matching =
+        matching_for(element->getVR() == EVR_UNKNOWN ? EVR_LO : element->ident(), value.c_str());
+    if (!matching || tag == DCM_RetrieveAETitle || tag == DCM_InstanceAvailability) continue;
+    const bool person_name = element->ident() == EVR_PN;
+    if (auto column = column_for(tag)) {
+      if (level_of(*column) > out.query.level) continue;  // a key below the level: ignored
+      out.query.conditions.push_back({*column, matching->first, matching->second, person_name});
+    } else if (!is_computed(tag)) {
+      if (!kept_at_level(tag, out.query.level)) {
+        out.unsupported_optional_keys = true;
+        continue;
+      }
+      out.attribute_conditions.push_back({tag, matching->first, matching->second, person_name});
+    }
+  }
+  return out;
+}
+
+Result<FindSummary> QueryService::find(const ParsedFind& find,
+                                       const std::function<bool(DcmDataset&)>& emit) const {
+  FindSummary summary;
+  const Level level = find.query.level;
+  auto status =
+      index_.find(find.query, max_results_ ? max_results_ + 1 : 0, [&](const FindRow& row) {
+        if (max_results_ && summary.matches == max_results_) {
+          summary.limited = true;
+          return false;
+        }
+        RowDatasets stored(row);
+        for (const auto& c : find.attribute_conditions) {
+          OFString value;
+          DcmElement* element = stored.find(c.tag);
+          if (!element || element->getOFStringArray(value).bad()) return true;
+          if (!value_matches(c, value.c_str())) return true;
+        }
+        DcmDataset response;
+        bool non_ascii = false;
+        for (const DcmTagKey& tag : find.return_keys) {
+          auto put_number = [&](std::int64_t n) {
+            response.putAndInsertString(tag, std::to_string(n).c_str());
+          };
+          if (tag == DCM_NumberOfPatientRelatedStudies)
+            put_number(row.patient_studies);
+          else if (tag == DCM_NumberOfPatientRelatedSeries)
+            put_number(row.patient_series);
+          else if (tag == DCM_NumberOfPatientRelatedInstances)
+            put_number(row.patient_instances);
+          else if (tag == DCM_NumberOfStudyRelatedSeries && level >= Level::Study)
+            put_number(row.study_series);
+          else if (tag == DCM_NumberOfStudyRelatedInstances && level >= Level::Study)
+            put_number(row.study_instances);
+          else if (tag == DCM_NumberOfSeriesRelatedInstances && level >= Level::Series)
+            put_number(row.series_instances);
+          else if (tag == DCM_ModalitiesInStudy && level >= Level::Study)
+            response.putAndInsertString(tag, row.modalities_in_study.c_str());
+          else if (tag == DCM_SOPClassesInStudy && level >= Level::Study)
+            response.putAndInsertString(tag, row.sop_classes_in_study.c_str());
+          else if (tag == DCM_RetrieveAETitle)
+            response.putAndInsertString(tag, retrieve_aet_.c_str());
+          else if (tag == DCM_InstanceAvailability)
+            response.putAndInsertString(tag, "ONLINE");
+          else if (DcmElement* stored_element = stored.find(tag)) {
+            response.insert(OFstatic_cast(DcmElement*, stored_element->clone()), true);
+            OFString text;
+            if (stored_element->ident() != EVR_SQ && stored_element->getOFStringArray(text).good())
+              non_ascii = non_ascii || std::any_of(text.begin(), text.end(), [](char ch) {
+                            return static_cast<unsigned char>(ch) > 0x7f;
+                          });
+          } else {
+            response.insertEmptyElement(tag);  // requested, but the entity has no value
+          }
+        }
+        response.putAndInsertString(DCM_QueryRetrieveLevel, find.level_name.c_str());
+        if (non_ascii) {
+          // Stored text is UTF-8; answer in the requester's character set where it can hold the
+          // values, else in UTF-8, saying so either way.
+          response.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+          if (!find.response_character_set.empty() && find.response_character_set != "ISO_IR 192" &&
+              response.convertCharacterSet(find.response_character_set.c_str()).bad())
+            response.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+        }
+        ++summary.matches;
+        return emit(response);
+      });
+  if (!status) return tl::unexpected(status.error());
+  if (summary.limited)
+    PACS_LOG(Warn) << "C-FIND result limit (" << max_results_
+                   << ") reached: later matches not sent";
+  return summary;
+}
+
+}  // namespace pacs

@@ -1,0 +1,64 @@
+// The query service: a C-FIND identifier becomes one FindQuery for the index plus the keys to
+// return; each match becomes a response identifier. PS3.4 C.2.2.2 (matching) and C.4.1 (C-FIND).
+#pragma once
+
+#include <dcmtk/dcmdata/dcdatset.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/find.h"
+#include "storage/index.h"
+
+namespace pacs {
+
+enum class QueryModel { PatientRoot, StudyRoot };
+
+// A key that is matched in memory, against the stored attributes of the match: the keys the
+// index has no column for.
+struct AttributeCondition {
+  DcmTagKey tag;
+  Condition::Kind kind;
+  std::vector<std::string> values;
+  bool person_name = false;
+};
+
+struct ParsedFind {
+  QueryModel model;
+  FindQuery query;
+  std::vector<AttributeCondition> attribute_conditions;
+  std::vector<DcmTagKey> return_keys;  // every key of the request, in its order
+  std::string level_name;              // as requested: PATIENT, STUDY, SERIES, IMAGE
+  std::string response_character_set;  // the requester's, to answer in (empty: default repertoire)
+  // Some key with a value cannot be matched at this level (we keep no such attribute there): it
+  // was ignored, and the pending responses say so (FF01).
+  bool unsupported_optional_keys = false;
+};
+
+struct FindSummary {
+  std::size_t matches = 0;
+  bool limited = false;  // the result limit cut the list
+};
+
+class QueryService {
+ public:
+  QueryService(Index& index, std::string retrieve_aet, std::size_t max_results);
+
+  // Fails with InvalidObject (and a message for the Error Comment) when the identifier cannot be
+  // a query of that model: no or unknown Query/Retrieve Level.
+  Result<ParsedFind> parse(DcmDataset& identifier, QueryModel model) const;
+
+  // Calls emit with each response identifier until it returns false (a C-CANCEL, a broken
+  // association).
+  Result<FindSummary> find(const ParsedFind& find,
+                           const std::function<bool(DcmDataset&)>& emit) const;
+
+ private:
+  Index& index_;
+  std::string retrieve_aet_;
+  std::size_t max_results_;
+};
+
+}  // namespace pacs

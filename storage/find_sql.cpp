@@ -1,0 +1,195 @@
+#include "storage/find_sql.h"
+
+#include <stdexcept>
+
+namespace pacs {
+namespace {
+
+const char* column_sql(Column c) {
+  switch (c) {
+    case Column::PatientId:
+      return "p.patient_id";
+    case Column::IssuerOfPatientId:
+      return "p.issuer";
+    case Column::PatientName:
+      return "p.name";
+    case Column::PatientBirthDate:
+      return "p.birth_date";
+    case Column::PatientSex:
+      return "p.sex";
+    case Column::StudyUid:
+      return "st.study_uid";
+    case Column::StudyDate:
+      return "st.study_date";
+    case Column::StudyTime:
+      return "st.study_time";
+    case Column::AccessionNumber:
+      return "st.accession_number";
+    case Column::StudyId:
+      return "st.study_id";
+    case Column::ReferringPhysician:
+      return "st.referring_physician";
+    case Column::StudyDescription:
+      return "st.description";
+    case Column::ModalitiesInStudy:
+      return "ms.modality";
+    case Column::SeriesUid:
+      return "se.series_uid";
+    case Column::Modality:
+      return "se.modality";
+    case Column::SeriesNumber:
+      return "se.series_number";
+    case Column::SeriesDescription:
+      return "se.description";
+    case Column::SopInstanceUid:
+      return "i.sop_uid";
+    case Column::SopClassUid:
+      return "i.sop_class";
+    case Column::InstanceNumber:
+      return "i.instance_number";
+  }
+  throw std::logic_error("unknown column");
+}
+
+// One condition on one expression; appends its parameters.
+std::string condition_sql(const Condition& c, const std::string& column,
+                          std::vector<std::string>& params) {
+  const bool pn = c.person_name;
+  const std::string target = pn ? "UPPER(" + column + ")" : column;
+  const std::string param = pn ? "UPPER(?)" : "?";
+  switch (c.kind) {
+    case Condition::Kind::Equals:
+    case Condition::Kind::Wildcard: {
+      const bool like = c.kind == Condition::Kind::Wildcard;
+      const std::string value = like ? like_pattern(c.values.at(0)) : c.values.at(0);
+      const std::string op = like ? " LIKE " : " = ";
+      const std::string escape = like ? " ESCAPE '\\'" : "";
+      if (!pn || value.find('=') != std::string::npos) {
+        params.push_back(value);
+        return target + op + param + escape;
+      }
+      // A name with several component groups ("Alphabetic=Ideographic=Phonetic"): the query,
+      // which has one group, is matched against the first.
+      params.push_back(value);
+      params.push_back((like ? value : like_pattern(value)) + "=%");
+      return "(" + target + op + param + escape + " OR " + target + " LIKE " + param +
+             " ESCAPE '\\')";
+    }
+    case Condition::Kind::AnyOf: {
+      std::string list;
+      for (const auto& v : c.values) {
+        list += list.empty() ? param : ", " + param;
+        params.push_back(v);
+      }
+      return target + " IN (" + list + ")";
+    }
+    case Condition::Kind::Range: {
+      std::string sql;
+      if (!c.values.at(0).empty()) {
+        sql = column + " >= ?";
+        params.push_back(c.values[0]);
+      }
+      if (c.values.size() > 1 && !c.values[1].empty()) {
+        // A high bound matches everything that starts with it ("20260101" includes any time that
+        // day in a DT, "1200" any second of that minute in a TM).
+        sql += std::string(sql.empty() ? "" : " AND ") + "(" + column + " <= ? OR " + column +
+               " LIKE ? ESCAPE '\\')";
+        params.push_back(c.values[1]);
+        params.push_back(like_pattern(c.values[1]) + "%");
+      }
+      return sql.empty() ? "1 = 1" : "(" + sql + ")";
+    }
+  }
+  throw std::logic_error("unknown condition kind");
+}
+
+}  // namespace
+
+Level level_of(Column c) {
+  switch (c) {
+    case Column::PatientId:
+    case Column::IssuerOfPatientId:
+    case Column::PatientName:
+    case Column::PatientBirthDate:
+    case Column::PatientSex:
+      return Level::Patient;
+    case Column::StudyUid:
+    case Column::StudyDate:
+    case Column::StudyTime:
+    case Column::AccessionNumber:
+    case Column::StudyId:
+    case Column::ReferringPhysician:
+    case Column::StudyDescription:
+    case Column::ModalitiesInStudy:
+      return Level::Study;
+    case Column::SeriesUid:
+    case Column::Modality:
+    case Column::SeriesNumber:
+    case Column::SeriesDescription:
+      return Level::Series;
+    case Column::SopInstanceUid:
+    case Column::SopClassUid:
+    case Column::InstanceNumber:
+      return Level::Instance;
+  }
+  return Level::Instance;
+}
+
+std::string like_pattern(const std::string& wildcard) {
+  std::string out;
+  for (char ch : wildcard) {
+    if (ch == '*')
+      out += '%';
+    else if (ch == '?')
+      out += '_';
+    else {
+      if (ch == '%' || ch == '_' || ch == '\\') out += '\\';
+      out += ch;
+    }
+  }
+  return out;
+}
+
+CompiledFind compile_find(const FindQuery& query, std::size_t limit) {
+  const Level level = query.level;
+  const bool study = level >= Level::Study, series = level >= Level::Series,
+             instance = level >= Level::Instance;
+  CompiledFind out;
+  out.sql = "SELECT p.attributes, ";
+  out.sql += study ? "st.attributes, " : "NULL, ";
+  out.sql += series ? "se.attributes, " : "NULL, ";
+  out.sql += instance ? "i.attributes, " : "NULL, ";
+  out.sql += "p.num_studies, p.num_series, p.num_instances, ";
+  out.sql += study
+                 ? "st.num_series, st.num_instances, st.modalities, st.sop_classes, st.study_uid, "
+                 : "0, 0, '', '', '', ";
+  out.sql += series ? "se.num_instances, se.series_uid, " : "0, '', ";
+  out.sql += instance ? "i.sop_uid, i.path " : "'', '' ";
+  out.sql += "FROM patients p";
+  if (study) out.sql += " JOIN studies st ON st.patient_pk = p.pk";
+  if (series) out.sql += " JOIN series se ON se.study_pk = st.pk";
+  if (instance) out.sql += " JOIN instances i ON i.series_pk = se.pk";
+
+  std::vector<std::string> where;
+  for (const Condition& c : query.conditions) {
+    if (level_of(c.column) > level) continue;  // a key below the query level: not ours to match
+    if (c.column == Column::ModalitiesInStudy) {
+      std::vector<std::string> inner;
+      const std::string sub = condition_sql(c, "ms.modality", inner);
+      where.push_back("EXISTS (SELECT 1 FROM series ms WHERE ms.study_pk = st.pk AND " + sub + ")");
+      out.params.insert(out.params.end(), inner.begin(), inner.end());
+      continue;
+    }
+    where.push_back(condition_sql(c, column_sql(c.column), out.params));
+  }
+  for (std::size_t i = 0; i < where.size(); ++i) out.sql += (i ? " AND " : " WHERE ") + where[i];
+  // A stable order: by the level's key, so repeated queries list the same entities the same way.
+  out.sql += instance ? " ORDER BY i.pk"
+             : series ? " ORDER BY se.pk"
+             : study  ? " ORDER BY st.pk"
+                      : " ORDER BY p.pk";
+  if (limit) out.sql += " LIMIT " + std::to_string(limit);
+  return out;
+}
+
+}  // namespace pacs

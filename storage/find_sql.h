@@ -1,0 +1,24 @@
+// Compiles a FindQuery into one SQL statement with '?' parameters (both dialects).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "storage/find.h"
+
+namespace pacs {
+
+struct CompiledFind {
+  std::string sql;
+  std::vector<std::string> params;
+};
+
+// Rows come back in the FindRow field order: patient/study/series/instance attributes (NULL below
+// the level), the counts, the sets, the UIDs and the path. limit 0 means no limit.
+CompiledFind compile_find(const FindQuery& query, std::size_t limit);
+
+// '*' and '?' to LIKE's '%' and '_', escaping LIKE's own specials with '\'.
+std::string like_pattern(const std::string& wildcard);
+
+}  // namespace pacs
