@@ -28,7 +28,7 @@ class SqliteConnection final : public Connection {
     sqlite3_busy_timeout(db_, 10000);
     execute_script(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-        "PRAGMA temp_store=MEMORY;");
+        "PRAGMA temp_store=MEMORY; PRAGMA case_sensitive_like=ON;");
   }
 
   ~SqliteConnection() override {
