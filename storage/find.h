@@ -67,6 +67,7 @@ struct FindRow {
   std::string modalities_in_study, sop_classes_in_study;  // backslash-separated
   std::int64_t series_instances = 0;
   std::string study_uid, series_uid, sop_instance_uid, relative_path;
+  std::string sop_class_uid, transfer_syntax;  // instance level
 };
 
 }  // namespace pacs

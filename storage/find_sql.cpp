@@ -164,7 +164,7 @@ CompiledFind compile_find(const FindQuery& query, std::size_t limit) {
                  ? "st.num_series, st.num_instances, st.modalities, st.sop_classes, st.study_uid, "
                  : "0, 0, '', '', '', ";
   out.sql += series ? "se.num_instances, se.series_uid, " : "0, '', ";
-  out.sql += instance ? "i.sop_uid, i.path " : "'', '' ";
+  out.sql += instance ? "i.sop_uid, i.path, i.sop_class, i.transfer_syntax " : "'', '', '', '' ";
   out.sql += "FROM patients p";
   if (study) out.sql += " JOIN studies st ON st.patient_pk = p.pk";
   if (series) out.sql += " JOIN series se ON se.study_pk = st.pk";

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "pacsnode/app/node.h"
@@ -48,12 +49,17 @@ int serve(const Config& config) {
                  << " are reserved for DICOMweb and HL7, which this version does not serve yet";
 
   QueryService query(*node->index, config.aet, config.max_find_results);
+  RetrieveService retrieve(query, *node->index, *node->blobs);
+  std::map<std::string, dimse::RemoteAe> peers;
+  for (const auto& [aet, peer] : config.peers) peers[aet] = {peer.host, peer.port};
   dimse::DimseServer dimse({.aet = config.aet,
                             .port = config.dimse_port,
                             .max_associations = config.max_associations,
                             .allowed_calling_aets = config.allowed_calling_aets,
-                            .accept_unknown_sop_classes = config.accept_unknown_sop_classes},
-                           *node->ingest, query);
+                            .accept_unknown_sop_classes = config.accept_unknown_sop_classes,
+                            .timeout_seconds = 60,
+                            .peers = peers},
+                           *node->ingest, query, retrieve);
   std::jthread signals([&](std::stop_token stop) {
     // Woken by SIGINT/SIGTERM, or by the SIGTERM the main thread sends itself on the way out.
     int received = 0;

@@ -58,7 +58,16 @@ struct Context {
   DimseOptions options;
   IngestService& ingest;
   QueryService& query;
+  RetrieveService& retrieve;
 };
+
+QueryModel model_of(const std::string& sop_class) {
+  return sop_class == UID_FINDPatientRootQueryRetrieveInformationModel ||
+                 sop_class == UID_MOVEPatientRootQueryRetrieveInformationModel ||
+                 sop_class == UID_GETPatientRootQueryRetrieveInformationModel
+             ? QueryModel::PatientRoot
+             : QueryModel::StudyRoot;
+}
 
 const std::vector<const char*>& query_transfer_syntaxes() {
   static const std::vector<const char*> syntaxes = {UID_LittleEndianExplicitTransferSyntax,
@@ -79,6 +88,8 @@ class Scp : public DcmThreadSCP {
       return handle_store(message->msg.CStoreRQ, info.presentationContextID);
     if (message->CommandField == DIMSE_C_FIND_RQ)
       return handle_find(message->msg.CFindRQ, info.presentationContextID);
+    if (message->CommandField == DIMSE_C_MOVE_RQ)
+      return handle_move(message->msg.CMoveRQ, info.presentationContextID);
     return DcmThreadSCP::handleIncomingCommand(message, info);  // C-ECHO
   }
 
@@ -172,10 +183,7 @@ class Scp : public DcmThreadSCP {
     OFCondition c = receiveFINDRequest(request, id, received);
     std::unique_ptr<DcmDataset> identifier(received);
     if (c.bad()) return c;
-    const std::string sop_class = trimmed(request.AffectedSOPClassUID);
-    const QueryModel model = sop_class == UID_FINDPatientRootQueryRetrieveInformationModel
-                                 ? QueryModel::PatientRoot
-                                 : QueryModel::StudyRoot;
+    const QueryModel model = model_of(trimmed(request.AffectedSOPClassUID));
     auto refuse = [&](Uint16 status, const std::string& why) {
       PACS_LOG(Warn) << "C-FIND from " << calling_ << " refused with status 0x" << std::hex
                      << status << std::dec << ": " << why;
@@ -210,6 +218,67 @@ class Scp : public DcmThreadSCP {
         cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);
   }
 
+  // PS3.4 C.4.2: sub-operations on a new association to the destination, pending responses with
+  // the counts after each, a final status that sums them up.
+  OFCondition handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContextID id) {
+    DcmDataset* received = nullptr;
+    OFString destination_text;
+    OFCondition c = receiveMOVERequest(request, id, received, destination_text);
+    std::unique_ptr<DcmDataset> identifier(received);
+    if (c.bad()) return c;
+    const std::string destination = trimmed(destination_text.c_str());
+    auto answer = [&](Uint16 status, const SubOperations& counts, DcmDataset* body,
+                      const std::string& why) {
+      DcmDataset detail;
+      if (!why.empty()) detail.putAndInsertString(DCM_ErrorComment, why.substr(0, 64).c_str());
+      return sendMOVEResponse(id, request.MessageID, request.AffectedSOPClassUID, body, status,
+                              why.empty() ? nullptr : &detail, counts.remaining, counts.completed,
+                              counts.failed, counts.warning);
+    };
+    // The destination is an AE title: its address comes from our configuration only.
+    const auto peer = context_.options.peers.find(destination);
+    if (peer == context_.options.peers.end()) {
+      PACS_LOG(Warn) << "C-MOVE from " << calling_ << " to unknown destination " << destination;
+      return answer(STATUS_MOVE_Refused_MoveDestinationUnknown, {}, nullptr,
+                    "move destination " + destination + " unknown");
+    }
+    auto items =
+        context_.retrieve.resolve(*identifier, model_of(trimmed(request.AffectedSOPClassUID)));
+    if (!items) {
+      const bool bad_identifier = items.error().code == ErrorCode::InvalidObject;
+      return answer(bad_identifier ? STATUS_MOVE_Error_DataSetDoesNotMatchSOPClass
+                                   : STATUS_MOVE_Refused_OutOfResourcesNumberOfMatches,
+                    {}, nullptr, items.error().message);
+    }
+    bool cancelled = false;
+    const SendRequest send{context_.options.aet, destination,
+                           peer->second,         calling_,
+                           request.MessageID,    context_.options.timeout_seconds};
+    const SubOperations counts = send_instances(send, *items, [&](const SubOperations& now) {
+      if (checkForCANCEL(id, request.MessageID).good()) {
+        cancelled = true;
+        return false;
+      }
+      c = answer(STATUS_Pending, now, nullptr, "");
+      return c.good();
+    });
+    if (c.bad()) return c;  // the requester's association broke
+    PACS_LOG(Info) << "C-MOVE from " << calling_ << " to " << destination << ": "
+                   << counts.completed << " sent, " << counts.failed << " failed, "
+                   << counts.warning << " warnings" << (cancelled ? " (cancelled)" : "");
+    if (!cancelled && counts.failed == 0 && counts.warning == 0)
+      return answer(STATUS_Success, counts, nullptr, "");
+    DcmDataset failed;
+    std::string list;
+    for (const auto& sop : counts.failed_sop_instances) list += (list.empty() ? "" : "\\") + sop;
+    failed.putAndInsertString(DCM_FailedSOPInstanceUIDList, list.c_str());
+    const Uint16 status = cancelled ? STATUS_MOVE_Cancel
+                          : counts.completed == 0 && counts.warning == 0
+                              ? STATUS_MOVE_Refused_OutOfResourcesSubOperations
+                              : STATUS_MOVE_Warning_SubOperationsCompleteOneOrMoreFailures;
+    return answer(status, counts, &failed, "");
+  }
+
   const Context& context_;
   T_ASC_Parameters* params_ = nullptr;
   std::string calling_;
@@ -222,8 +291,8 @@ class Scp : public DcmThreadSCP {
 // services it needs instead of going through a global.
 class DimseServer::Pool : public DcmBaseSCPPool {
  public:
-  Pool(DimseOptions options, IngestService& ingest, QueryService& query)
-      : context_{std::move(options), ingest, query} {}
+  Pool(DimseOptions options, IngestService& ingest, QueryService& query, RetrieveService& retrieve)
+      : context_{std::move(options), ingest, query, retrieve} {}
   const Context& context() const { return context_; }
 
  protected:
@@ -246,8 +315,9 @@ void disable_nagle_for_dcmtk_sockets() {
   ::setenv("TCP_NODELAY", "1", 0);
 }
 
-DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryService& query)
-    : pool_(std::make_unique<Pool>(std::move(options), ingest, query)) {
+DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryService& query,
+                         RetrieveService& retrieve)
+    : pool_(std::make_unique<Pool>(std::move(options), ingest, query, retrieve)) {
   const DimseOptions& o = pool_->context().options;
   DcmSCPConfig& config = pool_->getConfig();
   config.setAETitle(o.aet.c_str());
@@ -267,7 +337,9 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryServi
                  UID_LittleEndianImplicitTransferSyntax});
   config.addPresentationContext(UID_VerificationSOPClass, verification);
   for (const char* model : {UID_FINDPatientRootQueryRetrieveInformationModel,
-                            UID_FINDStudyRootQueryRetrieveInformationModel})
+                            UID_FINDStudyRootQueryRetrieveInformationModel,
+                            UID_MOVEPatientRootQueryRetrieveInformationModel,
+                            UID_MOVEStudyRootQueryRetrieveInformationModel})
     config.addPresentationContext(model, as_oflist(query_transfer_syntaxes()));
   const OFList<OFString> storage = as_oflist(storage_transfer_syntaxes());
   for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)

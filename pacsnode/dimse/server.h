@@ -1,14 +1,17 @@
-// The DIMSE face: C-ECHO, C-STORE and C-FIND SCP on DCMTK, one thread per association.
+// The DIMSE face: C-ECHO, C-STORE, C-FIND and C-MOVE SCP on DCMTK, one thread per association.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 
+#include "pacsnode/dimse/sender.h"
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/query.h"
+#include "pacsnode/services/retrieve.h"
 
 namespace pacs::dimse {
 
@@ -18,13 +21,15 @@ struct DimseOptions {
   unsigned max_associations = 32;
   std::set<std::string> allowed_calling_aets;  // empty: any calling AE
   bool accept_unknown_sop_classes =
-      false;                      // accept proposals of storage classes DCMTK does not know
-  unsigned timeout_seconds = 60;  // ACSE/DIMSE: a silent peer frees its thread after this
+      false;                              // accept proposals of storage classes DCMTK does not know
+  unsigned timeout_seconds = 60;          // ACSE/DIMSE: a silent peer frees its thread after this
+  std::map<std::string, RemoteAe> peers;  // C-MOVE destinations, by AE title
 };
 
 class DimseServer {
  public:
-  DimseServer(DimseOptions options, IngestService& ingest, QueryService& query);
+  DimseServer(DimseOptions options, IngestService& ingest, QueryService& query,
+              RetrieveService& retrieve);
   ~DimseServer();
 
   // Binds and serves until stop() is called; returns an error when the port cannot be bound.

@@ -1,0 +1,38 @@
+// C-STORE sub-operations of a C-MOVE: stored files sent to a destination AE as a storage SCU.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pacsnode/services/retrieve.h"
+
+namespace pacs::dimse {
+
+struct RemoteAe {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct SubOperations {
+  unsigned remaining = 0, completed = 0, failed = 0, warning = 0;
+  std::vector<std::string> failed_sop_instances;
+};
+
+struct SendRequest {
+  std::string own_aet;
+  std::string destination_aet;
+  RemoteAe destination;
+  std::string move_originator_aet;  // the C-MOVE requester, carried in every sub-operation
+  std::uint16_t move_originator_message_id = 0;
+  unsigned timeout_seconds = 60;
+};
+
+// Sends the items, proposing each file's stored transfer syntax plus uncompressed fallbacks (DCMTK
+// decompresses JPEG, JPEG-LS and RLE where the destination accepts only those). After each
+// sub-operation, progress is called with the counts; returning false stops the sending (cancel).
+SubOperations send_instances(const SendRequest& request, const std::vector<RetrieveItem>& items,
+                             const std::function<bool(const SubOperations&)>& progress);
+
+}  // namespace pacs::dimse

@@ -1,0 +1,272 @@
+// C-MOVE with DCMTK movescu (and DcmSCU for counts and cancel) into a storescp destination.
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmnet/scu.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "tests/support/dicom_files.h"
+#include "tests/support/process.h"
+#include "tests/support/test_node.h"
+
+namespace pacs {
+namespace {
+namespace fs = std::filesystem;
+using testing::TestNode;
+
+// A DCMTK storescp on a free port, writing what it receives to a folder.
+class Receiver {
+ public:
+  Receiver() : port_(testing::free_port()) {
+    fs::create_directories(dir_.path() / "in");
+    process_ = std::make_unique<testing::Background>(
+        std::vector<std::string>{"storescp", "-aet", "DEST", "--output-directory",
+                                 (dir_.path() / "in").string(), std::to_string(port_)},
+        (dir_.path() / "storescp.log").string(), std::vector<std::string>{"TCP_NODELAY=1"});
+    for (int i = 0; i < 500 && !testing::port_accepts(port_); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int port() const { return port_; }
+  std::vector<fs::path> files() const { return testing::files_below(dir_.path() / "in"); }
+
+ private:
+  testing::TempDir dir_;
+  int port_;
+  std::unique_ptr<testing::Background> process_;
+};
+
+struct MoveOutcome {
+  std::string final_status;
+  std::string output;
+};
+
+struct ScuOutcome {
+  Uint16 final_status = 0;
+  int completed = 0, failed = 0, pending_responses = 0;
+  std::string failed_list;
+};
+
+// DCMTK's DcmSCU as a C-MOVE requester that can cancel after N pending responses.
+class MoveScu : public DcmSCU {
+ public:
+  explicit MoveScu(int cancel_after) : cancel_after_(cancel_after) {}
+  int pending = 0;
+
+ protected:
+  OFCondition handleMOVEResponse(const T_ASC_PresentationContextID id, RetrieveResponse* response,
+                                 OFBool& wait) override {
+    OFCondition c = DcmSCU::handleMOVEResponse(id, response, wait);
+    if (response->m_status == STATUS_Pending && ++pending == cancel_after_) sendCANCELRequest(id);
+    return c;
+  }
+
+ private:
+  int cancel_after_;
+};
+
+class MoveTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    std::string url;
+    PACS_REQUIRE_BACKEND(GetParam(), url);
+    node_ = std::make_unique<TestNode>(TestNode::Options{
+        .db = url,
+        .extra_flags = {"--peer", "DEST=127.0.0.1:" + std::to_string(receiver_.port()), "--peer",
+                        "DOWN=127.0.0.1:" + std::to_string(testing::free_port())}});
+    node_->start();
+    files_ = testing::generate_corpus(
+        corpus_.path(), {"--patients", "2", "--studies", "2", "--series", "2", "--instances", "3",
+                         "--rows", "64", "--columns", "64", "--modality", "mixed"});
+    ASSERT_EQ(testing::storescu(node_->dimse_port(), {corpus_.path().string()}).exit_code, 0);
+    for (const auto& f : files_) by_sop_[testing::identity_of(f).sop_instance_uid] = f;
+  }
+
+  MoveOutcome movescu(const std::string& model, const std::string& destination,
+                      const std::vector<std::string>& keys) {
+    std::vector<std::string> argv = {"movescu",  "-v",   model,      "-aec",
+                                     "PACSNODE", "-aem", destination};
+    for (const auto& k : keys) {
+      argv.push_back("-k");
+      argv.push_back(k);
+    }
+    argv.push_back("127.0.0.1");
+    argv.push_back(std::to_string(node_->dimse_port()));
+    auto r = testing::run(argv, std::chrono::seconds(120), {"TCP_NODELAY=1"});
+    std::smatch m;
+    std::string status;
+    if (std::regex_search(r.output, m, std::regex("Received Final Move Response \\(([^)]*)\\)")))
+      status = m[1].str();
+    return {status, r.output};
+  }
+
+  ScuOutcome move_with_scu(const std::string& destination, const std::string& level,
+                           const DcmTagKey& key, const std::string& value, int cancel_after = 0) {
+    MoveScu scu(cancel_after);
+    scu.setAETitle("MOVESCU");
+    scu.setPeerAETitle("PACSNODE");
+    scu.setPeerHostName("127.0.0.1");
+    scu.setPeerPort(static_cast<Uint16>(node_->dimse_port()));
+    scu.addPresentationContext(UID_MOVEStudyRootQueryRetrieveInformationModel,
+                               {UID_LittleEndianExplicitTransferSyntax});
+    ScuOutcome out;
+    if (scu.initNetwork().bad() || scu.negotiateAssociation().bad()) return out;
+    DcmDataset identifier;
+    identifier.putAndInsertString(DCM_QueryRetrieveLevel, level.c_str());
+    identifier.putAndInsertString(key, value.c_str());
+    OFList<RetrieveResponse*> responses;
+    const auto id =
+        scu.findPresentationContextID(UID_MOVEStudyRootQueryRetrieveInformationModel, "");
+    scu.sendMOVERequest(id, destination.c_str(), &identifier, &responses);
+    if (!responses.empty()) {
+      RetrieveResponse* last = responses.back();
+      out.final_status = last->m_status;
+      out.completed = last->m_numberOfCompletedSubops;
+      out.failed = last->m_numberOfFailedSubops;
+      OFString list;
+      if (last->m_dataset)
+        last->m_dataset->findAndGetOFStringArray(DCM_FailedSOPInstanceUIDList, list);
+      out.failed_list = list.c_str();
+    }
+    out.pending_responses = scu.pending;
+    for (auto* r : responses) delete r;
+    scu.releaseAssociation();
+    return out;
+  }
+
+  // Every file at the destination is byte-identical to the one first sent; returns their UIDs.
+  std::set<std::string> received_exactly() {
+    std::set<std::string> sops;
+    for (const auto& f : receiver_.files()) {
+      const auto sop = testing::identity_of(f).sop_instance_uid;
+      EXPECT_TRUE(by_sop_.count(sop)) << sop;
+      if (!by_sop_.count(sop)) continue;
+      EXPECT_TRUE(testing::dataset_bytes(f) == testing::dataset_bytes(by_sop_[sop])) << sop;
+      sops.insert(sop);
+    }
+    return sops;
+  }
+
+  std::set<std::string> sops_where(const DcmTagKey& tag, const std::string& value) {
+    std::set<std::string> out;
+    for (const auto& f : files_) {
+      DcmFileFormat ff;
+      ff.loadFile(f.c_str(), EXS_Unknown, EGL_noChange, 1024);
+      OFString v;
+      ff.getDataset()->findAndGetOFString(tag, v);
+      if (value == v.c_str()) out.insert(testing::identity_of(f).sop_instance_uid);
+    }
+    return out;
+  }
+
+  std::string value_of(const fs::path& f, const DcmTagKey& tag) {
+    DcmFileFormat ff;
+    ff.loadFile(f.c_str(), EXS_Unknown, EGL_noChange, 1024);
+    OFString v;
+    ff.getDataset()->findAndGetOFString(tag, v);
+    return v.c_str();
+  }
+
+  Receiver receiver_;
+  testing::TempDir corpus_;
+  std::vector<fs::path> files_;
+  std::map<std::string, fs::path> by_sop_;
+  std::unique_ptr<TestNode> node_;
+};
+
+TEST_P(MoveTest, EveryLevelArrivesByteIdentical) {
+  const std::string patient = value_of(files_[0], DCM_PatientID);
+  auto by_patient = movescu("-P", "DEST", {"QueryRetrieveLevel=PATIENT", "PatientID=" + patient});
+  EXPECT_EQ(by_patient.final_status, "Success") << by_patient.output;
+  EXPECT_EQ(received_exactly(), sops_where(DCM_PatientID, patient));
+
+  const std::string study = value_of(files_.back(), DCM_StudyInstanceUID);
+  auto by_study = movescu("-S", "DEST", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study});
+  EXPECT_EQ(by_study.final_status, "Success") << by_study.output;
+  auto expected = sops_where(DCM_PatientID, patient);
+  auto in_study = sops_where(DCM_StudyInstanceUID, study);
+  expected.insert(in_study.begin(), in_study.end());
+  EXPECT_EQ(received_exactly(), expected);
+
+  const std::string series = value_of(files_[7], DCM_SeriesInstanceUID);
+  auto by_series = movescu(
+      "-S", "DEST",
+      {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + value_of(files_[7], DCM_StudyInstanceUID),
+       "SeriesInstanceUID=" + series});
+  EXPECT_EQ(by_series.final_status, "Success") << by_series.output;
+  auto in_series = sops_where(DCM_SeriesInstanceUID, series);
+  expected.insert(in_series.begin(), in_series.end());
+  EXPECT_EQ(received_exactly(), expected);
+
+  // Instance level with a list of UIDs.
+  const auto a = testing::identity_of(files_[13]).sop_instance_uid;
+  const auto b = testing::identity_of(files_[20]).sop_instance_uid;
+  auto by_instances = movescu("-S", "DEST",
+                              {"QueryRetrieveLevel=IMAGE",
+                               "StudyInstanceUID=" + value_of(files_[13], DCM_StudyInstanceUID) +
+                                   "\\" + value_of(files_[20], DCM_StudyInstanceUID),
+                               "SOPInstanceUID=" + a + "\\" + b});
+  EXPECT_EQ(by_instances.final_status, "Success") << by_instances.output;
+  expected.insert(a);
+  expected.insert(b);
+  EXPECT_EQ(received_exactly(), expected);
+}
+
+TEST_P(MoveTest, CountsArriveInPendingAndFinalResponses) {
+  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  auto r = move_with_scu("DEST", "STUDY", DCM_StudyInstanceUID, study);
+  EXPECT_EQ(r.final_status, STATUS_Success);
+  EXPECT_EQ(r.completed, 6);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(r.pending_responses, 6);
+}
+
+TEST_P(MoveTest, AnUnknownDestinationIsRefusedWithoutSubOperations) {
+  auto r = movescu("-S", "NOWHERE",
+                   {"QueryRetrieveLevel=STUDY",
+                    "StudyInstanceUID=" + value_of(files_[0], DCM_StudyInstanceUID)});
+  EXPECT_EQ(r.final_status, "Refused: MoveDestinationUnknown") << r.output;
+  EXPECT_TRUE(receiver_.files().empty());
+}
+
+TEST_P(MoveTest, AnUnreachableDestinationFailsEverySubOperationAndTheNodeServesOn) {
+  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  auto r = move_with_scu("DOWN", "STUDY", DCM_StudyInstanceUID, study);
+  EXPECT_EQ(r.final_status, STATUS_MOVE_Refused_OutOfResourcesSubOperations);
+  EXPECT_EQ(r.failed, 6);
+  EXPECT_EQ(r.completed, 0);
+  std::set<std::string> listed;
+  std::string current;
+  for (char ch : r.failed_list + "\\") {
+    if (ch != '\\') {
+      current.push_back(ch);
+      continue;
+    }
+    listed.insert(current);
+    current.clear();
+  }
+  EXPECT_EQ(listed, sops_where(DCM_StudyInstanceUID, study));
+  auto again = move_with_scu("DEST", "STUDY", DCM_StudyInstanceUID, study);
+  EXPECT_EQ(again.final_status, STATUS_Success);
+  EXPECT_EQ(again.completed, 6);
+}
+
+TEST_P(MoveTest, CancelStopsTheSubOperations) {
+  auto r = move_with_scu("DEST", "STUDY", DCM_PatientID, "*", 2);  // all 4 studies: 24 instances
+  EXPECT_EQ(r.final_status, STATUS_MOVE_Cancel);
+  EXPECT_LT(r.completed, 24);
+  EXPECT_LT(receiver_.files().size(), 24u);
+}
+
+TEST_P(MoveTest, ABadIdentifierIsRefused) {
+  auto r = movescu("-S", "DEST", {"QueryRetrieveLevel=PATIENT", "PatientID=X"});
+  EXPECT_EQ(r.final_status, "Error: DataSetDoesNotMatchSOPClass") << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MoveTest, ::testing::Values("sqlite", "postgresql"));
+
+}  // namespace
+}  // namespace pacs
