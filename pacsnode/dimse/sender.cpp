@@ -1,5 +1,6 @@
 #include "pacsnode/dimse/sender.h"
 
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmnet/dstorscu.h>
 
 #include <set>
@@ -46,6 +47,20 @@ class ProgressStorageScu : public DcmStorageSCU {
 };
 
 }  // namespace
+
+std::uint16_t final_retrieve_status(const SubOperations& counts, bool cancelled) {
+  if (cancelled) return STATUS_MOVE_Cancel;  // FE00, the same code for C-GET
+  if (counts.failed == 0 && counts.warning == 0) return STATUS_Success;
+  if (counts.completed == 0 && counts.warning == 0)
+    return STATUS_MOVE_Refused_OutOfResourcesSubOperations;           // A702: nothing could be sent
+  return STATUS_MOVE_Warning_SubOperationsCompleteOneOrMoreFailures;  // B000
+}
+
+void put_failed_list(const SubOperations& counts, DcmDataset& identifier) {
+  std::string list;
+  for (const auto& sop : counts.failed_sop_instances) list += (list.empty() ? "" : "\\") + sop;
+  identifier.putAndInsertString(DCM_FailedSOPInstanceUIDList, list.c_str());
+}
 
 SubOperations send_instances(const SendRequest& request, const std::vector<RetrieveItem>& items,
                              const std::function<bool(const SubOperations&)>& progress) {

@@ -8,6 +8,8 @@
 
 #include "pacsnode/services/retrieve.h"
 
+class DcmDataset;
+
 namespace pacs::dimse {
 
 struct RemoteAe {
@@ -19,6 +21,11 @@ struct SubOperations {
   unsigned remaining = 0, completed = 0, failed = 0, warning = 0;
   std::vector<std::string> failed_sop_instances;
 };
+
+// PS3.4 C.4.2.1.5 / C.4.3.1.5: the final status of a retrieve from its sub-operations, and the
+// identifier (Failed SOP Instance UID List) that goes with any status other than success.
+std::uint16_t final_retrieve_status(const SubOperations& counts, bool cancelled);
+void put_failed_list(const SubOperations& counts, DcmDataset& identifier);
 
 struct SendRequest {
   std::string own_aet;

@@ -175,6 +175,7 @@ class MoveTest : public ::testing::TestWithParam<const char*> {
   std::vector<fs::path> files_;
   std::map<std::string, fs::path> by_sop_;
   std::unique_ptr<TestNode> node_;
+  int gets_ = 0;
 };
 
 TEST_P(MoveTest, EveryLevelArrivesByteIdentical) {
@@ -264,6 +265,53 @@ TEST_P(MoveTest, CancelStopsTheSubOperations) {
 TEST_P(MoveTest, ABadIdentifierIsRefused) {
   auto r = movescu("-S", "DEST", {"QueryRetrieveLevel=PATIENT", "PatientID=X"});
   EXPECT_EQ(r.final_status, "Error: DataSetDoesNotMatchSOPClass") << r.output;
+}
+
+// C-GET: the same retrieve, the instances coming back on the requester's own association.
+TEST_P(MoveTest, GetscuRetrievesEveryLevelByteIdentical) {
+  auto getscu = [&](const std::string& model, const std::vector<std::string>& keys) {
+    const auto out = corpus_.path() / ("get" + std::to_string(gets_++));
+    fs::create_directories(out);
+    std::vector<std::string> argv = {"getscu",   "-v",  model,       "-aec",
+                                     "PACSNODE", "-od", out.string()};
+    for (const auto& k : keys) {
+      argv.push_back("-k");
+      argv.push_back(k);
+    }
+    argv.push_back("127.0.0.1");
+    argv.push_back(std::to_string(node_->dimse_port()));
+    auto r = testing::run(argv, std::chrono::seconds(120), {"TCP_NODELAY=1"});
+    EXPECT_NE(r.output.find("Received C-GET Response (Success)"), std::string::npos) << r.output;
+    std::set<std::string> sops;
+    for (const auto& f : testing::files_below(out)) {
+      const auto sop = testing::identity_of(f).sop_instance_uid;
+      EXPECT_TRUE(testing::dataset_bytes(f) == testing::dataset_bytes(by_sop_.at(sop))) << sop;
+      sops.insert(sop);
+    }
+    return sops;
+  };
+  const std::string patient = value_of(files_[0], DCM_PatientID);
+  EXPECT_EQ(getscu("-P", {"QueryRetrieveLevel=PATIENT", "PatientID=" + patient}),
+            sops_where(DCM_PatientID, patient));
+  const std::string study = value_of(files_.back(), DCM_StudyInstanceUID);
+  EXPECT_EQ(getscu("-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study}),
+            sops_where(DCM_StudyInstanceUID, study));
+  const std::string series = value_of(files_[7], DCM_SeriesInstanceUID);
+  EXPECT_EQ(getscu("-S", {"QueryRetrieveLevel=SERIES", "SeriesInstanceUID=" + series}),
+            sops_where(DCM_SeriesInstanceUID, series));
+  const auto a = testing::identity_of(files_[13]).sop_instance_uid;
+  EXPECT_EQ(getscu("-S", {"QueryRetrieveLevel=IMAGE", "SOPInstanceUID=" + a}),
+            std::set<std::string>{a});
+  // The association that served the C-GETs still stores.
+  EXPECT_EQ(testing::storescu(node_->dimse_port(), {files_[0].string()}).exit_code, 0);
+}
+
+TEST_P(MoveTest, GetWithAnUnknownLevelIsRefused) {
+  auto r = testing::run({"getscu", "-v", "-S", "-aec", "PACSNODE", "-od", corpus_.path().string(),
+                         "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=X", "127.0.0.1",
+                         std::to_string(node_->dimse_port())},
+                        std::chrono::seconds(60), {"TCP_NODELAY=1"});
+  EXPECT_NE(r.output.find("Error: DataSetDoesNotMatchSOPClass"), std::string::npos) << r.output;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MoveTest, ::testing::Values("sqlite", "postgresql"));
