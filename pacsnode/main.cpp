@@ -11,6 +11,7 @@
 #include "pacsnode/app/config.h"
 #include "pacsnode/app/dcmtk_log.h"
 #include "pacsnode/app/import.h"
+#include "pacsnode/app/queue_command.h"
 #include "pacsnode/app/serve.h"
 #include "pacsnode/dimse/server.h"
 
@@ -20,8 +21,9 @@ void print_usage() {
   std::printf(
       "usage: pacsnode COMMAND [flags]\n\n"
       "commands:\n"
-      "  serve            run the node (DICOM C-ECHO/C-STORE SCP)\n"
-      "  import PATH...   ingest DICOM files and folders through the node's pipeline\n\n"
+      "  serve            run the node (DICOM C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET SCP)\n"
+      "  import PATH...   ingest DICOM files and folders through the node's pipeline\n"
+      "  queue [STATE]    the store-and-forward queue (STATE: pending, sent or failed)\n\n"
       "flags (for every command):\n%s",
       pacs::flags_help().c_str());
 }
@@ -69,6 +71,8 @@ int main(int argc, char** argv) {
     }
   } else if (command == "import") {
     rc = pacs::import_paths(config, parsed->positional);
+  } else if (command == "queue") {
+    rc = pacs::show_queue(config, parsed->positional);
   } else {
     std::fprintf(stderr, "pacsnode: unknown command '%s' (try --help)\n", command.c_str());
   }

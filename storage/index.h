@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -20,6 +21,20 @@ struct IndexWrite {
   // Replace the row of an instance already indexed under the same SOP Instance UID (the
   // "overwrite" duplicate policy); otherwise an existing row is left alone.
   bool replace_existing = false;
+  // Destinations (AE titles) to forward the instance to: queued in the same transaction, so an
+  // acknowledged instance is never stored without its forwarding.
+  std::vector<std::string> forward_to = {};
+};
+
+// One instance waiting to go (or gone, or given up) to one destination.
+struct QueueItem {
+  std::int64_t id = 0;
+  std::string destination, sop_instance_uid;
+  std::string state;  // pending, sent, failed
+  std::int64_t attempts = 0, next_attempt_ms = 0;
+  std::string last_error;
+  // From the instance row: what to send.
+  std::string sop_class_uid, transfer_syntax, relative_path;
 };
 
 enum class WriteOutcome { Inserted, Replaced, AlreadyExists };
@@ -50,6 +65,19 @@ class Index {
   // order, until on_row returns false. Served from the index alone.
   virtual Result<void> find(const FindQuery& query, std::size_t limit,
                             const std::function<bool(const FindRow&)>& on_row) = 0;
+
+  // Pending queue items whose next attempt is due (next_attempt_ms <= now_ms), oldest first.
+  virtual Result<std::vector<QueueItem>> due_queue_items(std::int64_t now_ms,
+                                                         std::size_t limit) = 0;
+  // Every queue item in a state ("" for all), newest first, up to limit.
+  virtual Result<std::vector<QueueItem>> queue_items(const std::string& state,
+                                                     std::size_t limit) = 0;
+  // How many queue items there are in each state.
+  virtual Result<std::map<std::string, std::int64_t>> queue_counts() = 0;
+  // After an attempt: sent, or failed for now (retry at next_attempt_ms) or for good.
+  virtual Result<void> update_queue_item(std::int64_t id, const std::string& state,
+                                         std::int64_t next_attempt_ms, const std::string& error,
+                                         std::int64_t now_ms) = 0;
 
   // The most recently written rows, newest first.
   virtual Result<std::vector<StoredInstance>> latest_instances(std::size_t limit) = 0;

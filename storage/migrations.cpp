@@ -63,6 +63,21 @@ CREATE TABLE instances (
   attributes {blob});
 CREATE INDEX instances_series ON instances(series_pk);
 )sql",
+    // 2: the outbound queue of store-and-forward routing. A row per (instance, destination); the
+    // file to send is found through the instance row, so an overwrite sends the current object.
+    R"sql(
+CREATE TABLE outbound_queue (
+  pk {pk},
+  destination TEXT NOT NULL,
+  sop_uid TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts {int} NOT NULL DEFAULT 0,
+  next_attempt_ms {int} NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_ms {int} NOT NULL,
+  updated_ms {int} NOT NULL);
+CREATE INDEX outbound_queue_due ON outbound_queue(state, next_attempt_ms);
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

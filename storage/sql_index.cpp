@@ -141,6 +141,39 @@ class SqlIndex final : public Index {
     });
   }
 
+  Result<std::vector<QueueItem>> due_queue_items(std::int64_t now, std::size_t limit) override {
+    const Value params[] = {now, static_cast<std::int64_t>(limit)};
+    return queue_query("WHERE q.state = 'pending' AND q.next_attempt_ms <= ? ORDER BY q.pk LIMIT ?",
+                       params);
+  }
+
+  Result<std::vector<QueueItem>> queue_items(const std::string& state, std::size_t limit) override {
+    const Value params[] = {state, state, static_cast<std::int64_t>(limit)};
+    return queue_query("WHERE (? = '' OR q.state = ?) ORDER BY q.pk DESC LIMIT ?", params);
+  }
+
+  Result<std::map<std::string, std::int64_t>> queue_counts() override {
+    return guarded([&](sql::Connection& c) -> Result<std::map<std::string, std::int64_t>> {
+      std::map<std::string, std::int64_t> out;
+      for (const auto& r : c.query("SELECT state, COUNT(*) FROM outbound_queue GROUP BY state"))
+        out[r.text(0)] = r.integer(1);
+      return out;
+    });
+  }
+
+  Result<void> update_queue_item(std::int64_t id, const std::string& state,
+                                 std::int64_t next_attempt, const std::string& error,
+                                 std::int64_t now) override {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      const Value params[] = {state, next_attempt, error, now, id};
+      c.query(
+          "UPDATE outbound_queue SET state = ?, attempts = attempts + 1, next_attempt_ms = ?, "
+          "last_error = ?, updated_ms = ? WHERE pk = ?",
+          params);
+      return {};
+    });
+  }
+
   Result<std::vector<StoredInstance>> latest_instances(std::size_t limit) override {
     return guarded([&](sql::Connection& c) -> Result<std::vector<StoredInstance>> {
       std::vector<StoredInstance> out;
@@ -349,6 +382,15 @@ class SqlIndex final : public Index {
     // row that is there stands.
     if (inserted.empty()) return WriteResult{WriteOutcome::AlreadyExists, {}};
 
+    const std::int64_t now = now_ms();
+    for (const std::string& destination : w.forward_to) {
+      const Value queued[] = {destination, e.instance.sop_instance_uid.str(), now, now};
+      c.query(
+          "INSERT INTO outbound_queue (destination, sop_uid, created_ms, updated_ms) "
+          "VALUES (?, ?, ?, ?)",
+          queued);
+    }
+
     const Value patient_pk_param[] = {p.patient_pk};
     c.query(std::string("UPDATE patients SET num_instances = num_instances + 1") +
                 (p.new_study ? ", num_studies = num_studies + 1" : "") +
@@ -373,6 +415,29 @@ class SqlIndex final : public Index {
       c.query("UPDATE studies SET modalities = ?, sop_classes = ? WHERE pk = ?", study_sets);
     }
     return result;
+  }
+
+  Result<std::vector<QueueItem>> queue_query(const std::string& where,
+                                             std::span<const Value> params) {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<QueueItem>> {
+      std::vector<QueueItem> out;
+      for (const auto& r : c.query(
+               "SELECT q.pk, q.destination, q.sop_uid, q.state, q.attempts, q.next_attempt_ms, "
+               "q.last_error, COALESCE(i.sop_class, ''), COALESCE(i.transfer_syntax, ''), "
+               "COALESCE(i.path, '') FROM outbound_queue q LEFT JOIN instances i ON i.sop_uid = "
+               "q.sop_uid " +
+                   where,
+               params))
+        out.push_back({r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4), r.integer(5),
+                       r.text(6), r.text(7), r.text(8), r.text(9)});
+      return out;
+    });
+  }
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
 
   // Removes one instance row and takes it out of the counts above it.

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <functional>
 #include <sstream>
 
@@ -139,6 +140,29 @@ const std::vector<Flag>& flags() {
        [](const std::string& v, Config& c) {
          return set_unsigned(v, c.max_find_results, "--max-find-results");
        }},
+      {"--route", "CONDITIONS->AET[,AET]",
+       "forward arriving instances that match, e.g. modality=CT->ARCHIVE (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto rule = parse_route(v);
+         if (!rule) return tl::unexpected(rule.error());
+         c.routes.push_back(std::move(*rule));
+         return {};
+       }},
+      {"--route-retry-seconds", "S",
+       "first retry of a failed forward; doubles up to 600 (default 5)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         char* end = nullptr;
+         const double seconds = std::strtod(v.c_str(), &end);
+         if (end == v.c_str() || *end || !(seconds > 0))
+           return fail(ErrorCode::InvalidArgument,
+                       "--route-retry-seconds: '" + v + "' is not a positive number");
+         c.forwarding.first_retry_seconds = seconds;
+         return {};
+       }},
+      {"--route-max-attempts", "N", "attempts before a forward is kept as failed (default 20)",
+       [](const std::string& v, Config& c) {
+         return set_unsigned(v, c.forwarding.max_attempts, "--route-max-attempts");
+       }},
       {"--log-level", "LEVEL", "debug, info (default), warn, error or off",
        [](const std::string& v, Config& c) { return set_log_level(v, c); }},
   };
@@ -229,6 +253,23 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     auto v = get<bool>(*storage, "sync_directories");
     if (!v) return wrong("storage.sync_directories");
     config.always_sync_directories = *v;
+  }
+  if (auto routes = root["routes"]; routes) {
+    auto array = routes.as_array();
+    if (!array) return wrong("routes");
+    for (const auto& item : *array) {
+      auto v = item.value<std::string>();
+      if (!v) return wrong("routes");
+      if (auto ok = apply(flag("--route"), *v); !ok) return ok;
+    }
+  }
+  if (auto routing = root["routing"].as_table()) {
+    if (auto v = (*routing)["first_retry_seconds"].value<double>())
+      config.forwarding.first_retry_seconds = *v;
+    if (auto v = (*routing)["max_retry_seconds"].value<double>())
+      config.forwarding.max_retry_seconds = *v;
+    if (auto v = (*routing)["max_attempts"].value<std::int64_t>())
+      config.forwarding.max_attempts = static_cast<unsigned>(std::max<std::int64_t>(1, *v));
   }
   if (auto peers = root["peers"].as_table()) {
     for (const auto& [aet, value] : *peers) {

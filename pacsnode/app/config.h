@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "pacsnode/services/forwarder.h"
 #include "pacsnode/services/ingest.h"
+#include "pacsnode/services/routing.h"
 #include "storage/model/log.h"
 #include "storage/model/result.h"
 
@@ -32,6 +34,8 @@ struct Config {
   DuplicatePolicy duplicate_policy = DuplicatePolicy::Keep;
   bool always_sync_directories = false;  // also where the filesystem makes it unnecessary
   std::map<std::string, Peer> peers;     // remote AEs the node sends to
+  std::vector<RouteRule> routes;         // store-and-forward rules
+  ForwardPolicy forwarding;
   log::Level log_level = log::Level::Info;
 };
 

@@ -2,7 +2,7 @@
 
 namespace pacs {
 
-Result<Node> open_node(const Config& config) {
+Result<Node> open_node(const Config& config, std::function<void()> forwarding_queued) {
   Node node;
   auto blobs = BlobStore::open(config.data_dir, config.always_sync_directories);
   if (!blobs) return tl::unexpected(blobs.error());
@@ -12,7 +12,8 @@ Result<Node> open_node(const Config& config) {
   node.index = std::move(*index);
   node.committer = std::make_unique<GroupCommitter>(*node.index, *node.blobs);
   node.ingest = std::make_unique<IngestService>(*node.blobs, *node.index, *node.committer,
-                                                config.duplicate_policy);
+                                                config.duplicate_policy, config.routes,
+                                                std::move(forwarding_queued));
   return node;
 }
 

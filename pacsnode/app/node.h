@@ -1,6 +1,7 @@
 // The storage and services one node process runs on, opened from its configuration.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "pacsnode/app/config.h"
@@ -19,6 +20,7 @@ struct Node {
 };
 
 // Opens the data directory and the index (applying migrations). Errors are one line, for humans.
-Result<Node> open_node(const Config& config);
+// forwarding_queued is called after ingest queued an instance for forwarding.
+Result<Node> open_node(const Config& config, std::function<void()> forwarding_queued = {});
 
 }  // namespace pacs

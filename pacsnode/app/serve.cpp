@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -9,6 +10,7 @@
 
 #include "pacsnode/app/node.h"
 #include "pacsnode/dimse/server.h"
+#include "pacsnode/services/forwarder.h"
 #include "pacsnode/services/recovery.h"
 #include "storage/model/log.h"
 
@@ -22,7 +24,11 @@ int serve(const Config& config) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto node = open_node(config);
+  // The forwarder starts after the node is open; until then nothing can be queued.
+  std::atomic<Forwarder*> forwarder_ready{nullptr};
+  auto node = open_node(config, [&forwarder_ready] {
+    if (Forwarder* f = forwarder_ready.load()) f->wake();
+  });
   if (!node) {
     PACS_LOG(Error) << node.error().message;
     return 1;
@@ -52,6 +58,25 @@ int serve(const Config& config) {
   RetrieveService retrieve(query, *node->index, *node->blobs);
   std::map<std::string, dimse::RemoteAe> peers;
   for (const auto& [aet, peer] : config.peers) peers[aet] = {peer.host, peer.port};
+  Forwarder forwarder(
+      *node->index, *node->blobs,
+      [&](const std::string& destination, const std::vector<RetrieveItem>& items,
+          std::string& error) {
+        const auto peer = peers.find(destination);
+        std::vector<std::string> failed;
+        if (peer == peers.end()) {
+          error = "destination " + destination + " is not a configured peer (--peer)";
+          for (const auto& item : items) failed.push_back(item.sop_instance_uid);
+          return failed;
+        }
+        const dimse::SendRequest request{config.aet, destination, peer->second, "", 0, 60};
+        auto counts =
+            dimse::send_instances(request, items, [](const dimse::SubOperations&) { return true; });
+        error = counts.error;
+        return counts.failed_sop_instances;
+      },
+      config.forwarding);
+  forwarder_ready = &forwarder;
   dimse::DimseServer dimse({.aet = config.aet,
                             .port = config.dimse_port,
                             .max_associations = config.max_associations,
@@ -74,6 +99,7 @@ int serve(const Config& config) {
     PACS_LOG(Error) << served.error().message;
     return 1;
   }
+  forwarder_ready = nullptr;
   std::filesystem::remove(marker);
   PACS_LOG(Info) << "pacsnode stopped";
   return 0;

@@ -31,6 +31,8 @@ class ProgressStorageScu : public DcmStorageSCU {
     } else {
       ++counts_.failed;
       counts_.failed_sop_instances.push_back(sop);
+      counts_.error = entry.RequestSent ? "refused with status " + std::to_string(status)
+                                        : "no presentation context accepted for it";
       PACS_LOG(Warn) << "sub-operation for " << sop << " failed ("
                      << (entry.RequestSent ? "status 0x" : "not sent: no accepted context")
                      << std::hex << (entry.RequestSent ? status : 0) << std::dec << ")";
@@ -87,6 +89,7 @@ SubOperations send_instances(const SendRequest& request, const std::vector<Retri
       --counts.remaining;
       counts.failed_sop_instances.push_back(item.sop_instance_uid);
     }
+    counts.error = why;
     PACS_LOG(Warn) << "sending to " << request.destination_aet << " failed: " << why;
   };
   for (const RetrieveItem& item : items)

@@ -20,6 +20,7 @@ struct RemoteAe {
 struct SubOperations {
   unsigned remaining = 0, completed = 0, failed = 0, warning = 0;
   std::vector<std::string> failed_sop_instances;
+  std::string error;  // why the last failure happened
 };
 
 // PS3.4 C.4.2.1.5 / C.4.3.1.5: the final status of a retrieve from its sub-operations, and the

@@ -166,7 +166,7 @@ class Scp : public DcmThreadSCP {
       return c;
     }
     const Announced announced{trimmed(request.AffectedSOPClassUID),
-                              trimmed(request.AffectedSOPInstanceUID)};
+                              trimmed(request.AffectedSOPInstanceUID), calling_};
     auto stored = context_.ingest.ingest(std::move(temp), announced);
     if (stored) {
       ++stored_;

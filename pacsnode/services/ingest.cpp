@@ -19,9 +19,11 @@ constexpr Uint32 kMaxLoadedValue = 4096;
 struct ParsedObject {
   IndexEntry entry;
   std::uint64_t size_bytes = 0;
+  std::vector<std::string> forward_to;
 };
 
-Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>& announced) {
+Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>& announced,
+                           const std::vector<RouteRule>& routes) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
   if (ec) return fail(ErrorCode::StorageFailure, "cannot read received object: " + ec.message());
@@ -45,7 +47,9 @@ Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>&
                   "SOP Instance UID in the command (" + announced->sop_instance_uid +
                       ") and dataset (" + entry->instance.sop_instance_uid.str() + ") differ");
   }
-  return ParsedObject{std::move(*entry), size};
+  return ParsedObject{
+      std::move(*entry), size,
+      destinations_for(routes, announced ? announced->calling_aet : "", *file.getDataset())};
 }
 
 // Offset of the dataset in a Part 10 file: preamble, "DICM", then the meta group, whose first
@@ -110,11 +114,17 @@ const char* to_string(IngestOutcome outcome) {
 }
 
 IngestService::IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer,
-                             DuplicatePolicy policy)
-    : blobs_(blobs), index_(index), committer_(committer), policy_(policy) {}
+                             DuplicatePolicy policy, std::vector<RouteRule> routes,
+                             std::function<void()> forwarding_queued)
+    : blobs_(blobs),
+      index_(index),
+      committer_(committer),
+      policy_(policy),
+      routes_(std::move(routes)),
+      forwarding_queued_(std::move(forwarding_queued)) {}
 
 Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announced>& announced) {
-  auto parsed = parse(file.path(), announced);
+  auto parsed = parse(file.path(), announced, routes_);
   if (!parsed) return tl::unexpected(parsed.error());
   IndexEntry& entry = parsed->entry;
   const std::string sop = entry.instance.sop_instance_uid.str();
@@ -145,7 +155,9 @@ Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announce
   // waits of every C-STORE; they run side by side and the caller acknowledges only after both. A
   // crash between them can leave an index row whose file is not durable, for an object that was
   // never acknowledged: recover_after_crash() finds and drops such rows at the next start.
-  auto commit = committer_.submit(IndexWrite{std::move(entry), replace});
+  const bool forwarded = !parsed->forward_to.empty();
+  auto commit =
+      committer_.submit(IndexWrite{std::move(entry), replace, std::move(parsed->forward_to)});
   auto durable = blobs_.sync_file(*placed);
   auto written = commit.get();
   if (!written) {
@@ -161,6 +173,8 @@ Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announce
     blobs_.remove(*placed);
     return tl::unexpected(durable.error());
   }
+  if (forwarded && written->outcome != WriteOutcome::AlreadyExists && forwarding_queued_)
+    forwarding_queued_();
   switch (written->outcome) {
     case WriteOutcome::Inserted:
       return done(IngestOutcome::Stored);

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "pacsnode/services/group_commit.h"
+#include "pacsnode/services/routing.h"
 #include "storage/blob_store.h"
 #include "storage/index.h"
 
@@ -22,10 +24,12 @@ enum class IngestOutcome {
 };
 const char* to_string(IngestOutcome outcome);
 
-// What the protocol said the object is (C-STORE command fields); checked against the dataset.
+// What the protocol said the object is (C-STORE command fields, checked against the dataset),
+// and who sent it (for routing rules).
 struct Announced {
   std::string sop_class_uid;
   std::string sop_instance_uid;
+  std::string calling_aet;
 };
 
 struct Stored {
@@ -36,7 +40,8 @@ struct Stored {
 
 class IngestService {
  public:
-  IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer, DuplicatePolicy policy);
+  IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer, DuplicatePolicy policy,
+                std::vector<RouteRule> routes = {}, std::function<void()> forwarding_queued = {});
 
   // Where a face writes an arriving object before handing it to ingest().
   TempFile new_temp_file() { return blobs_.new_temp_file(); }
@@ -53,6 +58,8 @@ class IngestService {
   Index& index_;
   GroupCommitter& committer_;
   DuplicatePolicy policy_;
+  std::vector<RouteRule> routes_;
+  std::function<void()> forwarding_queued_;
 };
 
 }  // namespace pacs

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <optional>
 
+#include "pacsnode/services/wildcard.h"
 #include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
 
@@ -130,27 +131,6 @@ std::string upper(std::string s) {
   return s;
 }
 
-bool glob(const char* pattern, const char* text) {
-  // Iterative '*'/'?' matching with one backtrack point: linear in practice, never exponential.
-  const char *star = nullptr, *resume = nullptr;
-  while (*text) {
-    if (*pattern == '?' || *pattern == *text) {
-      ++pattern;
-      ++text;
-    } else if (*pattern == '*') {
-      star = pattern++;
-      resume = text;
-    } else if (star) {
-      pattern = star + 1;
-      text = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (*pattern == '*') ++pattern;
-  return *pattern == '\0';
-}
-
 bool value_matches(const AttributeCondition& c, std::string value) {
   value = trim(value);
   if (value.empty()) return false;  // an unknown value never matches a non-universal key
@@ -163,7 +143,7 @@ bool value_matches(const AttributeCondition& c, std::string value) {
       return std::any_of(c.values.begin(), c.values.end(), same);
     case Condition::Kind::Wildcard: {
       const std::string pattern = c.person_name ? upper(c.values[0]) : c.values[0];
-      return glob(pattern.c_str(), value.c_str());
+      return wildcard_match(pattern, value);
     }
     case Condition::Kind::Range:
       return (c.values[0].empty() || value >= c.values[0]) &&

@@ -1,0 +1,86 @@
+#include "pacsnode/services/routing.h"
+
+#include <dcmtk/dcmdata/dcdicent.h>
+#include <dcmtk/dcmdata/dcdict.h>
+
+#include <algorithm>
+
+#include "pacsnode/services/wildcard.h"
+
+namespace pacs {
+namespace {
+
+std::vector<std::string> split(std::string_view s, char separator) {
+  std::vector<std::string> out(1);
+  for (char ch : s) {
+    if (ch == separator)
+      out.emplace_back();
+    else
+      out.back().push_back(ch);
+  }
+  return out;
+}
+
+Result<DcmTagKey> tag_named(const std::string& name) {
+  unsigned group = 0, element = 0;
+  if (std::sscanf(name.c_str(), "%4x,%4x", &group, &element) == 2 && name.size() == 9)
+    return DcmTagKey(static_cast<Uint16>(group), static_cast<Uint16>(element));
+  const DcmDataDictionary& dictionary = dcmDataDict.rdlock();
+  const DcmDictEntry* entry = dictionary.findEntry(name.c_str());
+  const bool found = entry != nullptr;
+  const DcmTagKey key = found ? entry->getKey() : DcmTagKey();
+  dcmDataDict.rdunlock();
+  if (!found)
+    return fail(ErrorCode::InvalidArgument, "route: no DICOM attribute named '" + name + "'");
+  return key;
+}
+
+}  // namespace
+
+Result<RouteRule> parse_route(std::string_view spec) {
+  const auto arrow = spec.find("->");
+  if (arrow == std::string_view::npos)
+    return fail(ErrorCode::InvalidArgument,
+                "route '" + std::string(spec) + "': expected CONDITIONS->AET[,AET]");
+  RouteRule rule;
+  for (const std::string& aet : split(spec.substr(arrow + 2), ','))
+    if (!aet.empty()) rule.destinations.push_back(aet);
+  if (rule.destinations.empty())
+    return fail(ErrorCode::InvalidArgument, "route '" + std::string(spec) + "': no destination");
+  const std::string_view conditions = spec.substr(0, arrow);
+  if (conditions.empty()) return rule;
+  for (const std::string& condition : split(conditions, ',')) {
+    const auto eq = condition.find('=');
+    if (eq == std::string::npos)
+      return fail(ErrorCode::InvalidArgument,
+                  "route condition '" + condition + "': expected KEY=PATTERN");
+    const std::string key = condition.substr(0, eq), pattern = condition.substr(eq + 1);
+    if (key == "calling_aet") {
+      rule.calling_aet = pattern;
+      continue;
+    }
+    auto tag = tag_named(key == "modality" ? "Modality" : key == "sop_class" ? "SOPClassUID" : key);
+    if (!tag) return tl::unexpected(tag.error());
+    rule.match.emplace_back(*tag, pattern);
+  }
+  return rule;
+}
+
+std::vector<std::string> destinations_for(const std::vector<RouteRule>& rules,
+                                          const std::string& calling_aet, DcmDataset& header) {
+  std::vector<std::string> out;
+  for (const RouteRule& rule : rules) {
+    if (!rule.calling_aet.empty() && !wildcard_match(rule.calling_aet, calling_aet)) continue;
+    const bool all = std::all_of(rule.match.begin(), rule.match.end(), [&](const auto& m) {
+      OFString value;
+      header.findAndGetOFStringArray(m.first, value);
+      return wildcard_match(m.second, value.c_str());
+    });
+    if (!all) continue;
+    for (const std::string& d : rule.destinations)
+      if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace pacs
