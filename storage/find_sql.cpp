@@ -1,5 +1,7 @@
 #include "storage/find_sql.h"
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace pacs {
@@ -51,35 +53,48 @@ const char* column_sql(Column c) {
   throw std::logic_error("unknown column");
 }
 
+std::string ascii_upper(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+std::string person_name_key_or_upper(const std::string& value, bool whole_name) {
+  return whole_name ? ascii_upper(value) : ascii_upper(value.substr(0, value.find('=')));
+}
+
+// The key column of a person-name column, matched on for queries without '='.
+const char* key_column(Column c) {
+  if (c == Column::PatientName) return "p.name_key";
+  if (c == Column::ReferringPhysician) return "st.referring_key";
+  return nullptr;
+}
+
 // One condition on one expression; appends its parameters.
 std::string condition_sql(const Condition& c, const std::string& column,
                           std::vector<std::string>& params) {
+  // Person names: case-insensitive. A query with one component group (the usual case) is matched
+  // on the indexed key of the stored name's first group; one with '=' on the whole name.
   const bool pn = c.person_name;
-  const std::string target = pn ? "UPPER(" + column + ")" : column;
-  const std::string param = pn ? "UPPER(?)" : "?";
+  const bool whole_name =
+      pn && std::any_of(c.values.begin(), c.values.end(),
+                        [](const std::string& v) { return v.find('=') != std::string::npos; });
+  const char* key = pn && !whole_name ? key_column(c.column) : nullptr;
+  const std::string target = key ? key : whole_name ? "UPPER(" + column + ")" : column;
+  auto value_of = [&](const std::string& v) {
+    return pn ? person_name_key_or_upper(v, whole_name) : v;
+  };
   switch (c.kind) {
     case Condition::Kind::Equals:
-    case Condition::Kind::Wildcard: {
-      const bool like = c.kind == Condition::Kind::Wildcard;
-      const std::string value = like ? like_pattern(c.values.at(0)) : c.values.at(0);
-      const std::string op = like ? " LIKE " : " = ";
-      const std::string escape = like ? " ESCAPE '\\'" : "";
-      if (!pn || value.find('=') != std::string::npos) {
-        params.push_back(value);
-        return target + op + param + escape;
-      }
-      // A name with several component groups ("Alphabetic=Ideographic=Phonetic"): the query,
-      // which has one group, is matched against the first.
-      params.push_back(value);
-      params.push_back((like ? value : like_pattern(value)) + "=%");
-      return "(" + target + op + param + escape + " OR " + target + " LIKE " + param +
-             " ESCAPE '\\')";
-    }
+      params.push_back(value_of(c.values.at(0)));
+      return target + " = ?";
+    case Condition::Kind::Wildcard:
+      params.push_back(like_pattern(value_of(c.values.at(0))));
+      return target + " LIKE ? ESCAPE '\\'";
     case Condition::Kind::AnyOf: {
       std::string list;
       for (const auto& v : c.values) {
-        list += list.empty() ? param : ", " + param;
-        params.push_back(v);
+        list += list.empty() ? "?" : ", ?";
+        params.push_back(value_of(v));
       }
       return target + " IN (" + list + ")";
     }
@@ -104,6 +119,12 @@ std::string condition_sql(const Condition& c, const std::string& column,
 }
 
 }  // namespace
+
+std::string person_name_key(const std::string& name) {
+  std::string key = name.substr(0, name.find('='));
+  for (char& ch : key) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return key;
+}
 
 Level level_of(Column c) {
   switch (c) {

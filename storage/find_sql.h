@@ -18,6 +18,9 @@ struct CompiledFind {
 // the level), the counts, the sets, the UIDs and the path. limit 0 means no limit.
 CompiledFind compile_find(const FindQuery& query, std::size_t limit);
 
+// The key a person name is matched on: its first component group, ASCII letters in upper case.
+std::string person_name_key(const std::string& name);
+
 // '*' and '?' to LIKE's '%' and '_', escaping LIKE's own specials with '\'.
 std::string like_pattern(const std::string& wildcard);
 

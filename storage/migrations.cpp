@@ -78,6 +78,16 @@ CREATE TABLE outbound_queue (
   updated_ms {int} NOT NULL);
 CREATE INDEX outbound_queue_due ON outbound_queue(state, next_attempt_ms);
 )sql",
+    // 3: person names matched through an indexed key: the first (alphabetic) component group in
+    // upper case, so "DOE*" and "Doe^Jane" are index range scans, not table scans.
+    R"sql(
+ALTER TABLE patients ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE studies ADD COLUMN referring_key TEXT NOT NULL DEFAULT '';
+UPDATE patients SET name_key = UPPER(name);
+UPDATE studies SET referring_key = UPPER(referring_physician);
+CREATE INDEX patients_name_key ON patients(name_key{pattern_ops});
+CREATE INDEX studies_referring_key ON studies(referring_key{pattern_ops});
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {
@@ -91,6 +101,8 @@ std::string for_dialect(std::string_view text, sql::Dialect dialect) {
   replace_all("{pk}", pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY");
   replace_all("{blob}", pg ? "BYTEA" : "BLOB");
   replace_all("{int}", pg ? "BIGINT" : "INTEGER");
+  // PostgreSQL uses a btree for LIKE 'prefix%' only with pattern ops (or the C collation).
+  replace_all("{pattern_ops}", pg ? " text_pattern_ops" : "");
   return out;
 }
 

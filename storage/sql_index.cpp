@@ -313,13 +313,17 @@ class SqlIndex final : public Index {
     }
     bool new_patient = false;
     const Value patient_key[] = {e.patient.patient_id, e.patient.issuer_of_patient_id};
-    const Value patient_values[] = {e.patient.patient_id, e.patient.issuer_of_patient_id,
-                                    e.patient.name,       e.patient.birth_date,
-                                    e.patient.sex,        sql::Blob{e.patient.attributes}};
+    const Value patient_values[] = {e.patient.patient_id,
+                                    e.patient.issuer_of_patient_id,
+                                    e.patient.name,
+                                    person_name_key(e.patient.name),
+                                    e.patient.birth_date,
+                                    e.patient.sex,
+                                    sql::Blob{e.patient.attributes}};
     p.patient_pk = find_or_insert(
         c, "SELECT pk FROM patients WHERE patient_id = ? AND issuer = ?", patient_key,
-        "INSERT INTO patients (patient_id, issuer, name, birth_date, sex, attributes) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
+        "INSERT INTO patients (patient_id, issuer, name, name_key, birth_date, sex, attributes) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
         patient_values, new_patient);
 
     const Value study_key[] = {e.study.study_uid.str()};
@@ -330,13 +334,14 @@ class SqlIndex final : public Index {
                                   e.study.accession_number,
                                   e.study.study_id,
                                   e.study.referring_physician,
+                                  person_name_key(e.study.referring_physician),
                                   e.study.description,
                                   sql::Blob{e.study.attributes}};
     p.study_pk = find_or_insert(
         c, "SELECT pk FROM studies WHERE study_uid = ?", study_key,
         "INSERT INTO studies (patient_pk, study_uid, study_date, study_time, accession_number, "
-        "study_id, referring_physician, description, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-        "?) ON CONFLICT DO NOTHING RETURNING pk",
+        "study_id, referring_physician, referring_key, description, attributes) VALUES (?, ?, ?, "
+        "?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
         study_values, p.new_study);
 
     const Value series_values[] = {p.study_pk,           e.series.series_uid.str(),
