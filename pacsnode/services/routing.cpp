@@ -22,9 +22,11 @@ std::vector<std::string> split(std::string_view s, char separator) {
 }
 
 Result<DcmTagKey> tag_named(const std::string& name) {
-  unsigned group = 0, element = 0;
-  if (std::sscanf(name.c_str(), "%4x,%4x", &group, &element) == 2 && name.size() == 9)
-    return DcmTagKey(static_cast<Uint16>(group), static_cast<Uint16>(element));
+  // Eight hex digits, as DICOM JSON writes tags (a comma would clash with the condition list).
+  if (name.size() == 8 && name.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
+    const unsigned long value = std::stoul(name, nullptr, 16);
+    return DcmTagKey(static_cast<Uint16>(value >> 16), static_cast<Uint16>(value & 0xffff));
+  }
   const DcmDataDictionary& dictionary = dcmDataDict.rdlock();
   const DcmDictEntry* entry = dictionary.findEntry(name.c_str());
   const bool found = entry != nullptr;

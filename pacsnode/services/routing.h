@@ -20,7 +20,7 @@ struct RouteRule {
 };
 
 // "KEY=PATTERN[,KEY=PATTERN...]->AET[,AET...]" where KEY is calling_aet, or a DICOM keyword
-// (Modality, SOPClassUID, StudyDescription, ...) or a tag written gggg,eeee. "->AET" alone
+// (Modality, SOPClassUID, StudyDescription, ...) or a tag written ggggeeee. "->AET" alone
 // forwards everything.
 Result<RouteRule> parse_route(std::string_view spec);
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "pacsnode/app/config.h"
 #include "tests/support/test_node.h"
@@ -68,6 +69,36 @@ TEST(Config, AWrongTypeInTheFileIsAnError) {
   auto parsed = parse_command_line({"--config", file.string()});
   ASSERT_FALSE(parsed);
   EXPECT_NE(parsed.error().message.find("dimse.port"), std::string::npos);
+}
+
+TEST(Config, TheReadmeExampleIsAValidConfig) {
+  std::ifstream readme(std::string(PACSNODE_SOURCE_DIR) + "/README.md");
+  std::stringstream all;
+  all << readme.rdbuf();
+  const std::string text = all.str();
+  const auto start = text.find("```toml\n");
+  ASSERT_NE(start, std::string::npos);
+  const auto end = text.find("```", start + 8);
+  testing::TempDir dir;
+  const auto file = dir.path() / "readme.toml";
+  std::ofstream(file) << text.substr(start + 8, end - start - 8);
+  auto parsed = parse_command_line({"--config", file.string()});
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->config.routes.size(), 1u);
+  EXPECT_EQ(parsed->config.routes[0].destinations, std::vector<std::string>{"ARCHIVE"});
+  EXPECT_EQ(parsed->config.max_find_results, 10000u);
+  EXPECT_EQ(parsed->config.forwarding.max_attempts, 20u);
+  EXPECT_EQ(parsed->config.peers.at("ARCHIVE").port, 4242);
+}
+
+TEST(Config, RoutesNeedADestinationAndKnownAttributes) {
+  EXPECT_FALSE(parse_command_line({"--route", "modality=CT"}));
+  EXPECT_FALSE(parse_command_line({"--route", "modality=CT->"}));
+  EXPECT_FALSE(parse_command_line({"--route", "NoSuchAttribute=1->A"}));
+  auto ok = parse_command_line({"--route", "calling_aet=CT*,00081030=*HEAD*->A,B"});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->config.routes[0].calling_aet, "CT*");
+  EXPECT_EQ(ok->config.routes[0].destinations.size(), 2u);
 }
 
 }  // namespace pacs

@@ -1,0 +1,266 @@
+// pacsnode-find-timer: times one study-level C-FIND, repeated over ONE association (Study Root
+// FIND, explicit and implicit VR little endian), and prints the median and 95th percentile of the
+// round trip (request sent .. final response received) and the match count of the last query:
+//
+//   median_ms=X p95_ms=Y matches=M
+//
+// QueryRetrieveLevel=STUDY and an empty StudyInstanceUID (a return key) are added unless given.
+// DCMTK reads TCP_NODELAY=1 from the environment to disable Nagle on the socket.
+
+#include <dcmtk/config/osconfig.h>  // must come first for DCMTK
+
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcdict.h>
+#include <dcmtk/dcmdata/dctag.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmnet/scu.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr int kExitBadArgs = 1;
+constexpr int kExitAssociationFailed = 2;
+constexpr int kExitQueryFailed = 3;
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string calling_aet = "FINDTIMER";
+  std::string called_aet;
+  int count = 0;
+  int warmup = 0;
+  int timeout_seconds = 30;
+  std::vector<std::pair<DcmTagKey, std::string>> keys;  // in order; a later key overrides
+};
+
+void print_usage(std::FILE* to) {
+  std::fputs(
+      "usage: pacsnode-find-timer --port N --aec CALLED --count N [--key TAG=VALUE]...\n"
+      "         [--host HOST=127.0.0.1] [--aet CALLING=FINDTIMER] [--warmup N=0]\n"
+      "         [--timeout S=30]\n"
+      "Runs the study-level C-FIND (Study Root) N times over one association after --warmup\n"
+      "untimed ones and prints 'median_ms=X p95_ms=Y matches=M' (M: matches of the last query).\n"
+      "TAG is a keyword (PatientID) or gggg,eeee; QueryRetrieveLevel=STUDY and an empty\n"
+      "StudyInstanceUID are added unless given. A key given twice keeps the last value.\n",
+      to);
+}
+
+std::optional<int> parse_int(std::string_view text, int min, int max) {
+  int value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < min || value > max) return std::nullopt;
+  return value;
+}
+
+// Returns an error message, or an empty string when the arguments are valid.
+std::string parse_args(int argc, char** argv, Options& opt) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      print_usage(stdout);
+      std::exit(0);
+    }
+    if (i + 1 >= argc) return "missing value for " + std::string(arg);
+    const std::string_view value = argv[++i];
+    if (arg == "--port" || arg == "--count" || arg == "--warmup" || arg == "--timeout") {
+      const int min = arg == "--warmup" ? 0 : 1;
+      const int max = arg == "--port" ? 65535 : arg == "--timeout" ? 3600 : 1'000'000;
+      const auto n = parse_int(value, min, max);
+      if (!n) {
+        return std::string(arg) + " must be in [" + std::to_string(min) + ", " +
+               std::to_string(max) + "], got '" + std::string(value) + "'";
+      }
+      (arg == "--port"      ? opt.port
+       : arg == "--count"   ? opt.count
+       : arg == "--warmup"  ? opt.warmup
+                            : opt.timeout_seconds) = *n;
+    } else if (arg == "--host") {
+      if (value.empty()) return "--host must not be empty";
+      opt.host = value;
+    } else if (arg == "--aet" || arg == "--aec") {
+      if (value.empty() || value.size() > 16) {
+        return std::string(arg) + " must be 1..16 characters, got '" + std::string(value) + "'";
+      }
+      (arg == "--aet" ? opt.calling_aet : opt.called_aet) = value;
+    } else if (arg == "--key") {
+      const std::size_t eq = value.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        return "--key must be TAG=VALUE, got '" + std::string(value) + "'";
+      }
+      const std::string name(value.substr(0, eq));
+      DcmTag tag;
+      if (DcmTag::findTagFromName(name.c_str(), tag).bad()) {
+        return "--key: unknown attribute '" + name + "'";
+      }
+      opt.keys.emplace_back(tag, std::string(value.substr(eq + 1)));
+    } else {
+      return "unknown argument '" + std::string(arg) + "'";
+    }
+  }
+  if (opt.port == 0) return "--port is required";
+  if (opt.called_aet.empty()) return "--aec is required";
+  if (opt.count == 0) return "--count is required";
+  return {};
+}
+
+// Collapses DCMTK's multi-line condition texts so every message stays one line.
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+// Builds the query: the defaults first, then the user's keys (a later key overrides).
+bool build_query(const Options& opt, DcmDataset& query, std::string& error) {
+  std::vector<std::pair<DcmTagKey, std::string>> keys = {
+      {DCM_QueryRetrieveLevel, "STUDY"},
+      {DCM_StudyInstanceUID, ""},
+  };
+  keys.insert(keys.end(), opt.keys.begin(), opt.keys.end());
+  for (const auto& [tag, value] : keys) {
+    const OFCondition cond = query.putAndInsertString(tag, value.c_str());
+    if (cond.bad()) {
+      error = "cannot set " + std::string(DcmTag(tag).getTagName()) + "='" + value +
+              "': " + one_line(cond.text());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Runs one C-FIND; sets `matches` (pending responses). False on a failure or a non-success
+// final status, with a message in `error`.
+bool run_query(DcmSCU& scu, T_ASC_PresentationContextID pc, DcmDataset& query, long& matches,
+               std::string& error) {
+  OFList<QRResponse*> responses;
+  const OFCondition cond = scu.sendFINDRequest(pc, &query, &responses);
+  matches = 0;
+  Uint16 final_status = 0xFFFF;
+  bool have_final = false;
+  for (QRResponse* response : responses) {
+    if (response->m_status == STATUS_FIND_Pending_MatchesAreContinuing ||
+        response->m_status == STATUS_FIND_Pending_WarningUnsupportedOptionalKeys) {
+      ++matches;
+    } else {
+      final_status = response->m_status;
+      have_final = true;
+    }
+    delete response;
+  }
+  if (cond.bad()) {
+    error = "C-FIND failed: " + one_line(cond.text());
+    return false;
+  }
+  if (!have_final || final_status != STATUS_Success) {
+    char status[8];
+    std::snprintf(status, sizeof status, "%04X", final_status);
+    error = have_final ? std::string("C-FIND final status ") + status
+                       : std::string("C-FIND ended without a final response");
+    return false;
+  }
+  return true;
+}
+
+// Nearest-rank percentile of sorted values (p in (0, 100]).
+double percentile(const std::vector<double>& sorted, double p) {
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * sorted.size()));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+double median(const std::vector<double>& sorted) {
+  const std::size_t n = sorted.size();
+  return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (const std::string error = parse_args(argc, argv, opt); !error.empty()) {
+    std::fprintf(stderr, "pacsnode-find-timer: %s\n", error.c_str());
+    print_usage(stderr);
+    return kExitBadArgs;
+  }
+  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+  if (!dcmDataDict.isDictionaryLoaded()) {
+    std::fprintf(stderr, "pacsnode-find-timer: no DICOM data dictionary loaded\n");
+    return kExitBadArgs;
+  }
+
+  DcmDataset query;
+  if (std::string error; !build_query(opt, query, error)) {
+    std::fprintf(stderr, "pacsnode-find-timer: %s\n", error.c_str());
+    return kExitBadArgs;
+  }
+
+  DcmSCU scu;
+  scu.setAETitle(opt.calling_aet.c_str());
+  scu.setPeerAETitle(opt.called_aet.c_str());
+  scu.setPeerHostName(opt.host.c_str());
+  scu.setPeerPort(static_cast<Uint16>(opt.port));
+  scu.setConnectionTimeout(opt.timeout_seconds);
+  scu.setACSETimeout(static_cast<Uint32>(opt.timeout_seconds));
+  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+  scu.setDIMSETimeout(static_cast<Uint32>(opt.timeout_seconds));
+  OFList<OFString> syntaxes;
+  syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
+  syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+  OFCondition cond = scu.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel,
+                                                syntaxes);
+  if (cond.good()) cond = scu.initNetwork();
+  if (cond.good()) cond = scu.negotiateAssociation();
+  if (cond.bad()) {
+    std::fprintf(stderr, "pacsnode-find-timer: association to %s@%s:%d failed: %s\n",
+                 opt.called_aet.c_str(), opt.host.c_str(), opt.port,
+                 one_line(cond.text()).c_str());
+    return kExitAssociationFailed;
+  }
+  const T_ASC_PresentationContextID pc =
+      scu.findPresentationContextID(UID_FINDStudyRootQueryRetrieveInformationModel, "");
+  if (pc == 0) {
+    std::fprintf(stderr, "pacsnode-find-timer: %s did not accept Study Root FIND\n",
+                 opt.called_aet.c_str());
+    scu.releaseAssociation();
+    return kExitAssociationFailed;
+  }
+
+  std::vector<double> millis;
+  millis.reserve(static_cast<std::size_t>(opt.count));
+  long matches = 0;
+  for (int i = 0; i < opt.warmup + opt.count; ++i) {
+    std::string error;
+    const auto start = std::chrono::steady_clock::now();
+    const bool ok = run_query(scu, pc, query, matches, error);
+    const auto stop = std::chrono::steady_clock::now();
+    if (!ok) {
+      std::fprintf(stderr, "pacsnode-find-timer: query %d: %s\n", i + 1, error.c_str());
+      if (scu.isConnected()) scu.abortAssociation();
+      return kExitQueryFailed;
+    }
+    if (i >= opt.warmup) {
+      millis.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+    }
+  }
+  scu.releaseAssociation();
+
+  std::sort(millis.begin(), millis.end());
+  std::printf("median_ms=%.3f p95_ms=%.3f matches=%ld\n", median(millis), percentile(millis, 95),
+              matches);
+  return 0;
+}
