@@ -1,0 +1,51 @@
+// C-FIND SCP (PS3.4 C.4.1): one pending response per match, C-CANCEL between them.
+#include "pacsnode/dimse/scp.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+
+#include <memory>
+
+#include "storage/model/log.h"
+
+namespace pacs::dimse {
+
+OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id) {
+  DcmDataset* received = nullptr;
+  OFCondition c = receiveFINDRequest(request, id, received);
+  std::unique_ptr<DcmDataset> identifier(received);
+  if (c.bad()) return c;
+  const QueryModel model = model_of(trimmed(request.AffectedSOPClassUID));
+  auto refuse = [&](Uint16 status, const std::string& why) {
+    PACS_LOG(Warn) << "C-FIND from " << calling_ << " refused with status 0x" << std::hex << status
+                   << std::dec << ": " << why;
+    DcmDataset detail;
+    detail.putAndInsertString(DCM_ErrorComment, why.substr(0, 64).c_str());
+    return sendFINDResponse(id, request.MessageID, request.AffectedSOPClassUID, nullptr, status,
+                            &detail);
+  };
+  auto parsed = context_.query.parse(*identifier, model);
+  if (!parsed) return refuse(STATUS_FIND_Error_DataSetDoesNotMatchSOPClass, parsed.error().message);
+
+  const Uint16 pending = parsed->unsupported_optional_keys
+                             ? STATUS_FIND_Pending_WarningUnsupportedOptionalKeys
+                             : STATUS_FIND_Pending_MatchesAreContinuing;
+  bool cancelled = false;
+  auto found = context_.query.find(*parsed, [&](DcmDataset& response) {
+    // PS3.4 C.4.1.2.3: a C-CANCEL may come at any time; look for one between responses.
+    if (checkForCANCEL(id, request.MessageID).good()) {
+      cancelled = true;
+      return false;
+    }
+    c = sendFINDResponse(id, request.MessageID, request.AffectedSOPClassUID, &response, pending);
+    return c.good();
+  });
+  if (c.bad()) return c;  // the association broke while answering
+  if (!found) return refuse(STATUS_FIND_Refused_OutOfResources, found.error().message);
+  PACS_LOG(Info) << "C-FIND " << parsed->level_name << " from " << calling_ << ": "
+                 << found->matches << " matches" << (cancelled ? " (cancelled)" : "");
+  return sendFINDResponse(
+      id, request.MessageID, request.AffectedSOPClassUID, nullptr,
+      cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);
+}
+
+}  // namespace pacs::dimse

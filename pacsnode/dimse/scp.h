@@ -1,0 +1,60 @@
+// One association of the DIMSE face. DCMTK builds a fresh Scp per association on its worker
+// thread; each service's handler lives in a file of its own (store, find, move, get).
+#pragma once
+
+#include <dcmtk/dcmnet/scpthrd.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pacsnode/dimse/server.h"
+
+namespace pacs::dimse {
+
+struct Context {
+  DimseOptions options;
+  IngestService& ingest;
+  QueryService& query;
+  RetrieveService& retrieve;
+};
+
+std::string trimmed(const char* text);
+QueryModel model_of(const std::string& sop_class);
+// Accepted transfer syntaxes of the storage classes, in preference order.
+const std::vector<const char*>& storage_transfer_syntaxes();
+
+class Scp : public DcmThreadSCP {
+ public:
+  explicit Scp(const Context& context) : context_(context) {}
+  // C-GET sends on the requester's association and must see which contexts it accepted; DcmSCP
+  // keeps its association private, so the pool hands it over here too.
+  void set_association(T_ASC_Association* association) { association_ = association; }
+
+ protected:
+  OFCondition handleIncomingCommand(T_DIMSE_Message* message,
+                                    const DcmPresentationContextInfo& info) override;
+  OFBool checkCalledAETitleAccepted(const OFString& called) override;
+  OFBool checkCallingAETitleAccepted(const OFString& calling) override;
+  void notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType& action) override;
+  OFCondition negotiateAssociation() override;
+  void notifyAssociationTermination() override;
+
+ private:
+  void accept_unknown_classes();
+  OFCondition handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationContextID id);
+  OFCondition handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id);
+  OFCondition handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContextID id);
+  OFCondition handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextID id);
+  tl::expected<std::optional<Uint16>, OFCondition> send_on_this_association(
+      const RetrieveItem& item, bool& cancelled);
+
+  const Context& context_;
+  T_ASC_Association* association_ = nullptr;
+  Uint16 next_message_id_ = 1;
+  T_ASC_Parameters* params_ = nullptr;
+  std::string calling_;
+  unsigned long stored_ = 0, failed_ = 0;
+};
+
+}  // namespace pacs::dimse
