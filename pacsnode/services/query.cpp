@@ -8,6 +8,7 @@
 #include <cctype>
 #include <optional>
 
+#include "pacsnode/services/text.h"
 #include "pacsnode/services/wildcard.h"
 #include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
@@ -75,24 +76,6 @@ bool wildcard_vr(DcmEVR vr) {
     default:
       return false;
   }
-}
-
-std::vector<std::string> split(const std::string& s, char separator) {
-  std::vector<std::string> out(1);
-  for (char ch : s) {
-    if (ch == separator)
-      out.emplace_back();
-    else
-      out.back().push_back(ch);
-  }
-  return out;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
-  std::size_t start = 0;
-  while (start < s.size() && s[start] == ' ') ++start;
-  return s.substr(start);
 }
 
 // How one key value matches (PS3.4 C.2.2.2); nullopt for universal matching.

@@ -5,21 +5,11 @@
 
 #include <algorithm>
 
+#include "pacsnode/services/text.h"
 #include "pacsnode/services/wildcard.h"
 
 namespace pacs {
 namespace {
-
-std::vector<std::string> split(std::string_view s, char separator) {
-  std::vector<std::string> out(1);
-  for (char ch : s) {
-    if (ch == separator)
-      out.emplace_back();
-    else
-      out.back().push_back(ch);
-  }
-  return out;
-}
 
 Result<DcmTagKey> tag_named(const std::string& name) {
   // Eight hex digits, as DICOM JSON writes tags (a comma would clash with the condition list).

@@ -124,13 +124,7 @@ class FindTest : public ::testing::TestWithParam<const char*> {
     std::vector<std::string> argv = {"findscu",  "-v", model, "-aec",
                                      "PACSNODE", "-X", "-od", out.string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    for (const auto& k : keys) {
-      argv.push_back("-k");
-      argv.push_back(k);
-    }
-    argv.push_back("127.0.0.1");
-    argv.push_back(std::to_string(node_->dimse_port()));
-    auto r = testing::run(argv, std::chrono::seconds(60), {"TCP_NODELAY=1"});
+    auto r = testing::run_dcmtk_tool(argv, keys, node_->dimse_port());
     FindResult result;
     result.output = r.output;
     std::smatch m;

@@ -87,15 +87,9 @@ class MoveTest : public ::testing::TestWithParam<const char*> {
 
   MoveOutcome movescu(const std::string& model, const std::string& destination,
                       const std::vector<std::string>& keys) {
-    std::vector<std::string> argv = {"movescu",  "-v",   model,      "-aec",
-                                     "PACSNODE", "-aem", destination};
-    for (const auto& k : keys) {
-      argv.push_back("-k");
-      argv.push_back(k);
-    }
-    argv.push_back("127.0.0.1");
-    argv.push_back(std::to_string(node_->dimse_port()));
-    auto r = testing::run(argv, std::chrono::seconds(120), {"TCP_NODELAY=1"});
+    auto r =
+        testing::run_dcmtk_tool({"movescu", "-v", model, "-aec", "PACSNODE", "-aem", destination},
+                                keys, node_->dimse_port());
     std::smatch m;
     std::string status;
     if (std::regex_search(r.output, m, std::regex("Received Final Move Response \\(([^)]*)\\)")))
@@ -272,15 +266,9 @@ TEST_P(MoveTest, GetscuRetrievesEveryLevelByteIdentical) {
   auto getscu = [&](const std::string& model, const std::vector<std::string>& keys) {
     const auto out = corpus_.path() / ("get" + std::to_string(gets_++));
     fs::create_directories(out);
-    std::vector<std::string> argv = {"getscu",   "-v",  model,       "-aec",
-                                     "PACSNODE", "-od", out.string()};
-    for (const auto& k : keys) {
-      argv.push_back("-k");
-      argv.push_back(k);
-    }
-    argv.push_back("127.0.0.1");
-    argv.push_back(std::to_string(node_->dimse_port()));
-    auto r = testing::run(argv, std::chrono::seconds(120), {"TCP_NODELAY=1"});
+    auto r =
+        testing::run_dcmtk_tool({"getscu", "-v", model, "-aec", "PACSNODE", "-od", out.string()},
+                                keys, node_->dimse_port());
     EXPECT_NE(r.output.find("Received C-GET Response (Success)"), std::string::npos) << r.output;
     std::set<std::string> sops;
     for (const auto& f : testing::files_below(out)) {

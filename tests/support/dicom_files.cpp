@@ -119,6 +119,18 @@ std::vector<StoreAttempt> store_each(int port, const std::vector<fs::path>& file
   return attempts;
 }
 
+ToolResult run_dcmtk_tool(std::vector<std::string> argv, const std::vector<std::string>& keys,
+                          int port) {
+  for (const auto& k : keys) {
+    argv.push_back("-k");
+    argv.push_back(k);
+  }
+  argv.push_back("127.0.0.1");
+  argv.push_back(std::to_string(port));
+  auto r = run(argv, std::chrono::seconds(120), {"TCP_NODELAY=1"});
+  return {r.exit_code, r.output};
+}
+
 StorescuResult storescu(int port, const std::vector<std::string>& paths,
                         const std::string& called_aet) {
   std::vector<std::string> argv = {"storescu", "-aec",      called_aet,          "+sd",

@@ -40,6 +40,15 @@ std::vector<StoreAttempt> store_each(int port, const std::vector<std::filesystem
                                      const std::function<void(const StoreAttempt&)>& on_each = {},
                                      const std::string& called_aet = "PACSNODE");
 
+// A DCMTK query/retrieve tool (findscu, movescu, getscu) against 127.0.0.1:port: tool_and_flags,
+// then "-k KEY" for each key, then the address; with TCP_NODELAY=1.
+struct ToolResult {
+  int exit_code;
+  std::string output;
+};
+ToolResult run_dcmtk_tool(std::vector<std::string> tool_and_flags,
+                          const std::vector<std::string>& keys, int port);
+
 // storescu (DCMTK's command-line SCU) over files or folders; returns its exit code and output.
 struct StorescuResult {
   int exit_code;
