@@ -68,6 +68,26 @@ class MoveScu : public DcmSCU {
   int cancel_after_;
 };
 
+// DcmSCU as a C-GET requester (storage SCP role for CT) that cancels after N pending responses.
+class GetScu : public DcmSCU {
+ public:
+  explicit GetScu(int cancel_after) : cancel_after_(cancel_after) {}
+  int pending = 0;
+  Uint16 final_status = 0;
+
+ protected:
+  OFCondition handleCGETResponse(const T_ASC_PresentationContextID id, RetrieveResponse* response,
+                                 OFBool& go_on) override {
+    OFCondition c = DcmSCU::handleCGETResponse(id, response, go_on);
+    if (response->m_status == STATUS_Pending && ++pending == cancel_after_) sendCANCELRequest(id);
+    if (response->m_status != STATUS_Pending) final_status = response->m_status;
+    return c;
+  }
+
+ private:
+  int cancel_after_;
+};
+
 class MoveTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
@@ -292,6 +312,35 @@ TEST_P(MoveTest, GetscuRetrievesEveryLevelByteIdentical) {
             std::set<std::string>{a});
   // The association that served the C-GETs still stores.
   EXPECT_EQ(testing::storescu(node_->dimse_port(), {files_[0].string()}).exit_code, 0);
+}
+
+TEST_P(MoveTest, CancelStopsACGet) {
+  GetScu scu(2);
+  scu.setAETitle("GETSCU");
+  scu.setPeerAETitle("PACSNODE");
+  scu.setPeerHostName("127.0.0.1");
+  scu.setPeerPort(static_cast<Uint16>(node_->dimse_port()));
+  scu.setStorageMode(DCMSCU_STORAGE_IGNORE);
+  scu.addPresentationContext(UID_GETStudyRootQueryRetrieveInformationModel,
+                             {UID_LittleEndianExplicitTransferSyntax});
+  for (const char* sop_class :
+       {UID_CTImageStorage, UID_MRImageStorage, UID_ComputedRadiographyImageStorage})
+    scu.addPresentationContext(sop_class, {UID_LittleEndianExplicitTransferSyntax},
+                               ASC_SC_ROLE_SCP);
+  ASSERT_TRUE(scu.initNetwork().good());
+  ASSERT_TRUE(scu.negotiateAssociation().good());
+  DcmDataset identifier;
+  identifier.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
+  identifier.putAndInsertString(DCM_PatientID, "*");  // every study: 24 instances
+  OFList<RetrieveResponse*> responses;
+  scu.sendCGETRequest(
+      scu.findPresentationContextID(UID_GETStudyRootQueryRetrieveInformationModel, ""), &identifier,
+      &responses);
+  for (auto* r : responses) delete r;
+  scu.releaseAssociation();
+  EXPECT_EQ(scu.final_status, STATUS_GET_Cancel);
+  EXPECT_LT(scu.pending, 24);
+  EXPECT_NE(node_->log().find("(cancelled)"), std::string::npos);
 }
 
 TEST_P(MoveTest, GetWithAnUnknownLevelIsRefused) {
