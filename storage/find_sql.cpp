@@ -105,12 +105,12 @@ std::string condition_sql(const Condition& c, const std::string& column,
         params.push_back(c.values[0]);
       }
       if (c.values.size() > 1 && !c.values[1].empty()) {
-        // A high bound matches everything that starts with it ("20260101" includes any time that
-        // day in a DT, "1200" any second of that minute in a TM).
-        sql += std::string(sql.empty() ? "" : " AND ") + "(" + column + " <= ? OR " + column +
-               " LIKE ? ESCAPE '\\')";
-        params.push_back(c.values[1]);
-        params.push_back(like_pattern(c.values[1]) + "%");
+        // A high bound includes every value that starts with it ("20260101" includes any time
+        // that day in a DT, "1200" any second of that minute in a TM): compare against the bound
+        // followed by '~', which sorts after the digits, '.', '+' and '-' of DA/TM/DT values. One
+        // comparison keeps the condition an index range.
+        sql += std::string(sql.empty() ? "" : " AND ") + column + " <= ?";
+        params.push_back(c.values[1] + "~");
       }
       return sql.empty() ? "1 = 1" : "(" + sql + ")";
     }

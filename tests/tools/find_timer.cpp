@@ -84,10 +84,11 @@ std::string parse_args(int argc, char** argv, Options& opt) {
         return std::string(arg) + " must be in [" + std::to_string(min) + ", " +
                std::to_string(max) + "], got '" + std::string(value) + "'";
       }
-      (arg == "--port"      ? opt.port
-       : arg == "--count"   ? opt.count
-       : arg == "--warmup"  ? opt.warmup
-                            : opt.timeout_seconds) = *n;
+      int* target = &opt.timeout_seconds;
+      if (arg == "--port") target = &opt.port;
+      if (arg == "--count") target = &opt.count;
+      if (arg == "--warmup") target = &opt.warmup;
+      *target = *n;
     } else if (arg == "--host") {
       if (value.empty()) return "--host must not be empty";
       opt.host = value;
@@ -221,14 +222,13 @@ int main(int argc, char** argv) {
   OFList<OFString> syntaxes;
   syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
   syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
-  OFCondition cond = scu.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel,
-                                                syntaxes);
+  OFCondition cond =
+      scu.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, syntaxes);
   if (cond.good()) cond = scu.initNetwork();
   if (cond.good()) cond = scu.negotiateAssociation();
   if (cond.bad()) {
     std::fprintf(stderr, "pacsnode-find-timer: association to %s@%s:%d failed: %s\n",
-                 opt.called_aet.c_str(), opt.host.c_str(), opt.port,
-                 one_line(cond.text()).c_str());
+                 opt.called_aet.c_str(), opt.host.c_str(), opt.port, one_line(cond.text()).c_str());
     return kExitAssociationFailed;
   }
   const T_ASC_PresentationContextID pc =
