@@ -62,6 +62,18 @@ std::string person_name_key_or_upper(const std::string& value, bool whole_name) 
   return whole_name ? ascii_upper(value) : ascii_upper(value.substr(0, value.find('=')));
 }
 
+// "1259" -> "1260": the digit string one above, same length (the caller excludes all nines).
+std::string next_digit_string(std::string digits) {
+  for (std::size_t i = digits.size(); i-- > 0;) {
+    if (digits[i] != '9') {
+      ++digits[i];
+      return digits;
+    }
+    digits[i] = '0';
+  }
+  return digits;
+}
+
 // The key column of a person-name column, matched on for queries without '='.
 const char* key_column(Column c) {
   if (c == Column::PatientName) return "p.name_key";
@@ -106,11 +118,18 @@ std::string condition_sql(const Condition& c, const std::string& column,
       }
       if (c.values.size() > 1 && !c.values[1].empty()) {
         // A high bound includes every value that starts with it ("20260101" includes any time
-        // that day in a DT, "1200" any second of that minute in a TM): compare against the bound
-        // followed by '~', which sorts after the digits, '.', '+' and '-' of DA/TM/DT values. One
-        // comparison keeps the condition an index range.
-        sql += std::string(sql.empty() ? "" : " AND ") + column + " <= ?";
-        params.push_back(c.values[1] + "~");
+        // that day in a DT, "1200" any second of that minute in a TM): values below the bound
+        // plus one in its last digit ("1201"), one comparison that keeps the condition an index
+        // range and orders digits alike under every collation. An all-nines bound has no value
+        // above it; a bound with other characters is compared as it is.
+        const std::string& high = c.values[1];
+        if (high.find_first_not_of("0123456789") != std::string::npos) {
+          sql += std::string(sql.empty() ? "" : " AND ") + column + " <= ?";
+          params.push_back(high);
+        } else if (high.find_first_not_of('9') != std::string::npos) {
+          sql += std::string(sql.empty() ? "" : " AND ") + column + " < ?";
+          params.push_back(next_digit_string(high));
+        }
       }
       return sql.empty() ? "1 = 1" : "(" + sql + ")";
     }
