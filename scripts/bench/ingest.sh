@@ -13,6 +13,10 @@ set -euo pipefail
 export LC_ALL=C
 # DCMTK tools and Orthanc read this to disable Nagle on their sockets; pacsnode does so itself.
 export TCP_NODELAY=1
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bench_name=ingest
+# shellcheck source=scripts/lib/bench.sh
+source "$repo/scripts/lib/bench.sh"
 
 usage() {
   cat <<'EOF'
@@ -25,13 +29,6 @@ usage: scripts/bench/ingest.sh [flags]
                              pacsnode/sqlite,pacsnode/postgres,orthanc,storescp (default all)
 EOF
 }
-
-die() {
-  echo "ingest: FAIL: $*" >&2
-  exit 1
-}
-
-is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
 # ---- arguments
 setup=1
@@ -74,147 +71,25 @@ while (($#)); do
 done
 is_count "$per_series" || die "--instances-per-series: '$per_series' is not a positive number"
 is_count "$runs" || die "--runs: '$runs' is not a positive number"
-IFS=, read -r -a targets <<<"$targets_arg"
-((${#targets[@]})) || die "--targets: empty"
-for t in "${targets[@]}"; do
-  [[ " ${all_targets[*]} " == *" $t "* ]] || die "--targets: unknown target '$t'"
-done
-has_target() { [[ " ${targets[*]} " == *" $1 "* ]]; }
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# A relative --out is relative to where the script was started.
-out=$(realpath -m "${out:-$repo/bench-out}")
-cd "$repo"
+parse_targets "$targets_arg"
 
 # ---- prerequisites
-if ((setup)); then
-  scripts/setup.sh bench
-fi
-pacsnode_bin=$repo/build/pacsnode/pacsnode
-gencorpus_bin=$repo/build/tests/pacsnode-gencorpus
-if [[ ! -x "$pacsnode_bin" || ! -x "$gencorpus_bin" ]]; then
-  echo "ingest: building pacsnode and pacsnode-gencorpus"
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  ninja -C build pacsnode pacsnode-gencorpus
-fi
-for tool in storescu echoscu python3 setsid timeout; do
-  command -v "$tool" >/dev/null || die "$tool is missing (run scripts/setup.sh bench)"
-done
-if has_target pacsnode/sqlite; then command -v sqlite3 >/dev/null || die "sqlite3 is missing"; fi
-if has_target pacsnode/postgres; then command -v psql >/dev/null || die "psql is missing"; fi
-if has_target orthanc; then
-  command -v Orthanc >/dev/null || die "Orthanc is missing (run scripts/setup.sh bench)"
-  command -v curl >/dev/null || die "curl is missing"
-fi
-if has_target storescp; then command -v storescp >/dev/null || die "storescp is missing"; fi
+bench_prepare "$setup"
+ensure_built "pacsnode pacsnode-gencorpus" "$pacsnode_bin" "$gencorpus_bin"
+require_tools storescu echoscu python3 setsid timeout
+require_target_tools
 
 # ---- state and cleanup: whatever runs is stopped on exit, on success and on failure alike
-work=""
-corpus_tmp=""
-server_pid=""  # the running target; started with setsid, so also its process group
-server_log=""
-client_pids=()
-
-# True while the process exists and is not a zombie.
-alive() {
-  local stat
-  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ "$stat" != Z* ]]
-}
-
-stop_server() {
-  [[ -n "$server_pid" ]] || return 0
-  local pid=$server_pid deadline
-  server_pid=""
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  deadline=$((SECONDS + 30))
-  while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-  if alive "$pid"; then
-    echo "ingest: warning: server $pid ignored SIGTERM for 30 s; killing it" >&2
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-  # Forked children (storescp --fork) are in the same process group.
-  deadline=$((SECONDS + 10))
-  while pgrep -g "$pid" >/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  if pgrep -g "$pid" >/dev/null; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  local pid
-  for pid in "${client_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  stop_server
-  if declare -F pg_stop >/dev/null; then pg_stop; fi
-  [[ -n "$work" ]] && rm -rf "$work"
-  [[ -n "$corpus_tmp" ]] && rm -rf "$corpus_tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-work=$(mktemp -d -t pacsnode-bench.XXXXXX)
-
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# Starts a target in its own process group, output to a log.
-start_server() {
-  server_log=$1
-  shift
-  setsid "$@" >"$server_log" 2>&1 </dev/null &
-  server_pid=$!
-}
-
-show_server_log() {
-  if [[ -n "$server_log" && -s "$server_log" ]]; then
-    echo "---- $server_log (last 40 lines)" >&2
-    tail -n 40 "$server_log" >&2
-  fi
-}
-
-# Waits until the target answers a C-ECHO (deadline 60 s).
-wait_for_echo() {
-  local aet=$1 port=$2 deadline=$((SECONDS + 60))
-  while ((SECONDS < deadline)); do
-    if ! alive "$server_pid"; then
-      show_server_log
-      die "$aet on port $port exited while starting"
-    fi
-    if echoscu -to 2 -ta 5 -td 5 -aec "$aet" 127.0.0.1 "$port" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  show_server_log
-  die "$aet on port $port did not answer C-ECHO within 60 s"
-}
+bench_begin
 
 # ---- the corpus, cached by its parameters
 corpus_key="ct-${rows}x${columns}-p${patients}-st${studies}-se${series}-i${per_series}-explicit-seed1"
 corpus_root=$repo/build/bench-corpus/$corpus_key
 corpus=$corpus_root/dicom
 expected=$((patients * studies * series * per_series))
-if [[ ! -f "$corpus_root/complete" ]]; then
-  echo "ingest: generating $expected instances into $corpus_root"
-  mkdir -p "$repo/build/bench-corpus"
-  rm -rf "$corpus_root"
-  corpus_tmp=$(mktemp -d "$repo/build/bench-corpus/.tmp.XXXXXX")
-  "$gencorpus_bin" --out "$corpus_tmp/dicom" --patients "$patients" --studies "$studies" \
-    --series "$series" --instances "$per_series" --rows "$rows" --columns "$columns" \
-    --modality CT --syntax explicit --seed 1 >"$corpus_tmp/gencorpus.log" 2>&1 ||
-    { cat "$corpus_tmp/gencorpus.log" >&2; die "pacsnode-gencorpus failed"; }
-  touch "$corpus_tmp/complete"
-  mv "$corpus_tmp" "$corpus_root"
-  corpus_tmp=""
-fi
+make_corpus "$corpus_key" "$expected instances into $corpus_root" --patients "$patients" \
+  --studies "$studies" --series "$series" --instances "$per_series" --rows "$rows" \
+  --columns "$columns" --seed 1
 mapfile -t files < <(find "$corpus" -type f -name '*.dcm' | sort -V)
 ((${#files[@]} == expected)) ||
   die "corpus $corpus has ${#files[@]} files, expected $expected (delete it to regenerate)"
@@ -224,7 +99,6 @@ corpus_mb=$(awk -v b="$corpus_bytes" 'BEGIN {printf "%.0f", b / 1e6}')
 # ---- one run
 # Sends the corpus to AET at PORT over N associations; sets `elapsed` (seconds).
 elapsed=""
-received=""
 send_corpus() {
   local aet=$1 port=$2 n=$3 logdir=$4 client_deadline=$((120 + expected / 2))
   local t0 t1 i start len pid failed=0
@@ -252,46 +126,11 @@ send_corpus() {
   client_pids=()
   if ((failed)); then
     local f
-    for f in "$logdir"/storescu-*.log; do
-      echo "---- $f (last 20 lines)" >&2
-      tail -n 20 "$f" >&2
-    done
+    for f in "$logdir"/storescu-*.log; do show_client_log "$f"; done
     show_server_log
     die "storescu failed against $aet (exit status above; timeout after ${client_deadline} s)"
   fi
   elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
-}
-
-# Prints how many instances the running target holds.
-count_pacsnode_sqlite() { sqlite3 -cmd '.timeout 10000' "$1/index.sqlite" 'select count(*) from instances'; }
-count_pacsnode_postgres() { PGCONNECT_TIMEOUT=10 psql -X -A -t -q "$1" -c 'select count(*) from instances'; }
-count_orthanc() {
-  curl -fsS --max-time 10 "http://127.0.0.1:$1/statistics" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["CountInstances"])'
-}
-count_files() { find "$1" -type f | wc -l; }
-
-# Checks that the target stored every instance: right away, or within 10 s (then warns: the
-# target acknowledged instances before they were in its index).
-verify_count() {
-  local what=$1 deadline=$((SECONDS + 10)) got="" tries=0
-  shift
-  while :; do
-    tries=$((tries + 1))
-    got=$("$@" 2>>"$work/count.log") || got="error"
-    [[ "$got" == "$expected" ]] && break
-    ((SECONDS < deadline)) || break
-    sleep 0.5
-  done
-  if [[ "$got" != "$expected" ]]; then
-    show_server_log
-    [[ -s "$work/count.log" ]] && tail -n 20 "$work/count.log" >&2
-    die "$what holds $got instances after the run, expected $expected"
-  fi
-  if ((tries > 1)); then
-    echo "ingest: warning: $what showed all $expected instances only after waiting" >&2
-  fi
-  received=$got
 }
 
 git_rev=$(git describe --always --dirty 2>/dev/null || echo unknown)
@@ -316,30 +155,13 @@ run_one() {
         url=$(pg_create_db "$db")
         dbflag=$url
       fi
-      start_server "$dir/logs/server.log" "$pacsnode_bin" serve --data-dir "$dir/data" \
-        --dimse-port "$port" --http-port "$(free_port)" --mllp-port "$(free_port)" \
-        --aet PACSNODE --db "$dbflag"
+      start_pacsnode "$dir/logs/server.log" "$dir/data" "$port" "$dbflag"
       wait_for_echo PACSNODE "$port"
       aet=PACSNODE
       ;;
     orthanc)
       http=$(free_port)
-      mkdir -p "$dir/data/storage" "$dir/data/index"
-      cat >"$dir/orthanc.json" <<EOF
-{
-  "Name": "pacsnode-bench",
-  "StorageDirectory": "$dir/data/storage",
-  "IndexDirectory": "$dir/data/index",
-  "DicomAet": "ORTHANC",
-  "DicomPort": $port,
-  "HttpPort": $http,
-  "HttpBindAddress": "127.0.0.1",
-  "RemoteAccessAllowed": false,
-  "AuthenticationEnabled": false,
-  "DicomCheckCalledAet": false
-}
-EOF
-      start_server "$dir/logs/server.log" Orthanc "$dir/orthanc.json"
+      start_orthanc "$dir" "$port" "$http"
       wait_for_echo ORTHANC "$port"
       aet=ORTHANC
       ;;
@@ -356,10 +178,10 @@ EOF
   send_corpus "$aet" "$port" "$n" "$dir/logs"
 
   case "$target" in
-    pacsnode/sqlite) verify_count "$target" count_pacsnode_sqlite "$dir/data" ;;
-    pacsnode/postgres) verify_count "$target" count_pacsnode_postgres "$url" ;;
-    orthanc) verify_count "$target" count_orthanc "$http" ;;
-    storescp) verify_count "$target" count_files "$dir/data" ;;
+    pacsnode/sqlite) verify_count "$target" "$expected" "the run" count_pacsnode_sqlite "$dir/data" ;;
+    pacsnode/postgres) verify_count "$target" "$expected" "the run" count_pacsnode_postgres "$url" ;;
+    orthanc) verify_count "$target" "$expected" "the run" count_orthanc "$http" ;;
+    storescp) verify_count "$target" "$expected" "the run" count_files "$dir/data" ;;
   esac
   stop_server
   if [[ -n "$db" ]]; then pg_drop_db "$db"; fi
@@ -369,7 +191,7 @@ EOF
   mbs=$(awk -v b="$corpus_bytes" -v s="$elapsed" 'BEGIN {printf "%.1f", b / 1e6 / s}')
   printf '%s\t%s\t%s\n' "$target" "$n" "$elapsed" >>"$results"
   printf '{"time":"%s","round":%d,"target":"%s","associations":%d,"instances":%d,"bytes":%d,"seconds":%s,"inst_per_s":%s,"mb_per_s":%s,"received":%d,"loadavg_1m_before":%s,"corpus":"%s","git":"%s","tcp_nodelay":1}\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$round" "$target" "$n" "$expected" "$corpus_bytes" \
+    "$(now)" "$round" "$target" "$n" "$expected" "$corpus_bytes" \
     "$elapsed" "$ips" "$mbs" "$received" "$load" "$corpus_key" "$git_rev" >>"$runs_jsonl"
   printf 'ingest: round %d/%d  %-18s %d assoc  %6.2f s  %7.1f inst/s  %6.1f MB/s  (load %s)\n' \
     "$round" "$runs" "$target" "$n" "$elapsed" "$ips" "$mbs" "$load" >&2
@@ -377,11 +199,7 @@ EOF
 }
 
 # ---- the rounds
-if has_target pacsnode/postgres; then
-  # shellcheck source=scripts/lib/pg.sh
-  source "$repo/scripts/lib/pg.sh"
-  pg_start
-fi
+pg_start_if_needed
 echo "ingest: $expected instances ($corpus_mb MB) from $corpus, $runs round(s), targets: ${targets[*]}" >&2
 for ((round = 1; round <= runs; round++)); do
   for target in "${targets[@]}"; do
@@ -393,8 +211,7 @@ if declare -F pg_stop >/dev/null; then pg_stop; fi
 
 # ---- summary: medians of the durations, as instances/s and MB/s
 median_seconds() { # target associations
-  awk -F'\t' -v t="$1" -v n="$2" '$1 == t && $2 == n {print $3}' "$results" | sort -g |
-    awk '{v[NR] = $1} END {if (NR == 0) exit 1; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+  awk -F'\t' -v t="$1" -v n="$2" '$1 == t && $2 == n {print $3}' "$results" | median
 }
 declare -A med
 for target in "${targets[@]}"; do

@@ -25,6 +25,10 @@ set -euo pipefail
 export LC_ALL=C
 # DCMTK tools and Orthanc read this to disable Nagle on their sockets; pacsnode does so itself.
 export TCP_NODELAY=1
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bench_name=query
+# shellcheck source=scripts/lib/bench.sh
+source "$repo/scripts/lib/bench.sh"
 
 usage() {
   cat <<'EOF'
@@ -43,13 +47,6 @@ Environment: PACSNODE_FIND_TIMER names a pacsnode-find-timer binary to use inste
 build/tests/pacsnode-find-timer.
 EOF
 }
-
-die() {
-  echo "query: FAIL: $*" >&2
-  exit 1
-}
-
-is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
 # ---- arguments
 setup=1
@@ -108,184 +105,28 @@ is_count "$move_instances" || die "--move-instances: '$move_instances' is not a 
 is_count "$queries" || die "--queries: '$queries' is not a positive number"
 [[ "$scale_studies" == 0 ]] || is_count "$scale_studies" ||
   die "--scale-studies: '$scale_studies' is not a number"
-IFS=, read -r -a targets <<<"$targets_arg"
-((${#targets[@]})) || die "--targets: empty"
-for t in "${targets[@]}"; do
-  [[ " ${all_targets[*]} " == *" $t "* ]] || die "--targets: unknown target '$t'"
-done
-has_target() { [[ " ${targets[*]} " == *" $1 "* ]]; }
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# A relative --out is relative to where the script was started.
-out=$(realpath -m "${out:-$repo/bench-out}")
-cd "$repo"
+parse_targets "$targets_arg"
 
 # ---- prerequisites
-if ((setup)); then
-  scripts/setup.sh bench
-fi
-pacsnode_bin=$repo/build/pacsnode/pacsnode
-gencorpus_bin=$repo/build/tests/pacsnode-gencorpus
+bench_prepare "$setup"
 genindex_bin=$repo/build/tests/pacsnode-genindex
 timer_bin=${PACSNODE_FIND_TIMER:-$repo/build/tests/pacsnode-find-timer}
-if [[ ! -x "$pacsnode_bin" || ! -x "$gencorpus_bin" || ! -x "$genindex_bin" || ! -x "$timer_bin" ]]; then
-  echo "query: building pacsnode, pacsnode-gencorpus, pacsnode-genindex and pacsnode-find-timer"
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  ninja -C build pacsnode pacsnode-gencorpus pacsnode-genindex pacsnode-find-timer
-  [[ -x "$timer_bin" ]] || die "$timer_bin is missing after the build"
-fi
-for tool in storescu storescp movescu echoscu dcmdump python3 setsid timeout; do
-  command -v "$tool" >/dev/null || die "$tool is missing (run scripts/setup.sh bench)"
-done
-if has_target pacsnode/sqlite; then command -v sqlite3 >/dev/null || die "sqlite3 is missing"; fi
-if has_target pacsnode/postgres; then command -v psql >/dev/null || die "psql is missing"; fi
-if has_target orthanc; then
-  command -v Orthanc >/dev/null || die "Orthanc is missing (run scripts/setup.sh bench)"
-  command -v curl >/dev/null || die "curl is missing"
-fi
-if has_target dcmqrscp; then command -v dcmqrscp >/dev/null || die "dcmqrscp is missing"; fi
+ensure_built "pacsnode pacsnode-gencorpus pacsnode-genindex pacsnode-find-timer" \
+  "$pacsnode_bin" "$gencorpus_bin" "$genindex_bin" "$timer_bin"
+require_tools storescu storescp movescu echoscu dcmdump python3 setsid timeout
+require_target_tools
 
 # ---- state and cleanup: whatever runs is stopped on exit, on success and on failure alike
-work=""
-corpus_tmp=""
-server_pid="" # the running target; started with setsid, so also its process group
-server_log=""
 dest_pid="" # the storescp that receives C-MOVE sub-operations (own process group too)
-client_pids=()
-
-# True while the process exists and is not a zombie.
-alive() {
-  local stat
-  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ "$stat" != Z* ]]
-}
-
-# Stops the process group led by PID: SIGTERM, then SIGKILL after 30 s.
-stop_group() {
-  local pid=$1 deadline
-  [[ -n "$pid" ]] || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  deadline=$((SECONDS + 30))
-  while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-  if alive "$pid"; then
-    echo "query: warning: process $pid ignored SIGTERM for 30 s; killing it" >&2
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-  # Forked children (dcmqrscp forks per association) are in the same process group.
-  deadline=$((SECONDS + 10))
-  while pgrep -g "$pid" >/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  if pgrep -g "$pid" >/dev/null; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
-}
-
-stop_server() {
-  local pid=$server_pid
-  server_pid=""
-  stop_group "$pid"
-}
-
 stop_dest() {
   local pid=$dest_pid
   dest_pid=""
   stop_group "$pid"
 }
-
-cleanup() {
-  local rc=$?
-  set +e
-  local pid
-  for pid in "${client_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  stop_server
-  stop_dest
-  if declare -F pg_stop >/dev/null; then pg_stop; fi
-  [[ -n "$work" ]] && rm -rf "$work"
-  [[ -n "$corpus_tmp" ]] && rm -rf "$corpus_tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-work=$(mktemp -d -t pacsnode-bench.XXXXXX)
-
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# Starts a target in its own process group, output to a log.
-start_server() {
-  server_log=$1
-  shift
-  setsid "$@" >"$server_log" 2>&1 </dev/null &
-  server_pid=$!
-}
-
-show_server_log() {
-  if [[ -n "$server_log" && -s "$server_log" ]]; then
-    echo "---- $server_log (last 40 lines)" >&2
-    tail -n 40 "$server_log" >&2
-  fi
-}
-
-# Waits until AET at PORT answers a C-ECHO (deadline 60 s); PID is the process serving it.
-wait_for_echo() {
-  local aet=$1 port=$2 pid=${3:-$server_pid} deadline=$((SECONDS + 60))
-  while ((SECONDS < deadline)); do
-    if ! alive "$pid"; then
-      show_server_log
-      die "$aet on port $port exited while starting"
-    fi
-    if echoscu -to 2 -ta 5 -td 5 -aec "$aet" 127.0.0.1 "$port" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  show_server_log
-  die "$aet on port $port did not answer C-ECHO within 60 s"
-}
-
-# Runs a client in the background under `timeout` (so that a signal to the script interrupts the
-# wait), output to LOG; returns its exit status.
-run_client() {
-  local log=$1 limit=$2 pid rc=0
-  shift 2
-  timeout -k 10 "$limit" "$@" >"$log" 2>&1 &
-  pid=$!
-  client_pids=("$pid")
-  wait "$pid" || rc=$?
-  client_pids=()
-  return "$rc"
-}
-
-show_client_log() {
-  echo "---- $1 (last 20 lines)" >&2
-  tail -n 20 "$1" >&2
-}
+bench_on_exit() { stop_dest; }
+bench_begin
 
 # ---- the corpora, cached by their parameters
-# Generates a corpus into build/bench-corpus/KEY unless it is there; extra arguments go to
-# pacsnode-gencorpus. Prints nothing.
-make_corpus() {
-  local key=$1 root=$repo/build/bench-corpus/$1
-  shift
-  if [[ ! -f "$root/complete" ]]; then
-    echo "query: generating corpus $key" >&2
-    mkdir -p "$repo/build/bench-corpus"
-    rm -rf "$root"
-    corpus_tmp=$(mktemp -d "$repo/build/bench-corpus/.tmp.XXXXXX")
-    "$gencorpus_bin" --out "$corpus_tmp/dicom" "$@" --modality CT --syntax explicit \
-      >"$corpus_tmp/gencorpus.log" 2>&1 ||
-      { cat "$corpus_tmp/gencorpus.log" >&2; die "pacsnode-gencorpus failed"; }
-    touch "$corpus_tmp/complete"
-    mv "$corpus_tmp" "$root"
-    corpus_tmp=""
-  fi
-}
-
 # Writes FILE: one line per input file, tab-separated: path, PatientID, PatientName, StudyDate,
 # StudyInstanceUID (what dcmdump reads back from the files gencorpus wrote).
 read_study_keys() {
@@ -305,13 +146,14 @@ read_study_keys() {
 
 # The find corpus: patients x 3 studies x 1 series x 1 instance, 64x64 (seed 1).
 find_key="ct-64x64-p${patients}-st${studies_per_patient}-se1-i1-explicit-seed1"
-make_corpus "$find_key" --patients "$patients" --studies "$studies_per_patient" --series 1 \
-  --instances 1 --rows 64 --columns 64 --seed 1
+make_corpus "$find_key" "corpus $find_key" --patients "$patients" \
+  --studies "$studies_per_patient" --series 1 --instances 1 --rows 64 --columns 64 --seed 1
 find_corpus=$repo/build/bench-corpus/$find_key/dicom
 find_studies=$((patients * studies_per_patient))
 # The move corpus: one study of move_instances 512x512 instances (seed 2: other UIDs and IDs).
 move_key="ct-512x512-p1-st1-se1-i${move_instances}-explicit-seed2"
-make_corpus "$move_key" --patients 1 --studies 1 --series 1 --instances "$move_instances" --seed 2
+make_corpus "$move_key" "corpus $move_key" --patients 1 --studies 1 --series 1 \
+  --instances "$move_instances" --seed 2
 move_corpus=$repo/build/bench-corpus/$move_key/dicom
 
 find "$find_corpus" -type f -name '*.dcm' | sort -V >"$work/find-files"
@@ -411,36 +253,6 @@ if ((scale_studies > 0)); then
 fi
 
 # ---- measurement helpers
-# Prints how many instances the running target holds.
-count_pacsnode_sqlite() { sqlite3 -cmd '.timeout 10000' "$1/index.sqlite" 'select count(*) from instances'; }
-count_pacsnode_postgres() { PGCONNECT_TIMEOUT=10 psql -X -A -t -q "$1" -c 'select count(*) from instances'; }
-count_orthanc() {
-  curl -fsS --max-time 10 "http://127.0.0.1:$1/statistics" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["CountInstances"])'
-}
-count_dcmqrscp() { find "$1" -maxdepth 1 -type f -name '*.dcm' | wc -l; }
-
-# Checks that the target stored EXPECTED instances: right away, or within 10 s (then warns).
-verify_count() {
-  local what=$1 expected=$2 deadline=$((SECONDS + 10)) got="" tries=0
-  shift 2
-  while :; do
-    tries=$((tries + 1))
-    got=$("$@" 2>>"$work/count.log") || got="error"
-    [[ "$got" == "$expected" ]] && break
-    ((SECONDS < deadline)) || break
-    sleep 0.5
-  done
-  if [[ "$got" != "$expected" ]]; then
-    show_server_log
-    [[ -s "$work/count.log" ]] && tail -n 20 "$work/count.log" >&2
-    die "$what holds $got instances after loading, expected $expected"
-  fi
-  if ((tries > 1)); then
-    echo "query: warning: $what showed all $expected instances only after waiting" >&2
-  fi
-}
-
 git_rev=$(git describe --always --dirty 2>/dev/null || echo unknown)
 find_results=$work/find.tsv   # phase, target, query, median_ms, p95_ms, matches
 move_results=$work/move.tsv   # target, seconds
@@ -451,7 +263,6 @@ load_results=$work/load.tsv   # target, seconds, instances
 mkdir -p "$out"
 runs_jsonl=$out/query-runs.jsonl
 : >"$runs_jsonl"
-now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
 # Runs pacsnode-find-timer for query Q (key KEY) against AET at PORT; checks the match count is
 # EXPECTED; records a line for PHASE.
@@ -499,7 +310,7 @@ time_moves() {
     fi
     t1=$EPOCHREALTIME
     # storescp writes each file before it acknowledges it, so all are there when movescu ends.
-    got=$(find "$destdir" -type f | wc -l)
+    got=$(count_files "$destdir")
     if ((got != move_instances)); then
       show_client_log "$logdir/movescu.log"
       show_server_log
@@ -540,33 +351,16 @@ run_one() {
         url=$(pg_create_db "$db")
         dbflag=$url
       fi
-      start_server "$dir/logs/server.log" "$pacsnode_bin" serve --data-dir "$dir/data" \
-        --dimse-port "$port" --http-port "$(free_port)" --mllp-port "$(free_port)" \
-        --aet PACSNODE --db "$dbflag" --peer "DEST=127.0.0.1:$dest_port"
+      start_pacsnode "$dir/logs/server.log" "$dir/data" "$port" "$dbflag" \
+        --peer "DEST=127.0.0.1:$dest_port"
       aet=PACSNODE
       ;;
     orthanc)
       http=$(free_port)
-      mkdir -p "$dir/data/storage" "$dir/data/index"
-      cat >"$dir/orthanc.json" <<EOF
-{
-  "Name": "pacsnode-bench",
-  "StorageDirectory": "$dir/data/storage",
-  "IndexDirectory": "$dir/data/index",
-  "DicomAet": "ORTHANC",
-  "DicomPort": $port,
-  "HttpPort": $http,
-  "HttpBindAddress": "127.0.0.1",
-  "RemoteAccessAllowed": false,
-  "AuthenticationEnabled": false,
-  "DicomCheckCalledAet": false,
-  "DicomAlwaysAllowFind": true,
+      start_orthanc "$dir" "$port" "$http" '  "DicomAlwaysAllowFind": true,
   "DicomAlwaysAllowMove": true,
   "DicomAlwaysAllowGet": true,
-  "DicomModalities": { "DEST": ["DEST", "127.0.0.1", $dest_port] }
-}
-EOF
-      start_server "$dir/logs/server.log" Orthanc "$dir/orthanc.json"
+  "DicomModalities": { "DEST": ["DEST", "127.0.0.1", '"$dest_port"'] }'
       aet=ORTHANC
       ;;
     dcmqrscp)
@@ -612,10 +406,10 @@ EOF
   fi
   t1=$EPOCHREALTIME
   case "$target" in
-    pacsnode/sqlite) verify_count "$target" "$n" count_pacsnode_sqlite "$dir/data" ;;
-    pacsnode/postgres) verify_count "$target" "$n" count_pacsnode_postgres "$url" ;;
-    orthanc) verify_count "$target" "$n" count_orthanc "$http" ;;
-    dcmqrscp) verify_count "$target" "$n" count_dcmqrscp "$dir/data" ;;
+    pacsnode/sqlite) verify_count "$target" "$n" loading count_pacsnode_sqlite "$dir/data" ;;
+    pacsnode/postgres) verify_count "$target" "$n" loading count_pacsnode_postgres "$url" ;;
+    orthanc) verify_count "$target" "$n" loading count_orthanc "$http" ;;
+    dcmqrscp) verify_count "$target" "$n" loading count_files "$dir/data" -maxdepth 1 -name '*.dcm' ;;
   esac
   seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
   printf '%s\t%s\t%s\n' "$target" "$seconds" "$n" >>"$load_results"
@@ -659,9 +453,7 @@ run_scale() {
   scale_results+=("$target $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')")
   sync
   port=$(free_port)
-  start_server "$dir/logs/server.log" "$pacsnode_bin" serve --data-dir "$dir/data" \
-    --dimse-port "$port" --http-port "$(free_port)" --mllp-port "$(free_port)" --aet PACSNODE \
-    --db "$dbflag"
+  start_pacsnode "$dir/logs/server.log" "$dir/data" "$port" "$dbflag"
   wait_for_echo PACSNODE "$port"
   for ((round = 1; round <= runs; round++)); do
     for q in "${q_names[@]}"; do
@@ -675,11 +467,7 @@ run_scale() {
 }
 
 # ---- the rounds
-if has_target pacsnode/postgres; then
-  # shellcheck source=scripts/lib/pg.sh
-  source "$repo/scripts/lib/pg.sh"
-  pg_start
-fi
+pg_start_if_needed
 echo "query: find corpus $find_studies studies ($find_key), move study $move_instances instances ($move_mb MB), $runs round(s), targets: ${targets[*]}" >&2
 echo "query: queries ${q_key[patient_id]} (${expect[full,patient_id]} matches), ${q_key[date_range]} (${expect[full,date_range]}), ${q_key[name_prefix]} (${expect[full,name_prefix]})" >&2
 for ((round = 1; round <= runs; round++)); do
@@ -698,26 +486,23 @@ fi
 if declare -F pg_stop >/dev/null; then pg_stop; fi
 
 # ---- summary
-median() { # reads numbers on stdin
-  sort -g | awk '{v[NR] = $1} END {if (NR == 0) exit 1; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
 find_median() { # phase target query column(4 = median, 5 = p95)
   awk -F'\t' -v p="$1" -v t="$2" -v q="$3" -v c="$4" '$1 == p && $2 == t && $3 == q {print $c}' \
     "$find_results" | median
 }
 declare -A fmed fp95
-for target in "${targets[@]}"; do
-  for q in "${q_names[@]}"; do
-    fmed[find,$target,$q]=$(find_median find "$target" "$q" 4)
-    fp95[find,$target,$q]=$(find_median find "$target" "$q" 5)
+find_medians() { # phase target...
+  local phase=$1 target q
+  shift
+  for target in "$@"; do
+    for q in "${q_names[@]}"; do
+      fmed[$phase,$target,$q]=$(find_median "$phase" "$target" "$q" 4)
+      fp95[$phase,$target,$q]=$(find_median "$phase" "$target" "$q" 5)
+    done
   done
-done
-for target in "${scale_targets[@]}"; do
-  for q in "${q_names[@]}"; do
-    fmed[scale,$target,$q]=$(find_median scale "$target" "$q" 4)
-    fp95[scale,$target,$q]=$(find_median scale "$target" "$q" 5)
-  done
-done
+}
+find_medians find "${targets[@]}"
+find_medians scale "${scale_targets[@]}"
 declare -A mmed
 for target in "${targets[@]}"; do
   mmed[$target]=$(awk -F'\t' -v t="$target" '$1 == t {print $2}' "$move_results" | median)
