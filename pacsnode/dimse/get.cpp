@@ -62,9 +62,9 @@ OFCondition Scp::handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextI
     auto status = send_on_this_association(item, cancelled);
     if (!status) return status.error();  // the association broke
     --counts.remaining;
-    if (**status == STATUS_Success) {
+    if (*status == STATUS_Success) {
       ++counts.completed;
-    } else if ((**status & 0xf000) == 0xb000) {
+    } else if ((*status & 0xf000) == 0xb000) {
       ++counts.warning;
     } else {
       ++counts.failed;
@@ -85,8 +85,8 @@ OFCondition Scp::handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextI
 // One C-STORE sub-operation of a C-GET. Returns its status (a failure status when no context
 // fits or the file cannot be read), or a bad condition when the association broke. A C-CANCEL
 // that arrives instead of the C-STORE response is noted and the response still awaited.
-tl::expected<std::optional<Uint16>, OFCondition> Scp::send_on_this_association(
-    const RetrieveItem& item, bool& cancelled) {
+tl::expected<Uint16, OFCondition> Scp::send_on_this_association(const RetrieveItem& item,
+                                                                bool& cancelled) {
   // Prefer the stored syntax (bytes unchanged), then the uncompressed ones DCMTK can convert to.
   T_ASC_PresentationContextID context = 0;
   std::string syntax;
@@ -105,7 +105,7 @@ tl::expected<std::optional<Uint16>, OFCondition> Scp::send_on_this_association(
   if (!context) {
     PACS_LOG(Warn) << "C-GET sub-operation for " << item.sop_instance_uid
                    << " failed: the requester accepted no context for its SOP class and syntax";
-    return std::optional<Uint16>(STATUS_STORE_Refused_SOPClassNotSupported);
+    return STATUS_STORE_Refused_SOPClassNotSupported;
   }
   DcmFileFormat file;
   DcmDataset* dataset = file.getDataset();
@@ -115,7 +115,7 @@ tl::expected<std::optional<Uint16>, OFCondition> Scp::send_on_this_association(
        (dataset->chooseRepresentation(target, nullptr).bad() || !dataset->canWriteXfer(target)))) {
     PACS_LOG(Warn) << "C-GET sub-operation for " << item.sop_instance_uid
                    << " failed: cannot read it or convert it to " << syntax;
-    return std::optional<Uint16>(STATUS_STORE_Error_CannotUnderstand);
+    return STATUS_STORE_Error_CannotUnderstand;
   }
   T_DIMSE_Message message{};
   message.CommandField = DIMSE_C_STORE_RQ;
@@ -143,8 +143,7 @@ tl::expected<std::optional<Uint16>, OFCondition> Scp::send_on_this_association(
       cancelled = true;
       continue;
     }
-    if (response.CommandField == DIMSE_C_STORE_RSP)
-      return std::optional<Uint16>(response.msg.CStoreRSP.DimseStatus);
+    if (response.CommandField == DIMSE_C_STORE_RSP) return response.msg.CStoreRSP.DimseStatus;
     return tl::unexpected(DIMSE_BADCOMMANDTYPE);
   }
   return tl::unexpected(DIMSE_BADCOMMANDTYPE);

@@ -4,7 +4,6 @@
 
 #include <dcmtk/dcmnet/scpthrd.h>
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,8 +45,8 @@ class Scp : public DcmThreadSCP {
   OFCondition handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextID id);
-  tl::expected<std::optional<Uint16>, OFCondition> send_on_this_association(
-      const RetrieveItem& item, bool& cancelled);
+  tl::expected<Uint16, OFCondition> send_on_this_association(const RetrieveItem& item,
+                                                             bool& cancelled);
 
   const Context& context_;
   T_ASC_Association* association_ = nullptr;

@@ -14,7 +14,7 @@
 #   bench_begin                   stops whatever runs on exit (cleanup); makes the temp dir `work`
 #   pg_start_if_needed            sources scripts/lib/pg.sh and starts PostgreSQL if a target needs it
 #   make_corpus KEY NOTE ARG...   generates build/bench-corpus/KEY with pacsnode-gencorpus ARG...
-#   free_port                     prints a free loopback TCP port
+#   free_port                     prints a free loopback TCP port (scripts/lib/net.sh)
 #   start_server LOG CMD...       starts the target in its own process group (`server_pid`)
 #   start_pacsnode LOG DATA PORT DB [ARG...]  starts `pacsnode_bin` serve as AET PACSNODE
 #   start_orthanc DIR PORT HTTP [JSON]        writes DIR/orthanc.json (plus JSON members) and
@@ -33,6 +33,9 @@
 # define bench_on_exit, which cleanup calls right after stopping the target.
 
 bench_name=${bench_name:-bench}
+
+# shellcheck source=scripts/lib/net.sh
+source "$(dirname "${BASH_SOURCE[0]}")/net.sh"
 
 die() {
   echo "$bench_name: FAIL: $*" >&2
@@ -200,13 +203,6 @@ make_corpus() {
 }
 
 # ---- servers and clients
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # Starts a target in its own process group, output to a log.
 start_server() {
   server_log=$1

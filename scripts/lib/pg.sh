@@ -17,6 +17,9 @@
 # "postgres" user (initdb refuses root); otherwise as the calling user.
 set -euo pipefail
 
+# shellcheck source=scripts/lib/net.sh
+source "$(dirname "${BASH_SOURCE[0]}")/net.sh"
+
 _pg_dir=""  # the temp dir: data/, the server's log, our log, the Unix socket
 _pg_port=""
 _pg_watcher=""  # pid of the process that stops the server if its owner dies without pg_stop
@@ -56,13 +59,6 @@ _pg_as_owner() {
   else
     (cd "$_pg_dir" && "$@")
   fi
-}
-
-_pg_free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
 }
 
 # Stops the server once the shell that started it is gone, in case that shell never gets to run
@@ -118,7 +114,7 @@ pg_start() {
   local isready=pg_isready attempt port deadline
   if [[ -x "$bindir/pg_isready" ]]; then isready=$bindir/pg_isready; fi
   for attempt in 1 2 3; do
-    port=$(_pg_free_port)
+    port=$(free_port)
     echo "pg.sh: attempt $attempt: port $port" >>"$log"
     if ! _pg_as_owner "$bindir/pg_ctl" start -W -D "$_pg_dir/data" -l "$_pg_dir/server.log" \
       -o "-p $port -k $_pg_dir -c listen_addresses=127.0.0.1 -c fsync=on" >>"$log" 2>&1; then

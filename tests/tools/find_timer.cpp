@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/tools/parse_number.h"
+
 namespace {
 
 constexpr int kExitBadArgs = 1;
@@ -58,14 +60,6 @@ void print_usage(std::FILE* to) {
       to);
 }
 
-std::optional<int> parse_int(std::string_view text, int min, int max) {
-  int value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || value < min || value > max) return std::nullopt;
-  return value;
-}
-
 // Returns an error message, or an empty string when the arguments are valid.
 std::string parse_args(int argc, char** argv, Options& opt) {
   for (int i = 1; i < argc; ++i) {
@@ -79,7 +73,7 @@ std::string parse_args(int argc, char** argv, Options& opt) {
     if (arg == "--port" || arg == "--count" || arg == "--warmup" || arg == "--timeout") {
       const int min = arg == "--warmup" ? 0 : 1;
       const int max = arg == "--port" ? 65535 : arg == "--timeout" ? 3600 : 1'000'000;
-      const auto n = parse_int(value, min, max);
+      const auto n = pacs::tools::parse_number<int>(value, min, max);
       if (!n) {
         return std::string(arg) + " must be in [" + std::to_string(min) + ", " +
                std::to_string(max) + "], got '" + std::string(value) + "'";

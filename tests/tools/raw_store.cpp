@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/tools/parse_number.h"
+
 namespace {
 
 constexpr int kExitBadArgs = 1;
@@ -53,14 +55,6 @@ void print_usage(std::FILE* to) {
       to);
 }
 
-std::optional<int> parse_int(std::string_view text, int min, int max) {
-  int value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || value < min || value > max) return std::nullopt;
-  return value;
-}
-
 // Returns an error message, or an empty string when the arguments are valid.
 std::string parse_args(int argc, char** argv, Options& opt) {
   struct StringArg {
@@ -85,13 +79,13 @@ std::string parse_args(int argc, char** argv, Options& opt) {
     if (i + 1 >= argc) return "missing value for " + std::string(arg);
     const std::string_view value = argv[++i];
     if (arg == "--port") {
-      const auto port = parse_int(value, 1, 65535);
+      const auto port = pacs::tools::parse_number<int>(value, 1, 65535);
       if (!port) return "--port must be in [1, 65535], got '" + std::string(value) + "'";
       opt.port = *port;
       continue;
     }
     if (arg == "--timeout") {
-      const auto timeout = parse_int(value, 1, 3600);
+      const auto timeout = pacs::tools::parse_number<int>(value, 1, 3600);
       if (!timeout)
         return "--timeout must be in [1, 3600] seconds, got '" + std::string(value) + "'";
       opt.timeout_seconds = *timeout;
