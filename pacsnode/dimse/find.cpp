@@ -5,9 +5,14 @@
 
 #include <memory>
 
+#include "pacsnode/dimse/coalesced_writes.h"
 #include "storage/model/log.h"
 
 namespace pacs::dimse {
+namespace {
+// Small enough that a C-CANCEL stops the answer soon, large enough to fill segments.
+constexpr std::size_t kResponsesPerFlush = 16;
+}  // namespace
 
 OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id) {
   DcmDataset* received = nullptr;
@@ -30,6 +35,10 @@ OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContex
                              ? STATUS_FIND_Pending_WarningUnsupportedOptionalKeys
                              : STATUS_FIND_Pending_MatchesAreContinuing;
   bool cancelled = false;
+  // Pending responses (two PDUs each) leave in runs: the first at once, so the requester sees
+  // results (and can cancel) without delay, then every kResponsesPerFlush-th.
+  CoalescedWrites batch(association_);
+  std::size_t responses = 0;
   auto found = context_.query.find(*parsed, [&](DcmDataset& response) {
     // PS3.4 C.4.1.2.3: a C-CANCEL may come at any time; look for one between responses.
     if (checkForCANCEL(id, request.MessageID).good()) {
@@ -37,6 +46,7 @@ OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContex
       return false;
     }
     c = sendFINDResponse(id, request.MessageID, request.AffectedSOPClassUID, &response, pending);
+    if (responses++ % kResponsesPerFlush == 0) batch.flush();
     return c.good();
   });
   if (c.bad()) return c;  // the association broke while answering

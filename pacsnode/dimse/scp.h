@@ -45,12 +45,9 @@ class Scp : public DcmThreadSCP {
   OFCondition handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextID id);
-  tl::expected<Uint16, OFCondition> send_on_this_association(const RetrieveItem& item,
-                                                             bool& cancelled);
 
   const Context& context_;
   T_ASC_Association* association_ = nullptr;
-  Uint16 next_message_id_ = 1;
   T_ASC_Parameters* params_ = nullptr;
   std::string calling_;
   unsigned long stored_ = 0, failed_ = 0;

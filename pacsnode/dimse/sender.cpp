@@ -1,51 +1,143 @@
 #include "pacsnode/dimse/sender.h"
 
+#include <dcmtk/dcmdata/dccodec.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmnet/dstorscu.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmnet/assoc.h>
+#include <dcmtk/dcmnet/dimse.h>
 
-#include <set>
+#include <map>
+#include <utility>
 
+#include "pacsnode/dimse/instance_sender.h"
 #include "storage/model/log.h"
 
 namespace pacs::dimse {
 namespace {
 
-class ProgressStorageScu : public DcmStorageSCU {
- public:
-  ProgressStorageScu(SubOperations& counts,
-                     const std::function<bool(const SubOperations&)>& progress)
-      : counts_(counts), progress_(progress) {}
-  bool stopped() const { return stopped_; }
-  const std::set<std::string>& processed() const { return processed_; }
+// Presentation context IDs are odd numbers from 1 to 255 (PS3.8 9.3.2.2).
+constexpr std::size_t kMaxContextsPerAssociation = 128;
 
- protected:
-  void notifySOPInstanceSent(const TransferEntry& entry) override {
-    const std::string sop = entry.SOPInstanceUID.c_str();
-    processed_.insert(sop);
-    --counts_.remaining;
-    const Uint16 status = entry.ResponseStatusCode;
-    if (entry.RequestSent && status == 0x0000) {
-      ++counts_.completed;
-    } else if (entry.RequestSent && (status & 0xf000) == 0xb000) {
-      ++counts_.warning;
-    } else {
-      ++counts_.failed;
-      counts_.failed_sop_instances.push_back(sop);
-      counts_.error = entry.RequestSent ? "refused with status " + std::to_string(status)
-                                        : "no presentation context accepted for it";
-      PACS_LOG(Warn) << "sub-operation for " << sop << " failed ("
-                     << (entry.RequestSent ? "status 0x" : "not sent: no accepted context")
-                     << std::hex << (entry.RequestSent ? status : 0) << std::dec << ")";
-    }
-    if (!progress_(counts_)) stopped_ = true;
+struct ProposedContext {
+  std::string sop_class;
+  std::vector<std::string> syntaxes;
+};
+
+// Per (SOP class, stored syntax): one context with the stored syntax alone, so an acceptor that
+// supports it cannot pick another one and the bytes go out unchanged; and, where DCMTK can
+// convert the stored syntax, one with the uncompressed fallbacks.
+std::vector<ProposedContext> contexts_for(const std::string& sop_class, const std::string& stored) {
+  std::vector<ProposedContext> out{{sop_class, {stored}}};
+  const DcmXfer from(stored.c_str());
+  std::vector<std::string> fallbacks;
+  for (const char* uncompressed :
+       {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax}) {
+    const DcmXfer to(uncompressed);
+    const bool convertible =
+        from.getXfer() != EXS_Unknown &&
+        (from.isNotEncapsulated() || DcmCodecList::canChangeCoding(from.getXfer(), to.getXfer()));
+    if (stored != uncompressed && convertible) fallbacks.push_back(uncompressed);
   }
-  OFBool shouldStopAfterCurrentSOPInstance() override { return stopped_; }
+  if (!fallbacks.empty()) out.push_back({sop_class, std::move(fallbacks)});
+  return out;
+}
+
+// The items in batches whose contexts fit one association each, in the items' order within a
+// (SOP class, syntax) group.
+std::vector<std::pair<std::vector<ProposedContext>, std::vector<const RetrieveItem*>>> plan(
+    const std::vector<RetrieveItem>& items) {
+  std::vector<std::pair<std::vector<ProposedContext>, std::vector<const RetrieveItem*>>> batches;
+  std::map<std::pair<std::string, std::string>, std::size_t> batch_of;
+  for (const RetrieveItem& item : items) {
+    const auto key = std::make_pair(item.sop_class_uid, item.transfer_syntax);
+    auto known = batch_of.find(key);
+    if (known == batch_of.end()) {
+      auto contexts = contexts_for(item.sop_class_uid, item.transfer_syntax);
+      if (batches.empty() ||
+          batches.back().first.size() + contexts.size() > kMaxContextsPerAssociation)
+        batches.emplace_back();
+      auto& proposed = batches.back().first;
+      proposed.insert(proposed.end(), contexts.begin(), contexts.end());
+      known = batch_of.emplace(key, batches.size() - 1).first;
+    }
+    batches[known->second].second.push_back(&item);
+  }
+  return batches;
+}
+
+// A requested association with its network, released or aborted on every path out.
+class OutboundAssociation {
+ public:
+  OutboundAssociation() = default;
+  OutboundAssociation(const OutboundAssociation&) = delete;
+  OutboundAssociation& operator=(const OutboundAssociation&) = delete;
+  ~OutboundAssociation() {
+    if (association_ != nullptr) {
+      if (!broken_ && ASC_releaseAssociation(association_).bad())
+        ASC_abortAssociation(association_);
+      ASC_destroyAssociation(&association_);
+    }
+    if (network_ != nullptr) ASC_dropNetwork(&network_);
+  }
+
+  // Returns an empty string on success, else why the association could not be set up.
+  std::string open(const SendRequest& request, const std::vector<ProposedContext>& contexts) {
+    OFCondition c = ASC_initializeNetwork(NET_REQUESTOR, 0,
+                                          static_cast<int>(request.timeout_seconds), &network_);
+    T_ASC_Parameters* params = nullptr;
+    if (c.good()) c = ASC_createAssociationParameters(&params, ASC_MAXIMUMPDUSIZE);
+    if (c.bad()) return c.text();
+    const std::string address =
+        request.destination.host + ":" + std::to_string(request.destination.port);
+    c = ASC_setAPTitles(params, request.own_aet.c_str(), request.destination_aet.c_str(), nullptr);
+    if (c.good()) c = ASC_setPresentationAddresses(params, "localhost", address.c_str());
+    T_ASC_PresentationContextID id = 1;
+    for (const ProposedContext& context : contexts) {
+      std::vector<const char*> syntaxes;
+      for (const auto& s : context.syntaxes) syntaxes.push_back(s.c_str());
+      if (c.good())
+        c = ASC_addPresentationContext(params, id, context.sop_class.c_str(), syntaxes.data(),
+                                       static_cast<int>(syntaxes.size()));
+      id = static_cast<T_ASC_PresentationContextID>(id + 2);
+    }
+    if (c.bad()) {
+      ASC_destroyAssociationParameters(&params);
+      return c.text();
+    }
+    // The association owns params from here on, also when the request fails.
+    c = ASC_requestAssociation(network_, params, &association_, nullptr, nullptr, DUL_NOBLOCK,
+                               static_cast<int>(request.timeout_seconds));
+    if (c.bad()) {
+      std::string why = c.text();
+      if (c == DUL_ASSOCIATIONREJECTED) {
+        T_ASC_RejectParameters reject;
+        ASC_getRejectParameters(params, &reject);
+        OFString text;
+        why += ": " + std::string(ASC_printRejectParameters(text, &reject).c_str());
+      }
+      if (association_ == nullptr) ASC_destroyAssociationParameters(&params);
+      broken_ = true;
+      return why;
+    }
+    if (ASC_countAcceptedPresentationContexts(association_->params) == 0) {
+      ASC_abortAssociation(association_);
+      broken_ = true;
+      return "the destination accepted none of the proposed presentation contexts";
+    }
+    return {};
+  }
+
+  T_ASC_Association* get() const { return association_; }
+  void mark_broken() {
+    if (association_ != nullptr && !broken_) ASC_abortAssociation(association_);
+    broken_ = true;
+  }
 
  private:
-  SubOperations& counts_;
-  const std::function<bool(const SubOperations&)>& progress_;
-  bool stopped_ = false;
-  std::set<std::string> processed_;
+  T_ASC_Network* network_ = nullptr;
+  T_ASC_Association* association_ = nullptr;
+  bool broken_ = false;
 };
 
 }  // namespace
@@ -64,58 +156,61 @@ void put_failed_list(const SubOperations& counts, DcmDataset& identifier) {
   identifier.putAndInsertString(DCM_FailedSOPInstanceUIDList, list.c_str());
 }
 
+void SubOperations::count(const std::string& sop_instance, std::uint16_t status,
+                          const std::string& failure) {
+  if (remaining > 0) --remaining;
+  if (status == STATUS_Success) {
+    ++completed;
+  } else if ((status & 0xf000) == 0xb000) {
+    ++warning;
+  } else {
+    ++failed;
+    failed_sop_instances.push_back(sop_instance);
+    error = failure;
+    PACS_LOG(Warn) << "sub-operation for " << sop_instance << " failed: " << failure;
+  }
+}
+
 SubOperations send_instances(const SendRequest& request, const std::vector<RetrieveItem>& items,
                              const std::function<bool(const SubOperations&)>& progress) {
   SubOperations counts;
   counts.remaining = static_cast<unsigned>(items.size());
-  ProgressStorageScu scu(counts, progress);
-  scu.setAETitle(request.own_aet.c_str());
-  scu.setPeerAETitle(request.destination_aet.c_str());
-  scu.setPeerHostName(request.destination.host.c_str());
-  scu.setPeerPort(request.destination.port);
-  scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
-  scu.setACSETimeout(request.timeout_seconds);
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  scu.setDIMSETimeout(request.timeout_seconds);
-  scu.setMOVEOriginatorInfo(request.move_originator_aet.c_str(),
-                            request.move_originator_message_id);
-  scu.setHaltOnUnsuccessfulStoreMode(OFFalse);  // one refused instance must not stop the rest
-  scu.setDecompressionMode(DcmStorageSCU::DM_losslessOnly);
-
-  auto fail_unsent = [&](const std::string& why) {
-    for (const RetrieveItem& item : items) {
-      if (scu.processed().count(item.sop_instance_uid)) continue;
-      ++counts.failed;
-      --counts.remaining;
-      counts.failed_sop_instances.push_back(item.sop_instance_uid);
+  auto batches = plan(items);
+  // Bounded by the number of batches, each by its items.
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    const auto& [contexts, batch] = batches[b];
+    OutboundAssociation association;
+    std::string why = association.open(request, contexts);
+    std::size_t sent = 0;
+    if (why.empty()) {
+      InstanceSender sender(association.get(), static_cast<int>(request.timeout_seconds),
+                            request.move_originator_aet, request.move_originator_message_id);
+      bool cancelled_by_destination = false;  // a storage SCP has no business cancelling; ignored
+      for (; sent < batch.size(); ++sent) {
+        const RetrieveItem& item = *batch[sent];
+        auto outcome = sender.send(item, cancelled_by_destination);
+        if (!outcome) {
+          association.mark_broken();
+          why = std::string("association to ") + request.destination_aet +
+                " broke: " + outcome.error().text();
+          break;
+        }
+        counts.count(item.sop_instance_uid, outcome->status, outcome->failure);
+        if (!progress(counts)) return counts;  // cancelled: what is left stays remaining
+      }
     }
-    counts.error = why;
+    if (why.empty()) continue;
+    // This batch's unsent items, and every later batch's, failed for the same reason.
     PACS_LOG(Warn) << "sending to " << request.destination_aet << " failed: " << why;
-  };
-  for (const RetrieveItem& item : items)
-    if (OFCondition c = scu.addDicomFile(item.file.c_str(), ERM_fileOnly, OFFalse); c.bad()) {
-      PACS_LOG(Error) << "stored file of " << item.sop_instance_uid << " unreadable: " << c.text();
-    }
-  // One association per 128 presentation contexts; bounded by the number of files.
-  for (std::size_t association = 0; association <= items.size() && !scu.stopped(); ++association) {
-    OFCondition c = scu.addPresentationContexts();
-    if (c == NET_EC_NoPresentationContextsDefined) break;
-    // DcmSCU sets up its network once it has contexts to propose.
-    if (c.good() && association == 0) c = scu.initNetwork();
-    if (c.good()) c = scu.negotiateAssociation();
-    if (c.bad()) {
-      fail_unsent(c.text());
-      return counts;
-    }
-    c = scu.sendSOPInstances();
-    scu.releaseAssociation();
-    if (c.bad() && !scu.stopped()) {
-      fail_unsent(c.text());
-      return counts;
-    }
+    for (std::size_t rest = b; rest < batches.size(); ++rest)
+      for (std::size_t i = rest == b ? sent : 0; i < batches[rest].second.size(); ++i) {
+        --counts.remaining;
+        ++counts.failed;
+        counts.failed_sop_instances.push_back(batches[rest].second[i]->sop_instance_uid);
+      }
+    counts.error = why;
+    return counts;
   }
-  // Files that could not even be read were never queued: they failed too.
-  if (!scu.stopped() && counts.remaining > 0) fail_unsent("stored file missing or unreadable");
   return counts;
 }
 

@@ -21,6 +21,9 @@ struct SubOperations {
   unsigned remaining = 0, completed = 0, failed = 0, warning = 0;
   std::vector<std::string> failed_sop_instances;
   std::string error;  // why the last failure happened
+
+  // One finished sub-operation with the status it ended with (PS3.4 C.4.2.1.5).
+  void count(const std::string& sop_instance, std::uint16_t status, const std::string& failure);
 };
 
 // PS3.4 C.4.2.1.5 / C.4.3.1.5: the final status of a retrieve from its sub-operations, and the
@@ -38,7 +41,8 @@ struct SendRequest {
 };
 
 // Sends the items, proposing each file's stored transfer syntax plus uncompressed fallbacks (DCMTK
-// decompresses JPEG, JPEG-LS and RLE where the destination accepts only those). After each
+// decompresses JPEG, JPEG-LS, RLE and deflate where the destination accepts only those); one
+// association per 128 presentation contexts. After each
 // sub-operation, progress is called with the counts; returning false stops the sending (cancel).
 SubOperations send_instances(const SendRequest& request, const std::vector<RetrieveItem>& items,
                              const std::function<bool(const SubOperations&)>& progress);

@@ -8,6 +8,7 @@
 
 #include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
+#include "storage/part10.h"
 
 namespace pacs {
 namespace fs = std::filesystem;
@@ -52,18 +53,12 @@ Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>&
       destinations_for(routes, announced ? announced->calling_aet : "", *file.getDataset())};
 }
 
-// Offset of the dataset in a Part 10 file: preamble, "DICM", then the meta group, whose first
-// element (0002,0000) gives its length.
 std::optional<std::streamoff> dataset_offset(std::ifstream& in) {
-  unsigned char head[144];
+  unsigned char head[kPart10HeadBytes];
   if (!in.read(reinterpret_cast<char*>(head), sizeof head)) return std::nullopt;
-  if (std::string_view(reinterpret_cast<char*>(head) + 128, 4) != "DICM") return std::nullopt;
-  const unsigned char* e = head + 132;
-  if (!(e[0] == 0x02 && e[1] == 0 && e[2] == 0 && e[3] == 0 && e[4] == 'U' && e[5] == 'L'))
-    return std::nullopt;
-  const std::uint32_t length =
-      e[8] | e[9] << 8 | e[10] << 16 | static_cast<std::uint32_t>(e[11]) << 24;
-  return static_cast<std::streamoff>(144 + length);
+  const auto offset = part10_dataset_offset(head);
+  if (!offset) return std::nullopt;
+  return static_cast<std::streamoff>(*offset);
 }
 
 // Same dataset bytes? The meta headers may differ (source AE, implementation); the data may not.

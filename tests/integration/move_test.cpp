@@ -18,15 +18,18 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TestNode;
 
-// A DCMTK storescp on a free port, writing what it receives to a folder.
+// A DCMTK storescp on a free port, writing what it receives to a folder. By default it accepts
+// uncompressed syntaxes only; "+xa" makes it accept every syntax.
 class Receiver {
  public:
-  Receiver() : port_(testing::free_port()) {
+  explicit Receiver(std::vector<std::string> options = {}) : port_(testing::free_port()) {
     fs::create_directories(dir_.path() / "in");
-    process_ = std::make_unique<testing::Background>(
-        std::vector<std::string>{"storescp", "-aet", "DEST", "--output-directory",
-                                 (dir_.path() / "in").string(), std::to_string(port_)},
-        (dir_.path() / "storescp.log").string(), std::vector<std::string>{"TCP_NODELAY=1"});
+    std::vector<std::string> argv{"storescp", "-aet", "DEST", "--output-directory",
+                                  (dir_.path() / "in").string()};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(std::to_string(port_));
+    process_ = std::make_unique<testing::Background>(argv, (dir_.path() / "storescp.log").string(),
+                                                     std::vector<std::string>{"TCP_NODELAY=1"});
     for (int i = 0; i < 500 && !testing::port_accepts(port_); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -96,6 +99,7 @@ class MoveTest : public ::testing::TestWithParam<const char*> {
     node_ = std::make_unique<TestNode>(TestNode::Options{
         .db = url,
         .extra_flags = {"--peer", "DEST=127.0.0.1:" + std::to_string(receiver_.port()), "--peer",
+                        "ANY=127.0.0.1:" + std::to_string(any_syntax_.port()), "--peer",
                         "DOWN=127.0.0.1:" + std::to_string(testing::free_port())}});
     node_->start();
     files_ = testing::generate_corpus(
@@ -185,6 +189,7 @@ class MoveTest : public ::testing::TestWithParam<const char*> {
   }
 
   Receiver receiver_;
+  Receiver any_syntax_{{"+xa"}};
   testing::TempDir corpus_;
   std::vector<fs::path> files_;
   std::map<std::string, fs::path> by_sop_;
@@ -228,6 +233,63 @@ TEST_P(MoveTest, EveryLevelArrivesByteIdentical) {
   expected.insert(a);
   expected.insert(b);
   EXPECT_EQ(received_exactly(), expected);
+}
+
+// Compressed instances go out as stored where the destination accepts their syntax, and
+// decompressed (lossless) where it accepts only uncompressed ones.
+TEST_P(MoveTest, CompressedInstancesArriveAsStoredOrDecompressed) {
+  struct Kind {
+    const char* corpus_syntax;
+    const char* decompressor;  // the DCMTK tool that gives the expected uncompressed object
+  };
+  for (const Kind kind :
+       {Kind{"jpeg-lossless", "dcmdjpeg"}, Kind{"rle", "dcmdrle"}, Kind{"jpeg-ls", "dcmdjpls"}}) {
+    SCOPED_TRACE(kind.corpus_syntax);
+    testing::TempDir dir;
+    const auto files = testing::generate_corpus(
+        dir.path() / "in", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                            "2", "--rows", "64", "--columns", "64", "--syntax", kind.corpus_syntax,
+                            "--seed", std::to_string(gets_++ + 50)});
+    auto sent = testing::run({"dcmsend", "--call", "PACSNODE", "+sd", "+r", "127.0.0.1",
+                              std::to_string(node_->dimse_port()), (dir.path() / "in").string()},
+                             std::chrono::seconds(60), {"TCP_NODELAY=1"});
+    ASSERT_EQ(sent.exit_code, 0) << sent.output;
+    std::map<std::string, fs::path> originals;
+    for (const auto& f : files) originals[testing::identity_of(f).sop_instance_uid] = f;
+    const std::string study = value_of(files[0], DCM_StudyInstanceUID);
+    const auto before_any = any_syntax_.files().size();
+    const auto before_dest = receiver_.files().size();
+
+    auto as_stored = move_with_scu("ANY", "STUDY", DCM_StudyInstanceUID, study);
+    EXPECT_EQ(as_stored.final_status, STATUS_Success);
+    EXPECT_EQ(as_stored.completed, 2);
+    auto decompressed = move_with_scu("DEST", "STUDY", DCM_StudyInstanceUID, study);
+    EXPECT_EQ(decompressed.final_status, STATUS_Success) << node_->log();
+    EXPECT_EQ(decompressed.completed, 2);
+    ASSERT_EQ(any_syntax_.files().size(), before_any + 2);
+    ASSERT_EQ(receiver_.files().size(), before_dest + 2);
+
+    for (const auto& f : any_syntax_.files()) {
+      const auto id = testing::identity_of(f);
+      if (!originals.count(id.sop_instance_uid)) continue;
+      EXPECT_EQ(id.transfer_syntax,
+                testing::identity_of(originals[id.sop_instance_uid]).transfer_syntax);
+      EXPECT_TRUE(testing::dataset_bytes(f) ==
+                  testing::dataset_bytes(originals[id.sop_instance_uid]));
+    }
+    for (const auto& f : receiver_.files()) {
+      const auto id = testing::identity_of(f);
+      if (!originals.count(id.sop_instance_uid)) continue;
+      EXPECT_EQ(id.transfer_syntax, "1.2.840.10008.1.2.1");
+      const auto expected = dir.path() / (id.sop_instance_uid + ".expected.dcm");
+      auto decoded = testing::run(
+          {kind.decompressor, "+te", originals[id.sop_instance_uid].string(), expected.string()},
+          std::chrono::seconds(30), {});
+      ASSERT_EQ(decoded.exit_code, 0) << decoded.output;
+      EXPECT_TRUE(testing::dataset_bytes(f) == testing::dataset_bytes(expected))
+          << id.sop_instance_uid;
+    }
+  }
 }
 
 TEST_P(MoveTest, CountsArriveInPendingAndFinalResponses) {

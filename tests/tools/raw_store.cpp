@@ -5,24 +5,26 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcdict.h>
-#include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/dul.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pacsnode/dimse/store_request.h"
 #include "tests/tools/parse_number.h"
 
 namespace {
@@ -31,8 +33,6 @@ constexpr int kExitBadArgs = 1;
 constexpr int kExitAssociationFailed = 2;
 constexpr int kExitNoResponse = 3;
 constexpr T_ASC_PresentationContextID kPresentationContextId = 1;
-// Read the whole file into memory; refuse anything bigger than this to stay a test tool.
-constexpr std::uintmax_t kMaxDatasetBytes = 1u << 30;
 
 struct Options {
   std::string host;
@@ -111,27 +111,6 @@ std::string parse_args(int argc, char** argv, Options& opt) {
   return {};
 }
 
-bool read_file(const std::string& path, std::vector<unsigned char>& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open dataset file '" + path + "'";
-    return false;
-  }
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0 || static_cast<std::uintmax_t>(size) > kMaxDatasetBytes) {
-    error = "dataset file '" + path + "' is unreadable or larger than 1 GiB";
-    return false;
-  }
-  in.seekg(0, std::ios::beg);
-  out.resize(static_cast<std::size_t>(size));
-  if (size > 0 && !in.read(reinterpret_cast<char*>(out.data()), size)) {
-    error = "cannot read dataset file '" + path + "'";
-    return false;
-  }
-  return true;
-}
-
 // Collapses DCMTK's multi-line condition/reject texts so every outcome stays one line.
 std::string one_line(std::string text) {
   for (char& c : text) {
@@ -139,70 +118,6 @@ std::string one_line(std::string text) {
   }
   while (!text.empty() && text.back() == ' ') text.pop_back();
   return text;
-}
-
-// Encodes the C-STORE-RQ command set (implicit VR little endian, with group length) ourselves:
-// DCMTK's DIMSE_sendMessage* would also encode the data set, which is what we must avoid.
-bool encode_store_command(const Options& opt, Uint16 message_id, std::vector<unsigned char>& out,
-                          std::string& error) {
-  DcmDataset command;
-  OFCondition cond = command.putAndInsertString(DCM_AffectedSOPClassUID, opt.sop_class.c_str());
-  if (cond.good()) cond = command.putAndInsertUint16(DCM_CommandField, DIMSE_C_STORE_RQ);
-  if (cond.good()) cond = command.putAndInsertUint16(DCM_MessageID, message_id);
-  if (cond.good()) cond = command.putAndInsertUint16(DCM_Priority, DIMSE_PRIORITY_MEDIUM);
-  if (cond.good()) {
-    cond = command.putAndInsertUint16(DCM_CommandDataSetType, DIMSE_DATASET_PRESENT);
-  }
-  if (cond.good()) {
-    cond = command.putAndInsertString(DCM_AffectedSOPInstanceUID, opt.sop_instance.c_str());
-  }
-  if (cond.bad()) {
-    error = std::string("cannot build C-STORE-RQ: ") + cond.text();
-    return false;
-  }
-  // A C-STORE-RQ command is a few hundred bytes; one generous buffer holds it entirely.
-  std::vector<unsigned char> buffer(4096);
-  DcmOutputBufferStream stream(buffer.data(), static_cast<offile_off_t>(buffer.size()));
-  command.transferInit();
-  cond = command.write(stream, EXS_LittleEndianImplicit, EET_ExplicitLength, nullptr, EGL_withGL,
-                       EPD_withoutPadding);
-  command.transferEnd();
-  if (cond.bad()) {
-    error = std::string("cannot encode C-STORE-RQ: ") + cond.text();
-    return false;
-  }
-  stream.flush();
-  void* data = nullptr;
-  offile_off_t length = 0;
-  stream.flushBuffer(data, length);
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  out.assign(bytes, bytes + length);
-  return true;
-}
-
-// Sends bytes as one or more PDVs of at most max_pdv bytes; the last one carries the "last" flag.
-// An empty payload still goes out as a single empty last fragment so the receiver sees the end.
-OFCondition send_pdvs(T_ASC_Association* assoc, DUL_DATAPDV type,
-                      const std::vector<unsigned char>& bytes) {
-  const std::size_t max_pdv = assoc->sendPDVLength;
-  std::size_t offset = 0;
-  do {
-    const std::size_t chunk = std::min(max_pdv, bytes.size() - offset);
-    DUL_PDV pdv;
-    pdv.fragmentLength = static_cast<unsigned long>(chunk);
-    pdv.presentationContextID = kPresentationContextId;
-    pdv.pdvType = type;
-    pdv.lastPDV = (offset + chunk == bytes.size()) ? OFTrue : OFFalse;
-    // DUL only reads from the buffer, but its API takes a non-const pointer.
-    pdv.data = const_cast<unsigned char*>(bytes.data() + offset);
-    DUL_PDVLIST list;
-    list.count = 1;
-    list.pdv = &pdv;
-    const OFCondition cond = DUL_WritePDVs(&assoc->DULassociation, &list);
-    if (cond.bad()) return cond;
-    offset += chunk;
-  } while (offset < bytes.size());
-  return EC_Normal;
 }
 
 // Owns the network and association so every exit path releases DCMTK resources.
@@ -236,10 +151,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pacsnode-raw-store: %s (see --help)\n", arg_error.c_str());
     return kExitBadArgs;
   }
-  std::vector<unsigned char> dataset;
-  std::string error;
-  if (!read_file(opt.dataset_path, dataset, error)) {
-    std::fprintf(stderr, "pacsnode-raw-store: %s\n", error.c_str());
+  const int dataset_fd = ::open(opt.dataset_path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat dataset_status {};
+  if (dataset_fd < 0 || ::fstat(dataset_fd, &dataset_status) != 0) {
+    std::fprintf(stderr, "pacsnode-raw-store: cannot open dataset file '%s'\n",
+                 opt.dataset_path.c_str());
     return kExitBadArgs;
   }
   if (!dcmDataDict.isDictionaryLoaded()) {
@@ -296,14 +212,13 @@ int main(int argc, char** argv) {
     return kExitAssociationFailed;
   }
 
-  std::vector<unsigned char> command;
-  if (!encode_store_command(opt, session.assoc_->nextMsgID++, command, error)) {
-    ASC_abortAssociation(session.assoc_);
-    std::fprintf(stderr, "pacsnode-raw-store: %s\n", error.c_str());
-    return kExitBadArgs;
-  }
-  cond = send_pdvs(session.assoc_, DUL_COMMANDPDV, command);
-  if (cond.good()) cond = send_pdvs(session.assoc_, DUL_DATASETPDV, dataset);
+  const pacs::dimse::StoreCommand command{opt.sop_class, opt.sop_instance,
+                                          session.assoc_->nextMsgID++, "", 0};
+  std::vector<unsigned char> buffer;
+  cond = pacs::dimse::write_store_request(
+      session.assoc_, kPresentationContextId, command, dataset_fd, 0,
+      static_cast<std::uint64_t>(dataset_status.st_size), buffer);
+  ::close(dataset_fd);
   // A send failure (e.g. the peer aborted mid-transfer) still leaves a chance that a response or
   // abort is waiting, so we go on to read and report whatever arrives.
 

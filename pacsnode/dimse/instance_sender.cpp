@@ -1,0 +1,175 @@
+#include "pacsnode/dimse/instance_sender.h"
+
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmnet/dimse.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "pacsnode/dimse/coalesced_writes.h"
+#include "pacsnode/dimse/store_request.h"
+#include "storage/model/log.h"
+#include "storage/part10.h"
+
+namespace pacs::dimse {
+namespace {
+
+// Our own PDU framing needs the command set in one PDU; every real peer allows far more.
+constexpr unsigned long kMinRawPduData = 4096;
+// Each pass of the response loop consumes one command; a peer sending only C-CANCELs is cut off
+// here or by the DIMSE timeout.
+constexpr int kMaxCommandsPerResponse = 16;
+
+struct FileDescriptor {
+  explicit FileDescriptor(const std::filesystem::path& path)
+      : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  ~FileDescriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int fd;
+};
+
+std::string hex_status(Uint16 status) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04X", static_cast<unsigned>(status));
+  return text;
+}
+
+// The accepted context to send an instance on: the stored syntax first (bytes unchanged), then the
+// uncompressed ones DCMTK can convert to. Exact matches only: DCMTK's
+// ASC_findAcceptedPresentationContextID falls back to any uncompressed context when the asked-for
+// syntax was not accepted, which would send compressed bytes under an uncompressed label.
+T_ASC_PresentationContextID choose_context(T_ASC_Association* association, const RetrieveItem& item,
+                                           std::string& syntax) {
+  const int contexts = ASC_countPresentationContexts(association->params);
+  for (const std::string& candidate :
+       {item.transfer_syntax, std::string(UID_LittleEndianExplicitTransferSyntax),
+        std::string(UID_LittleEndianImplicitTransferSyntax),
+        std::string(UID_BigEndianExplicitTransferSyntax)}) {
+    for (int i = 0; i < contexts; ++i) {
+      T_ASC_PresentationContext pc;
+      if (ASC_getPresentationContext(association->params, i, &pc).bad()) continue;
+      if (pc.resultReason == ASC_P_ACCEPTANCE && item.sop_class_uid == pc.abstractSyntax &&
+          candidate == pc.acceptedTransferSyntax) {
+        syntax = candidate;
+        return pc.presentationContextID;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+InstanceSender::InstanceSender(T_ASC_Association* association, int timeout_seconds,
+                               std::string move_originator_aet, Uint16 move_originator_message_id)
+    : association_(association),
+      timeout_seconds_(timeout_seconds),
+      move_originator_aet_(std::move(move_originator_aet)),
+      move_originator_message_id_(move_originator_message_id) {}
+
+tl::expected<SubOperationOutcome, OFCondition> InstanceSender::send(const RetrieveItem& item,
+                                                                    bool& cancelled) {
+  if (association_ == nullptr) return tl::unexpected(DIMSE_ILLEGALASSOCIATION);
+  std::string syntax;
+  const T_ASC_PresentationContextID context = choose_context(association_, item, syntax);
+  if (context == 0) {
+    return SubOperationOutcome{
+        STATUS_STORE_Refused_SOPClassNotSupported,
+        "no accepted presentation context for its SOP class and syntax " + item.transfer_syntax};
+  }
+  const Uint16 message_id = association_->nextMsgID++;
+  auto unreadable = [&](const std::string& why) {
+    return SubOperationOutcome{STATUS_STORE_Error_CannotUnderstand, why};
+  };
+
+  // The stored bytes as they are, unless the peer's PDUs are too small for our own framing
+  // (below any real implementation's; DCMTK then splits for us).
+  if (syntax == item.transfer_syntax && association_->sendPDVLength >= kMinRawPduData) {
+    const FileDescriptor file(item.file);
+    unsigned char head[kPart10HeadBytes];
+    struct stat status {};
+    if (file.fd < 0 || ::fstat(file.fd, &status) != 0 ||
+        ::pread(file.fd, head, sizeof head, 0) != static_cast<ssize_t>(sizeof head))
+      return unreadable("stored file cannot be read");
+    const auto offset = part10_dataset_offset(head);
+    if (!offset || *offset > static_cast<std::uint64_t>(status.st_size))
+      return unreadable("stored file is not a Part 10 file");
+    const StoreCommand command{item.sop_class_uid, item.sop_instance_uid, message_id,
+                               move_originator_aet_, move_originator_message_id_};
+    const OFCondition c =
+        write_store_request(association_, context, command, file.fd, static_cast<off_t>(*offset),
+                            static_cast<std::uint64_t>(status.st_size) - *offset, buffer_);
+    if (c.bad()) {
+      // Part of a message may be on the wire and cannot be taken back: the association is done.
+      PACS_LOG(Warn) << "sending " << item.sop_instance_uid << " failed: " << c.text();
+      return tl::unexpected(c);
+    }
+    return await_response(message_id, cancelled);
+  }
+
+  DcmFileFormat file;
+  DcmDataset* dataset = file.getDataset();
+  const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
+  if (file.loadFile(item.file.c_str()).bad()) return unreadable("stored file cannot be read");
+  if (dataset->chooseRepresentation(target, nullptr).bad() || !dataset->canWriteXfer(target))
+    return unreadable("cannot convert from " + item.transfer_syntax + " to " + syntax +
+                      ", the only syntax accepted for it");
+  T_DIMSE_Message message{};
+  message.CommandField = DIMSE_C_STORE_RQ;
+  T_DIMSE_C_StoreRQ& rq = message.msg.CStoreRQ;
+  rq.MessageID = message_id;
+  OFStandard::strlcpy(rq.AffectedSOPClassUID, item.sop_class_uid.c_str(),
+                      sizeof rq.AffectedSOPClassUID);
+  OFStandard::strlcpy(rq.AffectedSOPInstanceUID, item.sop_instance_uid.c_str(),
+                      sizeof rq.AffectedSOPInstanceUID);
+  rq.Priority = DIMSE_PRIORITY_MEDIUM;
+  rq.DataSetType = DIMSE_DATASET_PRESENT;
+  if (!move_originator_aet_.empty()) {
+    OFStandard::strlcpy(rq.MoveOriginatorApplicationEntityTitle, move_originator_aet_.c_str(),
+                        sizeof rq.MoveOriginatorApplicationEntityTitle);
+    rq.MoveOriginatorID = move_originator_message_id_;
+    rq.opts = O_STORE_MOVEORIGINATORAETITLE | O_STORE_MOVEORIGINATORID;
+  }
+  {
+    CoalescedWrites batch(association_);
+    const OFCondition c = DIMSE_sendMessageUsingMemoryData(association_, context, &message, nullptr,
+                                                           dataset, nullptr, nullptr);
+    if (c.bad()) return tl::unexpected(c);
+  }
+  return await_response(message_id, cancelled);
+}
+
+tl::expected<SubOperationOutcome, OFCondition> InstanceSender::await_response(Uint16 message_id,
+                                                                              bool& cancelled) {
+  for (int commands = 0; commands < kMaxCommandsPerResponse; ++commands) {
+    T_ASC_PresentationContextID from = 0;
+    T_DIMSE_Message response{};
+    DcmDataset* detail = nullptr;
+    const OFCondition c = DIMSE_receiveCommand(association_, DIMSE_NONBLOCKING, timeout_seconds_,
+                                               &from, &response, &detail);
+    delete detail;
+    if (c.bad()) return tl::unexpected(c);
+    if (response.CommandField == DIMSE_C_CANCEL_RQ) {
+      cancelled = true;
+      continue;
+    }
+    if (response.CommandField != DIMSE_C_STORE_RSP ||
+        response.msg.CStoreRSP.MessageIDBeingRespondedTo != message_id)
+      return tl::unexpected(DIMSE_BADCOMMANDTYPE);
+    const Uint16 status = response.msg.CStoreRSP.DimseStatus;
+    const bool fine = status == STATUS_Success || (status & 0xf000) == 0xb000;
+    return SubOperationOutcome{status, fine ? "" : "refused with status " + hex_status(status)};
+  }
+  return tl::unexpected(DIMSE_BADCOMMANDTYPE);
+}
+
+}  // namespace pacs::dimse
