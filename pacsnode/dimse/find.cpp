@@ -5,14 +5,10 @@
 
 #include <memory>
 
-#include "pacsnode/dimse/coalesced_writes.h"
+#include "pacsnode/dimse/find_responses.h"
 #include "storage/model/log.h"
 
 namespace pacs::dimse {
-namespace {
-// Small enough that a C-CANCEL stops the answer soon, large enough to fill segments.
-constexpr std::size_t kResponsesPerFlush = 16;
-}  // namespace
 
 OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id) {
   DcmDataset* received = nullptr;
@@ -35,21 +31,19 @@ OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContex
                              ? STATUS_FIND_Pending_WarningUnsupportedOptionalKeys
                              : STATUS_FIND_Pending_MatchesAreContinuing;
   bool cancelled = false;
-  // Pending responses (two PDUs each) leave in runs: the first at once, so the requester sees
-  // results (and can cancel) without delay, then every kResponsesPerFlush-th.
-  CoalescedWrites batch(association_);
-  std::size_t responses = 0;
+  FindResponses responses(association_, id, request, pending);
   auto found = context_.query.find(*parsed, [&](DcmDataset& response) {
-    // PS3.4 C.4.1.2.3: a C-CANCEL may come at any time; look for one between responses.
-    if (checkForCANCEL(id, request.MessageID).good()) {
+    c = responses.add(response);
+    // PS3.4 C.4.1.2.3: a C-CANCEL may come at any time; the requester can only react to what it
+    // has received, so look for one whenever responses have gone out.
+    if (c.good() && responses.just_written() && checkForCANCEL(id, request.MessageID).good()) {
       cancelled = true;
       return false;
     }
-    c = sendFINDResponse(id, request.MessageID, request.AffectedSOPClassUID, &response, pending);
-    if (responses++ % kResponsesPerFlush == 0) batch.flush();
     return c.good();
   });
-  if (c.bad()) return c;  // the association broke while answering
+  if (c.good()) c = responses.flush();  // before the final response, which DCMTK sends
+  if (c.bad()) return c;                // the association broke while answering
   if (!found) return refuse(STATUS_FIND_Refused_OutOfResources, found.error().message);
   PACS_LOG(Info) << "C-FIND " << parsed->level_name << " from " << calling_ << ": "
                  << found->matches << " matches" << (cancelled ? " (cancelled)" : "");

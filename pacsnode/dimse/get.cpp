@@ -52,16 +52,19 @@ OFCondition Scp::handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextI
   }
   counts.remaining = static_cast<unsigned>(items->size());
   bool cancelled = false;
+  PendingPacer pacer;
   // Sub-operations are ours to number on this association; the requester named no originator.
   InstanceSender sender(association_, static_cast<int>(context_.options.timeout_seconds));
-  for (const RetrieveItem& item : *items) {
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    const RetrieveItem& item = (*items)[i];
     if (cancelled || checkForCANCEL(id, request.MessageID).good()) {
       cancelled = true;
       break;
     }
-    auto outcome = sender.send(item, cancelled);
+    auto outcome = sender.send(item, cancelled, i + 1 < items->size() ? &(*items)[i + 1] : nullptr);
     if (!outcome) return outcome.error();  // the association broke
     counts.count(item.sop_instance_uid, outcome->status, outcome->failure);
+    if (counts.remaining == 0 || !pacer.due()) continue;  // the final response follows anyway
     if (c = respond(STATUS_Pending, nullptr, ""); c.bad()) return c;
   }
   PACS_LOG(Info) << "C-GET from " << calling_ << ": " << counts.completed << " sent, "

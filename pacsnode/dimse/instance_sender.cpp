@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "pacsnode/dimse/coalesced_writes.h"
 #include "pacsnode/dimse/store_request.h"
@@ -25,17 +26,6 @@ constexpr unsigned long kMinRawPduData = 4096;
 // Each pass of the response loop consumes one command; a peer sending only C-CANCELs is cut off
 // here or by the DIMSE timeout.
 constexpr int kMaxCommandsPerResponse = 16;
-
-struct FileDescriptor {
-  explicit FileDescriptor(const std::filesystem::path& path)
-      : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
-  ~FileDescriptor() {
-    if (fd >= 0) ::close(fd);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int fd;
-};
 
 std::string hex_status(Uint16 status) {
   char text[8];
@@ -69,6 +59,13 @@ T_ASC_PresentationContextID choose_context(T_ASC_Association* association, const
 
 }  // namespace
 
+FileDescriptor::FileDescriptor(const std::filesystem::path& path)
+    : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+
+FileDescriptor::~FileDescriptor() {
+  if (fd >= 0) ::close(fd);
+}
+
 InstanceSender::InstanceSender(T_ASC_Association* association, int timeout_seconds,
                                std::string move_originator_aet, Uint16 move_originator_message_id)
     : association_(association),
@@ -76,57 +73,61 @@ InstanceSender::InstanceSender(T_ASC_Association* association, int timeout_secon
       move_originator_aet_(std::move(move_originator_aet)),
       move_originator_message_id_(move_originator_message_id) {}
 
-tl::expected<SubOperationOutcome, OFCondition> InstanceSender::send(const RetrieveItem& item,
-                                                                    bool& cancelled) {
-  if (association_ == nullptr) return tl::unexpected(DIMSE_ILLEGALASSOCIATION);
-  std::string syntax;
-  const T_ASC_PresentationContextID context = choose_context(association_, item, syntax);
-  if (context == 0) {
-    return SubOperationOutcome{
-        STATUS_STORE_Refused_SOPClassNotSupported,
-        "no accepted presentation context for its SOP class and syntax " + item.transfer_syntax};
-  }
-  const Uint16 message_id = association_->nextMsgID++;
-  auto unreadable = [&](const std::string& why) {
-    return SubOperationOutcome{STATUS_STORE_Error_CannotUnderstand, why};
+InstanceSender::~InstanceSender() = default;
+
+std::unique_ptr<InstanceSender::Prepared> InstanceSender::prepare(const RetrieveItem& item) {
+  auto p = std::make_unique<Prepared>();
+  p->sop_instance_uid = item.sop_instance_uid;
+  auto fail = [&](Uint16 status, const std::string& why) {
+    p->failure = SubOperationOutcome{status, why};
+    return std::move(p);
   };
+  std::string syntax;
+  p->context = choose_context(association_, item, syntax);
+  if (p->context == 0)
+    return fail(
+        STATUS_STORE_Refused_SOPClassNotSupported,
+        "no accepted presentation context for its SOP class and syntax " + item.transfer_syntax);
+  p->message_id = association_->nextMsgID++;
 
   // The stored bytes as they are, unless the peer's PDUs are too small for our own framing
   // (below any real implementation's; DCMTK then splits for us).
   if (syntax == item.transfer_syntax && association_->sendPDVLength >= kMinRawPduData) {
-    const FileDescriptor file(item.file);
+    p->file.emplace(item.file);
+    const int fd = p->file->fd;
     unsigned char head[kPart10HeadBytes];
     struct stat status {};
-    if (file.fd < 0 || ::fstat(file.fd, &status) != 0 ||
-        ::pread(file.fd, head, sizeof head, 0) != static_cast<ssize_t>(sizeof head))
-      return unreadable("stored file cannot be read");
+    if (fd < 0 || ::fstat(fd, &status) != 0 ||
+        ::pread(fd, head, sizeof head, 0) != static_cast<ssize_t>(sizeof head))
+      return fail(STATUS_STORE_Error_CannotUnderstand, "stored file cannot be read");
     const auto offset = part10_dataset_offset(head);
     if (!offset || *offset > static_cast<std::uint64_t>(status.st_size))
-      return unreadable("stored file is not a Part 10 file");
-    const StoreCommand command{item.sop_class_uid, item.sop_instance_uid, message_id,
+      return fail(STATUS_STORE_Error_CannotUnderstand, "stored file is not a Part 10 file");
+    // Two writers take turns: one holds the instance being sent, the other the one read ahead.
+    p->writer = &writers_[next_writer_];
+    next_writer_ ^= 1;
+    const StoreCommand command{item.sop_class_uid, item.sop_instance_uid, p->message_id,
                                move_originator_aet_, move_originator_message_id_};
-    const OFCondition c =
-        write_store_request(association_, context, command, file.fd, static_cast<off_t>(*offset),
-                            static_cast<std::uint64_t>(status.st_size) - *offset, buffer_);
-    if (c.bad()) {
-      // Part of a message may be on the wire and cannot be taken back: the association is done.
-      PACS_LOG(Warn) << "sending " << item.sop_instance_uid << " failed: " << c.text();
-      return tl::unexpected(c);
-    }
-    return await_response(message_id, cancelled);
+    if (p->writer
+            ->prepare(association_, p->context, command, fd, static_cast<off_t>(*offset),
+                      static_cast<std::uint64_t>(status.st_size) - *offset)
+            .bad())
+      return fail(STATUS_STORE_Error_CannotUnderstand, "stored file cannot be read");
+    return p;
   }
 
-  DcmFileFormat file;
-  DcmDataset* dataset = file.getDataset();
+  p->converted = std::make_unique<DcmFileFormat>();
+  DcmDataset* dataset = p->converted->getDataset();
   const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
-  if (file.loadFile(item.file.c_str()).bad()) return unreadable("stored file cannot be read");
+  if (p->converted->loadFile(item.file.c_str()).bad())
+    return fail(STATUS_STORE_Error_CannotUnderstand, "stored file cannot be read");
   if (dataset->chooseRepresentation(target, nullptr).bad() || !dataset->canWriteXfer(target))
-    return unreadable("cannot convert from " + item.transfer_syntax + " to " + syntax +
-                      ", the only syntax accepted for it");
-  T_DIMSE_Message message{};
-  message.CommandField = DIMSE_C_STORE_RQ;
-  T_DIMSE_C_StoreRQ& rq = message.msg.CStoreRQ;
-  rq.MessageID = message_id;
+    return fail(STATUS_STORE_Error_CannotUnderstand, "cannot convert from " + item.transfer_syntax +
+                                                         " to " + syntax +
+                                                         ", the only syntax accepted for it");
+  T_DIMSE_C_StoreRQ& rq = p->converted_request;
+  rq = {};
+  rq.MessageID = p->message_id;
   OFStandard::strlcpy(rq.AffectedSOPClassUID, item.sop_class_uid.c_str(),
                       sizeof rq.AffectedSOPClassUID);
   OFStandard::strlcpy(rq.AffectedSOPInstanceUID, item.sop_instance_uid.c_str(),
@@ -139,13 +140,36 @@ tl::expected<SubOperationOutcome, OFCondition> InstanceSender::send(const Retrie
     rq.MoveOriginatorID = move_originator_message_id_;
     rq.opts = O_STORE_MOVEORIGINATORAETITLE | O_STORE_MOVEORIGINATORID;
   }
-  {
+  return p;
+}
+
+tl::expected<SubOperationOutcome, OFCondition> InstanceSender::send(const RetrieveItem& item,
+                                                                    bool& cancelled,
+                                                                    const RetrieveItem* next) {
+  if (association_ == nullptr) return tl::unexpected(DIMSE_ILLEGALASSOCIATION);
+  std::unique_ptr<Prepared> p = std::move(read_ahead_);
+  if (!p || p->sop_instance_uid != item.sop_instance_uid) p = prepare(item);
+  if (p->failure) return *p->failure;  // nothing was sent
+
+  OFCondition c;
+  if (p->writer != nullptr) {
+    c = p->writer->write();
+  } else {
+    T_DIMSE_Message message{};
+    message.CommandField = DIMSE_C_STORE_RQ;
+    message.msg.CStoreRQ = p->converted_request;
     CoalescedWrites batch(association_);
-    const OFCondition c = DIMSE_sendMessageUsingMemoryData(association_, context, &message, nullptr,
-                                                           dataset, nullptr, nullptr);
-    if (c.bad()) return tl::unexpected(c);
+    c = DIMSE_sendMessageUsingMemoryData(association_, p->context, &message, nullptr,
+                                         p->converted->getDataset(), nullptr, nullptr);
   }
-  return await_response(message_id, cancelled);
+  if (c.bad()) {
+    // Part of a message may be on the wire and cannot be taken back: the association is done.
+    PACS_LOG(Warn) << "sending " << item.sop_instance_uid << " failed: " << c.text();
+    return tl::unexpected(c);
+  }
+  // The peer is busy storing this one: read the next one meanwhile.
+  if (next != nullptr) read_ahead_ = prepare(*next);
+  return await_response(p->message_id, cancelled);
 }
 
 tl::expected<SubOperationOutcome, OFCondition> InstanceSender::await_response(Uint16 message_id,

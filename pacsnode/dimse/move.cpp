@@ -45,11 +45,13 @@ OFCondition Scp::handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContex
   const SendRequest send{context_.options.aet, destination,
                          peer->second,         calling_,
                          request.MessageID,    context_.options.timeout_seconds};
+  PendingPacer pacer;
   const SubOperations counts = send_instances(send, *items, [&](const SubOperations& now) {
     if (checkForCANCEL(id, request.MessageID).good()) {
       cancelled = true;
       return false;
     }
+    if (now.remaining == 0 || !pacer.due()) return true;  // the final response follows anyway
     c = answer(STATUS_Pending, now, nullptr, "");
     return c.good();
   });

@@ -188,7 +188,8 @@ SubOperations send_instances(const SendRequest& request, const std::vector<Retri
       bool cancelled_by_destination = false;  // a storage SCP has no business cancelling; ignored
       for (; sent < batch.size(); ++sent) {
         const RetrieveItem& item = *batch[sent];
-        auto outcome = sender.send(item, cancelled_by_destination);
+        const RetrieveItem* next = sent + 1 < batch.size() ? batch[sent + 1] : nullptr;
+        auto outcome = sender.send(item, cancelled_by_destination, next);
         if (!outcome) {
           association.mark_broken();
           why = std::string("association to ") + request.destination_aet +

@@ -1,6 +1,7 @@
 // C-STORE sub-operations of a C-MOVE: stored files sent to a destination AE as a storage SCU.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,6 +31,30 @@ struct SubOperations {
 // identifier (Failed SOP Instance UID List) that goes with any status other than success.
 std::uint16_t final_retrieve_status(const SubOperations& counts, bool cancelled);
 void put_failed_list(const SubOperations& counts, DcmDataset& identifier);
+
+// Pending C-MOVE/C-GET responses are optional (PS3.4 C.4.2.1.5, C.4.3.1.5); one per sub-operation
+// costs a message, and the requester's processing of it, for every instance. The first goes out at
+// once (the requester sees the retrieve start and may cancel), then at most one per interval, as
+// archives such as dcm4chee do.
+class PendingPacer {
+ public:
+  static constexpr std::chrono::milliseconds kDefaultInterval{100};
+  explicit PendingPacer(std::chrono::milliseconds interval = kDefaultInterval)
+      : interval_(interval) {}
+  // True when a pending response should be sent now.
+  bool due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (sent_any_ && now - last_ < interval_) return false;
+    sent_any_ = true;
+    last_ = now;
+    return true;
+  }
+
+ private:
+  std::chrono::milliseconds interval_;
+  std::chrono::steady_clock::time_point last_{};
+  bool sent_any_ = false;
+};
 
 struct SendRequest {
   std::string own_aet;

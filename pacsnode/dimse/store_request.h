@@ -25,11 +25,31 @@ struct StoreCommand {
 // `length` bytes of the file `fd` from `offset`, which must already be encoded in the transfer
 // syntax accepted for the context. DCMTK's DIMSE_sendMessage* would parse and re-encode the data
 // set, and its DUL writes every PDU as two system calls; here the P-DATA-TF PDUs (PS3.8 9.3.5) are
-// laid out in `buffer`, the file read straight into place between their headers, so that an
+// laid out in one buffer, the file read straight into place between their headers, so that an
 // instance of up to a megabyte costs one read and one write. Larger ones go in megabyte blocks.
-// A failure after the first block leaves a partial message on the wire: the caller must abort.
-OFCondition write_store_request(T_ASC_Association* association, T_ASC_PresentationContextID context,
-                                const StoreCommand& command, int fd, off_t offset,
-                                std::uint64_t length, std::vector<unsigned char>& buffer);
+//
+// In two steps, so that the next instance can be read while the previous one's response is
+// awaited: prepare() encodes the command and reads the first block (nothing is sent), write()
+// sends it and the rest. The file must stay open until write() returns. A failure in write()
+// may leave a partial message on the wire: the caller must then abort the association.
+class StoreRequestWriter {
+ public:
+  OFCondition prepare(T_ASC_Association* association, T_ASC_PresentationContextID context,
+                      const StoreCommand& command, int fd, off_t offset, std::uint64_t length);
+  OFCondition write();
+
+ private:
+  // Lays out the PDUs of the next block after what is already in the buffer and reads their data.
+  OFCondition fill_block();
+
+  T_ASC_Association* association_ = nullptr;
+  T_ASC_PresentationContextID context_ = 0;
+  int fd_ = -1;
+  off_t offset_ = 0;
+  std::uint64_t left_ = 0;
+  std::size_t per_pdu_ = 0, used_ = 0;
+  bool prepared_ = false;
+  std::vector<unsigned char> buffer_;  // kept across instances: no allocation once warm
+};
 
 }  // namespace pacs::dimse

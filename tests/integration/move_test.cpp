@@ -298,7 +298,9 @@ TEST_P(MoveTest, CountsArriveInPendingAndFinalResponses) {
   EXPECT_EQ(r.final_status, STATUS_Success);
   EXPECT_EQ(r.completed, 6);
   EXPECT_EQ(r.failed, 0);
-  EXPECT_EQ(r.pending_responses, 6);
+  // The first sub-operation is reported at once; later ones at most every 100 ms.
+  EXPECT_GE(r.pending_responses, 1);
+  EXPECT_LE(r.pending_responses, 5);
 }
 
 TEST_P(MoveTest, AnUnknownDestinationIsRefusedWithoutSubOperations) {
@@ -332,7 +334,7 @@ TEST_P(MoveTest, AnUnreachableDestinationFailsEverySubOperationAndTheNodeServesO
 }
 
 TEST_P(MoveTest, CancelStopsTheSubOperations) {
-  auto r = move_with_scu("DEST", "STUDY", DCM_PatientID, "*", 2);  // all 4 studies: 24 instances
+  auto r = move_with_scu("DEST", "STUDY", DCM_PatientID, "*", 1);  // all 4 studies: 24 instances
   EXPECT_EQ(r.final_status, STATUS_MOVE_Cancel);
   EXPECT_LT(r.completed, 24);
   EXPECT_LT(receiver_.files().size(), 24u);
@@ -377,7 +379,7 @@ TEST_P(MoveTest, GetscuRetrievesEveryLevelByteIdentical) {
 }
 
 TEST_P(MoveTest, CancelStopsACGet) {
-  GetScu scu(2);
+  GetScu scu(1);
   scu.setAETitle("GETSCU");
   scu.setPeerAETitle("PACSNODE");
   scu.setPeerHostName("127.0.0.1");

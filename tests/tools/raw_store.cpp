@@ -214,10 +214,10 @@ int main(int argc, char** argv) {
 
   const pacs::dimse::StoreCommand command{opt.sop_class, opt.sop_instance,
                                           session.assoc_->nextMsgID++, "", 0};
-  std::vector<unsigned char> buffer;
-  cond = pacs::dimse::write_store_request(
-      session.assoc_, kPresentationContextId, command, dataset_fd, 0,
-      static_cast<std::uint64_t>(dataset_status.st_size), buffer);
+  pacs::dimse::StoreRequestWriter writer;
+  cond = writer.prepare(session.assoc_, kPresentationContextId, command, dataset_fd, 0,
+                        static_cast<std::uint64_t>(dataset_status.st_size));
+  if (cond.good()) cond = writer.write();
   ::close(dataset_fd);
   // A send failure (e.g. the peer aborted mid-transfer) still leaves a chance that a response or
   // abort is waiting, so we go on to read and report whatever arrives.
