@@ -9,7 +9,9 @@
 #include <dcmtk/dcmdata/dcostrmb.h>
 
 #include <algorithm>
+#include <iterator>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace pacs {
@@ -226,6 +228,49 @@ Result<void> decode_attributes(const std::string& bytes, DcmDataset& out) {
   if (c.bad())
     return fail(ErrorCode::InvalidObject, std::string("stored attributes unreadable: ") + c.text());
   return {};
+}
+
+namespace {
+
+std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
+std::uint32_t le32(const unsigned char* p) {
+  return p[0] | p[1] << 8 | p[2] << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+// PS3.5 7.1.2: explicit VR elements with these VRs have a 4-byte length after 2 reserved bytes.
+bool has_long_length(const unsigned char* vr) {
+  static constexpr std::string_view kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                               "SV", "UC", "UN", "UR", "UT", "UV"};
+  const std::string_view text(reinterpret_cast<const char*>(vr), 2);
+  return std::find(std::begin(kLong), std::end(kLong), text) != std::end(kLong);
+}
+
+}  // namespace
+
+Result<void> decode_attributes(const std::string& bytes, DcmDataset& out,
+                               std::span<const DcmTagKey> wanted) {
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::string selected;
+  std::size_t at = 0;
+  // Bounded by the size: every pass advances past one element or stops.
+  while (at + 8 <= bytes.size()) {
+    const DcmTagKey tag(le16(data + at), le16(data + at + 2));
+    std::size_t header = 8;
+    std::uint32_t length = le16(data + at + 6);
+    if (has_long_length(data + at + 4)) {
+      if (at + 12 > bytes.size()) break;
+      header = 12;
+      length = le32(data + at + 8);
+    }
+    // encode_attributes writes explicit lengths only; anything else is read the slow way.
+    if (length == 0xffffffffu || at + header + length > bytes.size())
+      return decode_attributes(bytes, out);
+    if (std::binary_search(wanted.begin(), wanted.end(), tag))
+      selected.append(bytes, at, header + length);
+    at += header + length;
+  }
+  if (at != bytes.size()) return decode_attributes(bytes, out);
+  return selected.empty() ? Result<void>{} : decode_attributes(selected, out);
 }
 
 Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_syntax) {

@@ -1,6 +1,7 @@
 // What the index learns from a DICOM header: the per-level records and their attribute sets.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "storage/find.h"
@@ -27,5 +28,10 @@ std::string normalized_person_name(const std::string& name);
 // A level's attributes as stored in the index: Explicit VR Little Endian, bulk data left out.
 std::string encode_attributes(DcmDataset& attributes);
 Result<void> decode_attributes(const std::string& bytes, DcmDataset& out);
+// Only the top-level elements whose tags are in `wanted` (sorted by TagKey order): a query
+// answer needs a handful of a level's attributes, and building the others costs more than
+// everything else per match. Elements are found by walking the encoding's element headers.
+Result<void> decode_attributes(const std::string& bytes, DcmDataset& out,
+                               std::span<const DcmTagKey> wanted);
 
 }  // namespace pacs

@@ -139,12 +139,12 @@ bool value_matches(const AttributeCondition& c, std::string value) {
 // The stored attributes of one match, decoded once per row.
 struct RowDatasets {
   DcmDataset patient, study, series, instance;
-  explicit RowDatasets(const FindRow& row) {
+  RowDatasets(const FindRow& row, std::span<const DcmTagKey> wanted) {
     for (auto [bytes, ds] : {std::pair{&row.patient_attributes, &patient},
                              {&row.study_attributes, &study},
                              {&row.series_attributes, &series},
                              {&row.instance_attributes, &instance}})
-      if (!bytes->empty()) (void)decode_attributes(*bytes, *ds);
+      if (!bytes->empty()) (void)decode_attributes(*bytes, *ds, wanted);
   }
   // Deepest level first: an instance's copy of a study attribute is the same value.
   DcmElement* find(const DcmTagKey& tag) {
@@ -213,6 +213,9 @@ Result<ParsedFind> QueryService::parse(DcmDataset& identifier, QueryModel model)
       out.attribute_conditions.push_back({tag, matching->first, matching->second, person_name});
     }
   }
+  out.stored_keys = out.return_keys;
+  for (const auto& c : out.attribute_conditions) out.stored_keys.push_back(c.tag);
+  std::sort(out.stored_keys.begin(), out.stored_keys.end());
   return out;
 }
 
@@ -226,7 +229,7 @@ Result<FindSummary> QueryService::find(const ParsedFind& find,
           summary.limited = true;
           return false;
         }
-        RowDatasets stored(row);
+        RowDatasets stored(row, find.stored_keys);
         for (const auto& c : find.attribute_conditions) {
           OFString value;
           DcmElement* element = stored.find(c.tag);

@@ -30,6 +30,7 @@ struct ParsedFind {
   FindQuery query;
   std::vector<AttributeCondition> attribute_conditions;
   std::vector<DcmTagKey> return_keys;  // every key of the request, in its order
+  std::vector<DcmTagKey> stored_keys;  // the stored attributes the answer needs, sorted
   std::string level_name;              // as requested: PATIENT, STUDY, SERIES, IMAGE
   std::string response_character_set;  // the requester's, to answer in (empty: default repertoire)
   // Some key with a value cannot be matched at this level (we keep no such attribute there): it

@@ -2,6 +2,8 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "storage/dicom_attributes.h"
 
 namespace pacs {
@@ -43,6 +45,39 @@ TEST(DicomAttributes, LevelAttributesRoundTrip) {
   DcmDataset instance;
   ASSERT_TRUE(decode_attributes(entry->instance.attributes, instance));
   EXPECT_TRUE(instance.findAndGetOFString(DCM_Modality, value).good());
+}
+
+TEST(DicomAttributes, ASelectiveDecodeKeepsOnlyTheWantedTopLevelElements) {
+  DcmDataset ds = minimal_ct();
+  ds.putAndInsertString(DCM_PatientName, "Doe^Jane");
+  ds.putAndInsertString(DCM_PatientComments, std::string(300, 'x').c_str());  // LT: short length
+  ds.putAndInsertString(DCM_ImageComments, "long text");  // LT
+  ds.putAndInsertString(DCM_RetrieveURL, "http://127.0.0.1/x");  // UR: 4-byte length
+  DcmItem* item = nullptr;
+  ASSERT_TRUE(ds.findOrCreateSequenceItem(DCM_ProcedureCodeSequence, item, -2).good());
+  item->putAndInsertString(DCM_CodeValue, "CT-HEAD");
+  item->putAndInsertString(DCM_PatientID, "nested, not top level");
+  const std::string bytes = encode_attributes(ds);
+
+  std::vector<DcmTagKey> wanted = {DCM_PatientName, DCM_RetrieveURL, DCM_ProcedureCodeSequence,
+                                   DCM_StudyDescription, DCM_AccessionNumber};
+  std::sort(wanted.begin(), wanted.end());
+  DcmDataset out;
+  ASSERT_TRUE(decode_attributes(bytes, out, wanted));
+  EXPECT_EQ(out.card(), 4u) << "AccessionNumber was never stored";
+  OFString value;
+  EXPECT_TRUE(out.findAndGetOFString(DCM_PatientName, value).good());
+  EXPECT_EQ(value, "Doe^Jane");
+  EXPECT_TRUE(out.findAndGetOFString(DCM_RetrieveURL, value).good());
+  EXPECT_EQ(value, "http://127.0.0.1/x");
+  EXPECT_TRUE(out.findAndGetOFString(DCM_CodeValue, value, 0, OFTrue).good());
+  EXPECT_EQ(value, "CT-HEAD");
+  EXPECT_TRUE(out.findAndGetOFString(DCM_PatientID, value).bad()) << "not wanted";
+  EXPECT_TRUE(out.findAndGetOFString(DCM_PatientComments, value).bad()) << "not wanted";
+
+  // Bytes that do not walk cleanly are decoded the slow, complete way.
+  DcmDataset truncated;
+  EXPECT_FALSE(decode_attributes(bytes.substr(0, bytes.size() - 3), truncated, wanted));
 }
 
 TEST(DicomAttributes, BulkDataStaysOutOfTheIndex) {
