@@ -312,11 +312,11 @@ TEST_P(FindTest, Latin1QueriesMatchAndAreAnsweredInLatin1) {
 INSTANTIATE_TEST_SUITE_P(Backends, FindTest, ::testing::Values("sqlite", "postgresql"));
 
 TEST(FindLimits, CancelStopsTheResponsesAndTheLimitCutsThem) {
-  TestNode node({.db = "sqlite", .extra_flags = {"--max-find-results", "150"}});
+  TestNode node({.db = "sqlite", .extra_flags = {"--max-find-results", "1000"}});
   node.start();
   testing::TempDir dir;
   testing::generate_corpus(dir.path(), {"--patients", "1", "--studies", "1", "--series", "1",
-                                        "--instances", "400", "--rows", "16", "--columns", "16"});
+                                        "--instances", "1200", "--rows", "16", "--columns", "16"});
   ASSERT_EQ(testing::storescu(node.dimse_port(), {dir.path().string()}).exit_code, 0);
   const std::vector<std::string> query = {
       "findscu",       "-v", "-S", "-aec", "PACSNODE", "-k", "QueryRetrieveLevel=IMAGE", "-k",
@@ -336,14 +336,15 @@ TEST(FindLimits, CancelStopsTheResponsesAndTheLimitCutsThem) {
     return n;
   };
   const std::string limited = run({});
-  EXPECT_EQ(count(limited), 150u) << limited;
-  EXPECT_NE(node.log().find("C-FIND result limit (150) reached"), std::string::npos);
+  EXPECT_EQ(count(limited), 1000u) << limited;
+  EXPECT_NE(node.log().find("C-FIND result limit (1000) reached"), std::string::npos);
   const std::string cancelled = run({"--cancel", "1"});
   EXPECT_NE(
       cancelled.find("Received Final Find Response (Cancel: MatchingTerminatedDueToCancelRequest)"),
       std::string::npos)
       << cancelled;
-  EXPECT_LT(count(cancelled), 150u);
+  // Enough matches that the cancel, sent on the first response, arrives long before the end.
+  EXPECT_LT(count(cancelled), 1000u);
 }
 
 }  // namespace
