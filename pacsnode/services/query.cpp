@@ -2,6 +2,8 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcelem.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcvrpn.h>
 
 #include <algorithm>
@@ -136,6 +138,114 @@ bool value_matches(const AttributeCondition& c, std::string value) {
   return false;
 }
 
+// A sequence key's condition (PS3.4 C.2.2.2.6), or nullopt when it matches universally: no item,
+// or an item whose keys are all universal.
+std::optional<AttributeCondition> sequence_condition(DcmSequenceOfItems& sequence) {
+  if (sequence.card() == 0) return std::nullopt;
+  DcmItem* item = sequence.getItem(0);
+  AttributeCondition out{sequence.getTag(), Condition::Kind::Equals, {}, false, true, {}};
+  for (unsigned long i = 0; i < item->card(); ++i) {
+    DcmElement* element = item->getElement(i);
+    if (element->ident() == EVR_SQ) {
+      if (auto nested = sequence_condition(*static_cast<DcmSequenceOfItems*>(element)))
+        out.item_conditions.push_back(std::move(*nested));
+      continue;
+    }
+    OFString value;
+    element->getOFStringArray(value);
+    if (auto matching = matching_for(element->ident(), value.c_str()))
+      out.item_conditions.push_back({element->getTag(),
+                                     matching->first,
+                                     matching->second,
+                                     element->ident() == EVR_PN,
+                                     false,
+                                     {}});
+  }
+  if (out.item_conditions.empty()) return std::nullopt;
+  return out;
+}
+
+bool element_matches(const AttributeCondition& c, DcmElement& stored);
+
+bool item_matches(const std::vector<AttributeCondition>& conditions, DcmItem& item) {
+  return std::all_of(conditions.begin(), conditions.end(), [&](const AttributeCondition& c) {
+    DcmElement* element = nullptr;
+    return item.findAndGetElement(c.tag, element).good() && element && element_matches(c, *element);
+  });
+}
+
+bool element_matches(const AttributeCondition& c, DcmElement& stored) {
+  if (c.sequence) {
+    if (stored.ident() != EVR_SQ) return false;
+    auto& sequence = static_cast<DcmSequenceOfItems&>(stored);
+    for (unsigned long i = 0; i < sequence.card(); ++i)
+      if (item_matches(c.item_conditions, *sequence.getItem(i))) return true;
+    return false;
+  }
+  OFString value;
+  return stored.getOFStringArray(value).good() && value_matches(c, value.c_str());
+}
+
+const AttributeCondition* sequence_condition_for(const std::vector<AttributeCondition>& conditions,
+                                                 const DcmTagKey& tag) {
+  for (const auto& c : conditions)
+    if (c.sequence && c.tag == tag) return &c;
+  return nullptr;
+}
+
+// A stored sequence as answered: only the items that match (when there is a condition), each with
+// only the requested sub-attributes (when the request names any), empty where an item lacks one.
+DcmSequenceOfItems* answered_sequence(DcmSequenceOfItems& stored, const DcmItem* request,
+                                      const AttributeCondition* condition) {
+  auto* out = new DcmSequenceOfItems(stored.getTag());
+  for (unsigned long i = 0; i < stored.card(); ++i) {
+    DcmItem* item = stored.getItem(i);
+    if (condition && !item_matches(condition->item_conditions, *item)) continue;
+    if (request == nullptr || request->card() == 0) {
+      out->append(new DcmItem(*item));
+      continue;
+    }
+    auto* answer = new DcmItem;
+    for (unsigned long k = 0; k < request->card(); ++k) {
+      DcmElement* wanted = const_cast<DcmItem*>(request)->getElement(k);
+      DcmElement* element = nullptr;
+      if (item->findAndGetElement(wanted->getTag(), element).bad() || element == nullptr) {
+        answer->insertEmptyElement(wanted->getTag());
+      } else if (element->ident() == EVR_SQ && wanted->ident() == EVR_SQ) {
+        auto* nested = static_cast<DcmSequenceOfItems*>(wanted);
+        answer->insert(answered_sequence(
+            *static_cast<DcmSequenceOfItems*>(element),
+            nested->card() > 0 ? nested->getItem(0) : nullptr,
+            condition ? sequence_condition_for(condition->item_conditions, wanted->getTag())
+                      : nullptr));
+      } else {
+        answer->insert(OFstatic_cast(DcmElement*, element->clone()));
+      }
+    }
+    out->append(answer);
+  }
+  return out;
+}
+
+// Whether an element's text (in items too) has bytes outside ASCII: then the answer must name
+// its character set.
+bool has_non_ascii(DcmElement& element) {
+  if (element.ident() == EVR_SQ) {
+    auto& sequence = static_cast<DcmSequenceOfItems&>(element);
+    for (unsigned long i = 0; i < sequence.card(); ++i) {
+      DcmItem* item = sequence.getItem(i);
+      for (unsigned long k = 0; k < item->card(); ++k)
+        if (has_non_ascii(*item->getElement(k))) return true;
+    }
+    return false;
+  }
+  if (!element.isaString()) return false;
+  OFString text;
+  if (element.getOFStringArray(text).bad()) return false;
+  return std::any_of(text.begin(), text.end(),
+                     [](char ch) { return static_cast<unsigned char>(ch) > 0x7f; });
+}
+
 // The stored attributes of one match, decoded once per row.
 struct RowDatasets {
   DcmDataset patient, study, series, instance;
@@ -195,7 +305,19 @@ Result<ParsedFind> QueryService::parse(DcmDataset& identifier, QueryModel model)
     if (tag == DCM_QueryRetrieveLevel || tag == DCM_SpecificCharacterSet) continue;
     if (tag.getGroup() == 0x0002 || tag.getGroup() == 0x0000) continue;
     out.return_keys.push_back(tag);
-    if (element->ident() == EVR_SQ) continue;  // returned, not matched (no indexed sequences)
+    if (element->ident() == EVR_SQ) {
+      auto* sequence = static_cast<DcmSequenceOfItems*>(element);
+      if (sequence->card() > 0 && sequence->getItem(0)->card() > 0)
+        out.sequence_requests[tag] = std::make_shared<const DcmItem>(*sequence->getItem(0));
+      auto condition = sequence_condition(*sequence);
+      if (!condition) continue;
+      if (!kept_at_level(tag, out.query.level)) {
+        out.unsupported_optional_keys = true;
+        continue;
+      }
+      out.attribute_conditions.push_back(std::move(*condition));
+      continue;
+    }
     OFString value;
     element->getOFStringArray(value);
     auto matching =
@@ -210,7 +332,8 @@ Result<ParsedFind> QueryService::parse(DcmDataset& identifier, QueryModel model)
         out.unsupported_optional_keys = true;
         continue;
       }
-      out.attribute_conditions.push_back({tag, matching->first, matching->second, person_name});
+      out.attribute_conditions.push_back(
+          {tag, matching->first, matching->second, person_name, false, {}});
     }
   }
   out.stored_keys = out.return_keys;
@@ -231,10 +354,8 @@ Result<FindSummary> QueryService::find(const ParsedFind& find,
         }
         RowDatasets stored(row, find.stored_keys);
         for (const auto& c : find.attribute_conditions) {
-          OFString value;
           DcmElement* element = stored.find(c.tag);
-          if (!element || element->getOFStringArray(value).bad()) return true;
-          if (!value_matches(c, value.c_str())) return true;
+          if (!element || !element_matches(c, *element)) return true;
         }
         DcmDataset response;
         bool non_ascii = false;
@@ -263,12 +384,18 @@ Result<FindSummary> QueryService::find(const ParsedFind& find,
           else if (tag == DCM_InstanceAvailability)
             response.putAndInsertString(tag, "ONLINE");
           else if (DcmElement* stored_element = stored.find(tag)) {
-            response.insert(OFstatic_cast(DcmElement*, stored_element->clone()), true);
-            OFString text;
-            if (stored_element->ident() != EVR_SQ && stored_element->getOFStringArray(text).good())
-              non_ascii = non_ascii || std::any_of(text.begin(), text.end(), [](char ch) {
-                            return static_cast<unsigned char>(ch) > 0x7f;
-                          });
+            DcmElement* answer = nullptr;
+            if (stored_element->ident() == EVR_SQ) {
+              const auto request = find.sequence_requests.find(tag);
+              answer = answered_sequence(
+                  *static_cast<DcmSequenceOfItems*>(stored_element),
+                  request == find.sequence_requests.end() ? nullptr : request->second.get(),
+                  sequence_condition_for(find.attribute_conditions, tag));
+            } else {
+              answer = OFstatic_cast(DcmElement*, stored_element->clone());
+            }
+            non_ascii = non_ascii || has_non_ascii(*answer);
+            response.insert(answer, true);
           } else {
             response.insertEmptyElement(tag);  // requested, but the entity has no value
           }

@@ -5,6 +5,7 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,11 +19,16 @@ enum class QueryModel { PatientRoot, StudyRoot };
 
 // A key that is matched in memory, against the stored attributes of the match: the keys the
 // index has no column for.
+// A key matched against the stored attributes rather than an index column. A sequence key
+// (PS3.4 C.2.2.2.6) holds the conditions on the keys of its one item; some stored item must
+// meet them all.
 struct AttributeCondition {
   DcmTagKey tag;
   Condition::Kind kind;
   std::vector<std::string> values;
   bool person_name = false;
+  bool sequence = false;
+  std::vector<AttributeCondition> item_conditions;
 };
 
 struct ParsedFind {
@@ -31,6 +37,9 @@ struct ParsedFind {
   std::vector<AttributeCondition> attribute_conditions;
   std::vector<DcmTagKey> return_keys;  // every key of the request, in its order
   std::vector<DcmTagKey> stored_keys;  // the stored attributes the answer needs, sorted
+  // Sequence keys whose item names sub-attributes: answers hold those only (an empty item, or
+  // none, asks for whole items).
+  std::map<DcmTagKey, std::shared_ptr<const DcmItem>> sequence_requests;
   std::string level_name;              // as requested: PATIENT, STUDY, SERIES, IMAGE
   std::string response_character_set;  // the requester's, to answer in (empty: default repertoire)
   // Some key with a value cannot be matched at this level (we keep no such attribute there): it

@@ -109,6 +109,19 @@ class FindTest : public ::testing::TestWithParam<const char*> {
       ff.getMetaInfo()->putAndInsertString(DCM_MediaStorageSOPInstanceUID, uid(i.sop).c_str());
       d.putAndInsertString(DCM_InstanceNumber, i.instance_number.c_str());
       if (!i.comments.empty()) d.putAndInsertString(DCM_ImageComments, i.comments.c_str());
+      // Procedure codes: S1 one (CT head), S2 two (MR knee, with contrast), the others none.
+      auto add_code = [&](const char* value, const char* meaning) {
+        DcmItem* item = nullptr;
+        ASSERT_TRUE(d.findOrCreateSequenceItem(DCM_ProcedureCodeSequence, item, -2).good());
+        item->putAndInsertString(DCM_CodeValue, value);
+        item->putAndInsertString(DCM_CodingSchemeDesignator, "99LOCAL");
+        item->putAndInsertString(DCM_CodeMeaning, meaning);
+      };
+      if (i.study == "1") add_code("CTHEAD", "CT head");
+      if (i.study == "2") {
+        add_code("MRKNEE", "MR knee");
+        add_code("MRCON", "MR contrast");
+      }
       files.push_back(dir_.path() / (i.sop + ".dcm"));
       ASSERT_TRUE(ff.saveFile(files.back().c_str(), EXS_LittleEndianExplicit).good());
     }
@@ -187,6 +200,63 @@ TEST_P(FindTest, StudyLevelMatchingTypes) {
     EXPECT_EQ(r.set_of(DCM_StudyInstanceUID), c.expected) << r.output;
     EXPECT_EQ(r.responses.size(), c.expected.size());
   }
+}
+
+// PS3.4 C.2.2.2.6: a sequence key's item keys match within one stored item; answers carry only
+// the matching items, with only the requested sub-attributes.
+TEST_P(FindTest, SequenceMatching) {
+  auto codes = [](const FindResult& r, std::size_t response) {
+    std::vector<std::string> out;
+    DcmSequenceOfItems* sequence = nullptr;
+    if (r.responses[response]
+            ->getDataset()
+            ->findAndGetSequence(DCM_ProcedureCodeSequence, sequence)
+            .bad())
+      return out;
+    for (unsigned long i = 0; i < sequence->card(); ++i) {
+      OFString value, meaning;
+      sequence->getItem(i)->findAndGetOFString(DCM_CodeValue, value);
+      const bool has_meaning =
+          sequence->getItem(i)->findAndGetOFString(DCM_CodeMeaning, meaning).good();
+      out.push_back(std::string(value.c_str()) + (has_meaning ? "+meaning" : ""));
+    }
+    return out;
+  };
+  auto knee = find(kStudyRoot, {"QueryRetrieveLevel=STUDY", "StudyInstanceUID",
+                                "ProcedureCodeSequence[0].CodeValue=MRKNEE"});
+  ASSERT_EQ(knee.responses.size(), 1u) << knee.output;
+  EXPECT_EQ(knee.values(DCM_StudyInstanceUID)[0], uid("2"));
+  EXPECT_EQ(codes(knee, 0), std::vector<std::string>{"MRKNEE"}) << "only the matching item";
+
+  // Wildcards inside the item; two keys must hold in the same item.
+  auto mr = find(kStudyRoot, {"QueryRetrieveLevel=STUDY", "StudyInstanceUID",
+                              "ProcedureCodeSequence[0].CodeValue=MR*",
+                              "ProcedureCodeSequence[0].CodeMeaning"});
+  ASSERT_EQ(mr.responses.size(), 1u) << mr.output;
+  EXPECT_EQ(codes(mr, 0), (std::vector<std::string>{"MRKNEE+meaning", "MRCON+meaning"}));
+  auto crossed = find(kStudyRoot, {"QueryRetrieveLevel=STUDY", "StudyInstanceUID",
+                                   "ProcedureCodeSequence[0].CodeValue=MRKNEE",
+                                   "ProcedureCodeSequence[0].CodeMeaning=MR contrast"});
+  EXPECT_TRUE(crossed.responses.empty()) << "the keys hold in different items";
+  EXPECT_EQ(crossed.final_status, "Success");
+
+  // An empty item is universal: every study, whole items where there are any.
+  auto all =
+      find(kStudyRoot, {"QueryRetrieveLevel=STUDY", "StudyInstanceUID", "ProcedureCodeSequence"});
+  ASSERT_EQ(all.responses.size(), 4u) << all.output;
+  std::map<std::string, std::vector<std::string>> by_study;
+  for (std::size_t i = 0; i < all.responses.size(); ++i)
+    by_study[all.values(DCM_StudyInstanceUID)[i]] = codes(all, i);
+  EXPECT_EQ(by_study[uid("1")], std::vector<std::string>{"CTHEAD+meaning"});
+  EXPECT_EQ(by_study[uid("2")], (std::vector<std::string>{"MRKNEE+meaning", "MRCON+meaning"}));
+  EXPECT_TRUE(by_study[uid("3")].empty());
+
+  // A sequence key at a level that does not keep it is ignored, with the warning status.
+  auto patients = find(kPatientRoot, {"QueryRetrieveLevel=PATIENT", "PatientID=P1",
+                                      "ProcedureCodeSequence[0].CodeValue=X"});
+  EXPECT_EQ(patients.responses.size(), 1u) << patients.output;
+  EXPECT_NE(patients.output.find("Pending: WarningUnsupportedOptionalKeys"), std::string::npos)
+      << patients.output;
 }
 
 TEST_P(FindTest, StudyLevelReturnsStoredAndComputedKeys) {
