@@ -166,6 +166,20 @@ std::string instance_attributes(DcmDataset& ds) {
 
 }  // namespace
 
+std::span<const DcmTagKey> level_tags(Level level) {
+  switch (level) {
+    case Level::Patient:
+      return kPatientTags;
+    case Level::Study:
+      return kStudyTags;
+    case Level::Series:
+      return kSeriesTags;
+    case Level::Instance:
+      break;
+  }
+  return {};
+}
+
 bool kept_at_level(const DcmTagKey& tag, Level level) {
   auto in = [&tag](std::span<const DcmTagKey> tags) {
     return std::find(tags.begin(), tags.end(), tag) != tags.end();

@@ -20,6 +20,9 @@ Result<IndexEntry> index_entry_from(DcmDataset& header, const std::string& trans
 // Whether the attributes an index row keeps for `level` (and the levels above it) include `tag`.
 // Every attribute of the header is kept at the instance level.
 bool kept_at_level(const DcmTagKey& tag, Level level);
+// The attributes kept for one level itself (not those above it); the instance level keeps every
+// attribute of the header, and this lists none for it.
+std::span<const DcmTagKey> level_tags(Level level);
 
 // A person name in the form the index keeps and matches: trailing empty components and component
 // groups and trailing spaces removed ("Doe^Jane^^^" -> "Doe^Jane"), PS3.5 6.2.1.

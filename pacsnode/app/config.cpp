@@ -97,11 +97,22 @@ const std::vector<Flag>& flags() {
          c.dimse_port = *p;
          return {};
        }},
-      {"--http-port", "N", "HTTP port for DICOMweb (default 8080)",
+      {"--http-port", "N", "HTTP port for DICOMweb on 127.0.0.1 (default 8080; 0 turns it off)",
        [](const std::string& v, Config& c) -> Result<void> {
+         if (v == "0") {
+           c.http_port = 0;
+           return {};
+         }
          auto p = parse_port(v, "--http-port");
          if (!p) return tl::unexpected(p.error());
          c.http_port = *p;
+         return {};
+       }},
+      {"--http-cors-origin", "ORIGIN",
+       "a browser origin allowed to call DICOMweb, or * for any (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v.empty()) return fail(ErrorCode::InvalidArgument, "--http-cors-origin is empty");
+         c.http_cors_origins.push_back(v);
          return {};
        }},
       {"--mllp-port", "N", "HL7 MLLP port (default 2575)",
@@ -218,6 +229,15 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       if (!v) return wrong(std::string(section) + "." + key);
       if (auto ok = apply(flag(name), std::to_string(*v)); !ok) return ok;
     }
+  if (auto http = root["http"].as_table(); http && http->contains("cors_origins")) {
+    auto origins = (*http)["cors_origins"].as_array();
+    if (!origins) return wrong("http.cors_origins");
+    for (const auto& origin : *origins) {
+      auto v = origin.value<std::string>();
+      if (!v) return wrong("http.cors_origins");
+      if (auto ok = apply(flag("--http-cors-origin"), *v); !ok) return ok;
+    }
+  }
   if (auto dimse = root["dimse"].as_table()) {
     if (dimse->contains("max_associations")) {
       auto v = get<std::int64_t>(*dimse, "max_associations");

@@ -25,7 +25,8 @@ struct Config {
   std::string db = "sqlite";
   std::string aet = "PACSNODE";
   std::uint16_t dimse_port = 11112;
-  std::uint16_t http_port = 8080;
+  std::uint16_t http_port = 8080;            // 0: no HTTP face
+  std::vector<std::string> http_cors_origins;  // browser origins allowed to call DICOMweb
   std::uint16_t mllp_port = 2575;
   unsigned max_associations = 32;
   unsigned max_find_results = 10000;  // per C-FIND; more matches are cut with a warning in the log

@@ -8,6 +8,8 @@
 #include <map>
 #include <thread>
 
+#include "dicomweb/http_server.h"
+#include "dicomweb/service.h"
 #include "pacsnode/app/node.h"
 #include "pacsnode/dimse/server.h"
 #include "pacsnode/services/forwarder.h"
@@ -51,8 +53,8 @@ int serve(const Config& config) {
   PACS_LOG(Info) << "pacsnode: data in " << node->blobs->root().string() << ", index "
                  << node->index->describe() << " (schema v" << node->index->schema_version() << ", "
                  << (counts ? counts->instances : -1) << " instances)";
-  PACS_LOG(Info) << "HTTP port " << config.http_port << " and MLLP port " << config.mllp_port
-                 << " are reserved for DICOMweb and HL7, which this version does not serve yet";
+  PACS_LOG(Info) << "MLLP port " << config.mllp_port
+                 << " is reserved for HL7, which this version does not serve yet";
 
   QueryService query(*node->index, config.aet, config.max_find_results);
   RetrieveService retrieve(query, *node->index, *node->blobs);
@@ -85,6 +87,20 @@ int serve(const Config& config) {
                             .timeout_seconds = 60,
                             .peers = peers},
                            *node->ingest, query, retrieve);
+  // The DICOMweb face, on loopback only until authentication exists (see README).
+  web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web"});
+  std::unique_ptr<web::HttpServer> http;
+  if (config.http_port != 0) {
+    http = std::make_unique<web::HttpServer>(
+        web::HttpOptions{.address = "127.0.0.1",
+                         .port = config.http_port,
+                         .cors_origins = config.http_cors_origins},
+        [&dicomweb](web::Exchange& exchange) { return dicomweb.handle(exchange); });
+    if (auto started = http->start(); !started) {
+      PACS_LOG(Error) << started.error().message;
+      return 1;
+    }
+  }
   std::jthread signals([&](std::stop_token stop) {
     // Woken by SIGINT/SIGTERM, or by the SIGTERM the main thread sends itself on the way out.
     int received = 0;
@@ -93,6 +109,7 @@ int serve(const Config& config) {
     dimse.stop();
   });
   auto served = dimse.run();
+  if (http) http->stop();
   signals.request_stop();
   pthread_kill(signals.native_handle(), SIGTERM);
   if (!served) {

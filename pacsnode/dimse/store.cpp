@@ -3,7 +3,7 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 
-#include "pacsnode/dimse/status.h"
+#include "pacsnode/services/store_status.h"
 #include "storage/model/log.h"
 
 namespace pacs::dimse {

@@ -11,7 +11,7 @@ Result<std::vector<RetrieveItem>> RetrieveService::resolve(DcmDataset& identifie
   std::vector<RetrieveItem> items;
   auto listed = index_.find(query, 0, [&](const FindRow& row) {
     items.push_back({row.sop_class_uid, row.sop_instance_uid, row.transfer_syntax,
-                     blobs_.absolute(row.relative_path)});
+                     blobs_.absolute(row.relative_path), row.study_uid, row.series_uid});
     return true;
   });
   if (!listed) return tl::unexpected(listed.error());

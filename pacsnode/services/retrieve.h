@@ -14,6 +14,7 @@ namespace pacs {
 struct RetrieveItem {
   std::string sop_class_uid, sop_instance_uid, transfer_syntax;
   std::filesystem::path file;
+  std::string study_uid, series_uid;
 };
 
 class RetrieveService {

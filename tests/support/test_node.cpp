@@ -58,6 +58,7 @@ void TestNode::start() {
   // The port is free when chosen but may be taken before the node binds it: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
     dimse_port_ = free_port();
+    http_port_ = free_port();
     std::vector<std::string> argv = {pacsnode_binary(),
                                      "serve",
                                      "--data-dir",
@@ -66,6 +67,8 @@ void TestNode::start() {
                                      options_.db,
                                      "--dimse-port",
                                      std::to_string(dimse_port_),
+                                     "--http-port",
+                                     std::to_string(http_port_),
                                      "--log-level",
                                      "debug"};
     argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());

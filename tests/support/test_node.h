@@ -57,6 +57,7 @@ class TestNode {
   bool running() { return process_ && process_->running(); }
 
   int dimse_port() const { return dimse_port_; }
+  int http_port() const { return http_port_; }
   const std::filesystem::path& data_dir() const { return data_.path(); }
   const std::string& db() const { return options_.db; }
   std::string log() const;
@@ -66,7 +67,7 @@ class TestNode {
  private:
   Options options_;
   TempDir data_;
-  int dimse_port_ = 0;
+  int dimse_port_ = 0, http_port_ = 0;
   std::unique_ptr<Background> process_;
 };
 

@@ -1,27 +1,26 @@
-#include "pacsnode/dimse/status.h"
+#include "pacsnode/services/store_status.h"
 
-#include <dcmtk/dcmnet/dimse.h>
-
-namespace pacs::dimse {
+namespace pacs {
 
 std::uint16_t store_status_for(const Error& error) {
+  constexpr std::uint16_t kCannotUnderstand = 0xC000;
   switch (error.code) {
     case ErrorCode::Malformed:
-      return STATUS_STORE_Error_CannotUnderstand;
+      return kCannotUnderstand;
     case ErrorCode::InvalidObject:
       // A parsed object that lacks or contradicts its identifying attributes.
-      return STATUS_STORE_Error_DataSetDoesNotMatchSOPClass;
+      return 0xA900;  // Error: data set does not match SOP class
     case ErrorCode::Duplicate:
       return 0x0111;  // Duplicate SOP Instance (PS3.7 C.4)
     case ErrorCode::StorageFailure:
     case ErrorCode::IndexUnavailable:
     case ErrorCode::Conflict:
-      return STATUS_STORE_Refused_OutOfResources;
+      return 0xA700;  // Refused: out of resources
     case ErrorCode::InvalidArgument:
     case ErrorCode::NotFound:
       break;
   }
-  return STATUS_STORE_Error_CannotUnderstand;
+  return kCannotUnderstand;
 }
 
-}  // namespace pacs::dimse
+}  // namespace pacs

@@ -1,0 +1,50 @@
+// The resources of the DICOMweb face, one file each (qido.cpp, wado.cpp, stow.cpp); the router in
+// service.cpp has already split the path.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dicomweb/http_server.h"
+#include "dicomweb/service.h"
+
+namespace pacs::web {
+
+using QueryParameters = std::vector<std::pair<std::string, std::string>>;
+
+// The UIDs a path names, outermost first; empty where the path stops above that level.
+struct ResourceUids {
+  std::string study, series, instance;
+};
+
+// The service's own URL as the client reached it, for Retrieve URLs and BulkDataURIs.
+std::string base_url(const Exchange& exchange, const WebContext& context);
+
+// A JSON error body with the reason, for every 4xx and 5xx the face sends (set, not yet sent:
+// see Exchange::respond).
+// Coroutines of this face take their arguments by reference to objects the caller names (no
+// temporaries, no by-value class parameters): GCC 12 destroys by-value class parameters and
+// temporaries of co_await expressions twice in some frames.
+void reply_error(Exchange& exchange, http::status status, const std::string& message);
+
+// QIDO-RS: level is the level searched (STUDY, SERIES or IMAGE) within `within`.
+struct SearchRequest {
+  std::string level;
+  ResourceUids within;
+  QueryParameters parameters;
+};
+net::awaitable<void> search(Exchange& exchange, const WebContext& context,
+                            const SearchRequest& request);
+
+// WADO-RS: the instances, or their metadata, of a study, series or instance.
+net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& context,
+                                        const ResourceUids& uids);
+net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& context,
+                                       const ResourceUids& uids);
+
+// STOW-RS: POST /studies and /studies/{study}.
+net::awaitable<void> store_instances(Exchange& exchange, const WebContext& context,
+                                     const std::string& study);
+
+}  // namespace pacs::web

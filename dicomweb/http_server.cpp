@@ -1,0 +1,255 @@
+#include "dicomweb/http_server.h"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+
+#include "storage/model/log.h"
+
+namespace pacs::web {
+namespace {
+
+using tcp = net::ip::tcp;
+
+std::string_view trim_view(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The path without the query, for the access log: query strings carry patient names.
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+}  // namespace
+
+Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                   http::request_parser<http::buffer_body>& parser, const HttpOptions& options,
+                   net::thread_pool& workers)
+    : stream_(stream), buffer_(buffer), parser_(parser), options_(options), workers_(workers) {}
+
+std::string_view Exchange::header(http::field field) const {
+  const auto it = parser_.get().find(field);
+  return it == parser_.get().end() ? std::string_view{} : trim_view(it->value());
+}
+
+std::string_view Exchange::header(std::string_view name) const {
+  const auto it = parser_.get().find(name);
+  return it == parser_.get().end() ? std::string_view{} : trim_view(it->value());
+}
+
+net::awaitable<std::size_t> Exchange::read_body(std::span<char> into) {
+  if (parser_.is_done() || into.empty()) co_return 0;
+  if (!continue_sent_ && beast::iequals(header(http::field::expect), "100-continue")) {
+    // The client waits for this before it sends the body (RFC 9110 10.1.1).
+    continue_sent_ = true;
+    http::response<http::empty_body> go_on{http::status::continue_, parser_.get().version()};
+    stream_.expires_after(options_.timeout);
+    co_await http::async_write(stream_, go_on, net::use_awaitable);
+  }
+  auto& body = parser_.get().body();
+  body.data = into.data();
+  body.size = into.size();
+  stream_.expires_after(options_.timeout);
+  beast::error_code ec;
+  co_await http::async_read_some(stream_, buffer_, parser_,
+                                 net::redirect_error(net::use_awaitable, ec));
+  // need_buffer only says the buffer we lent is full: that is what we asked for.
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) throw beast::system_error(ec);
+  co_return into.size() - body.size;
+}
+
+void Exchange::add_common_headers(http::response_header<>& header, const Headers& extra) {
+  header.set(http::field::server, "pacsnode");
+  const std::string_view origin = this->header(http::field::origin);
+  if (!origin.empty()) {
+    const auto& allowed = options_.cors_origins;
+    const bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+    if (any || std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) {
+      header.set(http::field::access_control_allow_origin, any ? "*" : std::string(origin));
+      header.set(http::field::access_control_expose_headers, "Warning, Content-Location");
+      if (!any) header.set(http::field::vary, "Origin");
+    }
+  }
+  for (const auto& [name, value] : extra) header.insert(name, value);
+  // A body we did not read to its end cannot be skipped safely: close after answering.
+  keep_alive_ = keep_alive_ && parser_.is_done() && parser_.get().keep_alive();
+  if (!keep_alive_) header.set(http::field::connection, "close");
+}
+
+void Exchange::respond(http::status status, std::string content_type, std::string body,
+                       Headers extra) {
+  pending_ = Pending{status, std::move(content_type), std::move(body), std::move(extra)};
+}
+
+net::awaitable<void> Exchange::send_response() {
+  if (!pending_) co_return;
+  Pending p = std::move(*pending_);
+  pending_.reset();
+  http::response<http::string_body> response{p.status, parser_.get().version()};
+  if (!p.content_type.empty()) response.set(http::field::content_type, p.content_type);
+  add_common_headers(response.base(), p.extra);
+  const bool head = parser_.get().method() == http::verb::head;
+  bytes_sent_ += p.body.size();
+  response.body() = std::move(p.body);
+  response.prepare_payload();
+  if (head) response.body().clear();
+  status_ = static_cast<unsigned>(p.status);
+  stream_.expires_after(options_.timeout);
+  co_await http::async_write(stream_, response, net::use_awaitable);
+}
+
+net::awaitable<void> Exchange::begin_stream(const http::status& status,
+                                            const std::string& content_type, const Headers& extra) {
+  http::response<http::empty_body> response{status, parser_.get().version()};
+  response.set(http::field::content_type, content_type);
+  add_common_headers(response.base(), extra);
+  response.chunked(true);
+  status_ = static_cast<unsigned>(status);
+  http::response_serializer<http::empty_body> serializer{response};
+  stream_.expires_after(options_.timeout);
+  co_await http::async_write_header(stream_, serializer, net::use_awaitable);
+}
+
+net::awaitable<void> Exchange::stream(std::span<const char> bytes) {
+  if (bytes.empty()) co_return;
+  stream_.expires_after(options_.timeout);
+  co_await net::async_write(stream_, http::make_chunk(net::buffer(bytes.data(), bytes.size())),
+                            net::use_awaitable);
+  bytes_sent_ += bytes.size();
+}
+
+net::awaitable<void> Exchange::end_stream() {
+  stream_.expires_after(options_.timeout);
+  co_await net::async_write(stream_, http::make_chunk_last(), net::use_awaitable);
+}
+
+HttpServer::HttpServer(HttpOptions options, Handler handler)
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      io_(static_cast<int>(std::max(1u, options_.network_threads))),
+      workers_(std::max(1u, options_.worker_threads)) {}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+Result<void> HttpServer::start() {
+  beast::error_code ec;
+  const auto address = net::ip::make_address(options_.address, ec);
+  if (ec)
+    return fail(ErrorCode::InvalidArgument,
+                "HTTP address '" + options_.address + "': " + ec.message());
+  acceptor_ = std::make_unique<tcp::acceptor>(io_);
+  const tcp::endpoint endpoint{address, options_.port};
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return fail(ErrorCode::InvalidArgument,
+                "HTTP port " + std::to_string(options_.port) + ": " + ec.message());
+  net::co_spawn(io_, accept_loop(), net::detached);
+  for (unsigned i = 0; i < std::max(1u, options_.network_threads); ++i)
+    threads_.emplace_back([this] { io_.run(); });
+  PACS_LOG(Info) << "HTTP: listening on " << options_.address << ":" << options_.port;
+  return {};
+}
+
+void HttpServer::stop() {
+  if (threads_.empty()) return;
+  net::post(io_, [this] {
+    beast::error_code ignored;
+    if (acceptor_) acceptor_->close(ignored);
+  });
+  io_.stop();
+  threads_.clear();  // joins
+  workers_.stop();
+  workers_.join();
+}
+
+net::awaitable<void> HttpServer::accept_loop() {
+  // Ends when the acceptor is closed by stop().
+  while (acceptor_->is_open()) {
+    beast::error_code ec;
+    tcp::socket socket =
+        co_await acceptor_->async_accept(net::redirect_error(net::use_awaitable, ec));
+    if (ec == net::error::operation_aborted) break;
+    if (ec) continue;  // a connection that failed before we got it; keep accepting
+    socket.set_option(tcp::no_delay(true), ec);
+    // A strand per connection: work finishing on the pool resumes it in order (blocking_all).
+    net::co_spawn(net::make_strand(io_), session(std::move(socket)), net::detached);
+  }
+}
+
+net::awaitable<void> HttpServer::session(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  // Bounded by the client: every pass reads one request or ends the connection.
+  for (;;) {
+    http::request_parser<http::buffer_body> parser;
+    parser.header_limit(options_.max_header_bytes);
+    parser.body_limit(options_.max_body_bytes);
+    stream.expires_after(options_.timeout);
+    beast::error_code ec;
+    co_await http::async_read_header(stream, buffer, parser,
+                                     net::redirect_error(net::use_awaitable, ec));
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::connection_reset || ec == net::error::eof)
+      break;
+    Exchange exchange(stream, buffer, parser, options_, workers_);
+    const auto started = std::chrono::steady_clock::now();
+    if (ec) {
+      // A request we cannot even read: say why, then close.
+      const bool too_large = ec == http::error::header_limit;
+      const http::status status =
+          too_large ? http::status::request_header_fields_too_large : http::status::bad_request;
+      exchange.respond(status, "text/plain", "malformed HTTP request: " + ec.message() + "\n");
+      try {
+        co_await exchange.send_response();
+      } catch (const std::exception&) {
+      }
+      PACS_LOG(Warn) << "HTTP: unreadable request: " << ec.message();
+      break;
+    }
+    std::string failure;
+    try {
+      co_await handler_(exchange);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) {
+      // Mid-stream failures cannot be answered any more; the connection ends.
+      PACS_LOG(Warn) << "HTTP " << exchange.method() << " " << path_of(exchange.target())
+                     << " failed: " << failure;
+      if (exchange.replied()) break;
+    }
+    if (!exchange.replied()) {
+      if (!failure.empty() || !exchange.has_response())
+        exchange.respond(http::status::internal_server_error, "text/plain",
+                         failure.empty() ? "no response\n" : "internal error: " + failure + "\n");
+      bool answered = true;
+      try {
+        co_await exchange.send_response();
+      } catch (const std::exception&) {
+        answered = false;
+      }
+      if (!answered) break;
+    }
+    const auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    PACS_LOG(Info) << "HTTP " << exchange.method() << " " << path_of(exchange.target()) << " "
+                   << exchange.status() << " " << exchange.bytes_sent() << " bytes " << ms << " ms";
+    if (!exchange.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace pacs::web

@@ -1,0 +1,21 @@
+// Request targets: path segments and query parameters, percent-decoded.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pacs::web {
+
+struct Target {
+  std::vector<std::string> segments;                       // the path split at '/', each decoded
+  std::vector<std::pair<std::string, std::string>> query;  // in order; '+' is a space
+};
+
+// nullopt when a percent escape is broken.
+std::optional<Target> parse_target(std::string_view target);
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+
+}  // namespace pacs::web

@@ -1,0 +1,263 @@
+// WADO-RS (PS3.18 10.4): instances as multipart/related application/dicom, streamed file by file,
+// and metadata as DICOM JSON with BulkDataURIs.
+#include <dcmtk/config/osconfig.h>  // must come first for DCMTK
+
+#include <dcmtk/dcmdata/dccodec.h>
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+
+#include "dicomweb/dicom_json.h"
+#include "dicomweb/handlers.h"
+#include "dicomweb/multipart.h"
+
+namespace pacs::web {
+namespace {
+
+constexpr std::size_t kChunkBytes = 1 << 20;
+constexpr const char* kExplicitLittle = UID_LittleEndianExplicitTransferSyntax;
+
+struct Offer {
+  MediaType type;
+  double q = 1.0;
+};
+
+// The Accept header's media ranges, best first (RFC 9110 12.5.1). Commas inside quotes do not
+// split.
+std::vector<Offer> accepted(std::string_view accept) {
+  std::vector<Offer> out;
+  bool quoted = false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= accept.size(); ++i) {
+    if (i < accept.size() && accept[i] == '"') quoted = !quoted;
+    if (i < accept.size() && (accept[i] != ',' || quoted)) continue;
+    if (auto type = parse_media_type(accept.substr(start, i - start))) {
+      double q = 1.0;
+      if (const std::string text = type->parameter("q"); !text.empty()) q = std::atof(text.c_str());
+      out.push_back({std::move(*type), q});
+    }
+    start = i + 1;
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Offer& a, const Offer& b) { return a.q > b.q; });
+  return out;
+}
+
+// The transfer syntax a client wants instances in: a UID, "*" (as stored), or nullopt when its
+// Accept allows no multipart/related application/dicom at all.
+std::optional<std::string> wanted_syntax(std::string_view accept) {
+  if (accept.empty()) return std::string(kExplicitLittle);
+  for (const Offer& offer : accepted(accept)) {
+    if (offer.q <= 0) continue;
+    const std::string& t = offer.type.type;
+    if (t == "*/*" || t == "multipart/*") return std::string(kExplicitLittle);
+    if (t != "multipart/related") continue;
+    const std::string type = offer.type.parameter("type");
+    if (!type.empty() && type != "application/dicom") continue;
+    const std::string syntax = offer.type.parameter("transfer-syntax");
+    return syntax.empty() ? std::string(kExplicitLittle) : syntax;
+  }
+  return std::nullopt;
+}
+
+bool accepts_json(std::string_view accept) {
+  if (accept.empty()) return true;
+  for (const Offer& offer : accepted(accept)) {
+    if (offer.q <= 0) continue;
+    const std::string& t = offer.type.type;
+    if (t == "*/*" || t == "application/*" || t == "application/dicom+json" ||
+        t == "application/json")
+      return true;
+  }
+  return false;
+}
+
+std::string new_boundary() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "pacsnode-";
+  for (int i = 0; i < 32; ++i) out.push_back(kDigits[random() % 16]);
+  return out;
+}
+
+// Whether an instance stored in `stored` can be sent in `wanted`.
+bool producible(const std::string& stored, const std::string& wanted) {
+  if (wanted == "*" || wanted == stored) return true;
+  const DcmXfer from(stored.c_str()), to(wanted.c_str());
+  if (from.getXfer() == EXS_Unknown || to.getXfer() == EXS_Unknown || to.isEncapsulated())
+    return false;
+  return from.isNotEncapsulated() || DcmCodecList::canChangeCoding(from.getXfer(), to.getXfer());
+}
+
+// A stored instance re-encoded in another (uncompressed) syntax, as Part 10 bytes.
+Result<std::string> converted(const std::filesystem::path& file, const std::string& syntax) {
+  DcmFileFormat ff;
+  const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
+  if (ff.loadFile(file.c_str()).bad() ||
+      ff.getDataset()->chooseRepresentation(target, nullptr).bad() ||
+      !ff.getDataset()->canWriteXfer(target))
+    return fail(ErrorCode::StorageFailure, "cannot convert " + file.string() + " to " + syntax);
+  std::string out;
+  std::vector<char> buffer(kChunkBytes);
+  DcmOutputBufferStream stream(buffer.data(), static_cast<offile_off_t>(buffer.size()));
+  ff.transferInit();
+  OFCondition c;
+  // Bounded by the data set: every pass writes another buffer's worth.
+  while ((c = ff.write(stream, target, EET_ExplicitLength, nullptr)) == EC_StreamNotifyClient) {
+    void* data = nullptr;
+    offile_off_t length = 0;
+    stream.flushBuffer(data, length);
+    out.append(static_cast<const char*>(data), static_cast<std::size_t>(length));
+  }
+  ff.transferEnd();
+  if (c.bad()) return fail(ErrorCode::StorageFailure, std::string("cannot encode: ") + c.text());
+  stream.flush();
+  void* data = nullptr;
+  offile_off_t length = 0;
+  stream.flushBuffer(data, length);
+  out.append(static_cast<const char*>(data), static_cast<std::size_t>(length));
+  return out;
+}
+
+// The instances a path names; on 404 and 400 the answer is set and nullopt returned.
+Result<std::vector<RetrieveItem>> find_instances(const WebContext& context,
+                                                 const ResourceUids& uids) {
+  DcmDataset identifier;
+  const char* level = !uids.instance.empty() ? "IMAGE" : !uids.series.empty() ? "SERIES" : "STUDY";
+  identifier.putAndInsertString(DCM_QueryRetrieveLevel, level);
+  identifier.putAndInsertString(DCM_StudyInstanceUID, uids.study.c_str());
+  if (!uids.series.empty())
+    identifier.putAndInsertString(DCM_SeriesInstanceUID, uids.series.c_str());
+  if (!uids.instance.empty())
+    identifier.putAndInsertString(DCM_SOPInstanceUID, uids.instance.c_str());
+  return context.retrieve.resolve(identifier, QueryModel::StudyRoot);
+}
+
+bool answered_if_missing(Exchange& exchange, const Result<std::vector<RetrieveItem>>& items) {
+  if (!items) {
+    reply_error(exchange, http::status::bad_request, items.error().message);
+    return true;
+  }
+  if (items->empty()) {
+    reply_error(exchange, http::status::not_found, "no such study, series or instance");
+    return true;
+  }
+  return false;
+}
+
+std::string instance_url(const std::string& base, const RetrieveItem& item) {
+  return base + "/studies/" + item.study_uid + "/series/" + item.series_uid + "/instances/" +
+         item.sop_instance_uid;
+}
+
+}  // namespace
+
+net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& context,
+                                        const ResourceUids& uids) {
+  const auto syntax = wanted_syntax(exchange.header(http::field::accept));
+  if (!syntax) {
+    reply_error(exchange, http::status::not_acceptable,
+                "instances are served as multipart/related; type=\"application/dicom\"");
+    co_return;
+  }
+  const auto items = co_await exchange.blocking([&] { return find_instances(context, uids); });
+  if (answered_if_missing(exchange, items)) co_return;
+  std::vector<const RetrieveItem*> sendable;
+  for (const RetrieveItem& item : *items)
+    if (producible(item.transfer_syntax, *syntax)) sendable.push_back(&item);
+  if (sendable.empty()) {
+    reply_error(exchange, http::status::not_acceptable,
+                "no instance can be produced in transfer syntax " + *syntax);
+    co_return;
+  }
+  const std::string boundary = new_boundary();
+  const std::string base = base_url(exchange, context);
+  Headers headers;
+  const bool partial = sendable.size() < items->size();
+  if (partial)
+    headers.emplace_back("Warning", "299 " + base + ": " +
+                                        std::to_string(items->size() - sendable.size()) +
+                                        " instances cannot be produced in " + *syntax);
+  const http::status status = partial ? http::status::partial_content : http::status::ok;
+  const std::string content_type =
+      "multipart/related; type=\"application/dicom\"; boundary=" + boundary;
+  co_await exchange.begin_stream(status, content_type, headers);
+  std::vector<char> buffer(kChunkBytes);
+  bool first = true;
+  for (const RetrieveItem* item : sendable) {
+    const bool as_stored = *syntax == "*" || *syntax == item->transfer_syntax;
+    const std::string part_syntax = as_stored ? item->transfer_syntax : *syntax;
+    const std::string head = std::string(first ? "" : "\r\n") + "--" + boundary +
+                             "\r\nContent-Type: application/dicom; transfer-syntax=" + part_syntax +
+                             "\r\nContent-Location: " + instance_url(base, *item) + "\r\n\r\n";
+    first = false;
+    co_await exchange.stream(head);
+    if (!as_stored) {
+      const auto bytes =
+          co_await exchange.blocking([&] { return converted(item->file, part_syntax); });
+      if (!bytes) throw std::runtime_error(bytes.error().message);
+      co_await exchange.stream(*bytes);
+      continue;
+    }
+    std::ifstream in(item->file, std::ios::binary);
+    if (!in) throw std::runtime_error("stored file of " + item->sop_instance_uid + " unreadable");
+    // Bounded by the file size: every pass reads a chunk until the end.
+    for (;;) {
+      const std::size_t got = co_await exchange.blocking([&] {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        return static_cast<std::size_t>(in.gcount());
+      });
+      if (got == 0) break;
+      co_await exchange.stream({buffer.data(), got});
+      if (got < buffer.size()) break;
+    }
+  }
+  const std::string close = "\r\n--" + boundary + "--\r\n";
+  co_await exchange.stream(close);
+  co_await exchange.end_stream();
+}
+
+net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& context,
+                                       const ResourceUids& uids) {
+  if (!accepts_json(exchange.header(http::field::accept))) {
+    reply_error(exchange, http::status::not_acceptable,
+                "metadata is served as application/dicom+json");
+    co_return;
+  }
+  const auto items = co_await exchange.blocking([&] { return find_instances(context, uids); });
+  if (answered_if_missing(exchange, items)) co_return;
+  const std::string base = base_url(exchange, context);
+  const http::status status = http::status::ok;
+  const std::string content_type = "application/dicom+json";
+  const Headers no_headers;
+  co_await exchange.begin_stream(status, content_type, no_headers);
+  bool first = true;
+  for (const RetrieveItem& item : *items) {
+    const auto json = co_await exchange.blocking([&]() -> Result<std::string> {
+      DcmFileFormat ff;
+      // Values over 4 KB stay in the file: they become BulkDataURIs, not JSON.
+      if (ff.loadFile(item.file.c_str(), EXS_Unknown, EGL_noChange, 4096).bad())
+        return fail(ErrorCode::StorageFailure,
+                    "stored file of " + item.sop_instance_uid + " unreadable");
+      DcmDataset& dataset = *ff.getDataset();
+      dataset.convertToUTF8();
+      return to_dicom_json(dataset, instance_url(base, item));
+    });
+    if (!json) throw std::runtime_error(json.error().message);
+    const std::string piece = std::string(first ? "[" : ",") + *json;
+    first = false;
+    co_await exchange.stream(piece);
+  }
+  const std::string end = "]";
+  co_await exchange.stream(end);
+  co_await exchange.end_stream();
+}
+
+}  // namespace pacs::web

@@ -1,0 +1,343 @@
+// DICOMweb over real HTTP (curl) against the real node, for both index backends: QIDO-RS,
+// WADO-RS, STOW-RS, their error paths, and the round trip with DIMSE.
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "tests/support/dicom_files.h"
+#include "tests/support/http.h"
+#include "tests/support/process.h"
+#include "tests/support/test_node.h"
+
+namespace pacs {
+namespace {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using testing::TestNode;
+
+const char* kDicomJson = "application/dicom+json";
+
+std::string string_of(const json::value& dataset, const char* tag) {
+  const auto& object = dataset.as_object();
+  if (!object.contains(tag) || !object.at(tag).as_object().contains("Value")) return {};
+  const auto& first = object.at(tag).at("Value").as_array().at(0);
+  if (first.is_string()) return std::string(first.as_string());
+  if (first.is_object() && first.as_object().contains("Alphabetic"))
+    return std::string(first.at("Alphabetic").as_string());
+  if (first.is_int64()) return std::to_string(first.as_int64());
+  return json::serialize(first);
+}
+
+class DicomWebTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    std::string url;
+    PACS_REQUIRE_BACKEND(GetParam(), url);
+    node_ = std::make_unique<TestNode>(
+        TestNode::Options{.db = url, .extra_flags = {"--http-cors-origin", "http://viewer.test"}});
+    node_->start();
+    // 2 patients x 2 studies x 2 series x 2 instances, CT and MR.
+    files_ = testing::generate_corpus(
+        corpus_.path() / "in", {"--patients", "2", "--studies", "2", "--series", "2", "--instances",
+                                "2", "--rows", "32", "--columns", "32", "--modality", "mixed"});
+    for (const auto& f : files_) by_sop_[testing::identity_of(f).sop_instance_uid] = f;
+  }
+
+  void store_all_with_dimse() {
+    ASSERT_EQ(testing::storescu(node_->dimse_port(), {(corpus_.path() / "in").string()}).exit_code,
+              0);
+  }
+
+  testing::HttpResponse get(const std::string& path, std::vector<std::string> headers = {}) {
+    return testing::http_request(node_->http_port(), "GET", "/dicom-web" + path, headers);
+  }
+
+  testing::HttpResponse stow(const std::string& path, const std::vector<fs::path>& files,
+                             const std::string& content_type = {}) {
+    const auto body = corpus_.path() / ("stow" + std::to_string(counter_++));
+    testing::write_multipart(body, "pacs-test-boundary-0123456789", files);
+    return testing::http_request(
+        node_->http_port(), "POST", "/dicom-web" + path,
+        {"Content-Type: " + (content_type.empty()
+                                 ? "multipart/related; type=\"application/dicom\"; "
+                                   "boundary=pacs-test-boundary-0123456789"
+                                 : content_type),
+         "Accept: application/dicom+json"},
+        body);
+  }
+
+  json::array json_array(const testing::HttpResponse& r) {
+    EXPECT_EQ(r.status, 200) << r.body << r.error;
+    EXPECT_EQ(r.header("content-type"), kDicomJson);
+    auto value = testing::parse_json(r.body);
+    EXPECT_TRUE(value.is_array());
+    for (const auto& dataset : value.as_array())
+      for (const auto& problem : testing::dicom_json_problems(dataset)) ADD_FAILURE() << problem;
+    return value.as_array();
+  }
+
+  std::string value_of(const fs::path& f, const DcmTagKey& tag) {
+    DcmFileFormat ff;
+    ff.loadFile(f.c_str(), EXS_Unknown, EGL_noChange, 1024);
+    OFString v;
+    ff.getDataset()->findAndGetOFString(tag, v);
+    return v.c_str();
+  }
+
+  testing::TempDir corpus_;
+  std::vector<fs::path> files_;
+  std::map<std::string, fs::path> by_sop_;
+  std::unique_ptr<TestNode> node_;
+  int counter_ = 0;
+};
+
+TEST_P(DicomWebTest, QidoSearchesEveryLevelWithTheCFindMatchingRules) {
+  store_all_with_dimse();
+  auto studies = json_array(get("/studies"));
+  EXPECT_EQ(studies.size(), 4u);
+  for (const auto& s : studies) {
+    EXPECT_FALSE(string_of(s, "0020000D").empty());
+    EXPECT_EQ(string_of(s, "00201208"), "4") << json::serialize(s);  // instances in the study
+    EXPECT_TRUE(s.as_object().contains("00100010"));
+    EXPECT_EQ(s.at("00100010").at("vr").as_string(), "PN");
+    EXPECT_NE(string_of(s, "00081190").find("/dicom-web/studies/"), std::string::npos);
+    EXPECT_FALSE(s.as_object().contains("00080052")) << "no Query/Retrieve Level in QIDO";
+  }
+  const std::string patient = value_of(files_[0], DCM_PatientID);
+  auto by_patient = json_array(get("/studies?PatientID=" + patient));
+  ASSERT_EQ(by_patient.size(), 2u);
+  EXPECT_EQ(string_of(by_patient[0], "00100020"), patient);
+  // The same key by tag, a wildcard on the name, a UID list, a date range.
+  EXPECT_EQ(json_array(get("/studies?00100020=" + patient)).size(), 2u);
+  const std::string name = value_of(files_[0], DCM_PatientName);
+  EXPECT_EQ(json_array(get("/studies?PatientName=" + name.substr(0, 3) + "*")).size(),
+            json_array(get("/studies?PatientName=" + name.substr(0, 3) + "*&fuzzymatching=false"))
+                .size());
+  const std::string study_a = value_of(files_[0], DCM_StudyInstanceUID);
+  const std::string study_b = value_of(files_.back(), DCM_StudyInstanceUID);
+  EXPECT_EQ(json_array(get("/studies?StudyInstanceUID=" + study_a + "," + study_b)).size(), 2u);
+  EXPECT_EQ(json_array(get("/studies?StudyDate=19000101-19000102")).size(), 0u);
+  EXPECT_EQ(json_array(get("/studies?StudyDate=19000101-")).size(), 4u);
+
+  // Series and instances, within a study and across studies.
+  auto series = json_array(get("/studies/" + study_a + "/series"));
+  EXPECT_EQ(series.size(), 2u);
+  for (const auto& s : series) EXPECT_FALSE(s.as_object().contains("00100010")) << "no study keys";
+  auto ct_series = json_array(get("/series?Modality=CT"));
+  for (const auto& s : ct_series) {
+    EXPECT_EQ(string_of(s, "00080060"), "CT");
+    EXPECT_TRUE(s.as_object().contains("0020000D")) << "study keys across studies";
+  }
+  EXPECT_EQ(json_array(get("/studies/" + study_a + "/instances")).size(), 4u);
+  const std::string series_a = value_of(files_[0], DCM_SeriesInstanceUID);
+  auto instances = json_array(get("/studies/" + study_a + "/series/" + series_a + "/instances"));
+  ASSERT_EQ(instances.size(), 2u);
+  EXPECT_EQ(string_of(instances[0], "00280010"), "32");  // Rows, a number
+  EXPECT_EQ(json_array(get("/instances")).size(), 16u);
+
+  // includefield, limit and offset (pages in a stable order).
+  auto with_description = json_array(get("/studies?includefield=StudyDescription&limit=1"));
+  ASSERT_EQ(with_description.size(), 1u);
+  EXPECT_TRUE(with_description[0].as_object().contains("00081030"));
+  auto page1 = json_array(get("/studies?limit=2"));
+  auto page2 = json_array(get("/studies?limit=2&offset=2"));
+  ASSERT_EQ(page1.size(), 2u);
+  ASSERT_EQ(page2.size(), 2u);
+  std::set<std::string> seen;
+  for (const auto* page : {&page1, &page2})
+    for (const auto& s : *page) seen.insert(string_of(s, "0020000D"));
+  EXPECT_EQ(seen.size(), 4u);
+  auto all = json_array(get("/studies?includefield=all&limit=1"));
+  EXPECT_TRUE(all[0].as_object().contains("00081030"));
+
+  // Warning for fuzzy matching, which is not offered.
+  auto fuzzy = get("/studies?PatientName=x*&fuzzymatching=true");
+  EXPECT_EQ(fuzzy.status, 200);
+  EXPECT_NE(fuzzy.header("warning").find("fuzzymatching"), std::string::npos);
+}
+
+TEST_P(DicomWebTest, QidoRefusesWhatItCannotUnderstand) {
+  for (const char* bad : {"/studies?NoSuchAttribute=1", "/studies?limit=-1", "/studies?offset=x",
+                          "/studies?includefield=Nonsense", "/studies?fuzzymatching=maybe",
+                          "/studies?PatientName%ZZ=1", "/studies?PatientID.PatientName=x"}) {
+    auto r = get(bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_NE(testing::parse_json(r.body).as_object().at("error").as_string().size(), 0u) << bad;
+  }
+  EXPECT_EQ(get("/nothing").status, 404);
+  EXPECT_EQ(testing::http_request(node_->http_port(), "GET", "/elsewhere").status, 404);
+  EXPECT_EQ(testing::http_request(node_->http_port(), "DELETE", "/dicom-web/studies").status, 405);
+}
+
+TEST_P(DicomWebTest, WadoRetrievesByteIdenticalInstancesAndMetadata) {
+  store_all_with_dimse();
+  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  for (const std::string accept :
+       {"multipart/related; type=\"application/dicom\"; transfer-syntax=*",
+        "multipart/related; type=application/dicom", ""}) {
+    auto r =
+        get("/studies/" + study, accept.empty() ? std::vector<std::string>{}
+                                                : std::vector<std::string>{"Accept: " + accept});
+    ASSERT_EQ(r.status, 200) << accept << r.body;
+    const std::string content_type = r.header("content-type");
+    EXPECT_NE(content_type.find("multipart/related"), std::string::npos);
+    EXPECT_NE(content_type.find("type=\"application/dicom\""), std::string::npos);
+    std::string why;
+    auto parts = testing::parse_multipart_strict(r.body, testing::boundary_of(content_type), why);
+    ASSERT_TRUE(parts) << why;
+    ASSERT_EQ(parts->size(), 4u);
+    for (const auto& part : *parts) {
+      EXPECT_NE(part.headers.at("content-type").find("application/dicom; transfer-syntax="),
+                std::string::npos);
+      const auto file = corpus_.path() / "part.dcm";
+      std::ofstream(file, std::ios::binary) << part.body;
+      const auto id = testing::identity_of(file);
+      ASSERT_TRUE(by_sop_.count(id.sop_instance_uid));
+      EXPECT_TRUE(testing::dataset_bytes(file) ==
+                  testing::dataset_bytes(by_sop_[id.sop_instance_uid]));
+      EXPECT_NE(part.headers.at("content-location").find(id.sop_instance_uid), std::string::npos);
+    }
+  }
+  // Series and instance level.
+  const std::string series = value_of(files_[0], DCM_SeriesInstanceUID);
+  const std::string sop = testing::identity_of(files_[0]).sop_instance_uid;
+  auto one = get("/studies/" + study + "/series/" + series + "/instances/" + sop);
+  ASSERT_EQ(one.status, 200);
+  std::string why;
+  EXPECT_EQ(testing::parse_multipart_strict(one.body,
+                                            testing::boundary_of(one.header("content-type")), why)
+                ->size(),
+            1u);
+  // Metadata: one object per instance, pixel data by reference.
+  auto metadata = json_array(get("/studies/" + study + "/series/" + series + "/metadata"));
+  ASSERT_EQ(metadata.size(), 2u);
+  for (const auto& m : metadata) {
+    EXPECT_FALSE(string_of(m, "00080018").empty());
+    ASSERT_TRUE(m.as_object().contains("7FE00010"));
+    EXPECT_NE(
+        std::string(m.at("7FE00010").at("BulkDataURI").as_string()).find("/bulkdata/7FE00010"),
+        std::string::npos);
+    EXPECT_FALSE(m.as_object().contains("00020010")) << "no meta header in metadata";
+  }
+  // Errors: unknown UIDs, unacceptable media types, syntaxes we cannot produce.
+  EXPECT_EQ(get("/studies/1.2.3.4.5.6.7").status, 404);
+  EXPECT_EQ(get("/studies/" + study, {"Accept: image/png"}).status, 406);
+  EXPECT_EQ(get("/studies/" + study + "/metadata", {"Accept: application/dicom+xml"}).status, 406);
+  EXPECT_EQ(get("/studies/" + study, {"Accept: multipart/related; type=\"application/dicom\"; "
+                                      "transfer-syntax=1.2.840.10008.1.2.4.50"})
+                .status,
+            406);
+  EXPECT_EQ(get("/studies/" + study + "/rendered").status, 501);
+}
+
+TEST_P(DicomWebTest, StowStoresDurablyAndEveryFaceSeesTheSameStudies) {
+  auto r = stow("/studies", files_);
+  ASSERT_EQ(r.status, 200) << r.body << r.error;
+  auto response = testing::parse_json(r.body);
+  for (const auto& problem : testing::dicom_json_problems(response)) ADD_FAILURE() << problem;
+  ASSERT_TRUE(response.as_object().contains("00081199")) << r.body;
+  EXPECT_EQ(response.at("00081199").at("Value").as_array().size(), files_.size());
+  EXPECT_FALSE(response.as_object().contains("00081198"));
+  EXPECT_EQ(node_->open_index()->counts()->instances, static_cast<std::int64_t>(files_.size()));
+
+  // QIDO finds them, C-FIND (DIMSE) sees the same studies, WADO-RS gives back the same bytes.
+  auto studies = json_array(get("/studies"));
+  EXPECT_EQ(studies.size(), 4u);
+  auto find = testing::run_dcmtk_tool({"findscu", "-S", "-aec", "PACSNODE", "-v"},
+                                      {"QueryRetrieveLevel=STUDY", "StudyInstanceUID"},
+                                      node_->dimse_port());
+  std::size_t dimse_matches = 0;
+  for (std::size_t at = find.output.find("(Pending)"); at != std::string::npos;
+       at = find.output.find("(Pending)", at + 1))
+    ++dimse_matches;
+  EXPECT_EQ(dimse_matches, 4u) << find.output;
+  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  auto wado = get("/studies/" + study, {"Accept: multipart/related; type=\"application/dicom\"; "
+                                        "transfer-syntax=*"});
+  std::string why;
+  auto parts = testing::parse_multipart_strict(
+      wado.body, testing::boundary_of(wado.header("content-type")), why);
+  ASSERT_TRUE(parts) << why;
+  for (const auto& part : *parts) {
+    const auto file = corpus_.path() / "back.dcm";
+    std::ofstream(file, std::ios::binary) << part.body;
+    const auto id = testing::identity_of(file);
+    EXPECT_TRUE(testing::dataset_bytes(file) ==
+                testing::dataset_bytes(by_sop_[id.sop_instance_uid]));
+  }
+  // Sending the same again is a success that changes nothing (the duplicate policy).
+  auto again = stow("/studies", {files_[0]});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(node_->open_index()->counts()->instances, static_cast<std::int64_t>(files_.size()));
+}
+
+TEST_P(DicomWebTest, StowRefusesBadBodiesAndReportsEachFailure) {
+  // Not multipart/related application/dicom: 415, nothing read.
+  EXPECT_EQ(stow("/studies", {files_[0]}, "application/dicom").status, 415);
+  EXPECT_EQ(
+      stow("/studies", {files_[0]}, "multipart/related; type=\"application/dicom+xml\"; boundary=x")
+          .status,
+      415);
+  // A body cut before its close delimiter: 400, and nothing stored.
+  const auto cut = corpus_.path() / "cut";
+  testing::write_multipart(cut, "b0undary", {files_[0], files_[1]});
+  fs::resize_file(cut, fs::file_size(cut) - 20);
+  auto broken = testing::http_request(
+      node_->http_port(), "POST", "/dicom-web/studies",
+      {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=b0undary"}, cut);
+  EXPECT_EQ(broken.status, 400) << broken.body;
+  EXPECT_EQ(node_->open_index()->counts()->instances, 0);
+
+  // Into a named study: the instance of another study fails (C409), the other is stored: 202.
+  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  const fs::path other = *std::find_if(files_.begin(), files_.end(), [&](const fs::path& f) {
+    return value_of(f, DCM_StudyInstanceUID) != study;
+  });
+  auto mixed = stow("/studies/" + study, {files_[0], other});
+  EXPECT_EQ(mixed.status, 202) << mixed.body;
+  auto response = testing::parse_json(mixed.body);
+  const auto& failed = response.at("00081198").at("Value").as_array();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].at("00081197").at("Value").as_array()[0].as_int64(), 0xC409);
+  EXPECT_EQ(string_of(failed[0], "00081155"), testing::identity_of(other).sop_instance_uid);
+  // Only failures: 409. Garbage as a part: 409 with "cannot understand".
+  EXPECT_EQ(stow("/studies/" + study, {other}).status, 409);
+  const auto garbage = corpus_.path() / "garbage.dcm";
+  std::ofstream(garbage, std::ios::binary) << std::string(5000, 'x');
+  auto bad_part = stow("/studies", {garbage});
+  EXPECT_EQ(bad_part.status, 409);
+  EXPECT_EQ(testing::parse_json(bad_part.body)
+                .at("00081198")
+                .at("Value")
+                .as_array()[0]
+                .at("00081197")
+                .at("Value")
+                .as_array()[0]
+                .as_int64(),
+            0xC000);
+  EXPECT_EQ(node_->open_index()->counts()->instances, 1);
+  EXPECT_EQ(get("/studies").status, 200) << "the node serves on";
+}
+
+TEST_P(DicomWebTest, BrowsersFromAllowedOriginsGetCorsHeaders) {
+  auto preflight =
+      testing::http_request(node_->http_port(), "OPTIONS", "/dicom-web/studies",
+                            {"Origin: http://viewer.test", "Access-Control-Request-Method: GET"});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(preflight.header("access-control-allow-origin"), "http://viewer.test");
+  EXPECT_NE(preflight.header("access-control-allow-methods").find("GET"), std::string::npos);
+  auto allowed = get("/studies", {"Origin: http://viewer.test"});
+  EXPECT_EQ(allowed.header("access-control-allow-origin"), "http://viewer.test");
+  auto other = get("/studies", {"Origin: http://elsewhere.test"});
+  EXPECT_EQ(other.header("access-control-allow-origin"), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DicomWebTest, ::testing::Values("sqlite", "postgresql"));
+
+}  // namespace
+}  // namespace pacs
