@@ -28,6 +28,18 @@ std::string base_url(const Exchange& exchange, const WebContext& context);
 // temporaries of co_await expressions twice in some frames.
 void reply_error(Exchange& exchange, http::status status, const std::string& message);
 
+// The instances a path names (wado.cpp).
+Result<std::vector<RetrieveItem>> find_instances(const WebContext& context,
+                                                 const ResourceUids& uids);
+// Sets a 400 or 404 answer and returns true when there is nothing to retrieve.
+bool answered_if_missing(Exchange& exchange, const Result<std::vector<RetrieveItem>>& items);
+std::string instance_url(const std::string& base, const RetrieveItem& item);
+// Whether an instance stored in one syntax can be sent in another ("*": as stored), and the
+// converted Part 10 bytes (DCMTK decompresses; uncompressed targets only).
+bool producible(const std::string& stored, const std::string& wanted);
+Result<std::string> converted_instance(const std::filesystem::path& file,
+                                       const std::string& syntax);
+
 // QIDO-RS: level is the level searched (STUDY, SERIES or IMAGE) within `within`.
 struct SearchRequest {
   std::string level;
@@ -42,6 +54,24 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
                                         const ResourceUids& uids);
 net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& context,
                                        const ResourceUids& uids);
+
+// WADO-RS frames and bulk data of an instance, uncompressed (pixels.cpp).
+net::awaitable<void> retrieve_frames(Exchange& exchange, const WebContext& context,
+                                     const ResourceUids& uids, const std::string& frame_list);
+net::awaitable<void> retrieve_bulkdata(Exchange& exchange, const WebContext& context,
+                                       const ResourceUids& uids, const std::string& tag);
+// WADO-RS rendered and thumbnail resources (rendered.cpp); frame_list empty: the first frame.
+struct RenderRequest {
+  ResourceUids uids;
+  std::string frame_list;
+  bool thumbnail = false;
+  QueryParameters parameters;
+};
+net::awaitable<void> retrieve_rendered(Exchange& exchange, const WebContext& context,
+                                       const RenderRequest& request);
+// WADO-URI (PS3.18 9): /wado?requestType=WADO&studyUID=&seriesUID=&objectUID=...
+net::awaitable<void> wado_uri(Exchange& exchange, const WebContext& context,
+                              const QueryParameters& parameters);
 
 // STOW-RS: POST /studies and /studies/{study}.
 net::awaitable<void> store_instances(Exchange& exchange, const WebContext& context,

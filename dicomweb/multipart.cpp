@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <random>
 
 namespace pacs::web {
 namespace {
@@ -61,6 +63,32 @@ std::optional<MediaType> parse_media_type(std::string_view text) {
     if (name.empty()) return std::nullopt;
     out.parameters[name] = value;
   }
+  return out;
+}
+
+std::string new_boundary() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  std::string out = "pacsnode-";
+  for (int i = 0; i < 32; ++i) out.push_back("0123456789abcdef"[random() % 16]);
+  return out;
+}
+
+std::vector<AcceptedType> parse_accept(std::string_view accept) {
+  std::vector<AcceptedType> out;
+  bool quoted = false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= accept.size(); ++i) {
+    if (i < accept.size() && accept[i] == '"') quoted = !quoted;
+    if (i < accept.size() && (accept[i] != ',' || quoted)) continue;
+    if (auto type = parse_media_type(accept.substr(start, i - start))) {
+      double q = 1.0;
+      if (const std::string text = type->parameter("q"); !text.empty()) q = std::atof(text.c_str());
+      out.push_back({std::move(*type), q});
+    }
+    start = i + 1;
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const AcceptedType& a, const AcceptedType& b) { return a.q > b.q; });
   return out;
 }
 

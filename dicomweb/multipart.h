@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/model/result.h"
 
@@ -24,6 +25,17 @@ struct MediaType {
 };
 // nullopt when the text is not a media type.
 std::optional<MediaType> parse_media_type(std::string_view text);
+
+// The media ranges of an Accept header with their weights, best first (RFC 9110 12.5.1); commas
+// inside quoted parameters do not split.
+struct AcceptedType {
+  MediaType type;
+  double q = 1.0;
+};
+std::vector<AcceptedType> parse_accept(std::string_view accept);
+
+// A fresh random boundary for a multipart response (long enough never to occur in a body).
+std::string new_boundary();
 
 // Part headers, names lower-cased.
 using PartHeaders = std::map<std::string, std::string>;

@@ -66,6 +66,12 @@ net::awaitable<void> DicomWebService::handle(Exchange& exchange) {
     co_return;
   }
   auto& s = target->segments;
+  // WADO-URI lives beside the RESTful base: /wado?requestType=WADO&...
+  if (s.size() == 1 && s[0] == "wado" &&
+      (method == http::verb::get || method == http::verb::head)) {
+    co_await wado_uri(exchange, context_, target->query);
+    co_return;
+  }
   // The base path, then the resource tree of PS3.18 10.3.
   const auto base = parse_target(context_.base_path);
   if (!base || s.size() < base->segments.size() ||
@@ -115,6 +121,27 @@ net::awaitable<void> DicomWebService::handle(Exchange& exchange) {
     co_await retrieve_metadata(exchange, context_, uids);
     co_return;
   }
+  if (get && instance_path && n == 8 && is(6, "frames")) {
+    const std::string frames = s[7];
+    co_await retrieve_frames(exchange, context_, uids, frames);
+    co_return;
+  }
+  if (get && instance_path && n == 8 && is(6, "bulkdata")) {
+    const std::string tag = s[7];
+    co_await retrieve_bulkdata(exchange, context_, uids, tag);
+    co_return;
+  }
+  const bool rendered = is(depth, "rendered") || is(depth, "thumbnail");
+  if (get && depth > 0 && n == depth + 1 && rendered && (instance_path || is(depth, "thumbnail"))) {
+    const RenderRequest request{uids, {}, is(depth, "thumbnail"), target->query};
+    co_await retrieve_rendered(exchange, context_, request);
+    co_return;
+  }
+  if (get && instance_path && n == 9 && is(6, "frames") && is(8, "rendered")) {
+    const RenderRequest request{uids, s[7], false, target->query};
+    co_await retrieve_rendered(exchange, context_, request);
+    co_return;
+  }
   // STOW-RS
   if (post && ((n == 1 && is(0, "studies")) || (n == 2 && is(0, "studies")))) {
     const std::string study = n == 2 ? s[1] : std::string{};
@@ -127,10 +154,10 @@ net::awaitable<void> DicomWebService::handle(Exchange& exchange) {
     co_return;
   }
   if (depth > 0 && n > depth &&
-      (is(depth, "rendered") || is(depth, "thumbnail") || is(depth, "bulkdata") ||
-       is(depth, "frames") || is(depth, "pixeldata"))) {
+      (is(depth, "rendered") || is(depth, "bulkdata") || is(depth, "frames") ||
+       is(depth, "pixeldata"))) {
     reply_error(exchange, http::status::not_implemented,
-                s[depth] + " resources are not served by this version");
+                s[depth] + " is not served at this level by this version");
     co_return;
   }
   reply_error(exchange, http::status::not_found, "no such DICOMweb resource");

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <random>
 
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
@@ -24,37 +23,11 @@ namespace {
 constexpr std::size_t kChunkBytes = 1 << 20;
 constexpr const char* kExplicitLittle = UID_LittleEndianExplicitTransferSyntax;
 
-struct Offer {
-  MediaType type;
-  double q = 1.0;
-};
-
-// The Accept header's media ranges, best first (RFC 9110 12.5.1). Commas inside quotes do not
-// split.
-std::vector<Offer> accepted(std::string_view accept) {
-  std::vector<Offer> out;
-  bool quoted = false;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= accept.size(); ++i) {
-    if (i < accept.size() && accept[i] == '"') quoted = !quoted;
-    if (i < accept.size() && (accept[i] != ',' || quoted)) continue;
-    if (auto type = parse_media_type(accept.substr(start, i - start))) {
-      double q = 1.0;
-      if (const std::string text = type->parameter("q"); !text.empty()) q = std::atof(text.c_str());
-      out.push_back({std::move(*type), q});
-    }
-    start = i + 1;
-  }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Offer& a, const Offer& b) { return a.q > b.q; });
-  return out;
-}
-
 // The transfer syntax a client wants instances in: a UID, "*" (as stored), or nullopt when its
 // Accept allows no multipart/related application/dicom at all.
 std::optional<std::string> wanted_syntax(std::string_view accept) {
   if (accept.empty()) return std::string(kExplicitLittle);
-  for (const Offer& offer : accepted(accept)) {
+  for (const AcceptedType& offer : parse_accept(accept)) {
     if (offer.q <= 0) continue;
     const std::string& t = offer.type.type;
     if (t == "*/*" || t == "multipart/*") return std::string(kExplicitLittle);
@@ -69,7 +42,7 @@ std::optional<std::string> wanted_syntax(std::string_view accept) {
 
 bool accepts_json(std::string_view accept) {
   if (accept.empty()) return true;
-  for (const Offer& offer : accepted(accept)) {
+  for (const AcceptedType& offer : parse_accept(accept)) {
     if (offer.q <= 0) continue;
     const std::string& t = offer.type.type;
     if (t == "*/*" || t == "application/*" || t == "application/dicom+json" ||
@@ -79,13 +52,7 @@ bool accepts_json(std::string_view accept) {
   return false;
 }
 
-std::string new_boundary() {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "pacsnode-";
-  for (int i = 0; i < 32; ++i) out.push_back(kDigits[random() % 16]);
-  return out;
-}
+}  // namespace
 
 // Whether an instance stored in `stored` can be sent in `wanted`.
 bool producible(const std::string& stored, const std::string& wanted) {
@@ -97,7 +64,8 @@ bool producible(const std::string& stored, const std::string& wanted) {
 }
 
 // A stored instance re-encoded in another (uncompressed) syntax, as Part 10 bytes.
-Result<std::string> converted(const std::filesystem::path& file, const std::string& syntax) {
+Result<std::string> converted_instance(const std::filesystem::path& file,
+                                       const std::string& syntax) {
   DcmFileFormat ff;
   const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
   if (ff.loadFile(file.c_str()).bad() ||
@@ -126,7 +94,11 @@ Result<std::string> converted(const std::filesystem::path& file, const std::stri
   return out;
 }
 
-// The instances a path names; on 404 and 400 the answer is set and nullopt returned.
+std::string instance_url(const std::string& base, const RetrieveItem& item) {
+  return base + "/studies/" + item.study_uid + "/series/" + item.series_uid + "/instances/" +
+         item.sop_instance_uid;
+}
+
 Result<std::vector<RetrieveItem>> find_instances(const WebContext& context,
                                                  const ResourceUids& uids) {
   DcmDataset identifier;
@@ -151,13 +123,6 @@ bool answered_if_missing(Exchange& exchange, const Result<std::vector<RetrieveIt
   }
   return false;
 }
-
-std::string instance_url(const std::string& base, const RetrieveItem& item) {
-  return base + "/studies/" + item.study_uid + "/series/" + item.series_uid + "/instances/" +
-         item.sop_instance_uid;
-}
-
-}  // namespace
 
 net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& context,
                                         const ResourceUids& uids) {
@@ -201,7 +166,7 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
     co_await exchange.stream(head);
     if (!as_stored) {
       const auto bytes =
-          co_await exchange.blocking([&] { return converted(item->file, part_syntax); });
+          co_await exchange.blocking([&] { return converted_instance(item->file, part_syntax); });
       if (!bytes) throw std::runtime_error(bytes.error().message);
       co_await exchange.stream(*bytes);
       continue;

@@ -233,6 +233,93 @@ TEST_P(DicomWebTest, WadoRetrievesByteIdenticalInstancesAndMetadata) {
                 .status,
             406);
   EXPECT_EQ(get("/studies/" + study + "/rendered").status, 501);
+  EXPECT_EQ(get("/studies/" + study + "/frames/1").status, 501);
+}
+
+TEST_P(DicomWebTest, FramesBulkDataRenderedAndWadoUri) {
+  store_all_with_dimse();
+  const fs::path file = files_[0];
+  const std::string study = value_of(file, DCM_StudyInstanceUID);
+  const std::string series = value_of(file, DCM_SeriesInstanceUID);
+  const std::string sop = testing::identity_of(file).sop_instance_uid;
+  const std::string instance = "/studies/" + study + "/series/" + series + "/instances/" + sop;
+  DcmFileFormat original;
+  ASSERT_TRUE(original.loadFile(file.c_str()).good());
+  const Uint8* pixels = nullptr;
+  unsigned long pixel_bytes = 0;
+  ASSERT_TRUE(
+      original.getDataset()->findAndGetUint8Array(DCM_PixelData, pixels, &pixel_bytes).good());
+  const std::string expected_frame(reinterpret_cast<const char*>(pixels), pixel_bytes);
+
+  // Frames as OHIF-style viewers ask for them.
+  for (const std::string accept :
+       {"multipart/related; type=\"application/octet-stream\"; transfer-syntax=*",
+        "multipart/related; type=application/octet-stream", ""}) {
+    auto r =
+        get(instance + "/frames/1", accept.empty() ? std::vector<std::string>{}
+                                                   : std::vector<std::string>{"Accept: " + accept});
+    ASSERT_EQ(r.status, 200) << accept << r.body;
+    std::string why;
+    auto parts = testing::parse_multipart_strict(
+        r.body, testing::boundary_of(r.header("content-type")), why);
+    ASSERT_TRUE(parts) << why;
+    ASSERT_EQ(parts->size(), 1u);
+    EXPECT_TRUE(parts->front().body == expected_frame) << "frame bytes differ";
+    EXPECT_NE(parts->front().headers.at("content-type").find("application/octet-stream"),
+              std::string::npos);
+  }
+  EXPECT_EQ(get(instance + "/frames/0").status, 400);
+  EXPECT_EQ(get(instance + "/frames/1,1").status, 400);
+  EXPECT_EQ(get(instance + "/frames/2").status, 404);
+  EXPECT_EQ(get(instance + "/frames/1", {"Accept: image/jls"}).status, 406);
+
+  // The BulkDataURI that /metadata gives for pixel data resolves to the same bytes.
+  auto metadata = json_array(get(instance + "/metadata"));
+  const std::string uri(metadata[0].at("7FE00010").at("BulkDataURI").as_string());
+  const std::string path = uri.substr(uri.find("/dicom-web") + std::string("/dicom-web").size());
+  auto bulk = get(path);
+  ASSERT_EQ(bulk.status, 200) << bulk.body;
+  std::string why;
+  auto bulk_parts = testing::parse_multipart_strict(
+      bulk.body, testing::boundary_of(bulk.header("content-type")), why);
+  ASSERT_TRUE(bulk_parts) << why;
+  EXPECT_TRUE(bulk_parts->front().body == expected_frame);
+  EXPECT_EQ(get(instance + "/bulkdata/XYZ").status, 400);
+
+  // Rendered images and thumbnails.
+  auto jpeg = get(instance + "/rendered");
+  ASSERT_EQ(jpeg.status, 200) << jpeg.body;
+  EXPECT_EQ(jpeg.header("content-type"), "image/jpeg");
+  EXPECT_EQ(jpeg.body.substr(0, 2), "\xff\xd8");
+  auto png = get(instance + "/rendered?viewport=16,16&window=100,400", {"Accept: image/png"});
+  ASSERT_EQ(png.status, 200) << png.body;
+  EXPECT_EQ(png.body.substr(1, 3), "PNG");
+  EXPECT_EQ(get(instance + "/frames/1/rendered?quality=50").status, 200);
+  EXPECT_EQ(get("/studies/" + study + "/thumbnail").header("content-type"), "image/jpeg");
+  EXPECT_EQ(get(instance + "/rendered?quality=0").status, 400);
+  EXPECT_EQ(get(instance + "/rendered", {"Accept: image/gif"}).status, 406);
+
+  // WADO-URI: the stored object (explicit VR little endian here) and a rendered JPEG.
+  const std::string uids = "studyUID=" + study + "&seriesUID=" + series + "&objectUID=" + sop;
+  auto dicom =
+      testing::http_request(node_->http_port(), "GET",
+                            "/wado?requestType=WADO&" + uids + "&contentType=application/dicom");
+  ASSERT_EQ(dicom.status, 200) << dicom.body;
+  const auto back = corpus_.path() / "uri.dcm";
+  std::ofstream(back, std::ios::binary) << dicom.body;
+  EXPECT_TRUE(testing::dataset_bytes(back) == testing::dataset_bytes(file));
+  auto uri_jpeg = testing::http_request(
+      node_->http_port(), "GET",
+      "/wado?requestType=WADO&" + uids + "&windowCenter=40&windowWidth=400&rows=16&columns=16");
+  EXPECT_EQ(uri_jpeg.status, 200);
+  EXPECT_EQ(uri_jpeg.body.substr(0, 2), "\xff\xd8");
+  EXPECT_EQ(
+      testing::http_request(node_->http_port(), "GET", "/wado?requestType=WADO&studyUID=1").status,
+      400);
+  EXPECT_EQ(testing::http_request(node_->http_port(), "GET",
+                                  "/wado?requestType=WADO&" + uids + "&windowCenter=40")
+                .status,
+            400);
 }
 
 TEST_P(DicomWebTest, StowStoresDurablyAndEveryFaceSeesTheSameStudies) {
