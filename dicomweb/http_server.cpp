@@ -105,11 +105,18 @@ net::awaitable<void> Exchange::send_response() {
 }
 
 net::awaitable<void> Exchange::begin_stream(const http::status& status,
-                                            const std::string& content_type, const Headers& extra) {
+                                            const std::string& content_type, const Headers& extra,
+                                            const std::optional<std::uint64_t>& content_length) {
   http::response<http::empty_body> response{status, parser_.get().version()};
   response.set(http::field::content_type, content_type);
   add_common_headers(response.base(), extra);
-  response.chunked(true);
+  // A known length lets the body go out as it is; otherwise it is framed in chunks.
+  chunked_ = !content_length.has_value();
+  if (chunked_)
+    response.chunked(true);
+  else
+    response.content_length(*content_length);
+  head_only_ = parser_.get().method() == http::verb::head;
   status_ = static_cast<unsigned>(status);
   http::response_serializer<http::empty_body> serializer{response};
   stream_.expires_after(options_.timeout);
@@ -117,14 +124,18 @@ net::awaitable<void> Exchange::begin_stream(const http::status& status,
 }
 
 net::awaitable<void> Exchange::stream(std::span<const char> bytes) {
-  if (bytes.empty()) co_return;
+  if (bytes.empty() || head_only_) co_return;
   stream_.expires_after(options_.timeout);
-  co_await net::async_write(stream_, http::make_chunk(net::buffer(bytes.data(), bytes.size())),
-                            net::use_awaitable);
+  if (chunked_)
+    co_await net::async_write(stream_, http::make_chunk(net::buffer(bytes.data(), bytes.size())),
+                              net::use_awaitable);
+  else
+    co_await net::async_write(stream_, net::buffer(bytes.data(), bytes.size()), net::use_awaitable);
   bytes_sent_ += bytes.size();
 }
 
 net::awaitable<void> Exchange::end_stream() {
+  if (!chunked_ || head_only_) co_return;
   stream_.expires_after(options_.timeout);
   co_await net::async_write(stream_, http::make_chunk_last(), net::use_awaitable);
 }
@@ -190,6 +201,9 @@ net::awaitable<void> HttpServer::accept_loop() {
 net::awaitable<void> HttpServer::session(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  // Beast reads at most the buffer's free capacity (up to 64 KB) per receive: a buffer sized for
+  // a header alone would read request bodies a couple of kilobytes at a time.
+  buffer.reserve(64 * 1024);
   // Bounded by the client: every pass reads one request or ends the connection.
   for (;;) {
     http::request_parser<http::buffer_body> parser;

@@ -57,6 +57,8 @@ class Exchange {
   Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
            http::request_parser<http::buffer_body>& parser, const HttpOptions& options,
            net::thread_pool& workers);
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
 
   const http::request_header<>& request() const { return parser_.get(); }
   std::string_view method() const { return parser_.get().method_string(); }
@@ -77,8 +79,10 @@ class Exchange {
 
   // A streamed response: header, then chunks, then the end. Arguments must be named objects
   // that outlive the call (see respond).
+  // With a content length the body must be exactly that long; without, it goes out chunked.
   net::awaitable<void> begin_stream(const http::status& status, const std::string& content_type,
-                                    const Headers& extra);
+                                    const Headers& extra,
+                                    const std::optional<std::uint64_t>& content_length);
   // The bytes must stay valid until the write completes: pass a named buffer.
   net::awaitable<void> stream(std::span<const char> bytes);
   net::awaitable<void> end_stream();
@@ -146,6 +150,7 @@ class Exchange {
   std::uint64_t bytes_sent_ = 0;
   bool keep_alive_ = true;
   bool continue_sent_ = false;
+  bool chunked_ = true, head_only_ = false;
   struct Pending {
     http::status status;
     std::string content_type, body;

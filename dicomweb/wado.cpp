@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
@@ -99,6 +100,18 @@ std::string instance_url(const std::string& base, const RetrieveItem& item) {
          item.sop_instance_uid;
 }
 
+// One instance's metadata: its header in DICOM JSON, text in UTF-8, bulk data by reference.
+Result<std::string> metadata_of(const RetrieveItem& item, const std::string& base) {
+  DcmFileFormat ff;
+  // Values over 4 KB stay in the file: they become BulkDataURIs, not JSON.
+  if (ff.loadFile(item.file.c_str(), EXS_Unknown, EGL_noChange, 4096).bad())
+    return fail(ErrorCode::StorageFailure,
+                "stored file of " + item.sop_instance_uid + " unreadable");
+  DcmDataset& dataset = *ff.getDataset();
+  dataset.convertToUTF8();
+  return to_dicom_json(dataset, instance_url(base, item));
+}
+
 Result<std::vector<RetrieveItem>> find_instances(const WebContext& context,
                                                  const ResourceUids& uids) {
   DcmDataset identifier;
@@ -153,16 +166,32 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   const http::status status = partial ? http::status::partial_content : http::status::ok;
   const std::string content_type =
       "multipart/related; type=\"application/dicom\"; boundary=" + boundary;
-  co_await exchange.begin_stream(status, content_type, headers);
-  std::vector<char> buffer(kChunkBytes);
-  bool first = true;
+  // Part headers first, so that when every part goes out as stored the whole length is known
+  // (file sizes) and the body needs no chunk framing.
+  std::vector<std::string> heads;
+  std::optional<std::uint64_t> length = 0;
   for (const RetrieveItem* item : sendable) {
     const bool as_stored = *syntax == "*" || *syntax == item->transfer_syntax;
     const std::string part_syntax = as_stored ? item->transfer_syntax : *syntax;
-    const std::string head = std::string(first ? "" : "\r\n") + "--" + boundary +
-                             "\r\nContent-Type: application/dicom; transfer-syntax=" + part_syntax +
-                             "\r\nContent-Location: " + instance_url(base, *item) + "\r\n\r\n";
-    first = false;
+    heads.push_back(std::string(heads.empty() ? "" : "\r\n") + "--" + boundary +
+                    "\r\nContent-Type: application/dicom; transfer-syntax=" + part_syntax +
+                    "\r\nContent-Location: " + instance_url(base, *item) + "\r\n\r\n");
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(item->file, ec);
+    if (!as_stored || ec)
+      length.reset();
+    else if (length)
+      *length += heads.back().size() + size;
+  }
+  const std::string close = "\r\n--" + boundary + "--\r\n";
+  if (length) *length += close.size();
+  co_await exchange.begin_stream(status, content_type, headers, length);
+  std::vector<char> buffer(kChunkBytes);
+  for (std::size_t i = 0; i < sendable.size(); ++i) {
+    const RetrieveItem* item = sendable[i];
+    const bool as_stored = *syntax == "*" || *syntax == item->transfer_syntax;
+    const std::string part_syntax = as_stored ? item->transfer_syntax : *syntax;
+    const std::string& head = heads[i];
     co_await exchange.stream(head);
     if (!as_stored) {
       const auto bytes =
@@ -184,7 +213,6 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
       if (got < buffer.size()) break;
     }
   }
-  const std::string close = "\r\n--" + boundary + "--\r\n";
   co_await exchange.stream(close);
   co_await exchange.end_stream();
 }
@@ -202,22 +230,24 @@ net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& con
   const http::status status = http::status::ok;
   const std::string content_type = "application/dicom+json";
   const Headers no_headers;
-  co_await exchange.begin_stream(status, content_type, no_headers);
+  const std::optional<std::uint64_t> unknown_length;
+  co_await exchange.begin_stream(status, content_type, no_headers, unknown_length);
+  // Instances are read side by side on the worker pool, a batch at a time (memory stays bounded).
+  constexpr std::size_t kBatch = 64;
   bool first = true;
-  for (const RetrieveItem& item : *items) {
-    const auto json = co_await exchange.blocking([&]() -> Result<std::string> {
-      DcmFileFormat ff;
-      // Values over 4 KB stay in the file: they become BulkDataURIs, not JSON.
-      if (ff.loadFile(item.file.c_str(), EXS_Unknown, EGL_noChange, 4096).bad())
-        return fail(ErrorCode::StorageFailure,
-                    "stored file of " + item.sop_instance_uid + " unreadable");
-      DcmDataset& dataset = *ff.getDataset();
-      dataset.convertToUTF8();
-      return to_dicom_json(dataset, instance_url(base, item));
-    });
-    if (!json) throw std::runtime_error(json.error().message);
-    const std::string piece = std::string(first ? "[" : ",") + *json;
-    first = false;
+  for (std::size_t from = 0; from < items->size(); from += kBatch) {
+    std::vector<std::function<Result<std::string>()>> tasks;
+    for (std::size_t i = from; i < std::min(items->size(), from + kBatch); ++i) {
+      const RetrieveItem& item = (*items)[i];
+      tasks.push_back([&item, &base]() -> Result<std::string> { return metadata_of(item, base); });
+    }
+    const auto jsons = co_await exchange.blocking_all(std::move(tasks));
+    std::string piece;
+    for (const auto& json : jsons) {
+      if (!json) throw std::runtime_error(json.error().message);
+      piece += (first ? "[" : ",") + *json;
+      first = false;
+    }
     co_await exchange.stream(piece);
   }
   const std::string end = "]";
