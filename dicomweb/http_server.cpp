@@ -60,6 +60,10 @@ net::awaitable<std::size_t> Exchange::read_body(std::span<char> into) {
                                  net::redirect_error(net::use_awaitable, ec));
   // need_buffer only says the buffer we lent is full: that is what we asked for.
   if (ec == http::error::need_buffer) ec = {};
+  if (ec == http::error::body_limit)
+    respond(http::status::payload_too_large, "text/plain",
+            "the request body is larger than this server takes (" +
+                std::to_string(options_.max_body_bytes) + " bytes)\n");
   if (ec) throw beast::system_error(ec);
   co_return into.size() - body.size;
 }
@@ -220,9 +224,11 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
     const auto started = std::chrono::steady_clock::now();
     if (ec) {
       // A request we cannot even read: say why, then close.
-      const bool too_large = ec == http::error::header_limit;
-      const http::status status =
-          too_large ? http::status::request_header_fields_too_large : http::status::bad_request;
+      // A declared body over the limit is refused before any of it is read.
+      const http::status status = ec == http::error::header_limit
+                                      ? http::status::request_header_fields_too_large
+                                  : ec == http::error::body_limit ? http::status::payload_too_large
+                                                                  : http::status::bad_request;
       exchange.respond(status, "text/plain", "malformed HTTP request: " + ec.message() + "\n");
       try {
         co_await exchange.send_response();
@@ -244,7 +250,8 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
       if (exchange.replied()) break;
     }
     if (!exchange.replied()) {
-      if (!failure.empty() || !exchange.has_response())
+      // A handler that failed may have set the answer for its failure (413 from read_body).
+      if (!exchange.has_response())
         exchange.respond(http::status::internal_server_error, "text/plain",
                          failure.empty() ? "no response\n" : "internal error: " + failure + "\n");
       bool answered = true;

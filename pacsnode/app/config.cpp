@@ -115,6 +115,16 @@ const std::vector<Flag>& flags() {
          c.http_cors_origins.push_back(v);
          return {};
        }},
+      {"--http-max-request-mb", "N", "largest HTTP request body, e.g. a STOW upload (default 8192)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         std::uint64_t mb = 0;
+         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mb);
+         if (ec != std::errc() || end != v.data() + v.size() || mb == 0 || mb > (1u << 20))
+           return fail(ErrorCode::InvalidArgument,
+                       "--http-max-request-mb: '" + v + "' is not 1 to 1048576");
+         c.http_max_request_mb = mb;
+         return {};
+       }},
       {"--mllp-port", "N", "HL7 MLLP port (default 2575)",
        [](const std::string& v, Config& c) -> Result<void> {
          auto p = parse_port(v, "--mllp-port");
@@ -229,6 +239,11 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       if (!v) return wrong(std::string(section) + "." + key);
       if (auto ok = apply(flag(name), std::to_string(*v)); !ok) return ok;
     }
+  if (auto http = root["http"].as_table(); http && http->contains("max_request_mb")) {
+    auto v = get<std::int64_t>(*http, "max_request_mb");
+    if (!v) return wrong("http.max_request_mb");
+    if (auto ok = apply(flag("--http-max-request-mb"), std::to_string(*v)); !ok) return ok;
+  }
   if (auto http = root["http"].as_table(); http && http->contains("cors_origins")) {
     auto origins = (*http)["cors_origins"].as_array();
     if (!origins) return wrong("http.cors_origins");

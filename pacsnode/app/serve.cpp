@@ -94,6 +94,7 @@ int serve(const Config& config) {
     http = std::make_unique<web::HttpServer>(
         web::HttpOptions{.address = "127.0.0.1",
                          .port = config.http_port,
+                         .max_body_bytes = config.http_max_request_mb << 20,
                          .cors_origins = config.http_cors_origins},
         [&dicomweb](web::Exchange& exchange) { return dicomweb.handle(exchange); });
     if (auto started = http->start(); !started) {

@@ -58,6 +58,7 @@ class TestNode {
 
   int dimse_port() const { return dimse_port_; }
   int http_port() const { return http_port_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   const std::filesystem::path& data_dir() const { return data_.path(); }
   const std::string& db() const { return options_.db; }
   std::string log() const;
