@@ -108,11 +108,12 @@ std::unique_ptr<InstanceSender::Prepared> InstanceSender::prepare(const Retrieve
     next_writer_ ^= 1;
     const StoreCommand command{item.sop_class_uid, item.sop_instance_uid, p->message_id,
                                move_originator_aet_, move_originator_message_id_};
-    if (p->writer
-            ->prepare(association_, p->context, command, fd, static_cast<off_t>(*offset),
-                      static_cast<std::uint64_t>(status.st_size) - *offset)
-            .bad())
-      return fail(STATUS_STORE_Error_CannotUnderstand, "stored file cannot be read");
+    const OFCondition prepared =
+        p->writer->prepare(association_, p->context, command, fd, static_cast<off_t>(*offset),
+                           static_cast<std::uint64_t>(status.st_size) - *offset);
+    if (prepared.bad())
+      return fail(STATUS_STORE_Error_CannotUnderstand,
+                  std::string("cannot prepare the C-STORE request: ") + prepared.text());
     return p;
   }
 
