@@ -6,8 +6,11 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcuid.h>
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -18,6 +21,45 @@ namespace pacs::web {
 namespace {
 
 constexpr const char* kExplicitLittle = UID_LittleEndianExplicitTransferSyntax;
+
+// PS3.18 Table 8.7.3-5: the media type of a compressed frame per transfer syntax.
+std::string media_type_of(const std::string& syntax) {
+  static const std::pair<const char*, const char*> kTypes[] = {
+      {"1.2.840.10008.1.2.4.50", "image/jpeg"},   {"1.2.840.10008.1.2.4.51", "image/jpeg"},
+      {"1.2.840.10008.1.2.4.57", "image/jpeg"},   {"1.2.840.10008.1.2.4.70", "image/jpeg"},
+      {"1.2.840.10008.1.2.4.80", "image/jls"},    {"1.2.840.10008.1.2.4.81", "image/jls"},
+      {"1.2.840.10008.1.2.5", "image/dicom-rle"}, {"1.2.840.10008.1.2.4.90", "image/jp2"},
+      {"1.2.840.10008.1.2.4.91", "image/jp2"},    {"1.2.840.10008.1.2.4.92", "image/jpx"},
+      {"1.2.840.10008.1.2.4.93", "image/jpx"},    {"1.2.840.10008.1.2.4.201", "image/jphc"},
+      {"1.2.840.10008.1.2.4.202", "image/jphc"},  {"1.2.840.10008.1.2.4.203", "image/jphc"}};
+  for (const auto& [uid, type] : kTypes)
+    if (syntax == uid) return type;
+  return {};
+}
+
+// Older editions' and some clients' spellings of the same types.
+std::string canonical_media_type(const std::string& type) {
+  if (type == "image/x-jls") return "image/jls";
+  if (type == "image/x-dicom-rle") return "image/dicom-rle";
+  return type;
+}
+
+// Whether the client asks for frames in the stored compressed syntax (its media type, with no
+// transfer-syntax parameter or that very syntax), before any uncompressed alternative.
+bool wants_stored_compressed(std::string_view accept, const std::string& stored) {
+  const std::string media = media_type_of(stored);
+  if (media.empty() || accept.empty()) return false;
+  for (const AcceptedType& offer : parse_accept(accept)) {
+    if (offer.q <= 0) continue;
+    const std::string& t = offer.type.type;
+    const std::string type =
+        canonical_media_type(t == "multipart/related" ? offer.type.parameter("type") : t);
+    const std::string syntax = offer.type.parameter("transfer-syntax");
+    if (type == media && (syntax.empty() || syntax == "*" || syntax == stored)) return true;
+    if (type.empty() || type == "application/octet-stream" || t == "*/*") return false;
+  }
+  return false;
+}
 
 // Uncompressed little endian is what we produce; a client must accept it.
 bool accepts_octet_stream(std::string_view accept) {
@@ -113,6 +155,85 @@ Parts read_frames(const std::filesystem::path& file, const std::vector<Uint32>& 
   return out;
 }
 
+// The frames' codestreams as stored, without the DICOM item headers (PS3.5 A.4): one fragment
+// per frame, or the fragments the Basic Offset Table assigns to each frame, or, for a single
+// frame, all fragments.
+Parts read_compressed_frames(const std::filesystem::path& file, const std::vector<Uint32>& frames) {
+  Parts out;
+  DcmFileFormat ff;
+  DcmElement* element = nullptr;
+  if (ff.loadFile(file.c_str()).bad() ||
+      ff.getDataset()->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
+    out.error = {ErrorCode::NotFound, "the instance has no pixel data"};
+    return out;
+  }
+  DcmDataset& dataset = *ff.getDataset();
+  Sint32 count = 1;
+  dataset.findAndGetSint32(DCM_NumberOfFrames, count);
+  count = std::max<Sint32>(count, 1);
+  DcmPixelSequence* sequence = nullptr;
+  auto* pixels = static_cast<DcmPixelData*>(element);
+  if (pixels->getEncapsulatedRepresentation(dataset.getOriginalXfer(), nullptr, sequence).bad() ||
+      sequence == nullptr || sequence->card() < 2) {
+    out.error = {ErrorCode::InvalidObject, "the pixel data is not encapsulated"};
+    return out;
+  }
+  const unsigned long fragments = sequence->card() - 1;         // item 0 is the offset table
+  std::vector<std::pair<unsigned long, unsigned long>> ranges;  // [first, last) per frame
+  if (count == 1) {
+    ranges.emplace_back(1, fragments + 1);
+  } else if (fragments == static_cast<unsigned long>(count)) {
+    for (unsigned long f = 1; f <= fragments; ++f) ranges.emplace_back(f, f + 1);
+  } else {
+    // Offsets in the table count bytes from the first fragment's item header.
+    DcmPixelItem* table = nullptr;
+    Uint32* offsets = nullptr;
+    if (sequence->getItem(table, 0).bad() || table->getLength() != 4u * count ||
+        table->getUint32Array(offsets).bad()) {
+      out.error = {ErrorCode::InvalidObject, "frames span fragments without an offset table"};
+      return out;
+    }
+    std::vector<Uint32> starts;  // byte position of each fragment item
+    Uint32 at = 0;
+    for (unsigned long f = 1; f <= fragments; ++f) {
+      DcmPixelItem* item = nullptr;
+      sequence->getItem(item, f);
+      starts.push_back(at);
+      at += 8 + item->getLength();
+    }
+    for (Sint32 frame = 0; frame < count; ++frame) {
+      const auto first = std::find(starts.begin(), starts.end(), offsets[frame]);
+      const Uint32 end = frame + 1 < count ? offsets[frame + 1] : at;
+      const auto last = std::find(starts.begin(), starts.end(), end);
+      if (first == starts.end()) {
+        out.error = {ErrorCode::InvalidObject, "the offset table does not match the fragments"};
+        return out;
+      }
+      ranges.emplace_back(static_cast<unsigned long>(first - starts.begin()) + 1,
+                          last == starts.end()
+                              ? fragments + 1
+                              : static_cast<unsigned long>(last - starts.begin()) + 1);
+    }
+  }
+  for (const Uint32 n : frames) {
+    if (n > ranges.size()) {
+      out.error = {ErrorCode::NotFound, "frame " + std::to_string(n) + " does not exist (" +
+                                            std::to_string(count) + " frames)"};
+      return out;
+    }
+    std::string frame;
+    for (unsigned long f = ranges[n - 1].first; f < ranges[n - 1].second; ++f) {
+      DcmPixelItem* item = nullptr;
+      Uint8* bytes = nullptr;
+      if (sequence->getItem(item, f).good() && item->getUint8Array(bytes).good() && bytes)
+        frame.append(reinterpret_cast<const char*>(bytes), item->getLength());
+    }
+    out.bodies.push_back(std::move(frame));
+  }
+  out.ok = true;
+  return out;
+}
+
 // A top-level element's value (Pixel Data: every frame, uncompressed).
 Parts read_bulk(const std::filesystem::path& file, const DcmTagKey& tag) {
   if (tag == DCM_PixelData) {
@@ -148,7 +269,9 @@ Parts read_bulk(const std::filesystem::path& file, const DcmTagKey& tag) {
 }
 
 // Sets the multipart answer, or the error's.
-void answer_parts(Exchange& exchange, const Parts& parts, const std::string& location) {
+void answer_parts(Exchange& exchange, const Parts& parts, const std::string& location,
+                  const std::string& media_type = "application/octet-stream",
+                  const std::string& syntax = kExplicitLittle) {
   if (!parts.ok) {
     const http::status status = parts.error.code == ErrorCode::NotFound ? http::status::not_found
                                 : parts.error.code == ErrorCode::InvalidObject
@@ -160,15 +283,14 @@ void answer_parts(Exchange& exchange, const Parts& parts, const std::string& loc
   const std::string boundary = new_boundary();
   std::string body;
   for (const std::string& part : parts.bodies) {
-    body += "--" + boundary +
-            "\r\nContent-Type: application/octet-stream; transfer-syntax=" + kExplicitLittle +
+    body += "--" + boundary + "\r\nContent-Type: " + media_type + "; transfer-syntax=" + syntax +
             "\r\n";
     if (!location.empty()) body += "Content-Location: " + location + "\r\n";
     body += "\r\n" + part + "\r\n";
   }
   body += "--" + boundary + "--\r\n";
   exchange.respond(http::status::ok,
-                   "multipart/related; type=\"application/octet-stream\"; boundary=" + boundary,
+                   "multipart/related; type=\"" + media_type + "\"; boundary=" + boundary,
                    std::move(body));
 }
 
@@ -182,16 +304,25 @@ net::awaitable<void> retrieve_frames(Exchange& exchange, const WebContext& conte
                 "frame list must be distinct 1-based numbers separated by commas");
     co_return;
   }
-  if (!accepts_octet_stream(exchange.header(http::field::accept))) {
-    reply_error(exchange, http::status::not_acceptable,
-                "frames are served uncompressed, as multipart/related; "
-                "type=\"application/octet-stream\"");
-    co_return;
-  }
   const auto items = co_await exchange.blocking([&] { return find_instances(context, uids); });
   if (answered_if_missing(exchange, items)) co_return;
-  const Parts parts =
-      co_await exchange.blocking([&] { return read_frames(items->front().file, *frames); });
+  const RetrieveItem& item = items->front();
+  const std::string_view accept = exchange.header(http::field::accept);
+  if (wants_stored_compressed(accept, item.transfer_syntax)) {
+    const Parts parts =
+        co_await exchange.blocking([&] { return read_compressed_frames(item.file, *frames); });
+    answer_parts(exchange, parts, "", media_type_of(item.transfer_syntax), item.transfer_syntax);
+    co_return;
+  }
+  if (!accepts_octet_stream(accept)) {
+    const std::string stored = media_type_of(item.transfer_syntax);
+    reply_error(exchange, http::status::not_acceptable,
+                "frames are served uncompressed (multipart/related; "
+                "type=\"application/octet-stream\") or in their stored syntax's media type (" +
+                    (stored.empty() ? std::string("stored uncompressed here") : stored) + ")");
+    co_return;
+  }
+  const Parts parts = co_await exchange.blocking([&] { return read_frames(item.file, *frames); });
   answer_parts(exchange, parts, "");
 }
 

@@ -506,6 +506,38 @@ TEST(DicomWebLimits, RetrievingALargeStudyKeepsMemoryFlat) {
                                        << " kB while streaming " << megabytes << " MB";
 }
 
+// Compressed frames go out as stored, in their own media type, when the client asks for it.
+TEST_P(DicomWebTest, CompressedFramesInTheirOwnMediaType) {
+  const auto files = testing::generate_corpus(
+      corpus_.path() / "jls",
+      {"--patients", "1", "--studies", "1", "--series", "1", "--instances", "1", "--rows", "32",
+       "--columns", "32", "--syntax", "jpeg-ls", "--seed", "78"});
+  auto sent = testing::run({"dcmsend", "--call", "PACSNODE", "+sd", "+r", "127.0.0.1",
+                            std::to_string(node_->dimse_port()), (corpus_.path() / "jls").string()},
+                           std::chrono::seconds(60), {"TCP_NODELAY=1"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.output;
+  const auto& file = files[0];
+  const std::string path = "/studies/" + value_of(file, DCM_StudyInstanceUID) + "/series/" +
+                           value_of(file, DCM_SeriesInstanceUID) + "/instances/" +
+                           testing::identity_of(file).sop_instance_uid + "/frames/1";
+  for (const std::string accept : {"multipart/related; type=\"image/jls\"",
+                                   "multipart/related; type=image/x-jls; transfer-syntax=*"}) {
+    auto r = get(path, {"Accept: " + accept});
+    ASSERT_EQ(r.status, 200) << accept << r.body;
+    std::string why;
+    auto parts = testing::parse_multipart_strict(
+        r.body, testing::boundary_of(r.header("content-type")), why);
+    ASSERT_TRUE(parts) << why;
+    EXPECT_EQ(parts->front().headers.at("content-type"),
+              "image/jls; transfer-syntax=1.2.840.10008.1.2.4.80");
+    EXPECT_EQ(parts->front().body.substr(0, 2), "\xff\xd8") << "a JPEG-LS codestream";
+  }
+  // Uncompressed on request, and 406 for a compressed type that is not the stored one.
+  auto raw = get(path, {"Accept: multipart/related; type=application/octet-stream"});
+  EXPECT_EQ(raw.status, 200);
+  EXPECT_EQ(get(path, {"Accept: multipart/related; type=\"image/jpeg\""}).status, 406);
+}
+
 TEST(DicomWebLimits, ARequestBodyOverTheLimitGets413AndNothingIsStored) {
   TestNode node({.db = "sqlite", .extra_flags = {"--http-max-request-mb", "1"}});
   node.start();
