@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -108,8 +109,12 @@ class Exchange {
     using R = std::invoke_result_t<F>;
     struct Shared {
       explicit Shared(net::any_io_executor executor, std::size_t n)
-          : results(n), remaining(n), done(executor, net::steady_timer::time_point::max()) {}
+          : results(n),
+            errors(n),
+            remaining(n),
+            done(executor, net::steady_timer::time_point::max()) {}
       std::vector<std::optional<R>> results;
+      std::vector<std::exception_ptr> errors;
       std::atomic<std::size_t> remaining;
       net::steady_timer done;
     };
@@ -117,7 +122,12 @@ class Exchange {
     auto shared = std::make_shared<Shared>(executor, tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       net::post(workers_, [shared, i, executor, task = std::move(tasks[i])]() mutable {
-        shared->results[i].emplace(task());
+        // An exception must not escape into the pool's thread: it is rethrown to the caller.
+        try {
+          shared->results[i].emplace(task());
+        } catch (...) {
+          shared->errors[i] = std::current_exception();
+        }
         if (--shared->remaining == 0)
           // On the caller's strand: the expiry moves into the past whether or not the caller
           // waits yet, so the wait below never misses it.
@@ -132,6 +142,8 @@ class Exchange {
              shared->done.expiry() != net::steady_timer::time_point::min())
         co_await shared->done.async_wait(net::redirect_error(net::use_awaitable, ignored));
     }
+    for (const auto& error : shared->errors)
+      if (error) std::rethrow_exception(error);
     std::vector<R> out;
     out.reserve(tasks.size());
     for (auto& r : shared->results) out.push_back(std::move(*r));

@@ -26,6 +26,8 @@ constexpr Uint32 kHeaderValueLimit = 1024;
 // of its own for it): an "Error: cannot understand" code, as other archives use.
 constexpr std::uint16_t kDifferentStudy = 0xC409;
 constexpr std::uint16_t kCannotUnderstand = 0xC000;
+// Each part is a temp file until it is ingested: a body of countless tiny parts is refused.
+constexpr std::size_t kMaxParts = 10000;
 
 struct Part {
   TempFile file;
@@ -87,6 +89,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
   MultipartReader reader(
       boundary, {.begin_part =
                      [&](const PartHeaders& headers) {
+                       if (parts.size() == kMaxParts) return false;
                        Part part{context.ingest.new_temp_file(), -1, {}};
                        const auto type = headers.count("content-type")
                                              ? parse_media_type(headers.at("content-type"))
@@ -131,7 +134,11 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
     if (got == 0) break;
     if (auto fed = reader.feed({buffer.data(), got}); !fed) {
       close_current();
-      reply_error(exchange, http::status::bad_request, fed.error().message);
+      if (parts.size() == kMaxParts)
+        reply_error(exchange, http::status::payload_too_large,
+                    "more than " + std::to_string(kMaxParts) + " parts in one request");
+      else
+        reply_error(exchange, http::status::bad_request, fed.error().message);
       co_return;  // the temp files go with `parts`; nothing was stored
     }
   }
