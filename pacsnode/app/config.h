@@ -25,7 +25,7 @@ struct Config {
   std::string db = "sqlite";
   std::string aet = "PACSNODE";
   std::uint16_t dimse_port = 11112;
-  std::uint16_t http_port = 8080;            // 0: no HTTP face
+  std::uint16_t http_port = 8080;              // 0: no HTTP face
   std::vector<std::string> http_cors_origins;  // browser origins allowed to call DICOMweb
   std::uint64_t http_max_request_mb = 8192;    // one request body (a STOW upload) at most
   std::uint16_t mllp_port = 2575;

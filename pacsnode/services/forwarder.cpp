@@ -71,8 +71,12 @@ void Forwarder::attempt_due_items() {
     std::vector<RetrieveItem> sendable;
     for (const QueueItem* item : items)
       if (!item->relative_path.empty())
-        sendable.push_back({item->sop_class_uid, item->sop_instance_uid, item->transfer_syntax,
-                            blobs_.absolute(item->relative_path), {}, {}});
+        sendable.push_back({item->sop_class_uid,
+                            item->sop_instance_uid,
+                            item->transfer_syntax,
+                            blobs_.absolute(item->relative_path),
+                            {},
+                            {}});
     std::string error;
     const std::vector<std::string> failed_list =
         sendable.empty() ? std::vector<std::string>{} : send_(destination, sendable, error);

@@ -16,10 +16,14 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> serve_args(const fs::path& data, int port,
                                     std::vector<std::string> more = {}) {
-  std::vector<std::string> argv = {
-      testing::pacsnode_binary(), "serve",       "--data-dir",
-      data.string(),              "--dimse-port", std::to_string(port),
-      "--http-port",              std::to_string(testing::free_port())};
+  std::vector<std::string> argv = {testing::pacsnode_binary(),
+                                   "serve",
+                                   "--data-dir",
+                                   data.string(),
+                                   "--dimse-port",
+                                   std::to_string(port),
+                                   "--http-port",
+                                   std::to_string(testing::free_port())};
   argv.insert(argv.end(), more.begin(), more.end());
   return argv;
 }

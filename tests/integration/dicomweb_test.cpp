@@ -82,14 +82,6 @@ class DicomWebTest : public ::testing::TestWithParam<const char*> {
     return value.as_array();
   }
 
-  std::string value_of(const fs::path& f, const DcmTagKey& tag) {
-    DcmFileFormat ff;
-    ff.loadFile(f.c_str(), EXS_Unknown, EGL_noChange, 1024);
-    OFString v;
-    ff.getDataset()->findAndGetOFString(tag, v);
-    return v.c_str();
-  }
-
   testing::TempDir corpus_;
   std::vector<fs::path> files_;
   std::map<std::string, fs::path> by_sop_;
@@ -109,18 +101,18 @@ TEST_P(DicomWebTest, QidoSearchesEveryLevelWithTheCFindMatchingRules) {
     EXPECT_NE(string_of(s, "00081190").find("/dicom-web/studies/"), std::string::npos);
     EXPECT_FALSE(s.as_object().contains("00080052")) << "no Query/Retrieve Level in QIDO";
   }
-  const std::string patient = value_of(files_[0], DCM_PatientID);
+  const std::string patient = testing::value_of(files_[0], DCM_PatientID);
   auto by_patient = json_array(get("/studies?PatientID=" + patient));
   ASSERT_EQ(by_patient.size(), 2u);
   EXPECT_EQ(string_of(by_patient[0], "00100020"), patient);
   // The same key by tag, a wildcard on the name, a UID list, a date range.
   EXPECT_EQ(json_array(get("/studies?00100020=" + patient)).size(), 2u);
-  const std::string name = value_of(files_[0], DCM_PatientName);
+  const std::string name = testing::value_of(files_[0], DCM_PatientName);
   EXPECT_EQ(json_array(get("/studies?PatientName=" + name.substr(0, 3) + "*")).size(),
             json_array(get("/studies?PatientName=" + name.substr(0, 3) + "*&fuzzymatching=false"))
                 .size());
-  const std::string study_a = value_of(files_[0], DCM_StudyInstanceUID);
-  const std::string study_b = value_of(files_.back(), DCM_StudyInstanceUID);
+  const std::string study_a = testing::value_of(files_[0], DCM_StudyInstanceUID);
+  const std::string study_b = testing::value_of(files_.back(), DCM_StudyInstanceUID);
   EXPECT_EQ(json_array(get("/studies?StudyInstanceUID=" + study_a + "," + study_b)).size(), 2u);
   EXPECT_EQ(json_array(get("/studies?StudyDate=19000101-19000102")).size(), 0u);
   EXPECT_EQ(json_array(get("/studies?StudyDate=19000101-")).size(), 4u);
@@ -135,7 +127,7 @@ TEST_P(DicomWebTest, QidoSearchesEveryLevelWithTheCFindMatchingRules) {
     EXPECT_TRUE(s.as_object().contains("0020000D")) << "study keys across studies";
   }
   EXPECT_EQ(json_array(get("/studies/" + study_a + "/instances")).size(), 4u);
-  const std::string series_a = value_of(files_[0], DCM_SeriesInstanceUID);
+  const std::string series_a = testing::value_of(files_[0], DCM_SeriesInstanceUID);
   auto instances = json_array(get("/studies/" + study_a + "/series/" + series_a + "/instances"));
   ASSERT_EQ(instances.size(), 2u);
   EXPECT_EQ(string_of(instances[0], "00280010"), "32");  // Rows, a number
@@ -177,7 +169,7 @@ TEST_P(DicomWebTest, QidoRefusesWhatItCannotUnderstand) {
 
 TEST_P(DicomWebTest, WadoRetrievesByteIdenticalInstancesAndMetadata) {
   store_all_with_dimse();
-  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  const std::string study = testing::value_of(files_[0], DCM_StudyInstanceUID);
   for (const std::string accept :
        {"multipart/related; type=\"application/dicom\"; transfer-syntax=*",
         "multipart/related; type=application/dicom", ""}) {
@@ -205,7 +197,7 @@ TEST_P(DicomWebTest, WadoRetrievesByteIdenticalInstancesAndMetadata) {
     }
   }
   // Series and instance level.
-  const std::string series = value_of(files_[0], DCM_SeriesInstanceUID);
+  const std::string series = testing::value_of(files_[0], DCM_SeriesInstanceUID);
   const std::string sop = testing::identity_of(files_[0]).sop_instance_uid;
   auto one = get("/studies/" + study + "/series/" + series + "/instances/" + sop);
   ASSERT_EQ(one.status, 200);
@@ -240,8 +232,8 @@ TEST_P(DicomWebTest, WadoRetrievesByteIdenticalInstancesAndMetadata) {
 TEST_P(DicomWebTest, FramesBulkDataRenderedAndWadoUri) {
   store_all_with_dimse();
   const fs::path file = files_[0];
-  const std::string study = value_of(file, DCM_StudyInstanceUID);
-  const std::string series = value_of(file, DCM_SeriesInstanceUID);
+  const std::string study = testing::value_of(file, DCM_StudyInstanceUID);
+  const std::string series = testing::value_of(file, DCM_SeriesInstanceUID);
   const std::string sop = testing::identity_of(file).sop_instance_uid;
   const std::string instance = "/studies/" + study + "/series/" + series + "/instances/" + sop;
   DcmFileFormat original;
@@ -344,7 +336,7 @@ TEST_P(DicomWebTest, StowStoresDurablyAndEveryFaceSeesTheSameStudies) {
        at = find.output.find("(Pending)", at + 1))
     ++dimse_matches;
   EXPECT_EQ(dimse_matches, 4u) << find.output;
-  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  const std::string study = testing::value_of(files_[0], DCM_StudyInstanceUID);
   auto wado = get("/studies/" + study, {"Accept: multipart/related; type=\"application/dicom\"; "
                                         "transfer-syntax=*"});
   std::string why;
@@ -382,9 +374,9 @@ TEST_P(DicomWebTest, StowRefusesBadBodiesAndReportsEachFailure) {
   EXPECT_EQ(node_->open_index()->counts()->instances, 0);
 
   // Into a named study: the instance of another study fails (C409), the other is stored: 202.
-  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  const std::string study = testing::value_of(files_[0], DCM_StudyInstanceUID);
   const fs::path other = *std::find_if(files_.begin(), files_.end(), [&](const fs::path& f) {
-    return value_of(f, DCM_StudyInstanceUID) != study;
+    return testing::value_of(f, DCM_StudyInstanceUID) != study;
   });
   auto mixed = stow("/studies/" + study, {files_[0], other});
   EXPECT_EQ(mixed.status, 202) << mixed.body;
@@ -517,9 +509,10 @@ TEST_P(DicomWebTest, CompressedFramesInTheirOwnMediaType) {
                            std::chrono::seconds(60), {"TCP_NODELAY=1"});
   ASSERT_EQ(sent.exit_code, 0) << sent.output;
   const auto& file = files[0];
-  const std::string path = "/studies/" + value_of(file, DCM_StudyInstanceUID) + "/series/" +
-                           value_of(file, DCM_SeriesInstanceUID) + "/instances/" +
-                           testing::identity_of(file).sop_instance_uid + "/frames/1";
+  const std::string path = "/studies/" + testing::value_of(file, DCM_StudyInstanceUID) +
+                           "/series/" + testing::value_of(file, DCM_SeriesInstanceUID) +
+                           "/instances/" + testing::identity_of(file).sop_instance_uid +
+                           "/frames/1";
   for (const std::string accept : {"multipart/related; type=\"image/jls\"",
                                    "multipart/related; type=image/x-jls; transfer-syntax=*"}) {
     auto r = get(path, {"Accept: " + accept});

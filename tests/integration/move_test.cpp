@@ -180,14 +180,6 @@ class MoveTest : public ::testing::TestWithParam<const char*> {
     return out;
   }
 
-  std::string value_of(const fs::path& f, const DcmTagKey& tag) {
-    DcmFileFormat ff;
-    ff.loadFile(f.c_str(), EXS_Unknown, EGL_noChange, 1024);
-    OFString v;
-    ff.getDataset()->findAndGetOFString(tag, v);
-    return v.c_str();
-  }
-
   Receiver receiver_;
   Receiver any_syntax_{{"+xa"}};
   testing::TempDir corpus_;
@@ -198,12 +190,12 @@ class MoveTest : public ::testing::TestWithParam<const char*> {
 };
 
 TEST_P(MoveTest, EveryLevelArrivesByteIdentical) {
-  const std::string patient = value_of(files_[0], DCM_PatientID);
+  const std::string patient = testing::value_of(files_[0], DCM_PatientID);
   auto by_patient = movescu("-P", "DEST", {"QueryRetrieveLevel=PATIENT", "PatientID=" + patient});
   EXPECT_EQ(by_patient.final_status, "Success") << by_patient.output;
   EXPECT_EQ(received_exactly(), sops_where(DCM_PatientID, patient));
 
-  const std::string study = value_of(files_.back(), DCM_StudyInstanceUID);
+  const std::string study = testing::value_of(files_.back(), DCM_StudyInstanceUID);
   auto by_study = movescu("-S", "DEST", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study});
   EXPECT_EQ(by_study.final_status, "Success") << by_study.output;
   auto expected = sops_where(DCM_PatientID, patient);
@@ -211,11 +203,12 @@ TEST_P(MoveTest, EveryLevelArrivesByteIdentical) {
   expected.insert(in_study.begin(), in_study.end());
   EXPECT_EQ(received_exactly(), expected);
 
-  const std::string series = value_of(files_[7], DCM_SeriesInstanceUID);
-  auto by_series = movescu(
-      "-S", "DEST",
-      {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + value_of(files_[7], DCM_StudyInstanceUID),
-       "SeriesInstanceUID=" + series});
+  const std::string series = testing::value_of(files_[7], DCM_SeriesInstanceUID);
+  auto by_series =
+      movescu("-S", "DEST",
+              {"QueryRetrieveLevel=SERIES",
+               "StudyInstanceUID=" + testing::value_of(files_[7], DCM_StudyInstanceUID),
+               "SeriesInstanceUID=" + series});
   EXPECT_EQ(by_series.final_status, "Success") << by_series.output;
   auto in_series = sops_where(DCM_SeriesInstanceUID, series);
   expected.insert(in_series.begin(), in_series.end());
@@ -224,11 +217,12 @@ TEST_P(MoveTest, EveryLevelArrivesByteIdentical) {
   // Instance level with a list of UIDs.
   const auto a = testing::identity_of(files_[13]).sop_instance_uid;
   const auto b = testing::identity_of(files_[20]).sop_instance_uid;
-  auto by_instances = movescu("-S", "DEST",
-                              {"QueryRetrieveLevel=IMAGE",
-                               "StudyInstanceUID=" + value_of(files_[13], DCM_StudyInstanceUID) +
-                                   "\\" + value_of(files_[20], DCM_StudyInstanceUID),
-                               "SOPInstanceUID=" + a + "\\" + b});
+  auto by_instances =
+      movescu("-S", "DEST",
+              {"QueryRetrieveLevel=IMAGE",
+               "StudyInstanceUID=" + testing::value_of(files_[13], DCM_StudyInstanceUID) + "\\" +
+                   testing::value_of(files_[20], DCM_StudyInstanceUID),
+               "SOPInstanceUID=" + a + "\\" + b});
   EXPECT_EQ(by_instances.final_status, "Success") << by_instances.output;
   expected.insert(a);
   expected.insert(b);
@@ -256,7 +250,7 @@ TEST_P(MoveTest, CompressedInstancesArriveAsStoredOrDecompressed) {
     ASSERT_EQ(sent.exit_code, 0) << sent.output;
     std::map<std::string, fs::path> originals;
     for (const auto& f : files) originals[testing::identity_of(f).sop_instance_uid] = f;
-    const std::string study = value_of(files[0], DCM_StudyInstanceUID);
+    const std::string study = testing::value_of(files[0], DCM_StudyInstanceUID);
     const auto before_any = any_syntax_.files().size();
     const auto before_dest = receiver_.files().size();
 
@@ -293,7 +287,7 @@ TEST_P(MoveTest, CompressedInstancesArriveAsStoredOrDecompressed) {
 }
 
 TEST_P(MoveTest, CountsArriveInPendingAndFinalResponses) {
-  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  const std::string study = testing::value_of(files_[0], DCM_StudyInstanceUID);
   auto r = move_with_scu("DEST", "STUDY", DCM_StudyInstanceUID, study);
   EXPECT_EQ(r.final_status, STATUS_Success);
   EXPECT_EQ(r.completed, 6);
@@ -306,13 +300,13 @@ TEST_P(MoveTest, CountsArriveInPendingAndFinalResponses) {
 TEST_P(MoveTest, AnUnknownDestinationIsRefusedWithoutSubOperations) {
   auto r = movescu("-S", "NOWHERE",
                    {"QueryRetrieveLevel=STUDY",
-                    "StudyInstanceUID=" + value_of(files_[0], DCM_StudyInstanceUID)});
+                    "StudyInstanceUID=" + testing::value_of(files_[0], DCM_StudyInstanceUID)});
   EXPECT_EQ(r.final_status, "Refused: MoveDestinationUnknown") << r.output;
   EXPECT_TRUE(receiver_.files().empty());
 }
 
 TEST_P(MoveTest, AnUnreachableDestinationFailsEverySubOperationAndTheNodeServesOn) {
-  const std::string study = value_of(files_[0], DCM_StudyInstanceUID);
+  const std::string study = testing::value_of(files_[0], DCM_StudyInstanceUID);
   auto r = move_with_scu("DOWN", "STUDY", DCM_StudyInstanceUID, study);
   EXPECT_EQ(r.final_status, STATUS_MOVE_Refused_OutOfResourcesSubOperations);
   EXPECT_EQ(r.failed, 6);
@@ -362,13 +356,13 @@ TEST_P(MoveTest, GetscuRetrievesEveryLevelByteIdentical) {
     }
     return sops;
   };
-  const std::string patient = value_of(files_[0], DCM_PatientID);
+  const std::string patient = testing::value_of(files_[0], DCM_PatientID);
   EXPECT_EQ(getscu("-P", {"QueryRetrieveLevel=PATIENT", "PatientID=" + patient}),
             sops_where(DCM_PatientID, patient));
-  const std::string study = value_of(files_.back(), DCM_StudyInstanceUID);
+  const std::string study = testing::value_of(files_.back(), DCM_StudyInstanceUID);
   EXPECT_EQ(getscu("-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study}),
             sops_where(DCM_StudyInstanceUID, study));
-  const std::string series = value_of(files_[7], DCM_SeriesInstanceUID);
+  const std::string series = testing::value_of(files_[7], DCM_SeriesInstanceUID);
   EXPECT_EQ(getscu("-S", {"QueryRetrieveLevel=SERIES", "SeriesInstanceUID=" + series}),
             sops_where(DCM_SeriesInstanceUID, series));
   const auto a = testing::identity_of(files_[13]).sop_instance_uid;

@@ -71,6 +71,15 @@ std::string canonical_dataset(const fs::path& file) {
   return bytes;
 }
 
+std::string value_of(const fs::path& file, const DcmTagKey& tag) {
+  DcmFileFormat ff;
+  if (ff.loadFile(file.c_str(), EXS_Unknown, EGL_noChange, 1024).bad())
+    throw std::runtime_error("cannot read " + file.string());
+  OFString v;
+  ff.getDataset()->findAndGetOFString(tag, v);
+  return v.c_str();
+}
+
 FileIdentity identity_of(const fs::path& file) {
   DcmFileFormat ff;
   if (ff.loadFile(file.c_str(), EXS_Unknown, EGL_noChange, 1024).bad())

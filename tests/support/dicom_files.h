@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+class DcmTagKey;
+
 namespace pacs::testing {
 
 // Runs pacsnode-gencorpus with the given flags into dir and returns the files it wrote, sorted.
@@ -26,6 +28,8 @@ struct FileIdentity {
   std::string sop_class_uid, sop_instance_uid, transfer_syntax;
 };
 FileIdentity identity_of(const std::filesystem::path& file);
+// One attribute's value as text (empty when absent), read from the file's header.
+std::string value_of(const std::filesystem::path& file, const DcmTagKey& tag);
 
 struct StoreAttempt {
   std::filesystem::path file;

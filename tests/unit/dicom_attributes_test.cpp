@@ -51,8 +51,8 @@ TEST(DicomAttributes, ASelectiveDecodeKeepsOnlyTheWantedTopLevelElements) {
   DcmDataset ds = minimal_ct();
   ds.putAndInsertString(DCM_PatientName, "Doe^Jane");
   ds.putAndInsertString(DCM_PatientComments, std::string(300, 'x').c_str());  // LT: short length
-  ds.putAndInsertString(DCM_ImageComments, "long text");  // LT
-  ds.putAndInsertString(DCM_RetrieveURL, "http://127.0.0.1/x");  // UR: 4-byte length
+  ds.putAndInsertString(DCM_ImageComments, "long text");                      // LT
+  ds.putAndInsertString(DCM_RetrieveURL, "http://127.0.0.1/x");               // UR: 4-byte length
   DcmItem* item = nullptr;
   ASSERT_TRUE(ds.findOrCreateSequenceItem(DCM_ProcedureCodeSequence, item, -2).good());
   item->putAndInsertString(DCM_CodeValue, "CT-HEAD");
