@@ -5,6 +5,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/sendfile.h>
+
 #include <algorithm>
 
 #include "storage/model/log.h"
@@ -136,6 +138,38 @@ net::awaitable<void> Exchange::stream(std::span<const char> bytes) {
   else
     co_await net::async_write(stream_, net::buffer(bytes.data(), bytes.size()), net::use_awaitable);
   bytes_sent_ += bytes.size();
+}
+
+net::awaitable<bool> Exchange::stream_file(int fd, std::uint64_t length) {
+  if (chunked_ || head_only_) co_return false;
+  auto& socket = stream_.socket();
+  socket.native_non_blocking(true);
+  off_t offset = 0;
+  // Bounded by the length: every pass sends some bytes or waits until the socket takes more;
+  // a client that takes nothing for the timeout ends the connection.
+  while (static_cast<std::uint64_t>(offset) < length) {
+    const ssize_t n = ::sendfile(socket.native_handle(), fd, &offset,
+                                 static_cast<std::size_t>(std::min<std::uint64_t>(
+                                     length - static_cast<std::uint64_t>(offset), 8u << 20)));
+    if (n > 0) {
+      bytes_sent_ += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n == 0) throw std::runtime_error("the file ended before its length");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      throw beast::system_error(beast::error_code(errno, beast::system_category()));
+    net::steady_timer deadline(co_await net::this_coro::executor, options_.timeout);
+    deadline.async_wait([&socket](beast::error_code ec) {
+      if (!ec) socket.cancel();
+    });
+    beast::error_code ec;
+    co_await socket.async_wait(tcp::socket::wait_write,
+                               net::redirect_error(net::use_awaitable, ec));
+    deadline.cancel();
+    if (ec) throw beast::system_error(ec);
+  }
+  co_return true;
 }
 
 net::awaitable<void> Exchange::end_stream() {

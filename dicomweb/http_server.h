@@ -87,6 +87,10 @@ class Exchange {
   // The bytes must stay valid until the write completes: pass a named buffer.
   net::awaitable<void> stream(std::span<const char> bytes);
   net::awaitable<void> end_stream();
+  // `length` bytes of an open file from its start, straight from the page cache to the socket
+  // (sendfile), in a stream begun with a content length; false when that is not possible here
+  // (chunked stream, HEAD), and the caller streams through a buffer instead.
+  net::awaitable<bool> stream_file(int fd, std::uint64_t length);
 
   bool replied() const { return status_ != 0; }
   unsigned status() const { return status_; }

@@ -10,6 +10,10 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <functional>
@@ -199,6 +203,21 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
       if (!bytes) throw std::runtime_error(bytes.error().message);
       co_await exchange.stream(*bytes);
       continue;
+    }
+    {
+      const int fd = ::open(item->file.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat status {};
+      bool sent = false;
+      if (fd >= 0 && ::fstat(fd, &status) == 0) {
+        try {
+          sent = co_await exchange.stream_file(fd, static_cast<std::uint64_t>(status.st_size));
+        } catch (...) {
+          ::close(fd);
+          throw;
+        }
+      }
+      if (fd >= 0) ::close(fd);
+      if (sent) continue;
     }
     std::ifstream in(item->file, std::ios::binary);
     if (!in) throw std::runtime_error("stored file of " + item->sop_instance_uid + " unreadable");
