@@ -1,8 +1,12 @@
 // DICOMweb over real HTTP (curl) against the real node, for both index backends: QIDO-RS,
 // WADO-RS, STOW-RS, their error paths, and the round trip with DIMSE.
+#include <arpa/inet.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cstdlib>
@@ -529,6 +533,47 @@ TEST_P(DicomWebTest, CompressedFramesInTheirOwnMediaType) {
   auto raw = get(path, {"Accept: multipart/related; type=application/octet-stream"});
   EXPECT_EQ(raw.status, 200);
   EXPECT_EQ(get(path, {"Accept: multipart/related; type=\"image/jpeg\""}).status, 406);
+}
+
+// Sends raw bytes to the HTTP port (then, with hang_up, ends the sending side as a dropped client
+// would) and returns what comes back until the server closes.
+std::string raw_http(int port, const std::string& bytes, bool hang_up = false) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    if (hang_up) ::shutdown(fd, SHUT_WR);
+    char buffer[4096];
+    // Bounded by the receive timeout and the server closing the connection.
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+  }
+  ::close(fd);
+  return answer;
+}
+
+TEST(DicomWebLimits, MalformedHttpGetsAClearErrorAndTheNodeServesOn) {
+  TestNode node({.db = "sqlite", .extra_flags = {}});
+  node.start();
+  EXPECT_EQ(raw_http(node.http_port(), "THIS IS NOT HTTP\r\n\r\n").substr(0, 12), "HTTP/1.1 400");
+  EXPECT_EQ(raw_http(node.http_port(), "GET /dicom-web/studies HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                           std::string(20000, 'a') + "\r\n\r\n")
+                .substr(0, 12),
+            "HTTP/1.1 431");
+  // A body shorter than its Content-Length, then the connection dropped: nothing stored.
+  raw_http(
+      node.http_port(),
+      "POST /dicom-web/studies HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/related; "
+      "type=\"application/dicom\"; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n\r\nDICM",
+      true);
+  EXPECT_EQ(testing::http_request(node.http_port(), "GET", "/dicom-web/studies").status, 200);
+  EXPECT_EQ(node.open_index()->counts()->instances, 0);
+  EXPECT_TRUE(node.running());
 }
 
 TEST(DicomWebLimits, ARequestBodyOverTheLimitGets413AndNothingIsStored) {
