@@ -34,9 +34,7 @@ Result<std::vector<RetrieveItem>> find_instances(const WebContext& context,
 // Sets a 400 or 404 answer and returns true when there is nothing to retrieve.
 bool answered_if_missing(Exchange& exchange, const Result<std::vector<RetrieveItem>>& items);
 std::string instance_url(const std::string& base, const RetrieveItem& item);
-// Whether an instance stored in one syntax can be sent in another ("*": as stored), and the
-// converted Part 10 bytes (DCMTK decompresses; uncompressed targets only).
-bool producible(const std::string& stored, const std::string& wanted);
+// A stored instance converted to another syntax (see can_produce), as Part 10 bytes.
 Result<std::string> converted_instance(const std::filesystem::path& file,
                                        const std::string& syntax);
 

@@ -23,6 +23,7 @@
 
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
+#include "pacsnode/services/transcode.h"
 
 namespace pacs::web {
 namespace {
@@ -297,7 +298,7 @@ net::awaitable<void> wado_uri(Exchange& exchange, const WebContext& context,
     answer_image(exchange, image, options.png);
     co_return;
   }
-  if (!producible(item.transfer_syntax, syntax)) {
+  if (!can_produce(item.transfer_syntax, syntax)) {
     reply_error(exchange, http::status::not_acceptable,
                 "the instance cannot be produced in transfer syntax " + syntax);
     co_return;

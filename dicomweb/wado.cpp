@@ -21,6 +21,7 @@
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
+#include "pacsnode/services/transcode.h"
 
 namespace pacs::web {
 namespace {
@@ -59,24 +60,13 @@ bool accepts_json(std::string_view accept) {
 
 }  // namespace
 
-// Whether an instance stored in `stored` can be sent in `wanted`.
-bool producible(const std::string& stored, const std::string& wanted) {
-  if (wanted == "*" || wanted == stored) return true;
-  const DcmXfer from(stored.c_str()), to(wanted.c_str());
-  if (from.getXfer() == EXS_Unknown || to.getXfer() == EXS_Unknown || to.isEncapsulated())
-    return false;
-  return from.isNotEncapsulated() || DcmCodecList::canChangeCoding(from.getXfer(), to.getXfer());
-}
-
 // A stored instance re-encoded in another (uncompressed) syntax, as Part 10 bytes.
 Result<std::string> converted_instance(const std::filesystem::path& file,
                                        const std::string& syntax) {
-  DcmFileFormat ff;
+  auto loaded = load_converted(file, syntax);
+  if (!loaded) return tl::unexpected(loaded.error());
+  DcmFileFormat& ff = **loaded;
   const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
-  if (ff.loadFile(file.c_str()).bad() ||
-      ff.getDataset()->chooseRepresentation(target, nullptr).bad() ||
-      !ff.getDataset()->canWriteXfer(target))
-    return fail(ErrorCode::StorageFailure, "cannot convert " + file.string() + " to " + syntax);
   std::string out;
   std::vector<char> buffer(kChunkBytes);
   DcmOutputBufferStream stream(buffer.data(), static_cast<offile_off_t>(buffer.size()));
@@ -153,7 +143,7 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   if (answered_if_missing(exchange, items)) co_return;
   std::vector<const RetrieveItem*> sendable;
   for (const RetrieveItem& item : *items)
-    if (producible(item.transfer_syntax, *syntax)) sendable.push_back(&item);
+    if (can_produce(item.transfer_syntax, *syntax)) sendable.push_back(&item);
   if (sendable.empty()) {
     reply_error(exchange, http::status::not_acceptable,
                 "no instance can be produced in transfer syntax " + *syntax);

@@ -41,11 +41,4 @@ CoalescedWrites::~CoalescedWrites() {
   ::setsockopt(socket_, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
 }
 
-void CoalescedWrites::flush() {
-  if (socket_ < 0) return;
-  const int off = 0, on = 1;
-  ::setsockopt(socket_, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-  ::setsockopt(socket_, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-}
-
 }  // namespace pacs::dimse

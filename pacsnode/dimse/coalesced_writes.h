@@ -9,15 +9,13 @@ namespace pacs::dimse {
 
 // DCMTK writes every PDU as two system calls (a 12-byte header, then the data), and with Nagle
 // off (as it must be, see server.cpp) each becomes a packet of its own: a 512 KB C-STORE goes out
-// as ~64 packets, half of them 12 bytes, and a C-FIND response stream as four small packets per
-// match. TCP_CORK holds back partial segments for as long as this object lives; the destructor
-// releases them at once. Nothing waits on a timer: an uncorked socket sends immediately.
+// as ~64 packets, half of them 12 bytes. Where DCMTK still encodes a message (a converted
+// C-STORE sub-operation; the node frames the others itself, see pdata.h), TCP_CORK holds back
+// partial segments for as long as this object lives; the destructor releases them at once.
 class CoalescedWrites {
  public:
   explicit CoalescedWrites(T_ASC_Association* association);
   ~CoalescedWrites();
-  // Sends what is held back now and goes on coalescing.
-  void flush();
   CoalescedWrites(const CoalescedWrites&) = delete;
   CoalescedWrites& operator=(const CoalescedWrites&) = delete;
 

@@ -15,14 +15,13 @@
 
 #include "pacsnode/dimse/coalesced_writes.h"
 #include "pacsnode/dimse/store_request.h"
+#include "pacsnode/services/transcode.h"
 #include "storage/model/log.h"
 #include "storage/part10.h"
 
 namespace pacs::dimse {
 namespace {
 
-// Our own PDU framing needs the command set in one PDU; every real peer allows far more.
-constexpr unsigned long kMinRawPduData = 4096;
 // Each pass of the response loop consumes one command; a peer sending only C-CANCELs is cut off
 // here or by the DIMSE timeout.
 constexpr int kMaxCommandsPerResponse = 16;
@@ -90,9 +89,8 @@ std::unique_ptr<InstanceSender::Prepared> InstanceSender::prepare(const Retrieve
         "no accepted presentation context for its SOP class and syntax " + item.transfer_syntax);
   p->message_id = association_->nextMsgID++;
 
-  // The stored bytes as they are, unless the peer's PDUs are too small for our own framing
-  // (below any real implementation's; DCMTK then splits for us).
-  if (syntax == item.transfer_syntax && association_->sendPDVLength >= kMinRawPduData) {
+  // The stored bytes as they are, unless the peer's PDUs are too small for our own framing.
+  if (syntax == item.transfer_syntax && fits_own_framing(association_)) {
     p->file.emplace(item.file);
     const int fd = p->file->fd;
     unsigned char head[kPart10HeadBytes];
@@ -117,15 +115,11 @@ std::unique_ptr<InstanceSender::Prepared> InstanceSender::prepare(const Retrieve
     return p;
   }
 
-  p->converted = std::make_unique<DcmFileFormat>();
-  DcmDataset* dataset = p->converted->getDataset();
-  const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
-  if (p->converted->loadFile(item.file.c_str()).bad())
-    return fail(STATUS_STORE_Error_CannotUnderstand, "stored file cannot be read");
-  if (dataset->chooseRepresentation(target, nullptr).bad() || !dataset->canWriteXfer(target))
-    return fail(STATUS_STORE_Error_CannotUnderstand, "cannot convert from " + item.transfer_syntax +
-                                                         " to " + syntax +
-                                                         ", the only syntax accepted for it");
+  auto converted = load_converted(item.file, syntax);
+  if (!converted)
+    return fail(STATUS_STORE_Error_CannotUnderstand,
+                converted.error().message + " (from " + item.transfer_syntax + ")");
+  p->converted = std::move(*converted);
   T_DIMSE_C_StoreRQ& rq = p->converted_request;
   rq = {};
   rq.MessageID = p->message_id;

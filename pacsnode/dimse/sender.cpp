@@ -1,9 +1,7 @@
 #include "pacsnode/dimse/sender.h"
 
-#include <dcmtk/dcmdata/dccodec.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcuid.h>
-#include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dimse.h>
 
@@ -11,6 +9,7 @@
 #include <utility>
 
 #include "pacsnode/dimse/instance_sender.h"
+#include "pacsnode/services/transcode.h"
 #include "storage/model/log.h"
 
 namespace pacs::dimse {
@@ -29,16 +28,11 @@ struct ProposedContext {
 // convert the stored syntax, one with the uncompressed fallbacks.
 std::vector<ProposedContext> contexts_for(const std::string& sop_class, const std::string& stored) {
   std::vector<ProposedContext> out{{sop_class, {stored}}};
-  const DcmXfer from(stored.c_str());
   std::vector<std::string> fallbacks;
   for (const char* uncompressed :
-       {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax}) {
-    const DcmXfer to(uncompressed);
-    const bool convertible =
-        from.getXfer() != EXS_Unknown &&
-        (from.isNotEncapsulated() || DcmCodecList::canChangeCoding(from.getXfer(), to.getXfer()));
-    if (stored != uncompressed && convertible) fallbacks.push_back(uncompressed);
-  }
+       {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax})
+    if (stored != uncompressed && can_produce(stored, uncompressed))
+      fallbacks.push_back(uncompressed);
   if (!fallbacks.empty()) out.push_back({sop_class, std::move(fallbacks)});
   return out;
 }

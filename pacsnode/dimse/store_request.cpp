@@ -62,13 +62,17 @@ bool read_fully(int fd, std::vector<iovec>& iov, off_t offset) {
 
 }  // namespace
 
+bool fits_own_framing(T_ASC_Association* association) {
+  return max_pdv_data(association) >= kMaxCommandBytes;
+}
+
 OFCondition StoreRequestWriter::prepare(T_ASC_Association* association,
                                         T_ASC_PresentationContextID context,
                                         const StoreCommand& command, int fd, off_t offset,
                                         std::uint64_t length) {
   prepared_ = false;
+  if (!fits_own_framing(association)) return DUL_ILLEGALPDULENGTH;
   per_pdu_ = max_pdv_data(association);
-  if (per_pdu_ < kMaxCommandBytes) return DUL_ILLEGALPDULENGTH;  // no real peer is that small
   association_ = association;
   context_ = context;
   fd_ = fd;

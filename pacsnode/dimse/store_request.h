@@ -32,6 +32,10 @@ struct StoreCommand {
 // awaited: prepare() encodes the command and reads the first block (nothing is sent), write()
 // sends it and the rest. The file must stay open until write() returns. A failure in write()
 // may leave a partial message on the wire: the caller must then abort the association.
+// Whether the peer's PDUs are large enough for this writer (the command set in one PDU); every
+// real implementation's are. Otherwise DCMTK encodes the message and splits it.
+bool fits_own_framing(T_ASC_Association* association);
+
 class StoreRequestWriter {
  public:
   OFCondition prepare(T_ASC_Association* association, T_ASC_PresentationContextID context,

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/tools/one_line.h"
 #include "tests/tools/parse_number.h"
 
 namespace {
@@ -112,15 +113,6 @@ std::string parse_args(int argc, char** argv, Options& opt) {
   return {};
 }
 
-// Collapses DCMTK's multi-line condition texts so every message stays one line.
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
-
 // Builds the query: the defaults first, then the user's keys (a later key overrides).
 bool build_query(const Options& opt, DcmDataset& query, std::string& error) {
   std::vector<std::pair<DcmTagKey, std::string>> keys = {
@@ -132,7 +124,7 @@ bool build_query(const Options& opt, DcmDataset& query, std::string& error) {
     const OFCondition cond = query.putAndInsertString(tag, value.c_str());
     if (cond.bad()) {
       error = "cannot set " + std::string(DcmTag(tag).getTagName()) + "='" + value +
-              "': " + one_line(cond.text());
+              "': " + pacs::tools::one_line(cond.text());
       return false;
     }
   }
@@ -159,7 +151,7 @@ bool run_query(DcmSCU& scu, T_ASC_PresentationContextID pc, DcmDataset& query, l
     delete response;
   }
   if (cond.bad()) {
-    error = "C-FIND failed: " + one_line(cond.text());
+    error = "C-FIND failed: " + pacs::tools::one_line(cond.text());
     return false;
   }
   if (!have_final || final_status != STATUS_Success) {
@@ -222,7 +214,8 @@ int main(int argc, char** argv) {
   if (cond.good()) cond = scu.negotiateAssociation();
   if (cond.bad()) {
     std::fprintf(stderr, "pacsnode-find-timer: association to %s@%s:%d failed: %s\n",
-                 opt.called_aet.c_str(), opt.host.c_str(), opt.port, one_line(cond.text()).c_str());
+                 opt.called_aet.c_str(), opt.host.c_str(), opt.port,
+                 pacs::tools::one_line(cond.text()).c_str());
     return kExitAssociationFailed;
   }
   const T_ASC_PresentationContextID pc =

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "pacsnode/dimse/store_request.h"
+#include "tests/tools/one_line.h"
 #include "tests/tools/parse_number.h"
 
 namespace {
@@ -111,15 +112,6 @@ std::string parse_args(int argc, char** argv, Options& opt) {
   return {};
 }
 
-// Collapses DCMTK's multi-line condition/reject texts so every outcome stays one line.
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
-
 // Owns the network and association so every exit path releases DCMTK resources.
 class Session {
  public:
@@ -172,7 +164,7 @@ int main(int argc, char** argv) {
   OFCondition cond = ASC_initializeNetwork(NET_REQUESTOR, 0, opt.timeout_seconds, &session.net_);
   if (cond.good()) cond = ASC_createAssociationParameters(&params, ASC_DEFAULTMAXPDU);
   if (cond.bad()) {
-    std::printf("association-failed: %s\n", one_line(cond.text()).c_str());
+    std::printf("association-failed: %s\n", pacs::tools::one_line(cond.text()).c_str());
     return kExitAssociationFailed;
   }
   const std::string peer = opt.host + ":" + std::to_string(opt.port);
@@ -185,7 +177,7 @@ int main(int argc, char** argv) {
   }
   if (cond.bad()) {
     ASC_destroyAssociationParameters(&params);
-    std::printf("association-failed: %s\n", one_line(cond.text()).c_str());
+    std::printf("association-failed: %s\n", pacs::tools::one_line(cond.text()).c_str());
     return kExitAssociationFailed;
   }
   // On success and on most failures the association takes ownership of params.
@@ -199,7 +191,7 @@ int main(int argc, char** argv) {
       reason += ": " + std::string(ASC_printRejectParameters(text, &rej).c_str());
     }
     if (session.assoc_ == nullptr) ASC_destroyAssociationParameters(&params);
-    std::printf("association-failed: %s\n", one_line(reason).c_str());
+    std::printf("association-failed: %s\n", pacs::tools::one_line(reason).c_str());
     return kExitAssociationFailed;
   }
   T_ASC_PresentationContext pc;
@@ -239,7 +231,7 @@ int main(int argc, char** argv) {
     } else {
       ASC_abortAssociation(session.assoc_);
     }
-    std::printf("no-response: %s\n", one_line(reason).c_str());
+    std::printf("no-response: %s\n", pacs::tools::one_line(reason).c_str());
     return kExitNoResponse;
   }
 
@@ -254,7 +246,7 @@ int main(int argc, char** argv) {
       (status_detail != nullptr &&
        status_detail->findAndGetOFString(DCM_ErrorComment, comment).good()) ||
       (command_set != nullptr && command_set->findAndGetOFString(DCM_ErrorComment, comment).good());
-  if (has_comment) line += " comment=" + one_line(comment.c_str());
+  if (has_comment) line += " comment=" + pacs::tools::one_line(comment.c_str());
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
   delete status_detail;
