@@ -1,5 +1,8 @@
 #include "dicomweb/service.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "dicomweb/handlers.h"
 #include "dicomweb/url.h"
 
@@ -45,7 +48,11 @@ Headers preflight_headers() {
 
 std::string base_url(const Exchange& exchange, const WebContext& context) {
   std::string host(exchange.header(http::field::host));
-  if (host.empty()) host = "127.0.0.1";
+  // The host goes into URLs inside JSON and headers: only the characters a host and port have.
+  const bool plain = std::all_of(host.begin(), host.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+  });
+  if (host.empty() || !plain) host = "127.0.0.1";
   return "http://" + host + context.base_path;
 }
 

@@ -20,6 +20,7 @@
 
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
+#include "dicomweb/metadata_cache.h"
 #include "dicomweb/multipart.h"
 #include "pacsnode/services/transcode.h"
 
@@ -92,18 +93,6 @@ Result<std::string> converted_instance(const std::filesystem::path& file,
 std::string instance_url(const std::string& base, const RetrieveItem& item) {
   return base + "/studies/" + item.study_uid + "/series/" + item.series_uid + "/instances/" +
          item.sop_instance_uid;
-}
-
-// One instance's metadata: its header in DICOM JSON, text in UTF-8, bulk data by reference.
-Result<std::string> metadata_of(const RetrieveItem& item, const std::string& base) {
-  DcmFileFormat ff;
-  // Values over 4 KB stay in the file: they become BulkDataURIs, not JSON.
-  if (ff.loadFile(item.file.c_str(), EXS_Unknown, EGL_noChange, 4096).bad())
-    return fail(ErrorCode::StorageFailure,
-                "stored file of " + item.sop_instance_uid + " unreadable");
-  DcmDataset& dataset = *ff.getDataset();
-  dataset.convertToUTF8();
-  return to_dicom_json(dataset, instance_url(base, item));
 }
 
 Result<std::vector<RetrieveItem>> find_instances(const WebContext& context,
@@ -248,7 +237,9 @@ net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& con
     std::vector<std::function<Result<std::string>()>> tasks;
     for (std::size_t i = from; i < std::min(items->size(), from + kBatch); ++i) {
       const RetrieveItem& item = (*items)[i];
-      tasks.push_back([&item, &base]() -> Result<std::string> { return metadata_of(item, base); });
+      tasks.push_back([&item, &base]() -> Result<std::string> {
+        return instance_metadata(item, instance_url(base, item));
+      });
     }
     const auto jsons = co_await exchange.blocking_all(std::move(tasks));
     std::string piece;

@@ -140,6 +140,7 @@ Result<void> BlobStore::sync_directory_of(const std::string& relative_path) {
 
 void BlobStore::remove(const std::string& relative_path) {
   ::unlink((root_ / relative_path).c_str());
+  ::unlink(cache_path(relative_path).c_str());
 }
 
 }  // namespace pacs

@@ -52,6 +52,12 @@ class BlobStore {
   std::filesystem::path absolute(const std::string& relative_path) const {
     return root_ / relative_path;
   }
+  // Where a cache derived from the object (its metadata as JSON) lives: under root/cache, named
+  // after the object, so an object replaced under a new name never meets a stale cache. Caches are
+  // not synced; a reader rebuilds one that is missing or torn. remove() takes it with the object.
+  std::filesystem::path cache_path(const std::string& relative_path) const {
+    return root_ / "cache" / (relative_path + ".json");
+  }
   void remove(const std::string& relative_path);
   const std::filesystem::path& root() const { return root_; }
 

@@ -76,7 +76,8 @@ void Forwarder::attempt_due_items() {
                             item->transfer_syntax,
                             blobs_.absolute(item->relative_path),
                             {},
-                            {}});
+                            {},
+                            blobs_.cache_path(item->relative_path)});
     std::string error;
     const std::vector<std::string> failed_list =
         sendable.empty() ? std::vector<std::string>{} : send_(destination, sendable, error);

@@ -11,7 +11,8 @@ Result<std::vector<RetrieveItem>> RetrieveService::resolve(DcmDataset& identifie
   std::vector<RetrieveItem> items;
   auto listed = index_.find(query, 0, [&](const FindRow& row) {
     items.push_back({row.sop_class_uid, row.sop_instance_uid, row.transfer_syntax,
-                     blobs_.absolute(row.relative_path), row.study_uid, row.series_uid});
+                     blobs_.absolute(row.relative_path), row.study_uid, row.series_uid,
+                     blobs_.cache_path(row.relative_path)});
     return true;
   });
   if (!listed) return tl::unexpected(listed.error());

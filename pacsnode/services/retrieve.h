@@ -15,6 +15,7 @@ struct RetrieveItem {
   std::string sop_class_uid, sop_instance_uid, transfer_syntax;
   std::filesystem::path file;
   std::string study_uid, series_uid;
+  std::filesystem::path metadata_cache;  // see BlobStore::cache_path
 };
 
 class RetrieveService {

@@ -233,6 +233,45 @@ TEST_P(DicomWebTest, WadoRetrievesByteIdenticalInstancesAndMetadata) {
   EXPECT_EQ(get("/studies/" + study + "/frames/1").status, 501);
 }
 
+// Metadata is cached per instance after the first request; later answers come from the cache,
+// name bulk data under the URL the client used, and a cache cut short (a power cut: caches are not
+// synced) is rebuilt rather than served.
+TEST_P(DicomWebTest, MetadataComesFromItsCacheAndATornCacheIsRebuilt) {
+  store_all_with_dimse();
+  const std::string study = testing::value_of(files_[0], DCM_StudyInstanceUID);
+  const std::string path = "/studies/" + study + "/metadata";
+  const auto cold = get(path);
+  ASSERT_EQ(cold.status, 200) << cold.body;
+  ASSERT_EQ(json_array(cold).size(), 4u);
+
+  std::vector<fs::path> caches;
+  for (const auto& entry : fs::recursive_directory_iterator(node_->data_dir() / "cache"))
+    if (entry.is_regular_file() && entry.path().extension() == ".json")
+      caches.push_back(entry.path());
+  ASSERT_EQ(caches.size(), 4u) << "one cache per instance of the study";
+  EXPECT_EQ(get(path).body, cold.body) << "served from the cache, the same answer";
+
+  // Another host name in the request: the cached bulk data URIs follow it.
+  const auto other = testing::http_request(node_->http_port(), "GET", "/dicom-web" + path,
+                                           {"Host: viewer.example:8042"});
+  ASSERT_EQ(other.status, 200);
+  for (const auto& m : json_array(other))
+    EXPECT_EQ(std::string(m.at("7FE00010").at("BulkDataURI").as_string())
+                  .rfind("http://viewer.example:8042/dicom-web/studies/" + study, 0),
+              0u);
+  // A host that could break the JSON is not echoed.
+  const auto hostile =
+      testing::http_request(node_->http_port(), "GET", "/dicom-web" + path, {"Host: x\"y"});
+  ASSERT_EQ(hostile.status, 200);
+  EXPECT_EQ(json_array(hostile).size(), 4u);
+
+  // Torn caches: one empty, one cut in the middle.
+  fs::resize_file(caches[0], 0);
+  fs::resize_file(caches[1], fs::file_size(caches[1]) / 2);
+  EXPECT_EQ(get(path).body, cold.body) << "torn caches rebuilt from the stored files";
+  EXPECT_GT(fs::file_size(caches[0]), 2u);
+}
+
 TEST_P(DicomWebTest, FramesBulkDataRenderedAndWadoUri) {
   store_all_with_dimse();
   const fs::path file = files_[0];
