@@ -92,6 +92,8 @@ Result<std::string> build_metadata(const RetrieveItem& item) {
 
 // The cached form names bulk data under the marker; the answer names it under the real URL. Only
 // a BulkDataURI key can be followed by the marker: a quote inside a value is escaped in JSON.
+}  // namespace
+
 std::string with_instance_url(const std::string& cached, const std::string& instance_url) {
   const std::string pattern = std::string(kUriKey) + std::string(kUrlMarker);
   std::string out;
@@ -108,18 +110,17 @@ std::string with_instance_url(const std::string& cached, const std::string& inst
   return out;
 }
 
-}  // namespace
+Result<CachedMetadata> load_metadata(const RetrieveItem& item) {
+  if (!item.metadata_cache.empty())
+    if (auto cached = read_cache(item.metadata_cache))
+      return CachedMetadata{std::move(*cached), true};
+  auto built = build_metadata(item);
+  if (!built) return tl::unexpected(built.error());
+  return CachedMetadata{std::move(*built), false};
+}
 
-Result<std::string> instance_metadata(const RetrieveItem& item, const std::string& instance_url) {
-  std::optional<std::string> cached =
-      item.metadata_cache.empty() ? std::nullopt : read_cache(item.metadata_cache);
-  if (!cached) {
-    auto built = build_metadata(item);
-    if (!built) return built;
-    if (!item.metadata_cache.empty()) write_cache(item.metadata_cache, *built);
-    cached = std::move(*built);
-  }
-  return with_instance_url(*cached, instance_url);
+void cache_metadata(const RetrieveItem& item, const std::string& json) {
+  if (!item.metadata_cache.empty()) write_cache(item.metadata_cache, json);
 }
 
 }  // namespace pacs::web

@@ -9,9 +9,18 @@
 
 namespace pacs::web {
 
-// The instance's header in DICOM JSON (text in UTF-8, bulk data as BulkDataURIs under
-// instance_url). Served from the cache when a whole copy is there; otherwise built from the stored
-// file, and cached for the next request.
-Result<std::string> instance_metadata(const RetrieveItem& item, const std::string& instance_url);
+// An instance's metadata in the cached form: DICOM JSON (text in UTF-8) with its bulk data URIs
+// under a placeholder for the instance URL.
+struct CachedMetadata {
+  std::string json;
+  bool from_cache = false;
+};
+
+// From the cache when a whole copy is there; otherwise built from the stored file.
+Result<CachedMetadata> load_metadata(const RetrieveItem& item);
+// Keeps built metadata for the next request. Not synced: a torn copy is rebuilt.
+void cache_metadata(const RetrieveItem& item, const std::string& json);
+// The cached form with bulk data URIs under instance_url.
+std::string with_instance_url(const std::string& json, const std::string& instance_url);
 
 }  // namespace pacs::web

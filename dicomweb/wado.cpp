@@ -231,28 +231,48 @@ net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& con
   const std::optional<std::uint64_t> unknown_length;
   co_await exchange.begin_stream(status, content_type, no_headers, unknown_length);
   // Instances are read side by side on the worker pool, a batch at a time (memory stays bounded).
+  // Metadata built for want of a cache is cached after the answer went out, unless too much of it
+  // waits: the first request for a study costs no more than without a cache.
   constexpr std::size_t kBatch = 64;
+  constexpr std::size_t kMaxPendingCacheBytes = 16 << 20;
+  std::vector<std::pair<const RetrieveItem*, std::string>> to_cache;
+  std::size_t pending_bytes = 0;
   bool first = true;
   for (std::size_t from = 0; from < items->size(); from += kBatch) {
-    std::vector<std::function<Result<std::string>()>> tasks;
+    std::vector<std::function<Result<CachedMetadata>()>> tasks;
     for (std::size_t i = from; i < std::min(items->size(), from + kBatch); ++i) {
       const RetrieveItem& item = (*items)[i];
-      tasks.push_back([&item, &base]() -> Result<std::string> {
-        return instance_metadata(item, instance_url(base, item));
-      });
+      tasks.push_back([&item]() { return load_metadata(item); });
     }
-    const auto jsons = co_await exchange.blocking_all(std::move(tasks));
+    auto loaded = co_await exchange.blocking_all(std::move(tasks));
     std::string piece;
-    for (const auto& json : jsons) {
-      if (!json) throw std::runtime_error(json.error().message);
-      piece += (first ? "[" : ",") + *json;
+    for (std::size_t k = 0; k < loaded.size(); ++k) {
+      if (!loaded[k]) throw std::runtime_error(loaded[k].error().message);
+      const RetrieveItem& item = (*items)[from + k];
+      piece += first ? "[" : ",";
+      piece += with_instance_url(loaded[k]->json, instance_url(base, item));
       first = false;
+      if (!loaded[k]->from_cache) {
+        pending_bytes += loaded[k]->json.size();
+        to_cache.emplace_back(&item, std::move(loaded[k]->json));
+      }
     }
     co_await exchange.stream(piece);
+    if (pending_bytes > kMaxPendingCacheBytes) {
+      co_await exchange.blocking([&to_cache] {
+        for (const auto& pending : to_cache) cache_metadata(*pending.first, pending.second);
+      });
+      to_cache.clear();
+      pending_bytes = 0;
+    }
   }
   const std::string end = "]";
   co_await exchange.stream(end);
   co_await exchange.end_stream();
+  if (!to_cache.empty())
+    co_await exchange.blocking([&to_cache] {
+      for (const auto& pending : to_cache) cache_metadata(*pending.first, pending.second);
+    });
 }
 
 }  // namespace pacs::web

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/support/dicom_files.h"
 #include "tests/support/http.h"
@@ -244,10 +246,16 @@ TEST_P(DicomWebTest, MetadataComesFromItsCacheAndATornCacheIsRebuilt) {
   ASSERT_EQ(cold.status, 200) << cold.body;
   ASSERT_EQ(json_array(cold).size(), 4u);
 
+  // The caches are written after the answer went out.
   std::vector<fs::path> caches;
-  for (const auto& entry : fs::recursive_directory_iterator(node_->data_dir() / "cache"))
-    if (entry.is_regular_file() && entry.path().extension() == ".json")
-      caches.push_back(entry.path());
+  for (int attempt = 0; attempt < 100 && caches.size() < 4; ++attempt) {
+    if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    caches.clear();
+    std::error_code ec;
+    for (const auto& entry : fs::recursive_directory_iterator(node_->data_dir() / "cache", ec))
+      if (entry.is_regular_file() && entry.path().extension() == ".json")
+        caches.push_back(entry.path());
+  }
   ASSERT_EQ(caches.size(), 4u) << "one cache per instance of the study";
   EXPECT_EQ(get(path).body, cold.body) << "served from the cache, the same answer";
 
@@ -269,7 +277,9 @@ TEST_P(DicomWebTest, MetadataComesFromItsCacheAndATornCacheIsRebuilt) {
   fs::resize_file(caches[0], 0);
   fs::resize_file(caches[1], fs::file_size(caches[1]) / 2);
   EXPECT_EQ(get(path).body, cold.body) << "torn caches rebuilt from the stored files";
-  EXPECT_GT(fs::file_size(caches[0]), 2u);
+  for (int attempt = 0; attempt < 100 && fs::file_size(caches[0]) == 0; ++attempt)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GT(fs::file_size(caches[0]), 2u) << "and cached again";
 }
 
 TEST_P(DicomWebTest, FramesBulkDataRenderedAndWadoUri) {
