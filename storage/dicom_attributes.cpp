@@ -175,6 +175,7 @@ std::span<const DcmTagKey> level_tags(Level level) {
     case Level::Series:
       return kSeriesTags;
     case Level::Instance:
+    case Level::Worklist:
       break;
   }
   return {};
@@ -186,6 +187,7 @@ bool kept_at_level(const DcmTagKey& tag, Level level) {
   };
   switch (level) {
     case Level::Instance:
+    case Level::Worklist:  // a worklist item is kept whole
       return true;
     case Level::Series:
       if (in(kSeriesTags)) return true;

@@ -9,7 +9,9 @@
 
 namespace pacs {
 
-enum class Level { Patient, Study, Series, Instance };
+// Worklist: the scheduled procedure steps of open orders (Modality Worklist, PS3.4 K), apart
+// from the four levels of stored objects.
+enum class Level { Patient, Study, Series, Instance, Worklist };
 
 enum class Column {
   PatientId,
@@ -32,6 +34,15 @@ enum class Column {
   SopInstanceUid,
   SopClassUid,
   InstanceNumber,
+  // Worklist keys (besides PatientId, PatientName, AccessionNumber, StudyUid above): the order's
+  // Requested Procedure ID and its scheduled step's keys.
+  RequestedProcedureId,
+  ScheduledStationAet,
+  ScheduledModality,
+  ScheduledStartDate,
+  ScheduledStartTime,
+  ScheduledStepId,
+  ScheduledStepStatus,
 };
 
 // The level a column belongs to.
@@ -57,7 +68,8 @@ struct FindQuery {
   std::vector<Condition> conditions;  // all must hold
 };
 
-// One matching entity and what the levels down to it hold.
+// One matching entity and what the levels down to it hold. A worklist match has its whole
+// worklist item in patient_attributes.
 struct FindRow {
   // Stored attributes (see records.h) of the patient, study, series and instance, as far down as
   // the query level; deeper ones are empty.
@@ -68,6 +80,7 @@ struct FindRow {
   std::int64_t series_instances = 0;
   std::string study_uid, series_uid, sop_instance_uid, relative_path;
   std::string sop_class_uid, transfer_syntax;  // instance level
+  std::string step_status;                     // worklist: the step's current status
 };
 
 }  // namespace pacs

@@ -49,8 +49,48 @@ const char* column_sql(Column c) {
       return "i.sop_class";
     case Column::InstanceNumber:
       return "i.instance_number";
+    case Column::RequestedProcedureId:
+    case Column::ScheduledStationAet:
+    case Column::ScheduledModality:
+    case Column::ScheduledStartDate:
+    case Column::ScheduledStartTime:
+    case Column::ScheduledStepId:
+    case Column::ScheduledStepStatus:
+      break;
   }
-  throw std::logic_error("unknown column");
+  throw std::logic_error("not a column of stored objects");
+}
+
+// The worklist table's columns; nullptr for a key it does not keep.
+const char* worklist_column_sql(Column c) {
+  switch (c) {
+    case Column::PatientId:
+      return "w.patient_id";
+    case Column::IssuerOfPatientId:
+      return "w.issuer";
+    case Column::PatientName:
+      return "w.patient_name";
+    case Column::AccessionNumber:
+      return "w.accession_number";
+    case Column::StudyUid:
+      return "w.study_uid";
+    case Column::RequestedProcedureId:
+      return "w.requested_procedure_id";
+    case Column::ScheduledStationAet:
+      return "w.station_aet";
+    case Column::ScheduledModality:
+      return "w.modality";
+    case Column::ScheduledStartDate:
+      return "w.start_date";
+    case Column::ScheduledStartTime:
+      return "w.start_time";
+    case Column::ScheduledStepId:
+      return "w.sps_id";
+    case Column::ScheduledStepStatus:
+      return "w.status";
+    default:
+      return nullptr;
+  }
 }
 
 std::string ascii_upper(std::string s) {
@@ -75,22 +115,22 @@ std::string next_digit_string(std::string digits) {
 }
 
 // The key column of a person-name column, matched on for queries without '='.
-const char* key_column(Column c) {
-  if (c == Column::PatientName) return "p.name_key";
+const char* key_column(Column c, bool worklist) {
+  if (c == Column::PatientName) return worklist ? "w.name_key" : "p.name_key";
   if (c == Column::ReferringPhysician) return "st.referring_key";
   return nullptr;
 }
 
 // One condition on one expression; appends its parameters.
 std::string condition_sql(const Condition& c, const std::string& column,
-                          std::vector<std::string>& params) {
+                          std::vector<std::string>& params, bool worklist = false) {
   // Person names: case-insensitive. A query with one component group (the usual case) is matched
   // on the indexed key of the stored name's first group; one with '=' on the whole name.
   const bool pn = c.person_name;
   const bool whole_name =
       pn && std::any_of(c.values.begin(), c.values.end(),
                         [](const std::string& v) { return v.find('=') != std::string::npos; });
-  const char* key = pn && !whole_name ? key_column(c.column) : nullptr;
+  const char* key = pn && !whole_name ? key_column(c.column, worklist) : nullptr;
   const std::string target = key ? key : whole_name ? "UPPER(" + column + ")" : column;
   auto value_of = [&](const std::string& v) {
     return pn ? person_name_key_or_upper(v, whole_name) : v;
@@ -171,6 +211,14 @@ Level level_of(Column c) {
     case Column::SopClassUid:
     case Column::InstanceNumber:
       return Level::Instance;
+    case Column::RequestedProcedureId:
+    case Column::ScheduledStationAet:
+    case Column::ScheduledModality:
+    case Column::ScheduledStartDate:
+    case Column::ScheduledStartTime:
+    case Column::ScheduledStepId:
+    case Column::ScheduledStepStatus:
+      return Level::Worklist;
   }
   return Level::Instance;
 }
@@ -190,8 +238,35 @@ std::string like_pattern(const std::string& wildcard) {
   return out;
 }
 
+namespace {
+
+// The worklist: one row per scheduled step, with its whole worklist item. Steps that are done,
+// discontinued or cancelled leave it unless the query asks for a status.
+CompiledFind compile_worklist_find(const FindQuery& query, std::size_t limit) {
+  CompiledFind out;
+  out.sql =
+      "SELECT w.attributes, NULL, NULL, NULL, 0, 0, 0, 0, 0, '', '', w.study_uid, 0, '', '', '', "
+      "'', '', w.status FROM worklist w";
+  std::vector<std::string> where;
+  bool status_asked = false;
+  for (const Condition& c : query.conditions) {
+    const char* column = worklist_column_sql(c.column);
+    if (!column) continue;
+    status_asked = status_asked || c.column == Column::ScheduledStepStatus;
+    where.push_back(condition_sql(c, column, out.params, true));
+  }
+  if (!status_asked) where.push_back("w.status IN ('SCHEDULED', 'STARTED')");
+  for (std::size_t i = 0; i < where.size(); ++i) out.sql += (i ? " AND " : " WHERE ") + where[i];
+  out.sql += " ORDER BY w.pk";
+  if (limit) out.sql += " LIMIT " + std::to_string(limit);
+  return out;
+}
+
+}  // namespace
+
 CompiledFind compile_find(const FindQuery& query, std::size_t limit) {
   const Level level = query.level;
+  if (level == Level::Worklist) return compile_worklist_find(query, limit);
   const bool study = level >= Level::Study, series = level >= Level::Series,
              instance = level >= Level::Instance;
   CompiledFind out;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "storage/find.h"
+#include "storage/model/orders.h"
 #include "storage/model/records.h"
 #include "storage/model/result.h"
 
@@ -84,6 +85,20 @@ class Index {
   virtual Result<std::vector<StoredInstance>> all_instances() = 0;
   virtual Result<IndexCounts> counts() = 0;
   virtual Result<std::optional<StudySummary>> study_summary(const std::string& study_uid) = 0;
+
+  // Workflow. An order is found by its filler order number, or by its placer order number when it
+  // has no filler number.
+  virtual Result<std::optional<OrderRecord>> find_order(const std::string& placer_order,
+                                                        const std::string& filler_order) = 0;
+  // Applies an order change and records the message that carried it, in one transaction.
+  // Duplicate when the sender's control ID is recorded already (nothing applied); NotFound when a
+  // Cancel or SetStatus names no known order (nothing recorded).
+  virtual Result<void> apply_order(const OrderChange& change, const MessageRecord& message) = 0;
+  // Records a message that changed nothing (refused, or an error); Duplicate as above.
+  virtual Result<void> record_message(const MessageRecord& message) = 0;
+  // The acknowledgement recorded for a message from this sender with this control ID, if any.
+  virtual Result<std::optional<std::string>> recorded_ack(const std::string& sender,
+                                                          const std::string& control_id) = 0;
   virtual int schema_version() = 0;
   // How many write transactions are worth running at once: SQLite has one writer at a time,
   // PostgreSQL lets writers of different patients proceed side by side.

@@ -88,6 +88,60 @@ UPDATE studies SET referring_key = UPPER(referring_physician);
 CREATE INDEX patients_name_key ON patients(name_key{pattern_ops});
 CREATE INDEX studies_referring_key ON studies(referring_key{pattern_ops});
 )sql",
+    // 4: the imaging workflow: orders, the worklist items they schedule (the keys Modality
+    // Worklist matches on, copied from the order so a query reads one table), and the HL7
+    // messages processed, unique per sender and control ID so none is applied twice.
+    R"sql(
+CREATE TABLE orders (
+  pk {pk},
+  placer_order TEXT NOT NULL DEFAULT '',
+  filler_order TEXT NOT NULL DEFAULT '',
+  accession_number TEXT NOT NULL DEFAULT '',
+  requested_procedure_id TEXT NOT NULL DEFAULT '',
+  study_uid TEXT NOT NULL DEFAULT '',
+  patient_id TEXT NOT NULL DEFAULT '',
+  issuer TEXT NOT NULL DEFAULT '',
+  patient_name TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'SCHEDULED',
+  updated_ms {int} NOT NULL,
+  UNIQUE (placer_order, filler_order));
+CREATE INDEX orders_filler ON orders(filler_order);
+CREATE INDEX orders_placer ON orders(placer_order);
+CREATE INDEX orders_accession ON orders(accession_number);
+CREATE INDEX orders_study ON orders(study_uid);
+CREATE TABLE worklist (
+  pk {pk},
+  order_pk {int} NOT NULL REFERENCES orders(pk),
+  sps_id TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'SCHEDULED',
+  station_aet TEXT NOT NULL DEFAULT '',
+  modality TEXT NOT NULL DEFAULT '',
+  start_date TEXT NOT NULL DEFAULT '',
+  start_time TEXT NOT NULL DEFAULT '',
+  patient_id TEXT NOT NULL DEFAULT '',
+  issuer TEXT NOT NULL DEFAULT '',
+  patient_name TEXT NOT NULL DEFAULT '',
+  name_key TEXT NOT NULL DEFAULT '',
+  accession_number TEXT NOT NULL DEFAULT '',
+  requested_procedure_id TEXT NOT NULL DEFAULT '',
+  study_uid TEXT NOT NULL DEFAULT '',
+  attributes {blob});
+CREATE INDEX worklist_order ON worklist(order_pk);
+CREATE INDEX worklist_start ON worklist(start_date);
+CREATE INDEX worklist_station ON worklist(station_aet);
+CREATE INDEX worklist_patient ON worklist(patient_id);
+CREATE INDEX worklist_accession ON worklist(accession_number);
+CREATE INDEX worklist_name_key ON worklist(name_key{pattern_ops});
+CREATE TABLE hl7_messages (
+  pk {pk},
+  sender TEXT NOT NULL,
+  control_id TEXT NOT NULL,
+  message_type TEXT NOT NULL,
+  ack_code TEXT NOT NULL,
+  ack TEXT NOT NULL,
+  received_ms {int} NOT NULL,
+  UNIQUE (sender, control_id));
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

@@ -1,0 +1,54 @@
+// Orders from the RIS and the worklist items they schedule, and the HL7 messages that changed
+// them: what the index keeps for the imaging workflow.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pacs {
+
+// One scheduled procedure step of an order, as Modality Worklist serves it.
+struct WorklistItem {
+  std::string sps_id;
+  std::string station_aet;
+  std::string modality;
+  std::string start_date;  // DA
+  std::string start_time;  // TM
+  // The whole worklist item (patient, request and the Scheduled Procedure Step Sequence with
+  // this step), encoded like the index's other attribute sets. The step's status is a column of
+  // its own: it changes without the rest.
+  std::string attributes;
+};
+
+// An order (a requested procedure) identified by its placer and filler order numbers.
+struct OrderRecord {
+  std::string placer_order, filler_order;
+  std::string accession_number, requested_procedure_id, study_uid;
+  std::string patient_id, issuer_of_patient_id, patient_name;
+  std::vector<WorklistItem> steps;
+};
+
+enum class OrderAction {
+  Schedule,  // create, or replace the order's details and steps (NW, XO)
+  Cancel,    // the order's steps leave the worklist (CA, OC)
+  SetStatus  // the order's steps get a status: STARTED, COMPLETED, DISCONTINUED
+};
+
+struct OrderChange {
+  OrderAction action = OrderAction::Schedule;
+  OrderRecord order;   // for Cancel and SetStatus only the order numbers count
+  std::string status;  // for SetStatus
+};
+
+// An HL7 message as processed: who sent it, its control ID, and the acknowledgement it got,
+// replayed to a sender that sends the same message again.
+struct MessageRecord {
+  std::string sender;  // MSH-3 and MSH-4
+  std::string control_id;
+  std::string message_type;  // MSH-9, e.g. ORM^O01
+  std::string ack_code;      // AA, AE, AR
+  std::string ack;           // the acknowledgement message sent
+};
+
+}  // namespace pacs
