@@ -90,10 +90,11 @@ class Index {
   // has no filler number.
   virtual Result<std::optional<OrderRecord>> find_order(const std::string& placer_order,
                                                         const std::string& filler_order) = 0;
-  // Applies an order change and records the message that carried it, in one transaction.
-  // Duplicate when the sender's control ID is recorded already (nothing applied); NotFound when a
-  // Cancel or SetStatus names no known order (nothing recorded).
-  virtual Result<void> apply_order(const OrderChange& change, const MessageRecord& message) = 0;
+  // Applies a message's order changes and records the message, in one transaction. Duplicate
+  // when the sender's control ID is recorded already (nothing applied); NotFound when a Cancel or
+  // SetStatus names no known order (nothing applied or recorded).
+  virtual Result<void> apply_orders(std::span<const OrderChange> changes,
+                                    const MessageRecord& message) = 0;
   // Records a message that changed nothing (refused, or an error); Duplicate as above.
   virtual Result<void> record_message(const MessageRecord& message) = 0;
   // The acknowledgement recorded for a message from this sender with this control ID, if any.

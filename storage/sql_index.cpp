@@ -275,85 +275,93 @@ class SqlIndex final : public Index {
     });
   }
 
-  Result<void> apply_order(const OrderChange& change, const MessageRecord& message) override {
+  Result<void> apply_orders(std::span<const OrderChange> changes,
+                            const MessageRecord& message) override {
     return guarded([&](sql::Connection& c) -> Result<void> {
       sql::Transaction tx(c);
       if (!insert_message(c, message))
         return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
-      const OrderRecord& o = change.order;
-      auto pk = order_pk(c, o.placer_order, o.filler_order);
-      const std::int64_t now = now_ms();
-      if (change.action == OrderAction::Schedule) {
-        if (pk) {
-          const Value params[] = {o.placer_order,
-                                  o.filler_order,
-                                  o.accession_number,
-                                  o.requested_procedure_id,
-                                  o.study_uid,
-                                  o.patient_id,
-                                  o.issuer_of_patient_id,
-                                  o.patient_name,
-                                  now,
-                                  *pk};
-          c.query(
-              "UPDATE orders SET placer_order = ?, filler_order = ?, accession_number = ?, "
-              "requested_procedure_id = ?, study_uid = ?, patient_id = ?, issuer = ?, "
-              "patient_name = ?, status = 'SCHEDULED', updated_ms = ? WHERE pk = ?",
-              params);
-          const Value order_param[] = {*pk};
-          c.query("DELETE FROM worklist WHERE order_pk = ?", order_param);
-        } else {
-          const Value params[] = {o.placer_order,           o.filler_order, o.accession_number,
-                                  o.requested_procedure_id, o.study_uid,    o.patient_id,
-                                  o.issuer_of_patient_id,   o.patient_name, now};
-          auto inserted = c.query(
-              "INSERT INTO orders (placer_order, filler_order, accession_number, "
-              "requested_procedure_id, study_uid, patient_id, issuer, patient_name, updated_ms) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
-              params);
-          pk = inserted.at(0).integer(0);
-        }
-        for (const WorklistItem& step : o.steps) {
-          const Value params[] = {*pk,
-                                  step.sps_id,
-                                  step.station_aet,
-                                  step.modality,
-                                  step.start_date,
-                                  step.start_time,
-                                  o.patient_id,
-                                  o.issuer_of_patient_id,
-                                  o.patient_name,
-                                  person_name_key(o.patient_name),
-                                  o.accession_number,
-                                  o.requested_procedure_id,
-                                  o.study_uid,
-                                  sql::Blob{step.attributes}};
-          c.query(
-              "INSERT INTO worklist (order_pk, sps_id, station_aet, modality, start_date, "
-              "start_time, patient_id, issuer, patient_name, name_key, accession_number, "
-              "requested_procedure_id, study_uid, attributes) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              params);
-        }
-      } else {
-        if (!pk)
-          return fail(ErrorCode::NotFound, "no order with placer number '" + o.placer_order +
-                                               "' / filler number '" + o.filler_order + "'");
-        const std::string status =
-            change.action == OrderAction::Cancel ? std::string("CANCELLED") : change.status;
-        const Value params[] = {status, now, *pk};
-        c.query("UPDATE orders SET status = ?, updated_ms = ? WHERE pk = ?", params);
-        const Value order_param[] = {*pk};
-        if (change.action == OrderAction::Cancel) {
-          c.query("DELETE FROM worklist WHERE order_pk = ?", order_param);
-        } else {
-          const Value step_params[] = {status, *pk};
-          c.query("UPDATE worklist SET status = ? WHERE order_pk = ?", step_params);
-        }
-      }
+      for (const OrderChange& change : changes)
+        if (auto applied = apply_order(c, change); !applied) return applied;
       tx.commit();
       return {};
     });
+  }
+
+  // One change, inside the caller's transaction.
+  static Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
+    const OrderRecord& o = change.order;
+    auto pk = order_pk(c, o.placer_order, o.filler_order);
+    const std::int64_t now = now_ms();
+    if (change.action == OrderAction::Schedule) {
+      if (pk) {
+        const Value params[] = {o.placer_order,
+                                o.filler_order,
+                                o.accession_number,
+                                o.requested_procedure_id,
+                                o.study_uid,
+                                o.patient_id,
+                                o.issuer_of_patient_id,
+                                o.patient_name,
+                                now,
+                                *pk};
+        c.query(
+            "UPDATE orders SET placer_order = ?, filler_order = ?, accession_number = ?, "
+            "requested_procedure_id = ?, study_uid = ?, patient_id = ?, issuer = ?, "
+            "patient_name = ?, status = 'SCHEDULED', updated_ms = ? WHERE pk = ?",
+            params);
+        const Value order_param[] = {*pk};
+        c.query("DELETE FROM worklist WHERE order_pk = ?", order_param);
+      } else {
+        const Value params[] = {o.placer_order,           o.filler_order, o.accession_number,
+                                o.requested_procedure_id, o.study_uid,    o.patient_id,
+                                o.issuer_of_patient_id,   o.patient_name, now};
+        auto inserted = c.query(
+            "INSERT INTO orders (placer_order, filler_order, accession_number, "
+            "requested_procedure_id, study_uid, patient_id, issuer, patient_name, updated_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+            params);
+        pk = inserted.at(0).integer(0);
+      }
+      for (const WorklistItem& step : o.steps) {
+        const Value params[] = {*pk,
+                                step.sps_id,
+                                step.station_aet,
+                                step.modality,
+                                step.start_date,
+                                step.start_time,
+                                o.patient_id,
+                                o.issuer_of_patient_id,
+                                o.patient_name,
+                                person_name_key(o.patient_name),
+                                o.accession_number,
+                                o.requested_procedure_id,
+                                o.study_uid,
+                                sql::Blob{step.attributes}};
+        c.query(
+            "INSERT INTO worklist (order_pk, sps_id, station_aet, modality, start_date, "
+            "start_time, patient_id, issuer, patient_name, name_key, accession_number, "
+            "requested_procedure_id, study_uid, attributes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params);
+      }
+    } else {
+      if (!pk)
+        return fail(ErrorCode::NotFound, "no order with placer number '" + o.placer_order +
+                                             "' / filler number '" + o.filler_order + "'");
+      const std::string status =
+          change.action == OrderAction::Cancel ? std::string("CANCELLED") : change.status;
+      const Value params[] = {status, now, *pk};
+      c.query("UPDATE orders SET status = ?, updated_ms = ? WHERE pk = ?", params);
+      const Value order_param[] = {*pk};
+      if (change.action == OrderAction::Cancel) {
+        c.query("DELETE FROM worklist WHERE order_pk = ?", order_param);
+      } else {
+        const Value step_params[] = {status, *pk};
+        c.query("UPDATE worklist SET status = ? WHERE order_pk = ?", step_params);
+      }
+    }
+    return {};
   }
 
   Result<void> record_message(const MessageRecord& message) override {

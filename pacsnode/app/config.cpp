@@ -125,11 +125,48 @@ const std::vector<Flag>& flags() {
          c.http_max_request_mb = mb;
          return {};
        }},
-      {"--mllp-port", "N", "HL7 MLLP port (default 2575)",
+      {"--mllp-port", "N", "HL7 MLLP port on 127.0.0.1 (default 2575; 0 turns it off)",
        [](const std::string& v, Config& c) -> Result<void> {
+         if (v == "0") {
+           c.mllp_port = 0;
+           return {};
+         }
          auto p = parse_port(v, "--mllp-port");
          if (!p) return tl::unexpected(p.error());
          c.mllp_port = *p;
+         return {};
+       }},
+      {"--mllp-max-message-kb", "N", "largest HL7 message taken (default 1024)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         std::uint64_t kb = 0;
+         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), kb);
+         if (ec != std::errc() || end != v.data() + v.size() || kb == 0 || kb > (1u << 20))
+           return fail(ErrorCode::InvalidArgument,
+                       "--mllp-max-message-kb: '" + v + "' is not 1 to 1048576");
+         c.mllp_max_message_kb = kb;
+         return {};
+       }},
+      {"--mllp-idle-seconds", "N", "close an MLLP connection idle this long (default 300)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         unsigned seconds = 0;
+         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+         if (ec != std::errc() || end != v.data() + v.size() || seconds == 0 || seconds > 86400)
+           return fail(ErrorCode::InvalidArgument,
+                       "--mllp-idle-seconds: '" + v + "' is not 1 to 86400");
+         c.mllp_idle_seconds = seconds;
+         return {};
+       }},
+      {"--worklist-station-aet", "MODALITY=AET",
+       "the Scheduled Station AE of worklist items for a modality, for orders that name none "
+       "(ORM^O01) (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         const auto eq = v.find('=');
+         if (eq == std::string::npos || eq == 0)
+           return fail(ErrorCode::InvalidArgument,
+                       "--worklist-station-aet: '" + v + "' is not MODALITY=AET");
+         const std::string aet = v.substr(eq + 1);
+         if (auto ok = check_aet(aet, "--worklist-station-aet"); !ok) return ok;
+         c.worklist_station_aets[v.substr(0, eq)] = aet;
          return {};
        }},
       {"--peer", "AET=HOST:PORT", "a remote AE the node may send to (repeatable)", add_peer},
@@ -243,6 +280,26 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     auto v = get<std::int64_t>(*http, "max_request_mb");
     if (!v) return wrong("http.max_request_mb");
     if (auto ok = apply(flag("--http-max-request-mb"), std::to_string(*v)); !ok) return ok;
+  }
+  const std::tuple<const char*, const char*, const char*> numbers[] = {
+      {"mllp", "max_message_kb", "--mllp-max-message-kb"},
+      {"mllp", "idle_seconds", "--mllp-idle-seconds"}};
+  for (auto [section, key, name] : numbers)
+    if (auto table = root[section].as_table(); table && table->contains(key)) {
+      auto v = get<std::int64_t>(*table, key);
+      if (!v) return wrong(std::string(section) + "." + key);
+      if (auto ok = apply(flag(name), std::to_string(*v)); !ok) return ok;
+    }
+  if (auto worklist = root["worklist"].as_table(); worklist && worklist->contains("station_aets")) {
+    auto table = (*worklist)["station_aets"].as_table();
+    if (!table) return wrong("worklist.station_aets");
+    for (const auto& [modality, aet] : *table) {
+      auto v = aet.value<std::string>();
+      if (!v) return wrong("worklist.station_aets");
+      if (auto ok = apply(flag("--worklist-station-aet"), std::string(modality.str()) + "=" + *v);
+          !ok)
+        return ok;
+    }
   }
   if (auto http = root["http"].as_table(); http && http->contains("cors_origins")) {
     auto origins = (*http)["cors_origins"].as_array();

@@ -28,7 +28,10 @@ struct Config {
   std::uint16_t http_port = 8080;              // 0: no HTTP face
   std::vector<std::string> http_cors_origins;  // browser origins allowed to call DICOMweb
   std::uint64_t http_max_request_mb = 8192;    // one request body (a STOW upload) at most
-  std::uint16_t mllp_port = 2575;
+  std::uint16_t mllp_port = 2575;              // 0: no HL7 face
+  std::uint64_t mllp_max_message_kb = 1024;    // one HL7 message at most
+  unsigned mllp_idle_seconds = 300;            // a connection without a message is closed
+  std::map<std::string, std::string> worklist_station_aets;  // modality -> Scheduled Station AE
   unsigned max_associations = 32;
   unsigned max_find_results = 10000;  // per C-FIND; more matches are cut with a warning in the log
   std::set<std::string> allowed_calling_aets;

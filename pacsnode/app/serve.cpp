@@ -10,6 +10,8 @@
 
 #include "dicomweb/http_server.h"
 #include "dicomweb/service.h"
+#include "hl7bridge/hl7_service.h"
+#include "hl7bridge/mllp_server.h"
 #include "pacsnode/app/node.h"
 #include "pacsnode/dimse/server.h"
 #include "pacsnode/services/forwarder.h"
@@ -53,8 +55,6 @@ int serve(const Config& config) {
   PACS_LOG(Info) << "pacsnode: data in " << node->blobs->root().string() << ", index "
                  << node->index->describe() << " (schema v" << node->index->schema_version() << ", "
                  << (counts ? counts->instances : -1) << " instances)";
-  PACS_LOG(Info) << "MLLP port " << config.mllp_port
-                 << " is reserved for HL7, which this version does not serve yet";
 
   QueryService query(*node->index, config.aet, config.max_find_results);
   RetrieveService retrieve(query, *node->index, *node->blobs);
@@ -102,6 +102,23 @@ int serve(const Config& config) {
       return 1;
     }
   }
+  // The HL7 face, on loopback only until TLS and peer checks exist (see README).
+  hl7::Hl7Options hl7_options;
+  hl7_options.orders.station_aet_by_modality = config.worklist_station_aets;
+  hl7::Hl7Service hl7_service(*node->index, hl7_options);
+  std::unique_ptr<hl7::MllpServer> mllp;
+  if (config.mllp_port != 0) {
+    mllp = std::make_unique<hl7::MllpServer>(
+        hl7::MllpOptions{.address = "127.0.0.1",
+                         .port = config.mllp_port,
+                         .max_message_bytes = config.mllp_max_message_kb << 10,
+                         .idle_timeout = std::chrono::seconds(config.mllp_idle_seconds)},
+        [&hl7_service](std::string_view message) { return hl7_service.handle(message); });
+    if (auto started = mllp->start(); !started) {
+      PACS_LOG(Error) << started.error().message;
+      return 1;
+    }
+  }
   std::jthread signals([&](std::stop_token stop) {
     // Woken by SIGINT/SIGTERM, or by the SIGTERM the main thread sends itself on the way out.
     int received = 0;
@@ -111,6 +128,7 @@ int serve(const Config& config) {
   });
   auto served = dimse.run();
   if (http) http->stop();
+  if (mllp) mllp->stop();
   signals.request_stop();
   pthread_kill(signals.native_handle(), SIGTERM);
   if (!served) {

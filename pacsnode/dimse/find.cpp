@@ -45,8 +45,9 @@ OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContex
   if (c.good()) c = responses.flush();  // before the final response, which DCMTK sends
   if (c.bad()) return c;                // the association broke while answering
   if (!found) return refuse(STATUS_FIND_Refused_OutOfResources, found.error().message);
-  PACS_LOG(Info) << "C-FIND " << parsed->level_name << " from " << calling_ << ": "
-                 << found->matches << " matches" << (cancelled ? " (cancelled)" : "");
+  PACS_LOG(Info) << "C-FIND " << (model == QueryModel::Worklist ? "WORKLIST" : parsed->level_name)
+                 << " from " << calling_ << ": " << found->matches << " matches"
+                 << (cancelled ? " (cancelled)" : "");
   return sendFINDResponse(
       id, request.MessageID, request.AffectedSOPClassUID, nullptr,
       cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);

@@ -13,6 +13,7 @@ std::string trimmed(const char* text) {
 }
 
 QueryModel model_of(const std::string& sop_class) {
+  if (sop_class == UID_FINDModalityWorklistInformationModel) return QueryModel::Worklist;
   return sop_class == UID_FINDPatientRootQueryRetrieveInformationModel ||
                  sop_class == UID_MOVEPatientRootQueryRetrieveInformationModel ||
                  sop_class == UID_GETPatientRootQueryRetrieveInformationModel

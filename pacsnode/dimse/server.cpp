@@ -80,12 +80,13 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryServi
       as_oflist({UID_LittleEndianExplicitTransferSyntax, UID_BigEndianExplicitTransferSyntax,
                  UID_LittleEndianImplicitTransferSyntax});
   config.addPresentationContext(UID_VerificationSOPClass, verification);
-  for (const char* model : {UID_FINDPatientRootQueryRetrieveInformationModel,
-                            UID_FINDStudyRootQueryRetrieveInformationModel,
-                            UID_MOVEPatientRootQueryRetrieveInformationModel,
-                            UID_MOVEStudyRootQueryRetrieveInformationModel,
-                            UID_GETPatientRootQueryRetrieveInformationModel,
-                            UID_GETStudyRootQueryRetrieveInformationModel})
+  for (const char* model :
+       {UID_FINDPatientRootQueryRetrieveInformationModel,
+        UID_FINDStudyRootQueryRetrieveInformationModel,
+        UID_MOVEPatientRootQueryRetrieveInformationModel,
+        UID_MOVEStudyRootQueryRetrieveInformationModel,
+        UID_GETPatientRootQueryRetrieveInformationModel,
+        UID_GETStudyRootQueryRetrieveInformationModel, UID_FINDModalityWorklistInformationModel})
     config.addPresentationContext(model, as_oflist(query_transfer_syntaxes()));
   const OFList<OFString> storage = as_oflist(storage_transfer_syntaxes());
   // SCU/SCP role: an ordinary C-STORE proposal (default role) is accepted as before, and a C-GET

@@ -53,6 +53,32 @@ std::optional<Column> column_for(const DcmTagKey& tag) {
   return std::nullopt;
 }
 
+// The worklist keys the index has a column for: at the top level of the identifier, and in the
+// item of the Scheduled Procedure Step Sequence.
+const IndexedKey kWorklistKeys[] = {
+    {DCM_PatientID, Column::PatientId},
+    {DCM_IssuerOfPatientID, Column::IssuerOfPatientId},
+    {DCM_PatientName, Column::PatientName},
+    {DCM_AccessionNumber, Column::AccessionNumber},
+    {DCM_StudyInstanceUID, Column::StudyUid},
+    {DCM_RequestedProcedureID, Column::RequestedProcedureId},
+};
+const IndexedKey kScheduledStepKeys[] = {
+    {DCM_ScheduledStationAETitle, Column::ScheduledStationAet},
+    {DCM_Modality, Column::ScheduledModality},
+    {DCM_ScheduledProcedureStepStartDate, Column::ScheduledStartDate},
+    {DCM_ScheduledProcedureStepStartTime, Column::ScheduledStartTime},
+    {DCM_ScheduledProcedureStepID, Column::ScheduledStepId},
+    {DCM_ScheduledProcedureStepStatus, Column::ScheduledStepStatus},
+};
+
+template <std::size_t N>
+std::optional<Column> column_in(const IndexedKey (&keys)[N], const DcmTagKey& tag) {
+  for (const auto& k : keys)
+    if (k.tag == tag) return k.column;
+  return std::nullopt;
+}
+
 // Keys that are not stored but computed from the index (PS3.4 C.3.4), with the level they need.
 bool is_computed(const DcmTagKey& tag) {
   return tag == DCM_NumberOfPatientRelatedStudies || tag == DCM_NumberOfPatientRelatedSeries ||
@@ -266,6 +292,30 @@ struct RowDatasets {
   }
 };
 
+// The worklist keys of the scheduled step's item that the index can match: their conditions
+// narrow the SQL; the sequence's condition still checks the stored item in full.
+void add_scheduled_step_conditions(DcmItem& item, FindQuery& query) {
+  for (unsigned long i = 0; i < item.card(); ++i) {
+    DcmElement* element = item.getElement(i);
+    const auto column = column_in(kScheduledStepKeys, element->getTag());
+    if (!column || element->ident() == EVR_SQ) continue;
+    OFString value;
+    element->getOFStringArray(value);
+    if (auto matching = matching_for(element->ident(), value.c_str()))
+      query.conditions.push_back({*column, matching->first, matching->second, false});
+  }
+}
+
+// A worklist item keeps its step's status in a column of its own, which changes without the
+// item: the stored item is brought up to date before it is matched and answered.
+void apply_step_status(DcmDataset& item, const std::string& status) {
+  DcmItem* step = nullptr;
+  if (status.empty() ||
+      item.findAndGetSequenceItem(DCM_ScheduledProcedureStepSequence, step, 0).bad() || !step)
+    return;
+  step->putAndInsertString(DCM_ScheduledProcedureStepStatus, status.c_str());
+}
+
 }  // namespace
 
 QueryService::QueryService(Index& index, std::string retrieve_aet, std::size_t max_results)
@@ -277,7 +327,10 @@ Result<ParsedFind> QueryService::parse(DcmDataset& identifier, QueryModel model)
   OFString level_text;
   identifier.findAndGetOFString(DCM_QueryRetrieveLevel, level_text);
   out.level_name = trim(level_text.c_str());
-  if (out.level_name == "PATIENT" && model == QueryModel::PatientRoot)
+  const bool worklist = model == QueryModel::Worklist;
+  if (worklist)  // the worklist model has no levels
+    out.query.level = Level::Worklist;
+  else if (out.level_name == "PATIENT" && model == QueryModel::PatientRoot)
     out.query.level = Level::Patient;
   else if (out.level_name == "STUDY")
     out.query.level = Level::Study;
@@ -309,6 +362,8 @@ Result<ParsedFind> QueryService::parse(DcmDataset& identifier, QueryModel model)
       auto* sequence = static_cast<DcmSequenceOfItems*>(element);
       if (sequence->card() > 0 && sequence->getItem(0)->card() > 0)
         out.sequence_requests[tag] = std::make_shared<const DcmItem>(*sequence->getItem(0));
+      if (worklist && tag == DCM_ScheduledProcedureStepSequence && sequence->card() > 0)
+        add_scheduled_step_conditions(*sequence->getItem(0), out.query);
       auto condition = sequence_condition(*sequence);
       if (!condition) continue;
       if (!kept_at_level(tag, out.query.level)) {
@@ -324,10 +379,10 @@ Result<ParsedFind> QueryService::parse(DcmDataset& identifier, QueryModel model)
         matching_for(element->getVR() == EVR_UNKNOWN ? EVR_LO : element->ident(), value.c_str());
     if (!matching || tag == DCM_RetrieveAETitle || tag == DCM_InstanceAvailability) continue;
     const bool person_name = element->ident() == EVR_PN;
-    if (auto column = column_for(tag)) {
+    if (auto column = worklist ? column_in(kWorklistKeys, tag) : column_for(tag)) {
       if (level_of(*column) > out.query.level) continue;  // a key below the level: ignored
       out.query.conditions.push_back({*column, matching->first, matching->second, person_name});
-    } else if (!is_computed(tag)) {
+    } else if (worklist || !is_computed(tag)) {
       if (!kept_at_level(tag, out.query.level)) {
         out.unsupported_optional_keys = true;
         continue;
@@ -353,6 +408,8 @@ Result<FindSummary> QueryService::find(const ParsedFind& find,
           return false;
         }
         RowDatasets stored(row, find.stored_keys);
+        const bool worklist = level == Level::Worklist;
+        if (worklist) apply_step_status(stored.patient, row.step_status);
         for (const auto& c : find.attribute_conditions) {
           DcmElement* element = stored.find(c.tag);
           if (!element || !element_matches(c, *element)) return true;
@@ -360,30 +417,38 @@ Result<FindSummary> QueryService::find(const ParsedFind& find,
         DcmDataset response;
         bool non_ascii = false;
         for (const DcmTagKey& tag : find.return_keys) {
-          auto put_number = [&](std::int64_t n) {
-            response.putAndInsertString(tag, std::to_string(n).c_str());
+          // Keys computed from the index, or answered by the node; worklist items hold every
+          // attribute they answer with.
+          auto put_computed = [&]() {
+            auto put_number = [&](std::int64_t n) {
+              response.putAndInsertString(tag, std::to_string(n).c_str());
+            };
+            if (tag == DCM_NumberOfPatientRelatedStudies)
+              put_number(row.patient_studies);
+            else if (tag == DCM_NumberOfPatientRelatedSeries)
+              put_number(row.patient_series);
+            else if (tag == DCM_NumberOfPatientRelatedInstances)
+              put_number(row.patient_instances);
+            else if (tag == DCM_NumberOfStudyRelatedSeries && level >= Level::Study)
+              put_number(row.study_series);
+            else if (tag == DCM_NumberOfStudyRelatedInstances && level >= Level::Study)
+              put_number(row.study_instances);
+            else if (tag == DCM_NumberOfSeriesRelatedInstances && level >= Level::Series)
+              put_number(row.series_instances);
+            else if (tag == DCM_ModalitiesInStudy && level >= Level::Study)
+              response.putAndInsertString(tag, row.modalities_in_study.c_str());
+            else if (tag == DCM_SOPClassesInStudy && level >= Level::Study)
+              response.putAndInsertString(tag, row.sop_classes_in_study.c_str());
+            else if (tag == DCM_RetrieveAETitle)
+              response.putAndInsertString(tag, retrieve_aet_.c_str());
+            else if (tag == DCM_InstanceAvailability)
+              response.putAndInsertString(tag, "ONLINE");
+            else
+              return false;
+            return true;
           };
-          if (tag == DCM_NumberOfPatientRelatedStudies)
-            put_number(row.patient_studies);
-          else if (tag == DCM_NumberOfPatientRelatedSeries)
-            put_number(row.patient_series);
-          else if (tag == DCM_NumberOfPatientRelatedInstances)
-            put_number(row.patient_instances);
-          else if (tag == DCM_NumberOfStudyRelatedSeries && level >= Level::Study)
-            put_number(row.study_series);
-          else if (tag == DCM_NumberOfStudyRelatedInstances && level >= Level::Study)
-            put_number(row.study_instances);
-          else if (tag == DCM_NumberOfSeriesRelatedInstances && level >= Level::Series)
-            put_number(row.series_instances);
-          else if (tag == DCM_ModalitiesInStudy && level >= Level::Study)
-            response.putAndInsertString(tag, row.modalities_in_study.c_str());
-          else if (tag == DCM_SOPClassesInStudy && level >= Level::Study)
-            response.putAndInsertString(tag, row.sop_classes_in_study.c_str());
-          else if (tag == DCM_RetrieveAETitle)
-            response.putAndInsertString(tag, retrieve_aet_.c_str());
-          else if (tag == DCM_InstanceAvailability)
-            response.putAndInsertString(tag, "ONLINE");
-          else if (DcmElement* stored_element = stored.find(tag)) {
+          if (!worklist && put_computed()) continue;
+          if (DcmElement* stored_element = stored.find(tag)) {
             DcmElement* answer = nullptr;
             if (stored_element->ident() == EVR_SQ) {
               const auto request = find.sequence_requests.find(tag);
@@ -400,7 +465,7 @@ Result<FindSummary> QueryService::find(const ParsedFind& find,
             response.insertEmptyElement(tag);  // requested, but the entity has no value
           }
         }
-        response.putAndInsertString(DCM_QueryRetrieveLevel, find.level_name.c_str());
+        if (!worklist) response.putAndInsertString(DCM_QueryRetrieveLevel, find.level_name.c_str());
         if (non_ascii) {
           // Stored text is UTF-8; answer in the requester's character set where it can hold the
           // values, else in UTF-8, saying so either way.

@@ -15,7 +15,8 @@
 
 namespace pacs {
 
-enum class QueryModel { PatientRoot, StudyRoot };
+// Worklist: Modality Worklist (PS3.4 K.6.1): the scheduled procedure steps of open orders.
+enum class QueryModel { PatientRoot, StudyRoot, Worklist };
 
 // A key that is matched in memory, against the stored attributes of the match: the keys the
 // index has no column for.

@@ -59,6 +59,7 @@ void TestNode::start() {
   for (int attempt = 0; attempt < 5; ++attempt) {
     dimse_port_ = free_port();
     http_port_ = free_port();
+    mllp_port_ = free_port();
     std::vector<std::string> argv = {pacsnode_binary(),
                                      "serve",
                                      "--data-dir",
@@ -69,6 +70,8 @@ void TestNode::start() {
                                      std::to_string(dimse_port_),
                                      "--http-port",
                                      std::to_string(http_port_),
+                                     "--mllp-port",
+                                     std::to_string(mllp_port_),
                                      "--log-level",
                                      "debug"};
     argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());

@@ -58,6 +58,7 @@ class TestNode {
 
   int dimse_port() const { return dimse_port_; }
   int http_port() const { return http_port_; }
+  int mllp_port() const { return mllp_port_; }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
   const std::filesystem::path& data_dir() const { return data_.path(); }
   const std::string& db() const { return options_.db; }
@@ -68,7 +69,7 @@ class TestNode {
  private:
   Options options_;
   TempDir data_;
-  int dimse_port_ = 0, http_port_ = 0;
+  int dimse_port_ = 0, http_port_ = 0, mllp_port_ = 0;
   std::unique_ptr<Background> process_;
 };
 

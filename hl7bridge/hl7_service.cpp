@@ -1,0 +1,145 @@
+#include "hl7bridge/hl7_service.h"
+
+#include <chrono>
+#include <ctime>
+
+#include "hl7bridge/charset.h"
+#include "storage/model/log.h"
+
+namespace pacs::hl7 {
+namespace {
+
+// Versions whose message structures the bridge reads (HL7 v2.3 to v2.5.1).
+bool supported_version(const std::string& v) {
+  return v == "2.3" || v == "2.3.1" || v == "2.4" || v == "2.5" || v == "2.5.1";
+}
+
+std::string timestamp_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y%m%d%H%M%S", &local);
+  return text;
+}
+
+}  // namespace
+
+Hl7Service::Hl7Service(Index& index, Hl7Options options)
+    : index_(index), options_(std::move(options)) {}
+
+std::string Hl7Service::next_control_id() {
+  // Unique across restarts: the start time and a counter.
+  static const std::string start =
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+  return "PN" + start + "-" + std::to_string(++counter_);
+}
+
+std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
+  const std::string now = timestamp_now();
+  auto parsed = Message::parse(bytes);
+  if (!parsed) {
+    PACS_LOG(Warn) << "HL7: unparseable message refused: " << parsed.error().message;
+    return make_reject_for_unparseable(bytes, parsed.error().message, next_control_id(), now,
+                                       options_.application, options_.facility);
+  }
+  // The delimiters are ASCII in every character set we take: parse, read MSH-18, then decode.
+  auto text = to_utf8(bytes, parsed->charset());
+  if (!text) {
+    PACS_LOG(Warn) << "HL7 message " << parsed->control_id()
+                   << " refused: " << text.error().message;
+    return make_ack(*parsed, AckCode::AR, AckError{102, text.error().message, "MSH", 1, 18},
+                    next_control_id(), now, options_.application, options_.facility);
+  }
+  if (*text != bytes) parsed = Message::parse(*text);
+  if (!parsed)
+    return make_reject_for_unparseable(bytes, parsed.error().message, next_control_id(), now,
+                                       options_.application, options_.facility);
+  const Message& message = *parsed;
+  const std::string type = message.message_type() + "^" + message.trigger_event();
+  const std::string sender = message.sending_application() + "|" + message.sending_facility();
+  const std::string control_id = message.control_id();
+
+  auto answer = [&](AckCode code, std::optional<AckError> error) {
+    return make_ack(message, code, error, next_control_id(), now, options_.application,
+                    options_.facility);
+  };
+  // Refusals of the header itself: nothing to record, the sender must fix the message.
+  auto reject = [&](int code, std::string why, std::size_t field) {
+    PACS_LOG(Warn) << "HL7 " << type << " " << control_id << " from " << sender
+                   << " refused: " << why;
+    return answer(AckCode::AR, AckError{code, std::move(why), "MSH", 1, field});
+  };
+  if (control_id.empty()) return reject(101, "Message Control ID (MSH-10) missing", 10);
+  if (!supported_version(message.version()))
+    return reject(203, "version '" + message.version() + "' is not supported (2.3 to 2.5.1)", 12);
+  const std::string processing = message.processing_id();
+  if (processing != "P" && processing != "D" && processing != "T")
+    return reject(202, "processing ID '" + processing + "' is not supported", 11);
+
+  // A message seen before is answered as it was then, and not applied again.
+  auto recorded = index_.recorded_ack(sender, control_id);
+  if (!recorded) {
+    PACS_LOG(Error) << "HL7 " << control_id << ": index unavailable: " << recorded.error().message;
+    return std::nullopt;
+  }
+  if (*recorded) {
+    PACS_LOG(Info) << "HL7 " << type << " " << control_id << " from " << sender
+                   << " seen before: its acknowledgement is sent again";
+    return **recorded;
+  }
+
+  const bool order = type == "ORM^O01" || type == "OMI^O23";
+  MessageRecord record{sender, control_id, type, "", ""};
+  // Replays what a concurrent copy of this message recorded, when that copy won the race.
+  auto recorded_answer = [&]() -> std::optional<std::string> {
+    auto again = index_.recorded_ack(sender, control_id);
+    if (again && *again) return **again;
+    return std::nullopt;
+  };
+  // Records a refusal or an error, so a resent copy gets the same answer.
+  auto refuse = [&](AckCode code, const AckError& error) -> std::optional<std::string> {
+    PACS_LOG(Warn) << "HL7 " << type << " " << control_id << " from " << sender << ": "
+                   << to_string(code) << " " << error.code << " " << error.text;
+    record.ack_code = std::string(to_string(code));
+    record.ack = answer(code, error);
+    auto stored = index_.record_message(record);
+    if (!stored && stored.error().code == ErrorCode::Duplicate) return recorded_answer();
+    if (!stored) return std::nullopt;
+    return record.ack;
+  };
+  if (!order) {
+    const bool known_type = message.message_type() == "ORM" || message.message_type() == "OMI";
+    return refuse(AckCode::AR, AckError{known_type ? 201 : 200,
+                                        "message type " + type + " is not supported", "MSH", 1, 9});
+  }
+
+  auto changes = order_changes(message, options_.orders,
+                               [this](const std::string& placer, const std::string& filler) {
+                                 auto known = index_.find_order(placer, filler);
+                                 return known && *known ? (*known)->study_uid : std::string();
+                               });
+  if (!changes) return refuse(changes.error().code, changes.error().error);
+
+  record.ack_code = "AA";
+  record.ack = answer(AckCode::AA, std::nullopt);
+  auto applied = index_.apply_orders(*changes, record);
+  if (applied) {
+    PACS_LOG(Info) << "HL7 " << type << " " << control_id << " from " << sender << ": "
+                   << changes->size() << " order change(s) applied";
+    return record.ack;
+  }
+  switch (applied.error().code) {
+    case ErrorCode::Duplicate:
+      return recorded_answer();
+    case ErrorCode::NotFound:
+      return refuse(AckCode::AE, AckError{204, applied.error().message, "ORC", 1, 2});
+    default:
+      PACS_LOG(Error) << "HL7 " << control_id << " not applied: " << applied.error().message;
+      return std::nullopt;
+  }
+}
+
+}  // namespace pacs::hl7

@@ -1,0 +1,39 @@
+// What the node does with an HL7 message: checks its header, applies it once (orders to the
+// worklist) and answers with an original-mode acknowledgement. The MLLP server carries the bytes.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "hl7bridge/orders.h"
+#include "storage/index.h"
+
+namespace pacs::hl7 {
+
+struct Hl7Options {
+  std::string application = "PACSNODE";  // MSH-3 of our acknowledgements
+  std::string facility;                  // MSH-4
+  OrderOptions orders;
+};
+
+class Hl7Service {
+ public:
+  Hl7Service(Index& index, Hl7Options options);
+
+  // The acknowledgement for one message (without MLLP framing). AA only once the message's
+  // effect and its record are committed; the recorded ACK again for a message seen before from
+  // the same sender. nullopt when the message could not be processed for a reason that may pass
+  // (the index unreachable): no answer, so the sender sends it again later.
+  std::optional<std::string> handle(std::string_view bytes);
+
+ private:
+  std::string next_control_id();
+
+  Index& index_;
+  Hl7Options options_;
+  std::atomic<std::uint64_t> counter_{0};
+};
+
+}  // namespace pacs::hl7

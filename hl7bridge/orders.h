@@ -1,0 +1,39 @@
+// ORM^O01 (v2.3.1) and OMI^O23 (v2.5.1) as worklist changes: the order-to-worklist mapping of IHE
+// RAD-4 / RAD-13 (order control to action, HL7 fields to Modality Worklist attributes).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "hl7bridge/ack.h"
+#include "hl7bridge/message.h"
+#include "storage/model/orders.h"
+
+namespace pacs::hl7 {
+
+struct OrderOptions {
+  // ORM^O01 carries no Scheduled Station AE Title: the site's modality -> AE table supplies it.
+  std::map<std::string, std::string> station_aet_by_modality;
+};
+
+// Why a message cannot be applied, for its acknowledgement.
+struct MessageProblem {
+  AckCode code = AckCode::AE;
+  AckError error;
+};
+
+// The Study Instance UID an order already has ("" when none): an order without ZDS/IPC-3 keeps
+// the UID it was given the first time, so every worklist query returns the same one.
+using KnownStudyUid =
+    std::function<std::string(const std::string& placer_order, const std::string& filler_order)>;
+
+// One change per ORC group of the message, in order. SC with an order status that calls for no
+// worklist change gives none.
+tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
+    const Message& message, const OrderOptions& options, const KnownStudyUid& known_study_uid);
+
+}  // namespace pacs::hl7

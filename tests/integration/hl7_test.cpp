@@ -1,0 +1,465 @@
+// The HL7 face over a real MLLP socket against the real node, for both index backends: orders
+// become Modality Worklist items (checked with DCMTK's findscu -W), changes and cancellations
+// follow, each message is applied once, and broken input gets an AR/AE or a closed connection.
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "storage/dicom_attributes.h"
+#include "tests/support/dicom_files.h"
+#include "tests/support/mllp.h"
+#include "tests/support/process.h"
+#include "tests/support/test_node.h"
+
+namespace pacs {
+namespace {
+namespace fs = std::filesystem;
+using testing::MllpClient;
+using testing::TestNode;
+
+// One HL7 segment from numbered fields; absent fields stay empty.
+std::string segment(const std::string& id, const std::map<int, std::string>& fields) {
+  std::string out = id;
+  int last = fields.empty() ? 0 : fields.rbegin()->first;
+  for (int i = 1; i <= last; ++i) {
+    out += '|';
+    if (auto it = fields.find(i); it != fields.end()) out += it->second;
+  }
+  return out;
+}
+
+struct Order {
+  std::string control_id = "";
+  std::string order_control = "NW";
+  std::string placer = "", filler = "", accession = "";
+  std::string patient_id = "P12345", patient_name = "Doe^Jane^A^^Mrs";
+  std::string modality = "CT", start = "20261124100000", study_uid = "";
+  std::string version = "2.3.1";
+};
+
+// An ORM^O01 as IHE RAD-4 shapes it (v2.3.1, ISO 8859-1, ZDS with the Study Instance UID).
+std::string orm(const Order& o) {
+  std::string msh = "MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124093000||ORM^O01|" + o.control_id +
+                    "|P|" + o.version + "||||||8859/1";
+  std::vector<std::string> lines = {
+      msh,
+      segment("PID", {{1, "1"},
+                      {3, o.patient_id + "^^^HOSP^MR"},
+                      {5, o.patient_name},
+                      {7, "19700101"},
+                      {8, "F"}}),
+      segment("PV1", {{1, "1"}, {2, "O"}, {8, "1234^Smith^John^^^Dr"}, {19, "V98765"}}),
+      segment("ORC", {{1, o.order_control},
+                      {2, o.placer + "^EHR"},
+                      {3, o.filler + "^RIS"},
+                      {5, "SC"},
+                      {7, "^^^" + o.start + "^^R"}}),
+      segment("OBR", {{1, "1"},
+                      {2, o.placer + "^EHR"},
+                      {3, o.filler + "^RIS"},
+                      {4, "CTHEAD^CT head^L^CT-HEAD-STD^Head standard^99PROT"},
+                      {16, "1234^Smith^John"},
+                      {18, o.accession},
+                      {19, "RP" + o.accession},
+                      {20, "SPS" + o.accession},
+                      {24, o.modality},
+                      {27, "^^^" + o.start + "^^R"},
+                      {44, "CTHEAD^CT head^L"}}),
+  };
+  if (!o.study_uid.empty()) lines.push_back("ZDS|" + o.study_uid + "^RIS^Application^DICOM");
+  std::string out;
+  for (const auto& l : lines) out += l + '\r';
+  return out;
+}
+
+// The ERR segment's HL7 error code (ERR-3.1 in 2.5, the 4th component of ERR-1 before).
+std::string err_code(const std::string& ack) {
+  std::smatch m;
+  if (std::regex_search(ack, m, std::regex("ERR\\|\\|[^|]*\\|([0-9]+)"))) return m[1].str();
+  if (std::regex_search(ack, m, std::regex("ERR\\|[^^|]*\\^[^^|]*\\^[^^|]*\\^([0-9]+)")))
+    return m[1].str();
+  return {};
+}
+
+class Hl7Test : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    std::string url;
+    PACS_REQUIRE_BACKEND(GetParam(), url);
+    url_ = url;
+    node_ = std::make_unique<TestNode>(
+        TestNode::Options{.db = url, .extra_flags = {"--worklist-station-aet", "CT=CT01"}});
+    node_->start();
+  }
+
+  std::string send(const std::string& message) {
+    MllpClient client(node_->mllp_port());
+    auto ack = client.exchange(message);
+    EXPECT_TRUE(ack.has_value()) << "no acknowledgement";
+    return ack.value_or("");
+  }
+
+  // findscu -W: every response as a dataset.
+  std::vector<std::unique_ptr<DcmFileFormat>> worklist(std::vector<std::string> keys) {
+    const auto out = dir_.path() / ("mwl" + std::to_string(counter_++));
+    fs::create_directories(out);
+    auto r =
+        testing::run_dcmtk_tool({"findscu", "-W", "-aec", "PACSNODE", "-X", "-od", out.string()},
+                                keys, node_->dimse_port());
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::vector<std::unique_ptr<DcmFileFormat>> responses;
+    for (const auto& f : testing::files_below(out)) {
+      auto ff = std::make_unique<DcmFileFormat>();
+      EXPECT_TRUE(ff->loadFile(f.c_str()).good());
+      responses.push_back(std::move(ff));
+    }
+    return responses;
+  }
+
+  std::size_t worklist_count(const std::vector<std::string>& keys) { return worklist(keys).size(); }
+
+  // The worklist items in the index (every status), counted per accession number.
+  std::map<std::string, int> items_by_accession() {
+    auto index = node_->open_index();
+    std::map<std::string, int> out;
+    FindQuery all;
+    all.level = Level::Worklist;
+    all.conditions.push_back({Column::ScheduledStepStatus, Condition::Kind::Wildcard, {"*"}});
+    auto listed = index->find(all, 0, [&](const FindRow& row) {
+      DcmDataset item;
+      EXPECT_TRUE(decode_attributes(row.patient_attributes, item).has_value());
+      OFString accession;
+      item.findAndGetOFString(DCM_AccessionNumber, accession);
+      ++out[accession.c_str()];
+      return true;
+    });
+    EXPECT_TRUE(listed.has_value());
+    return out;
+  }
+
+  std::string url_;
+  std::unique_ptr<TestNode> node_;
+  testing::TempDir dir_;
+  int counter_ = 0;
+};
+
+std::string text_of(DcmItem& item, const DcmTagKey& tag) {
+  OFString v;
+  item.findAndGetOFStringArray(tag, v);
+  return v.c_str();
+}
+
+std::string step_text(DcmItem& item, const DcmTagKey& tag) {
+  DcmItem* step = nullptr;
+  if (item.findAndGetSequenceItem(DCM_ScheduledProcedureStepSequence, step, 0).bad() || !step)
+    return "<no step>";
+  return text_of(*step, tag);
+}
+
+const std::vector<std::string> kMappedKeys = {
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "ReferringPhysicianName",
+    "AccessionNumber",
+    "RequestedProcedureID",
+    "RequestedProcedureDescription",
+    "StudyInstanceUID",
+    "PlacerOrderNumberImagingServiceRequest",
+    "FillerOrderNumberImagingServiceRequest",
+    "RequestedProcedurePriority",
+    "ScheduledProcedureStepSequence[0].ScheduledStationAETitle",
+    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate",
+    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime",
+    "ScheduledProcedureStepSequence[0].Modality",
+    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepID",
+    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepDescription",
+    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus",
+};
+
+TEST_P(Hl7Test, AnOrderBecomesAWorklistItemFollowsChangesAndLeavesOnCancel) {
+  const std::string uid = "1.2.826.0.1.3680043.9.7136.1.1";
+  Order o{.control_id = "RIS0001",
+          .placer = "PL1001",
+          .filler = "FL2001",
+          .accession = "ACC0001",
+          .study_uid = uid};
+  const std::string ack = send(orm(o));
+  ASSERT_EQ(testing::ack_code(ack), "AA") << ack << node_->log();
+  EXPECT_EQ(testing::ack_control_id(ack), "RIS0001");
+  EXPECT_NE(ack.find("ACK^O01"), std::string::npos) << ack;
+
+  auto items = worklist(kMappedKeys);
+  ASSERT_EQ(items.size(), 1u) << node_->log();
+  DcmDataset& item = *items[0]->getDataset();
+  EXPECT_EQ(text_of(item, DCM_PatientName), "Doe^Jane^A^Mrs");  // XPN prefix/suffix swapped
+  EXPECT_EQ(text_of(item, DCM_PatientID), "P12345");
+  EXPECT_EQ(text_of(item, DCM_IssuerOfPatientID), "HOSP");
+  EXPECT_EQ(text_of(item, DCM_PatientBirthDate), "19700101");
+  EXPECT_EQ(text_of(item, DCM_PatientSex), "F");
+  EXPECT_EQ(text_of(item, DCM_ReferringPhysicianName), "Smith^John^^Dr");
+  EXPECT_EQ(text_of(item, DCM_AccessionNumber), "ACC0001");
+  EXPECT_EQ(text_of(item, DCM_RequestedProcedureID), "RPACC0001");
+  EXPECT_EQ(text_of(item, DCM_RequestedProcedureDescription), "CT head");
+  EXPECT_EQ(text_of(item, DCM_StudyInstanceUID), uid);
+  EXPECT_EQ(text_of(item, DCM_PlacerOrderNumberImagingServiceRequest), "PL1001");
+  EXPECT_EQ(text_of(item, DCM_FillerOrderNumberImagingServiceRequest), "FL2001");
+  EXPECT_EQ(text_of(item, DCM_RequestedProcedurePriority), "ROUTINE");
+  EXPECT_EQ(step_text(item, DCM_ScheduledStationAETitle), "CT01");
+  EXPECT_EQ(step_text(item, DCM_ScheduledProcedureStepStartDate), "20261124");
+  EXPECT_EQ(step_text(item, DCM_ScheduledProcedureStepStartTime), "100000");
+  EXPECT_EQ(step_text(item, DCM_Modality), "CT");
+  EXPECT_EQ(step_text(item, DCM_ScheduledProcedureStepID), "SPSACC0001");
+  EXPECT_EQ(step_text(item, DCM_ScheduledProcedureStepDescription), "Head standard");
+  EXPECT_EQ(step_text(item, DCM_ScheduledProcedureStepStatus), "SCHEDULED");
+  EXPECT_FALSE(item.tagExists(DCM_QueryRetrieveLevel)) << "worklist answers have no level";
+
+  // The worklist matching keys of a modality's query.
+  const std::string sps = "ScheduledProcedureStepSequence[0].";
+  EXPECT_EQ(worklist_count({sps + "Modality=CT"}), 1u);
+  EXPECT_EQ(worklist_count({sps + "Modality=MR"}), 0u);
+  EXPECT_EQ(worklist_count({sps + "ScheduledStationAETitle=CT01"}), 1u);
+  EXPECT_EQ(worklist_count({sps + "ScheduledStationAETitle=XR01"}), 0u);
+  EXPECT_EQ(worklist_count({sps + "ScheduledProcedureStepStartDate=20261124-20261125"}), 1u);
+  EXPECT_EQ(worklist_count({sps + "ScheduledProcedureStepStartDate=20261125-"}), 0u);
+  EXPECT_EQ(worklist_count({"PatientName=doe*"}), 1u) << "names match case-insensitively";
+  EXPECT_EQ(worklist_count({"PatientName=Roe*"}), 0u);
+  EXPECT_EQ(worklist_count({"PatientID=P12345", "AccessionNumber=ACC0001"}), 1u);
+  EXPECT_EQ(worklist_count({"AccessionNumber=ACC0002"}), 0u);
+
+  // The same message again: acknowledged as before, not applied twice.
+  const std::string again = send(orm(o));
+  EXPECT_EQ(testing::ack_code(again), "AA");
+  EXPECT_EQ(again, ack) << "the recorded acknowledgement is sent again";
+  EXPECT_EQ(worklist_count({"AccessionNumber=ACC0001"}), 1u);
+
+  // XO moves the step; the order keeps one item.
+  Order moved = o;
+  moved.control_id = "RIS0002";
+  moved.order_control = "XO";
+  moved.start = "20261126083000";
+  ASSERT_EQ(testing::ack_code(send(orm(moved))), "AA");
+  auto after = worklist({"AccessionNumber=ACC0001", sps + "ScheduledProcedureStepStartDate"});
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(step_text(*after[0]->getDataset(), DCM_ScheduledProcedureStepStartDate), "20261126");
+
+  // SC with IP: the step is STARTED, still on the worklist.
+  Order started = o;
+  started.control_id = "RIS0003";
+  started.order_control = "SC";
+  std::string sc = orm(started);
+  sc = std::regex_replace(sc, std::regex("ORC\\|SC\\|([^|]*)\\|([^|]*)\\|\\|SC\\|"),
+                          "ORC|SC|$1|$2||IP|");
+  ASSERT_EQ(testing::ack_code(send(sc)), "AA");
+  auto in_progress = worklist({"AccessionNumber=ACC0001", sps + "ScheduledProcedureStepStatus"});
+  ASSERT_EQ(in_progress.size(), 1u);
+  EXPECT_EQ(step_text(*in_progress[0]->getDataset(), DCM_ScheduledProcedureStepStatus), "STARTED");
+
+  // CA: the item leaves the worklist.
+  Order cancel = o;
+  cancel.control_id = "RIS0004";
+  cancel.order_control = "CA";
+  ASSERT_EQ(testing::ack_code(send(orm(cancel))), "AA");
+  EXPECT_EQ(worklist_count({"AccessionNumber=ACC0001"}), 0u);
+
+  // A cancel for an order nobody placed: AE, unknown key (204).
+  Order unknown = cancel;
+  unknown.control_id = "RIS0005";
+  unknown.placer = "PL9999";
+  unknown.filler = "FL9999";
+  const std::string ae = send(orm(unknown));
+  EXPECT_EQ(testing::ack_code(ae), "AE") << ae;
+  EXPECT_EQ(err_code(ae), "204") << ae;
+}
+
+TEST_P(Hl7Test, OmiOrdersScheduleEveryStepAndAGeneratedStudyUidStays) {
+  // OMI^O23 v2.5.1: two IPC segments, two scheduled steps, station AE from IPC-9.
+  const std::string omi = testing::hl7_message(
+      {"MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124093000||OMI^O23^OMI_O23|RIS0100|P|2.5.1||||||"
+       "UNICODE UTF-8",
+       "PID|1||P777^^^HOSP^MR||M\xC3\xBCller^J\xC3\xBCrgen||19601231|M",
+       "ORC|NW|PL3001^EHR|FL4001^RIS", "TQ1|1||||||20261124120000||S",
+       "OBR|1|PL3001^EHR|FL4001^RIS|MRKNEE^MR knee^L",
+       "IPC|ACC3001^RIS|RP3001|1.2.826.0.1.3680043.9.7136.2.1|SPS3001|MR|KNEE^Knee "
+       "routine^99PROT|MR1|MR1 room|MRI01",
+       "IPC|ACC3001^RIS|RP3001|1.2.826.0.1.3680043.9.7136.2.1|SPS3002|MR|KNEEC^Knee "
+       "contrast^99PROT|MR1|MR1 room|MRI01"});
+  ASSERT_EQ(testing::ack_code(send(omi)), "AA") << node_->log();
+  const std::string sps = "ScheduledProcedureStepSequence[0].";
+  auto items = worklist({"AccessionNumber=ACC3001", "PatientName", "RequestedProcedurePriority",
+                         sps + "ScheduledStationAETitle=MRI01", sps + "ScheduledProcedureStepID",
+                         "SpecificCharacterSet"});
+  ASSERT_EQ(items.size(), 2u) << node_->log();
+  std::set<std::string> steps;
+  for (auto& i : items) {
+    steps.insert(step_text(*i->getDataset(), DCM_ScheduledProcedureStepID));
+    EXPECT_EQ(text_of(*i->getDataset(), DCM_RequestedProcedurePriority), "STAT");
+  }
+  EXPECT_EQ(steps, (std::set<std::string>{"SPS3001", "SPS3002"}));
+  // UTF-8 names come back in UTF-8, saying so.
+  EXPECT_EQ(text_of(*items[0]->getDataset(), DCM_SpecificCharacterSet), "ISO_IR 192");
+  EXPECT_EQ(text_of(*items[0]->getDataset(), DCM_PatientName), "M\xC3\xBCller^J\xC3\xBCrgen");
+
+  // An ORM without ZDS: a Study Instance UID is generated once and kept across changes.
+  Order o{.control_id = "RIS0200", .placer = "PL5001", .filler = "FL6001", .accession = "ACC5001"};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  auto first = worklist({"AccessionNumber=ACC5001", "StudyInstanceUID"});
+  ASSERT_EQ(first.size(), 1u);
+  const std::string generated = text_of(*first[0]->getDataset(), DCM_StudyInstanceUID);
+  EXPECT_FALSE(generated.empty());
+  o.control_id = "RIS0201";
+  o.order_control = "XO";
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  auto second = worklist({"AccessionNumber=ACC5001", "StudyInstanceUID"});
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(text_of(*second[0]->getDataset(), DCM_StudyInstanceUID), generated);
+}
+
+TEST_P(Hl7Test, BadInputGetsARejectOrAClosedConnectionAndTheListenerServesOn) {
+  const std::string msh_tail = "|RIS|HOSP|PACSNODE|RAD|20261124093000||ORM^O01|";
+  struct Case {
+    std::string name, message, code, err;
+  };
+  Order valid{.control_id = "X", .placer = "PL7001", .filler = "FL7001", .accession = "ACC7001"};
+  Order no_accession = valid;
+  no_accession.control_id = "BAD0005";
+  no_accession.accession = "";
+  Order long_accession = valid;
+  long_accession.control_id = "BAD0006";
+  long_accession.accession = "ACC70010000000000";  // 17 characters: over SH
+  Order future_version = valid;
+  future_version.control_id = "BAD0007";
+  future_version.version = "2.9";
+  const std::vector<Case> cases = {
+      {"no MSH", "PID|1||P1^^^HOSP^MR\r", "AR", "100"},
+      {"duplicate encoding characters", "MSH|^^\\&" + msh_tail + "BAD0002|P|2.3.1\r", "AR", "100"},
+      {"unknown message type",
+       "MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124093000||XYZ^Z01|BAD0003|P|2.5.1\r", "AR", "200"},
+      {"unknown processing ID", "MSH|^~\\&" + msh_tail + "BAD0004|Q|2.3.1\r", "AR", "202"},
+      {"accession number missing", orm(no_accession), "AE", "101"},
+      {"accession number too long", orm(long_accession), "AE", "102"},
+      {"unsupported version", orm(future_version), "AR", "203"},
+  };
+  for (const Case& c : cases) {
+    const std::string ack = send(c.message);
+    EXPECT_EQ(testing::ack_code(ack), c.code) << c.name << ": " << ack;
+    EXPECT_EQ(err_code(ack), c.err) << c.name << ": " << ack;
+  }
+
+  // A frame cut off by a closed connection: no answer, nothing applied.
+  Order truncated = valid;
+  truncated.control_id = "BAD0010";
+  truncated.accession = "ACC7010";
+  {
+    MllpClient client(node_->mllp_port());
+    const std::string whole = orm(truncated);
+    ASSERT_TRUE(client.send_raw("\x0b" + whole.substr(0, whole.size() / 2)));
+  }
+  // Over the size limit (1 MB by default): the node closes without answering.
+  {
+    MllpClient client(node_->mllp_port());
+    Order big = valid;
+    big.control_id = "BAD0011";
+    big.accession = "ACC7011";
+    std::string message = orm(big);
+    message += "NTE|1||" + std::string(2 << 20, 'x') + "\r";
+    client.send_raw("\x0b" + message + "\x1c\r");
+    EXPECT_TRUE(client.closed_by_peer(std::chrono::seconds(10)));
+  }
+  // Random bytes, framing bytes among them: an AR or nothing, never a crash.
+  {
+    std::mt19937 random(20261126);
+    std::string noise(64 * 1024, '\0');
+    for (char& ch : noise) ch = static_cast<char>(random() % 256);
+    MllpClient client(node_->mllp_port());
+    client.send_raw(noise);
+    client.send_raw("\x1c\r");
+    // Bounded: frames the noise happened to complete, until none comes.
+    for (int i = 0; i < 1000; ++i) {
+      auto answer = client.read_frame(std::chrono::milliseconds(500));
+      if (!answer) break;
+      EXPECT_EQ(testing::ack_code(*answer), "AR") << *answer;
+    }
+  }
+  // Garbage before the start block is skipped; the message after it is served.
+  MllpClient client(node_->mllp_port());
+  valid.control_id = "GOOD0001";
+  ASSERT_TRUE(client.send_raw("garbage before the frame\r\n"));
+  auto good = client.exchange(orm(valid));
+  ASSERT_TRUE(good.has_value()) << node_->log();
+  EXPECT_EQ(testing::ack_code(*good), "AA") << *good;
+  EXPECT_TRUE(node_->running());
+
+  const auto items = items_by_accession();
+  EXPECT_EQ(items.count("ACC7010"), 0u) << "the truncated message was applied";
+  EXPECT_EQ(items.count("ACC7011"), 0u) << "the oversize message was applied";
+  EXPECT_EQ(items.size(), 1u) << "only the good order is on the worklist";
+}
+
+// Orders go in over MLLP while the node is killed (SIGKILL) and restarted: every acknowledged
+// order is there exactly once, and sending every message again applies none twice.
+TEST_P(Hl7Test, NoAcknowledgedOrderIsLostOrAppliedTwiceAcrossAKill) {
+  std::vector<std::string> messages;
+  for (int i = 0; i < 400; ++i) {
+    char accession[16];
+    std::snprintf(accession, sizeof accession, "K%05d", i);
+    Order o{.control_id = std::string("KILL") + accession,
+            .placer = std::string("PL") + accession,
+            .filler = std::string("FL") + accession,
+            .accession = accession};
+    messages.push_back(orm(o));
+  }
+  std::set<std::string> acknowledged;
+  for (int round = 0; round < 2; ++round) {
+    std::atomic<bool> stop{false};
+    std::thread sender([&] {
+      std::unique_ptr<MllpClient> client;
+      for (std::size_t i = 0; i < messages.size() && !stop; ++i) {
+        try {
+          if (!client) client = std::make_unique<MllpClient>(node_->mllp_port());
+        } catch (const std::exception&) {
+          return;
+        }
+        auto ack = client->exchange(messages[i], std::chrono::seconds(5));
+        if (!ack) return;
+        if (testing::ack_code(*ack) == "AA") acknowledged.insert(testing::ack_control_id(*ack));
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + 200 * round));
+    node_->kill_hard();
+    stop = true;
+    sender.join();
+    node_->start();
+  }
+  ASSERT_FALSE(acknowledged.empty()) << node_->log();
+  auto items = items_by_accession();
+  for (const std::string& control_id : acknowledged) {
+    const std::string accession = control_id.substr(4);
+    EXPECT_EQ(items[accession], 1) << control_id << " acknowledged but not on the worklist once";
+  }
+  // Everything again, on one connection: every message AA, and each order once.
+  MllpClient client(node_->mllp_port());
+  for (const auto& m : messages) {
+    auto ack = client.exchange(m);
+    ASSERT_TRUE(ack.has_value());
+    EXPECT_EQ(testing::ack_code(*ack), "AA") << *ack;
+  }
+  items = items_by_accession();
+  EXPECT_EQ(items.size(), messages.size());
+  for (const auto& [accession, count] : items) EXPECT_EQ(count, 1) << accession;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Hl7Test, ::testing::Values("sqlite", "postgresql"));
+
+}  // namespace
+}  // namespace pacs

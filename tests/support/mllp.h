@@ -1,0 +1,41 @@
+// A real MLLP client for tests: a TCP connection to 127.0.0.1, frames out, frames in.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pacs::testing {
+
+class MllpClient {
+ public:
+  explicit MllpClient(int port);  // throws when it cannot connect
+  ~MllpClient();
+  MllpClient(const MllpClient&) = delete;
+  MllpClient& operator=(const MllpClient&) = delete;
+
+  // Sends the message framed and returns the acknowledgement's text (unframed), or nullopt when
+  // the connection closed or nothing came in time.
+  std::optional<std::string> exchange(std::string_view message,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Writes bytes as they are (broken frames, garbage); false when the connection refused them.
+  bool send_raw(std::string_view bytes);
+  // The next framed message from the node, or nullopt on close or timeout.
+  std::optional<std::string> read_frame(std::chrono::milliseconds timeout);
+  // Whether the node closes the connection within the timeout (reading and dropping anything).
+  bool closed_by_peer(std::chrono::milliseconds timeout);
+
+ private:
+  int fd_ = -1;
+  std::string pending_;  // bytes read after the last frame
+};
+
+// "MSH|^~\&|..." with segments given one per line: the lines joined with CR.
+std::string hl7_message(std::initializer_list<std::string_view> segments);
+
+// The value of MSA-1 (AA, AE, AR) and MSA-2 of an acknowledgement, "" when absent.
+std::string ack_code(const std::string& ack);
+std::string ack_control_id(const std::string& ack);
+
+}  // namespace pacs::testing
