@@ -79,25 +79,17 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
   if (processing != "P" && processing != "D" && processing != "T")
     return reject(202, "processing ID '" + processing + "' is not supported", 11);
 
-  // A message seen before is answered as it was then, and not applied again.
-  auto recorded = index_.recorded_ack(sender, control_id);
-  if (!recorded) {
-    PACS_LOG(Error) << "HL7 " << control_id << ": index unavailable: " << recorded.error().message;
-    return std::nullopt;
-  }
-  if (*recorded) {
-    PACS_LOG(Info) << "HL7 " << type << " " << control_id << " from " << sender
-                   << " seen before: its acknowledgement is sent again";
-    return **recorded;
-  }
-
   const bool order = type == "ORM^O01" || type == "OMI^O23";
   MessageRecord record{sender, control_id, type, "", ""};
-  // Replays what a concurrent copy of this message recorded, when that copy won the race.
+  // A message seen before (its record is there when ours is not taken) is answered as it was
+  // then, and not applied again. The check is the record's insert itself, in the transaction that
+  // applies the message: no lookup before, and no race between two copies.
   auto recorded_answer = [&]() -> std::optional<std::string> {
     auto again = index_.recorded_ack(sender, control_id);
-    if (again && *again) return **again;
-    return std::nullopt;
+    if (!again || !*again) return std::nullopt;
+    PACS_LOG(Info) << "HL7 " << type << " " << control_id << " from " << sender
+                   << " seen before: its acknowledgement is sent again";
+    return **again;
   };
   // Records a refusal or an error, so a resent copy gets the same answer.
   auto refuse = [&](AckCode code, const AckError& error) -> std::optional<std::string> {

@@ -1,142 +1,156 @@
 #include "hl7bridge/mllp_server.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include "hl7bridge/mllp_framer.h"
 #include "storage/model/log.h"
 
 namespace pacs::hl7 {
-
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-using namespace net::experimental::awaitable_operators;
-
 namespace {
 
-// Waits for the socket to have data or for the deadline, whichever comes first; false when the
-// deadline came.
-net::awaitable<bool> readable_before(tcp::socket& socket, std::chrono::seconds timeout) {
-  net::steady_timer deadline(co_await net::this_coro::executor, timeout);
-  auto winner =
-      co_await (socket.async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable)) ||
-                deadline.async_wait(net::as_tuple(net::use_awaitable)));
-  co_return winner.index() == 0;
-}
+// Blocking waits are cut into slices this long, so stop() is noticed.
+constexpr int kPollSliceMs = 200;
 
-net::awaitable<void> serve_connection(tcp::socket socket, const MllpOptions& options,
-                                      const MllpServer::Handler& handler,
-                                      net::thread_pool& workers) {
-  boost::system::error_code ec;
-  const auto peer = socket.remote_endpoint(ec);
-  const std::string who =
-      ec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port());
-  MllpFramer framer(options.max_message_bytes);
-  std::array<char, 64 * 1024> buffer;
-  std::vector<std::string> messages;
-  // Bounded by the peer: every pass reads something, or the connection ends.
-  for (;;) {
-    if (!co_await readable_before(socket, options.idle_timeout)) {
-      PACS_LOG(Info) << "MLLP " << who << ": idle for " << options.idle_timeout.count()
-                     << " s, closing"
-                     << (framer.buffered_bytes() ? " (an unfinished message is dropped)" : "");
-      break;
-    }
-    const std::size_t n = socket.read_some(net::buffer(buffer), ec);
-    if (ec == net::error::would_block) continue;
-    if (ec) {
-      if (framer.buffered_bytes())
-        PACS_LOG(Warn) << "MLLP " << who << ": connection ended inside a message ("
-                       << framer.buffered_bytes() << " bytes dropped, nothing applied)";
-      break;
-    }
-    messages.clear();
-    framer.feed(std::string_view(buffer.data(), n), messages);
-    for (const std::string& message : messages) {
-      const std::string_view view(message);
-      auto ack = co_await net::co_spawn(
-          workers, [&]() -> net::awaitable<std::optional<std::string>> { co_return handler(view); },
-          net::use_awaitable);
-      if (!ack) {
-        // Not processed for a reason that may pass: no answer, so the sender tries again.
-        PACS_LOG(Warn) << "MLLP " << who << ": message not processed, closing without an answer";
-        co_return;
-      }
-      const std::string frame = mllp_frame(*ack);
-      co_await net::async_write(socket, net::buffer(frame),
-                                net::redirect_error(net::use_awaitable, ec));
-      if (ec) co_return;
-    }
-    if (framer.state() == MllpFramer::State::Oversize) {
-      PACS_LOG(Warn) << "MLLP " << who << ": a message over " << options.max_message_bytes
-                     << " bytes; closing without an answer";
-      break;
-    }
+bool send_all(int fd, std::string_view bytes) {
+  // Bounded by the bytes: every pass sends some or fails.
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
   }
-  socket.shutdown(tcp::socket::shutdown_both, ec);
-}
-
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, const MllpOptions& options,
-                                 const MllpServer::Handler& handler, net::thread_pool& workers) {
-  // Ends when stop() closes the acceptor.
-  while (acceptor.is_open()) {
-    boost::system::error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
-    if (ec == net::error::operation_aborted) break;
-    if (ec) continue;
-    socket.set_option(tcp::no_delay(true), ec);
-    socket.non_blocking(true, ec);
-    net::co_spawn(acceptor.get_executor(),
-                  serve_connection(std::move(socket), options, handler, workers), net::detached);
-  }
+  return true;
 }
 
 }  // namespace
 
 MllpServer::MllpServer(MllpOptions options, Handler handler)
-    : options_(std::move(options)),
-      handler_(std::move(handler)),
-      workers_(std::max(1u, options_.worker_threads)) {}
+    : options_(std::move(options)), handler_(std::move(handler)) {}
 
 MllpServer::~MllpServer() {
   stop();
 }
 
 Result<void> MllpServer::start() {
-  try {
-    const tcp::endpoint endpoint{net::ip::make_address(options_.address), options_.port};
-    acceptor_ = std::make_unique<tcp::acceptor>(io_, endpoint, /*reuse_address=*/true);
-  } catch (const boost::system::system_error& e) {
-    return fail(ErrorCode::InvalidArgument, "MLLP on " + options_.address + ":" +
-                                                std::to_string(options_.port) + ": " + e.what());
+  const std::string where = options_.address + ":" + std::to_string(options_.port);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(options_.port);
+  if (::inet_pton(AF_INET, options_.address.c_str(), &address.sin_addr) != 1)
+    return fail(ErrorCode::InvalidArgument, "MLLP address '" + options_.address + "' is not IPv4");
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  if (listen_fd_ < 0 || ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listen_fd_, SOMAXCONN) != 0) {
+    const std::string why = std::strerror(errno);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    listen_fd_ = -1;
+    return fail(ErrorCode::InvalidArgument, "MLLP on " + where + ": " + why);
   }
-  net::co_spawn(io_, accept_loop(*acceptor_, options_, handler_, workers_), net::detached);
-  for (unsigned i = 0; i < std::max(1u, options_.network_threads); ++i)
-    threads_.emplace_back([this] { io_.run(); });
-  PACS_LOG(Info) << "MLLP: listening on " << options_.address << ":" << options_.port;
+  acceptor_ = std::jthread([this] { accept_loop(); });
+  PACS_LOG(Info) << "MLLP: listening on " << where;
   return {};
 }
 
 void MllpServer::stop() {
-  if (threads_.empty()) return;
-  net::post(io_, [this] {
-    boost::system::error_code ignored;
-    if (acceptor_) acceptor_->close(ignored);
-  });
-  io_.stop();
-  threads_.clear();  // joins
-  workers_.stop();
-  workers_.join();
+  if (listen_fd_ < 0) return;
+  stopping_ = true;
+  if (acceptor_.joinable()) acceptor_.join();
+  std::list<std::jthread> threads;
+  {
+    std::lock_guard lock(mu_);
+    threads.swap(connection_threads_);
+  }
+  threads.clear();  // joins: each connection notices stopping_ within a poll slice
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+void MllpServer::accept_loop() {
+  // Ends with stop().
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, kPollSliceMs) <= 0) continue;
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    char host[INET_ADDRSTRLEN] = "?";
+    ::inet_ntop(AF_INET, &peer.sin_addr, host, sizeof host);
+    std::string who = std::string(host) + ":" + std::to_string(ntohs(peer.sin_port));
+    if (connections_ >= options_.max_connections) {
+      PACS_LOG(Warn) << "MLLP " << who << ": " << options_.max_connections
+                     << " connections already; closing this one";
+      ::close(fd);
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ++connections_;
+    std::lock_guard lock(mu_);
+    // Threads of connections that ended are joined here, as new ones come.
+    connection_threads_.remove_if([](std::jthread& t) { return !t.joinable(); });
+    connection_threads_.emplace_back([this, fd, who = std::move(who)] {
+      serve(fd, who);
+      ::close(fd);
+      --connections_;
+    });
+  }
+}
+
+void MllpServer::serve(int fd, std::string who) {
+  MllpFramer framer(options_.max_message_bytes);
+  std::array<char, 64 * 1024> buffer;
+  std::vector<std::string> messages;
+  auto idle_since = std::chrono::steady_clock::now();
+  // Bounded by the peer and the idle timeout: every pass reads, or waits one slice.
+  while (!stopping_) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, kPollSliceMs);
+    if (ready == 0) {
+      if (std::chrono::steady_clock::now() - idle_since < options_.idle_timeout) continue;
+      PACS_LOG(Info) << "MLLP " << who << ": idle for " << options_.idle_timeout.count()
+                     << " s, closing"
+                     << (framer.buffered_bytes() ? " (an unfinished message is dropped)" : "");
+      return;
+    }
+    const ssize_t n = ready < 0 ? -1 : ::recv(fd, buffer.data(), buffer.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (framer.buffered_bytes())
+        PACS_LOG(Warn) << "MLLP " << who << ": connection ended inside a message ("
+                       << framer.buffered_bytes() << " bytes dropped, nothing applied)";
+      return;
+    }
+    messages.clear();
+    framer.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)), messages);
+    for (const std::string& message : messages) {
+      idle_since = std::chrono::steady_clock::now();
+      auto ack = handler_(message);
+      if (!ack) {
+        // Not processed for a reason that may pass: no answer, so the sender tries again.
+        PACS_LOG(Warn) << "MLLP " << who << ": message not processed, closing without an answer";
+        return;
+      }
+      if (!send_all(fd, mllp_frame(*ack))) return;
+    }
+    if (framer.state() == MllpFramer::State::Oversize) {
+      PACS_LOG(Warn) << "MLLP " << who << ": a message over " << options_.max_message_bytes
+                     << " bytes; closing without an answer";
+      return;
+    }
+  }
 }
 
 }  // namespace pacs::hl7

@@ -1,21 +1,19 @@
-// The HL7 face's listener: MLLP over TCP on Boost.Asio. One coroutine per connection reads
-// frames, hands each message to the handler on a worker pool (it commits to the index) and writes
-// the acknowledgement back on the same connection, one message at a time, in order.
+// The HL7 face's listener: MLLP over TCP, a thread per connection. A connection carries one
+// message at a time (the sender waits for each ACK), and the handler commits to the index before
+// answering, so the message is handled on the connection's own thread: handing it to a pool and
+// back cost more than a third of each round trip here (measured: ~0.35 ms of ~1.1 ms).
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/thread_pool.hpp>
-
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <memory>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <vector>
 
 #include "storage/model/result.h"
 
@@ -28,8 +26,8 @@ struct MllpOptions {
   // A connection with no complete message for this long is closed (RIS links are long-lived,
   // but a peer that stopped mid-frame must not hold a connection for ever).
   std::chrono::seconds idle_timeout{300};
-  unsigned network_threads = 1;
-  unsigned worker_threads = 4;  // handlers: parsing, index transactions
+  // Connections served at once; one more is closed at once (and logged).
+  unsigned max_connections = 64;
 };
 
 class MllpServer {
@@ -43,18 +41,21 @@ class MllpServer {
 
   // Binds and starts serving; returns at once.
   Result<void> start();
-  // Stops accepting, closes connections, joins the threads.
+  // Stops accepting, ends every connection (each within a poll interval), joins the threads.
   void stop();
 
  private:
-  class Connection;
+  void accept_loop();
+  void serve(int fd, std::string peer);
 
   MllpOptions options_;
   Handler handler_;
-  boost::asio::io_context io_;
-  boost::asio::thread_pool workers_;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::vector<std::jthread> threads_;
+  int listen_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::atomic<unsigned> connections_{0};
+  std::jthread acceptor_;
+  std::mutex mu_;
+  std::list<std::jthread> connection_threads_;  // guarded by mu_
 };
 
 }  // namespace pacs::hl7

@@ -259,8 +259,11 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
         if (!seen) steps.push_back(std::move(step));
       }
     }
+    const std::string procedure_description = value_of(obr, procedure_field, 2);
     for (StepSource& s : steps) {
       if (s.sps_id.empty()) s.sps_id = order.requested_procedure_id;
+      // Type 1C with the protocol codes: a modality shows it; the procedure's text stands in.
+      if (s.description.empty()) s.description = procedure_description;
       if (s.station_aet.empty()) {
         const auto configured = options.station_aet_by_modality.find(s.modality);
         if (configured != options.station_aet_by_modality.end()) s.station_aet = configured->second;

@@ -89,8 +89,9 @@ CREATE INDEX patients_name_key ON patients(name_key{pattern_ops});
 CREATE INDEX studies_referring_key ON studies(referring_key{pattern_ops});
 )sql",
     // 4: the imaging workflow: orders, the worklist items they schedule (the keys Modality
-    // Worklist matches on, copied from the order so a query reads one table), and the HL7
-    // messages processed, unique per sender and control ID so none is applied twice.
+    // Worklist matches on, copied from the order so a query reads one table; a modality asks
+    // for its station or modality on a day, hence the two-column indexes), and the HL7 messages
+    // processed, unique per sender and control ID so none is applied twice.
     R"sql(
 CREATE TABLE orders (
   pk {pk},
@@ -106,7 +107,6 @@ CREATE TABLE orders (
   updated_ms {int} NOT NULL,
   UNIQUE (placer_order, filler_order));
 CREATE INDEX orders_filler ON orders(filler_order);
-CREATE INDEX orders_placer ON orders(placer_order);
 CREATE INDEX orders_accession ON orders(accession_number);
 CREATE INDEX orders_study ON orders(study_uid);
 CREATE TABLE worklist (
@@ -128,7 +128,8 @@ CREATE TABLE worklist (
   attributes {blob});
 CREATE INDEX worklist_order ON worklist(order_pk);
 CREATE INDEX worklist_start ON worklist(start_date);
-CREATE INDEX worklist_station ON worklist(station_aet);
+CREATE INDEX worklist_station_start ON worklist(station_aet, start_date);
+CREATE INDEX worklist_modality_start ON worklist(modality, start_date);
 CREATE INDEX worklist_patient ON worklist(patient_id);
 CREATE INDEX worklist_accession ON worklist(accession_number);
 CREATE INDEX worklist_name_key ON worklist(name_key{pattern_ops});

@@ -112,7 +112,8 @@ int serve(const Config& config) {
         hl7::MllpOptions{.address = "127.0.0.1",
                          .port = config.mllp_port,
                          .max_message_bytes = config.mllp_max_message_kb << 10,
-                         .idle_timeout = std::chrono::seconds(config.mllp_idle_seconds)},
+                         .idle_timeout = std::chrono::seconds(config.mllp_idle_seconds),
+                         .max_connections = 64},
         [&hl7_service](std::string_view message) { return hl7_service.handle(message); });
     if (auto started = mllp->start(); !started) {
       PACS_LOG(Error) << started.error().message;

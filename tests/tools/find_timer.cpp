@@ -1,10 +1,12 @@
-// pacsnode-find-timer: times one study-level C-FIND, repeated over ONE association (Study Root
-// FIND, explicit and implicit VR little endian), and prints the median and 95th percentile of the
-// round trip (request sent .. final response received) and the match count of the last query:
+// pacsnode-find-timer: times one study-level C-FIND (or, with --worklist, a Modality Worklist
+// C-FIND), repeated over ONE association (explicit and implicit VR little endian), and prints the
+// median and 95th percentile of the round trip (request sent .. final response received) and the
+// match count of the last query:
 //
 //   median_ms=X p95_ms=Y matches=M
 //
-// QueryRetrieveLevel=STUDY and an empty StudyInstanceUID (a return key) are added unless given.
+// QueryRetrieveLevel=STUDY and an empty StudyInstanceUID (a return key) are added unless given;
+// with --worklist, --step-key keys go into the Scheduled Procedure Step Sequence item.
 // DCMTK reads TCP_NODELAY=1 from the environment to disable Nagle on the socket.
 
 #include <dcmtk/config/osconfig.h>  // must come first for DCMTK
@@ -47,17 +49,21 @@ struct Options {
   int warmup = 0;
   int timeout_seconds = 30;
   std::vector<std::pair<DcmTagKey, std::string>> keys;  // in order; a later key overrides
+  bool worklist = false;
+  std::vector<std::pair<DcmTagKey, std::string>> step_keys;  // worklist: in the SPS item
 };
 
 void print_usage(std::FILE* to) {
   std::fputs(
       "usage: pacsnode-find-timer --port N --aec CALLED --count N [--key TAG=VALUE]...\n"
       "         [--host HOST=127.0.0.1] [--aet CALLING=FINDTIMER] [--warmup N=0]\n"
-      "         [--timeout S=30]\n"
+      "         [--timeout S=30] [--worklist [--step-key TAG=VALUE]...]\n"
       "Runs the study-level C-FIND (Study Root) N times over one association after --warmup\n"
       "untimed ones and prints 'median_ms=X p95_ms=Y matches=M' (M: matches of the last query).\n"
       "TAG is a keyword (PatientID) or gggg,eeee; QueryRetrieveLevel=STUDY and an empty\n"
-      "StudyInstanceUID are added unless given. A key given twice keeps the last value.\n",
+      "StudyInstanceUID are added unless given. A key given twice keeps the last value.\n"
+      "--worklist queries the Modality Worklist instead (no level added); --step-key keys go into\n"
+      "the Scheduled Procedure Step Sequence item.\n",
       to);
 }
 
@@ -68,6 +74,10 @@ std::string parse_args(int argc, char** argv, Options& opt) {
     if (arg == "-h" || arg == "--help") {
       print_usage(stdout);
       std::exit(0);
+    }
+    if (arg == "--worklist") {
+      opt.worklist = true;
+      continue;
     }
     if (i + 1 >= argc) return "missing value for " + std::string(arg);
     const std::string_view value = argv[++i];
@@ -92,7 +102,7 @@ std::string parse_args(int argc, char** argv, Options& opt) {
         return std::string(arg) + " must be 1..16 characters, got '" + std::string(value) + "'";
       }
       (arg == "--aet" ? opt.calling_aet : opt.called_aet) = value;
-    } else if (arg == "--key") {
+    } else if (arg == "--key" || arg == "--step-key") {
       const std::size_t eq = value.find('=');
       if (eq == std::string_view::npos || eq == 0) {
         return "--key must be TAG=VALUE, got '" + std::string(value) + "'";
@@ -102,7 +112,8 @@ std::string parse_args(int argc, char** argv, Options& opt) {
       if (DcmTag::findTagFromName(name.c_str(), tag).bad()) {
         return "--key: unknown attribute '" + name + "'";
       }
-      opt.keys.emplace_back(tag, std::string(value.substr(eq + 1)));
+      (arg == "--key" ? opt.keys : opt.step_keys)
+          .emplace_back(tag, std::string(value.substr(eq + 1)));
     } else {
       return "unknown argument '" + std::string(arg) + "'";
     }
@@ -115,11 +126,21 @@ std::string parse_args(int argc, char** argv, Options& opt) {
 
 // Builds the query: the defaults first, then the user's keys (a later key overrides).
 bool build_query(const Options& opt, DcmDataset& query, std::string& error) {
-  std::vector<std::pair<DcmTagKey, std::string>> keys = {
-      {DCM_QueryRetrieveLevel, "STUDY"},
-      {DCM_StudyInstanceUID, ""},
-  };
+  std::vector<std::pair<DcmTagKey, std::string>> keys;
+  if (!opt.worklist) keys = {{DCM_QueryRetrieveLevel, "STUDY"}, {DCM_StudyInstanceUID, ""}};
   keys.insert(keys.end(), opt.keys.begin(), opt.keys.end());
+  DcmItem* step = nullptr;
+  if (opt.worklist &&
+      query.findOrCreateSequenceItem(DCM_ScheduledProcedureStepSequence, step, 0).bad()) {
+    error = "cannot add the Scheduled Procedure Step Sequence";
+    return false;
+  }
+  for (const auto& [tag, value] : opt.step_keys) {
+    if (!step || step->putAndInsertString(tag, value.c_str()).bad()) {
+      error = "cannot set step key " + std::string(DcmTag(tag).getTagName());
+      return false;
+    }
+  }
   for (const auto& [tag, value] : keys) {
     const OFCondition cond = query.putAndInsertString(tag, value.c_str());
     if (cond.bad()) {
@@ -208,8 +229,9 @@ int main(int argc, char** argv) {
   OFList<OFString> syntaxes;
   syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
   syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
-  OFCondition cond =
-      scu.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, syntaxes);
+  const char* model = opt.worklist ? UID_FINDModalityWorklistInformationModel
+                                   : UID_FINDStudyRootQueryRetrieveInformationModel;
+  OFCondition cond = scu.addPresentationContext(model, syntaxes);
   if (cond.good()) cond = scu.initNetwork();
   if (cond.good()) cond = scu.negotiateAssociation();
   if (cond.bad()) {
@@ -218,11 +240,10 @@ int main(int argc, char** argv) {
                  pacs::tools::one_line(cond.text()).c_str());
     return kExitAssociationFailed;
   }
-  const T_ASC_PresentationContextID pc =
-      scu.findPresentationContextID(UID_FINDStudyRootQueryRetrieveInformationModel, "");
+  const T_ASC_PresentationContextID pc = scu.findPresentationContextID(model, "");
   if (pc == 0) {
-    std::fprintf(stderr, "pacsnode-find-timer: %s did not accept Study Root FIND\n",
-                 opt.called_aet.c_str());
+    std::fprintf(stderr, "pacsnode-find-timer: %s did not accept %s\n", opt.called_aet.c_str(),
+                 opt.worklist ? "Modality Worklist FIND" : "Study Root FIND");
     scu.releaseAssociation();
     return kExitAssociationFailed;
   }

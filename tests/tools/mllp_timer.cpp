@@ -1,0 +1,162 @@
+// pacsnode-mllp-timer: sends synthetic ORM^O01 new orders over MLLP, each waiting for its ACK, on
+// one or several connections side by side, and prints throughput and round-trip latency:
+//
+//   messages_per_s=X median_ms=Y p95_ms=Z accepted=N
+//
+// Orders are numbered from --first on; --prefix keeps the control IDs and order numbers of
+// separate runs apart. Each order schedules one step, for one of five modalities in turn (CT, MR,
+// US, CR, DX), on one of --days days from 20270101 (28 days a month, at most 336 days).
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "tests/support/mllp.h"
+#include "tests/tools/parse_number.h"
+
+namespace {
+
+struct Options {
+  int port = 0;
+  int count = 0;
+  int connections = 1;
+  int first = 0;
+  int days = 30;
+  std::string prefix = "B";
+};
+
+void print_usage(std::FILE* to) {
+  std::fputs(
+      "usage: pacsnode-mllp-timer --port N --count N [--connections C=1] [--first N=0]\n"
+      "         [--days D=30] [--prefix P=B]\n"
+      "Sends N ORM^O01 new orders to 127.0.0.1:PORT over C MLLP connections (each message waits\n"
+      "for its ACK) and prints 'messages_per_s=X median_ms=Y p95_ms=Z accepted=N'.\n",
+      to);
+}
+
+std::string parse_args(int argc, char** argv, Options& opt) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      print_usage(stdout);
+      std::exit(0);
+    }
+    if (i + 1 >= argc) return "missing value for " + std::string(arg);
+    const std::string_view value = argv[++i];
+    if (arg == "--prefix") {
+      if (value.empty() || value.size() > 4) return "--prefix must be 1..4 characters";
+      opt.prefix = value;
+      continue;
+    }
+    int* target = arg == "--port"          ? &opt.port
+                  : arg == "--count"       ? &opt.count
+                  : arg == "--connections" ? &opt.connections
+                  : arg == "--first"       ? &opt.first
+                  : arg == "--days"        ? &opt.days
+                                           : nullptr;
+    if (!target) return "unknown argument '" + std::string(arg) + "'";
+    const int min = arg == "--first" ? 0 : 1;
+    const int max = arg == "--port"          ? 65535
+                    : arg == "--connections" ? 64
+                    : arg == "--days"        ? 336
+                                             : 10'000'000;
+    const auto n = pacs::tools::parse_number<int>(value, min, max);
+    if (!n) return std::string(arg) + " out of range: '" + std::string(value) + "'";
+    *target = *n;
+  }
+  if (opt.port == 0) return "--port is required";
+  if (opt.count == 0) return "--count is required";
+  return {};
+}
+
+std::string order_message(const Options& opt, int n) {
+  char number[16];
+  std::snprintf(number, sizeof number, "%s%08d", opt.prefix.c_str(), n);
+  char date[32];
+  const int day = (n / 5) % opt.days;  // from 2027-01-01, 28 days a month
+  std::snprintf(date, sizeof date, "2027%02d%02d", 1 + day / 28, 1 + day % 28);
+  static const char* const kModalities[] = {"CT", "MR", "US", "CR", "DX"};
+  const std::string modality = kModalities[n % 5];
+  const std::string start = std::string(date) + "0900";
+  const std::string id = number;
+  return pacs::testing::hl7_message(
+      {"MSH|^~\\&|BENCHRIS|HOSP|PACSNODE|RAD|20261124093000||ORM^O01|" + id + "|P|2.3.1",
+       "PID|1||PAT" + id + "^^^HOSP^MR||Bench^Patient^" + id + "||19700101|F",
+       "PV1|1|O|||||||1234^Smith^John",
+       "ORC|NW|PL" + id + "^EHR|FL" + id + "^RIS||SC||^^^" + start + "^^R",
+       "OBR|1|PL" + id + "^EHR|FL" + id + "^RIS|CTHEAD^CT head^L||||||||||||1234^Smith^John||" +
+           id + "|RP" + id + "|SPS" + id + "||||" + modality + "|||^^^" + start + "^^R"});
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * sorted.size()));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (const std::string error = parse_args(argc, argv, opt); !error.empty()) {
+    std::fprintf(stderr, "pacsnode-mllp-timer: %s\n", error.c_str());
+    print_usage(stderr);
+    return 1;
+  }
+  std::mutex mu;
+  std::vector<double> latencies;
+  int accepted = 0;
+  std::string failure;
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::thread> senders;
+  for (int c = 0; c < opt.connections; ++c) {
+    senders.emplace_back([&, c] {
+      std::vector<double> mine;
+      int ok = 0;
+      std::string error;
+      try {
+        pacs::testing::MllpClient client(opt.port);
+        for (int i = c; i < opt.count; i += opt.connections) {
+          const std::string message = order_message(opt, opt.first + i);
+          const auto sent = std::chrono::steady_clock::now();
+          auto ack = client.exchange(message, std::chrono::seconds(30));
+          mine.push_back(
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent)
+                  .count());
+          if (!ack) {
+            error = "no acknowledgement";
+            break;
+          }
+          if (pacs::testing::ack_code(*ack) != "AA") {
+            error = "not accepted: " + *ack;
+            break;
+          }
+          ++ok;
+        }
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      std::lock_guard lock(mu);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+      accepted += ok;
+      if (!error.empty() && failure.empty()) failure = error;
+    });
+  }
+  for (auto& t : senders) t.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!failure.empty()) {
+    std::fprintf(stderr, "pacsnode-mllp-timer: %s\n", failure.c_str());
+    return 2;
+  }
+  std::sort(latencies.begin(), latencies.end());
+  std::printf("messages_per_s=%.1f median_ms=%.3f p95_ms=%.3f accepted=%d\n", accepted / seconds,
+              percentile(latencies, 50), percentile(latencies, 95), accepted);
+  return 0;
+}
