@@ -34,9 +34,9 @@ Result<std::vector<RetrieveItem>> find_instances(const WebContext& context,
 // Sets a 400 or 404 answer and returns true when there is nothing to retrieve.
 bool answered_if_missing(Exchange& exchange, const Result<std::vector<RetrieveItem>>& items);
 std::string instance_url(const std::string& base, const RetrieveItem& item);
-// A stored instance converted to another syntax (see can_produce), as Part 10 bytes.
-Result<std::string> converted_instance(const std::filesystem::path& file,
-                                       const std::string& syntax);
+// A stored instance as it goes out when not as its stored bytes (another syntax, see can_produce,
+// or coerced patient attributes), as Part 10 bytes.
+Result<std::string> converted_instance(const RetrieveItem& item, const std::string& syntax);
 
 // QIDO-RS: level is the level searched (STUDY, SERIES or IMAGE) within `within`.
 struct SearchRequest {

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "dicomweb/dicom_json.h"
+#include "pacsnode/services/coercion.h"
 #include "storage/model/log.h"
 
 namespace pacs::web {
@@ -86,6 +87,7 @@ Result<std::string> build_metadata(const RetrieveItem& item) {
     return fail(ErrorCode::StorageFailure,
                 "stored file of " + item.sop_instance_uid + " unreadable");
   DcmDataset& dataset = *ff.getDataset();
+  if (item.patient_update) coerce_patient(dataset, *item.patient_update);
   dataset.convertToUTF8();
   return to_dicom_json(dataset, std::string(kUrlMarker));
 }
@@ -111,12 +113,13 @@ std::string with_instance_url(const std::string& cached, const std::string& inst
 }
 
 Result<CachedMetadata> load_metadata(const RetrieveItem& item) {
-  if (!item.metadata_cache.empty())
+  const bool cacheable = !item.metadata_cache.empty() && !item.patient_update;
+  if (cacheable)
     if (auto cached = read_cache(item.metadata_cache))
-      return CachedMetadata{std::move(*cached), true};
+      return CachedMetadata{std::move(*cached), false};
   auto built = build_metadata(item);
   if (!built) return tl::unexpected(built.error());
-  return CachedMetadata{std::move(*built), false};
+  return CachedMetadata{std::move(*built), cacheable};
 }
 
 void cache_metadata(const RetrieveItem& item, const std::string& json) {

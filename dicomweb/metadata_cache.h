@@ -13,10 +13,12 @@ namespace pacs::web {
 // under a placeholder for the instance URL.
 struct CachedMetadata {
   std::string json;
-  bool from_cache = false;
+  bool to_cache = false;  // built from the file, and worth keeping for the next request
 };
 
-// From the cache when a whole copy is there; otherwise built from the stored file.
+// From the cache when a whole copy is there; otherwise built from the stored file. An item whose
+// patient attributes are coerced (see coercion.h) is built with them and not cached: the cache
+// holds what the file holds.
 Result<CachedMetadata> load_metadata(const RetrieveItem& item);
 // Keeps built metadata for the next request. Not synced: a torn copy is rebuilt.
 void cache_metadata(const RetrieveItem& item, const std::string& json);

@@ -249,7 +249,7 @@ std::string parse_uri_request(const QueryParameters& parameters, ResourceUids& u
 }
 
 Result<std::string> file_as(const RetrieveItem& item, const std::string& syntax) {
-  if (syntax != item.transfer_syntax) return converted_instance(item.file, syntax);
+  if (!sendable_as_stored(item, syntax)) return converted_instance(item, syntax);
   std::ifstream in(item.file, std::ios::binary);
   std::ostringstream out;
   out << in.rdbuf();

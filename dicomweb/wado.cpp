@@ -61,10 +61,10 @@ bool accepts_json(std::string_view accept) {
 
 }  // namespace
 
-// A stored instance re-encoded in another (uncompressed) syntax, as Part 10 bytes.
-Result<std::string> converted_instance(const std::filesystem::path& file,
-                                       const std::string& syntax) {
-  auto loaded = load_converted(file, syntax);
+// A stored instance as it goes out when not as its stored bytes (another, uncompressed syntax, or
+// coerced patient attributes), as Part 10 bytes.
+Result<std::string> converted_instance(const RetrieveItem& item, const std::string& syntax) {
+  auto loaded = load_for_sending(item, syntax);
   if (!loaded) return tl::unexpected(loaded.error());
   DcmFileFormat& ff = **loaded;
   const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
@@ -156,12 +156,13 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   for (const RetrieveItem* item : sendable) {
     const bool as_stored = *syntax == "*" || *syntax == item->transfer_syntax;
     const std::string part_syntax = as_stored ? item->transfer_syntax : *syntax;
+    const bool raw = sendable_as_stored(*item, part_syntax);
     heads.push_back(std::string(heads.empty() ? "" : "\r\n") + "--" + boundary +
                     "\r\nContent-Type: application/dicom; transfer-syntax=" + part_syntax +
                     "\r\nContent-Location: " + instance_url(base, *item) + "\r\n\r\n");
     std::error_code ec;
     const auto size = std::filesystem::file_size(item->file, ec);
-    if (!as_stored || ec)
+    if (!raw || ec)
       length.reset();
     else if (length)
       *length += heads.back().size() + size;
@@ -176,9 +177,9 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
     const std::string part_syntax = as_stored ? item->transfer_syntax : *syntax;
     const std::string& head = heads[i];
     co_await exchange.stream(head);
-    if (!as_stored) {
+    if (!sendable_as_stored(*item, part_syntax)) {
       const auto bytes =
-          co_await exchange.blocking([&] { return converted_instance(item->file, part_syntax); });
+          co_await exchange.blocking([&] { return converted_instance(*item, part_syntax); });
       if (!bytes) throw std::runtime_error(bytes.error().message);
       co_await exchange.stream(*bytes);
       continue;
@@ -252,7 +253,7 @@ net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& con
       piece += first ? "[" : ",";
       piece += with_instance_url(loaded[k]->json, instance_url(base, item));
       first = false;
-      if (!loaded[k]->from_cache) {
+      if (loaded[k]->to_cache) {
         pending_bytes += loaded[k]->json.size();
         to_cache.emplace_back(&item, std::move(loaded[k]->json));
       }

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "hl7bridge/charset.h"
+#include "hl7bridge/patients.h"
 #include "storage/model/log.h"
 
 namespace pacs::hl7 {
@@ -102,36 +103,54 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
     if (!stored) return std::nullopt;
     return record.ack;
   };
-  if (!order) {
-    const bool known_type = message.message_type() == "ORM" || message.message_type() == "OMI";
+  const bool patient =
+      type == "ADT^A01" || type == "ADT^A04" || type == "ADT^A08" || type == "ADT^A40";
+  if (!order && !patient) {
+    const std::string code = message.message_type();
+    const bool known_type = code == "ORM" || code == "OMI" || code == "ADT";
     return refuse(AckCode::AR, AckError{known_type ? 201 : 200,
                                         "message type " + type + " is not supported", "MSH", 1, 9});
   }
 
+  // Applies the message's effect together with its record (the AA we are about to send).
+  record.ack_code = "AA";
+  record.ack = answer(AckCode::AA, std::nullopt);
+  auto outcome = [&](const Result<void>& applied, const std::string& what,
+                     const AckError& not_found) -> std::optional<std::string> {
+    if (applied) {
+      PACS_LOG(Info) << "HL7 " << type << " " << control_id << " from " << sender << ": " << what;
+      return record.ack;
+    }
+    switch (applied.error().code) {
+      case ErrorCode::Duplicate:
+        return recorded_answer();
+      case ErrorCode::NotFound: {
+        AckError error = not_found;
+        error.text = applied.error().message;
+        return refuse(AckCode::AE, error);
+      }
+      default:
+        PACS_LOG(Error) << "HL7 " << control_id << " not applied: " << applied.error().message;
+        return std::nullopt;
+    }
+  };
+
+  if (patient) {
+    auto change = patient_change(message);
+    if (!change) return refuse(change.error().code, change.error().error);
+    return outcome(index_.apply_patient_change(*change, record),
+                   change->merge ? "patients merged" : "patient updated",
+                   AckError{204, "", "MRG", 1, 1});
+  }
   auto changes = order_changes(message, options_.orders,
                                [this](const std::string& placer, const std::string& filler) {
                                  auto known = index_.find_order(placer, filler);
                                  return known && *known ? (*known)->study_uid : std::string();
                                });
   if (!changes) return refuse(changes.error().code, changes.error().error);
-
-  record.ack_code = "AA";
-  record.ack = answer(AckCode::AA, std::nullopt);
-  auto applied = index_.apply_orders(*changes, record);
-  if (applied) {
-    PACS_LOG(Info) << "HL7 " << type << " " << control_id << " from " << sender << ": "
-                   << changes->size() << " order change(s) applied";
-    return record.ack;
-  }
-  switch (applied.error().code) {
-    case ErrorCode::Duplicate:
-      return recorded_answer();
-    case ErrorCode::NotFound:
-      return refuse(AckCode::AE, AckError{204, applied.error().message, "ORC", 1, 2});
-    default:
-      PACS_LOG(Error) << "HL7 " << control_id << " not applied: " << applied.error().message;
-      return std::nullopt;
-  }
+  return outcome(index_.apply_orders(*changes, record),
+                 std::to_string(changes->size()) + " order change(s) applied",
+                 AckError{204, "", "ORC", 1, 2});
 }
 
 }  // namespace pacs::hl7

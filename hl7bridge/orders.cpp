@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "hl7bridge/hl7_to_dicom.h"
 #include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
 #include "storage/model/uid.h"
@@ -26,45 +27,13 @@ std::string value_of(const Segment* segment, std::size_t field, std::size_t comp
   return v == "\"\"" ? std::string() : v;
 }
 
-std::string join_person_name(std::vector<std::string> parts) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "^" : "") + parts[i];
-  return normalized_person_name(out);
-}
-
-// XPN (family^given^middle^suffix^prefix) to DICOM PN (family^given^middle^prefix^suffix).
+// The conversions of a segment that may be absent: an absent one gives empty values.
 std::string person_name_from_xpn(const Segment* s, std::size_t field) {
-  return join_person_name({value_of(s, field, 1), value_of(s, field, 2), value_of(s, field, 3),
-                           value_of(s, field, 5), value_of(s, field, 4)});
+  return s ? hl7::person_name_from_xpn(*s, field) : std::string();
 }
 
-// XCN (id^family^given^middle^suffix^prefix) to DICOM PN.
 std::string person_name_from_xcn(const Segment* s, std::size_t field) {
-  return join_person_name({value_of(s, field, 2), value_of(s, field, 3), value_of(s, field, 4),
-                           value_of(s, field, 6), value_of(s, field, 5)});
-}
-
-std::string dicom_sex(const std::string& hl7) {
-  if (hl7 == "M" || hl7 == "F" || hl7 == "O") return hl7;
-  if (hl7 == "A" || hl7 == "N") return "O";
-  return {};
-}
-
-// TQ priority (or TQ1-9): S stat, A/P/C urgent, R routine, T timing critical.
-std::string dicom_priority(const std::string& hl7) {
-  if (hl7 == "S") return "STAT";
-  if (hl7 == "A" || hl7 == "P" || hl7 == "C") return "HIGH";
-  if (hl7 == "R") return "ROUTINE";
-  if (hl7 == "T") return "MEDIUM";
-  return {};
-}
-
-// An HL7 TS/DTM as DICOM DA and TM (the offset dropped: TM has none).
-std::pair<std::string, std::string> date_and_time(std::string ts) {
-  ts = ts.substr(0, ts.find_first_of("+-"));
-  const std::string date = ts.substr(0, std::min<std::size_t>(8, ts.size()));
-  const std::string time = ts.size() > 8 ? ts.substr(8) : std::string();
-  return {date.size() == 8 ? date : std::string(), time};
+  return s ? hl7::person_name_from_xcn(*s, field) : std::string();
 }
 
 tl::unexpected<MessageProblem> problem(int code, std::string text, std::string segment = {},
@@ -208,7 +177,7 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
     put(common, DCM_PatientName, order.patient_name);
     put(common, DCM_PatientID, order.patient_id);
     put(common, DCM_IssuerOfPatientID, order.issuer_of_patient_id);
-    put(common, DCM_PatientBirthDate, date_and_time(value_of(pid, 7)).first);
+    put(common, DCM_PatientBirthDate, dicom_date_and_time(value_of(pid, 7)).first);
     put(common, DCM_PatientSex, dicom_sex(value_of(pid, 8)));
     put(common, DCM_PatientMotherBirthName, person_name_from_xpn(pid, 6));
     put(common, DCM_ReferringPhysicianName, person_name_from_xcn(pv1, 8));
@@ -249,10 +218,11 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
                          person_name_from_xcn(obr, 34)});
     } else {
       for (const Segment* o : g.obrs) {
-        StepSource step{value_of(o, 20), value_of(o, 24), "", "", "", start, value_of(o, 4, 5),
-                        value_of(o, 4, 4), value_of(o, 4, 5), value_of(o, 4, 6),
-                        // OBR-34 technician: a name in the subcomponents of its first component
-                        join_person_name({value_of(o, 34, 1, 2), value_of(o, 34, 1, 3)})};
+        StepSource step{
+            value_of(o, 20), value_of(o, 24), "", "", "", start, value_of(o, 4, 5),
+            value_of(o, 4, 4), value_of(o, 4, 5), value_of(o, 4, 6),
+            // OBR-34 technician: a name in the subcomponents of its first component
+            normalized_person_name(value_of(o, 34, 1, 2) + "^" + value_of(o, 34, 1, 3))};
         if (step.sps_id.empty()) step.sps_id = order.requested_procedure_id;
         const bool seen = std::any_of(steps.begin(), steps.end(),
                                       [&](const StepSource& s) { return s.sps_id == step.sps_id; });
@@ -268,7 +238,7 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
         const auto configured = options.station_aet_by_modality.find(s.modality);
         if (configured != options.station_aet_by_modality.end()) s.station_aet = configured->second;
       }
-      const auto [date, time] = date_and_time(s.start);
+      const auto [date, time] = dicom_date_and_time(s.start);
       DcmDataset item(common);
       DcmItem* sps = nullptr;
       item.findOrCreateSequenceItem(DCM_ScheduledProcedureStepSequence, sps, 0);

@@ -291,6 +291,28 @@ Result<void> decode_attributes(const std::string& bytes, DcmDataset& out,
   return selected.empty() ? Result<void>{} : decode_attributes(selected, out);
 }
 
+std::string with_patient_values(const std::string& encoded, const PatientValues& values) {
+  DcmDataset ds;
+  if (!encoded.empty() && !decode_attributes(encoded, ds)) return encoded;
+  bool non_ascii = false;
+  const std::pair<const std::optional<std::string>*, DcmTagKey> fields[] = {
+      {&values.patient_id, DCM_PatientID},
+      {&values.issuer_of_patient_id, DCM_IssuerOfPatientID},
+      {&values.name, DCM_PatientName},
+      {&values.birth_date, DCM_PatientBirthDate},
+      {&values.sex, DCM_PatientSex}};
+  for (const auto& [value, tag] : fields) {
+    if (!*value) continue;
+    ds.putAndInsertString(tag, (*value)->c_str());
+    non_ascii = non_ascii || std::any_of((*value)->begin(), (*value)->end(), [](char ch) {
+                  return static_cast<unsigned char>(ch) > 0x7f;
+                });
+  }
+  // Stored text is UTF-8 (index_entry_from converts it); say so once it is not plain ASCII.
+  if (non_ascii) ds.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+  return encode_attributes(ds);
+}
+
 Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_syntax) {
   // Converts the in-memory header only; the stored file keeps the bytes that arrived.
   if (OFCondition c = ds.convertToUTF8(); c.bad())

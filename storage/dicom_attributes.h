@@ -5,6 +5,7 @@
 #include <string>
 
 #include "storage/find.h"
+#include "storage/model/orders.h"
 #include "storage/model/records.h"
 #include "storage/model/result.h"
 
@@ -27,6 +28,9 @@ std::span<const DcmTagKey> level_tags(Level level);
 // A person name in the form the index keeps and matches: trailing empty components and component
 // groups and trailing spaces removed ("Doe^Jane^^^" -> "Doe^Jane"), PS3.5 6.2.1.
 std::string normalized_person_name(const std::string& name);
+
+// An encoded attribute set with the patient's values put in (those that are set); text in UTF-8.
+std::string with_patient_values(const std::string& encoded, const PatientValues& values);
 
 // A level's attributes as stored in the index: Explicit VR Little Endian, bulk data left out.
 std::string encode_attributes(DcmDataset& attributes);

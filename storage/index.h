@@ -95,6 +95,10 @@ class Index {
   // SetStatus names no known order (nothing applied or recorded).
   virtual Result<void> apply_orders(std::span<const OrderChange> changes,
                                     const MessageRecord& message) = 0;
+  // Applies a message's patient change (ADT) and records the message, in one transaction;
+  // Duplicate as above; NotFound when a merge's prior patient is known nowhere (nothing applied).
+  virtual Result<void> apply_patient_change(const PatientChange& change,
+                                            const MessageRecord& message) = 0;
   // Records a message that changed nothing (refused, or an error); Duplicate as above.
   virtual Result<void> record_message(const MessageRecord& message) = 0;
   // The acknowledgement recorded for a message from this sender with this control ID, if any.

@@ -143,6 +143,17 @@ CREATE TABLE hl7_messages (
   received_ms {int} NOT NULL,
   UNIQUE (sender, control_id));
 )sql",
+    // 5: the journal of patient merges (ADT A40): who was merged into whom, and when.
+    R"sql(
+CREATE TABLE patient_merges (
+  pk {pk},
+  prior_id TEXT NOT NULL,
+  prior_issuer TEXT NOT NULL DEFAULT '',
+  surviving_id TEXT NOT NULL,
+  surviving_issuer TEXT NOT NULL DEFAULT '',
+  merged_ms {int} NOT NULL);
+CREATE INDEX patient_merges_prior ON patient_merges(prior_id);
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

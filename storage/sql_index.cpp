@@ -12,6 +12,7 @@
 #include "storage/index.h"
 #include "storage/migrations.h"
 #include "storage/sql/connection.h"
+#include "storage/sql_workflow.h"
 
 namespace pacs {
 namespace {
@@ -262,7 +263,7 @@ class SqlIndex final : public Index {
   Result<std::optional<OrderRecord>> find_order(const std::string& placer_order,
                                                 const std::string& filler_order) override {
     return guarded([&](sql::Connection& c) -> Result<std::optional<OrderRecord>> {
-      auto pk = order_pk(c, placer_order, filler_order);
+      auto pk = sql_workflow::order_pk(c, placer_order, filler_order);
       if (!pk) return std::optional<OrderRecord>{};
       const Value params[] = {*pk};
       auto rows = c.query(
@@ -279,94 +280,30 @@ class SqlIndex final : public Index {
                             const MessageRecord& message) override {
     return guarded([&](sql::Connection& c) -> Result<void> {
       sql::Transaction tx(c);
-      if (!insert_message(c, message))
+      if (!sql_workflow::insert_message(c, message))
         return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
       for (const OrderChange& change : changes)
-        if (auto applied = apply_order(c, change); !applied) return applied;
+        if (auto applied = sql_workflow::apply_order(c, change); !applied) return applied;
       tx.commit();
       return {};
     });
   }
 
-  // One change, inside the caller's transaction.
-  static Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
-    const OrderRecord& o = change.order;
-    auto pk = order_pk(c, o.placer_order, o.filler_order);
-    const std::int64_t now = now_ms();
-    if (change.action == OrderAction::Schedule) {
-      if (pk) {
-        const Value params[] = {o.placer_order,
-                                o.filler_order,
-                                o.accession_number,
-                                o.requested_procedure_id,
-                                o.study_uid,
-                                o.patient_id,
-                                o.issuer_of_patient_id,
-                                o.patient_name,
-                                now,
-                                *pk};
-        c.query(
-            "UPDATE orders SET placer_order = ?, filler_order = ?, accession_number = ?, "
-            "requested_procedure_id = ?, study_uid = ?, patient_id = ?, issuer = ?, "
-            "patient_name = ?, status = 'SCHEDULED', updated_ms = ? WHERE pk = ?",
-            params);
-        const Value order_param[] = {*pk};
-        c.query("DELETE FROM worklist WHERE order_pk = ?", order_param);
-      } else {
-        const Value params[] = {o.placer_order,           o.filler_order, o.accession_number,
-                                o.requested_procedure_id, o.study_uid,    o.patient_id,
-                                o.issuer_of_patient_id,   o.patient_name, now};
-        auto inserted = c.query(
-            "INSERT INTO orders (placer_order, filler_order, accession_number, "
-            "requested_procedure_id, study_uid, patient_id, issuer, patient_name, updated_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
-            params);
-        pk = inserted.at(0).integer(0);
-      }
-      for (const WorklistItem& step : o.steps) {
-        const Value params[] = {*pk,
-                                step.sps_id,
-                                step.station_aet,
-                                step.modality,
-                                step.start_date,
-                                step.start_time,
-                                o.patient_id,
-                                o.issuer_of_patient_id,
-                                o.patient_name,
-                                person_name_key(o.patient_name),
-                                o.accession_number,
-                                o.requested_procedure_id,
-                                o.study_uid,
-                                sql::Blob{step.attributes}};
-        c.query(
-            "INSERT INTO worklist (order_pk, sps_id, station_aet, modality, start_date, "
-            "start_time, patient_id, issuer, patient_name, name_key, accession_number, "
-            "requested_procedure_id, study_uid, attributes) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params);
-      }
-    } else {
-      if (!pk)
-        return fail(ErrorCode::NotFound, "no order with placer number '" + o.placer_order +
-                                             "' / filler number '" + o.filler_order + "'");
-      const std::string status =
-          change.action == OrderAction::Cancel ? std::string("CANCELLED") : change.status;
-      const Value params[] = {status, now, *pk};
-      c.query("UPDATE orders SET status = ?, updated_ms = ? WHERE pk = ?", params);
-      const Value order_param[] = {*pk};
-      if (change.action == OrderAction::Cancel) {
-        c.query("DELETE FROM worklist WHERE order_pk = ?", order_param);
-      } else {
-        const Value step_params[] = {status, *pk};
-        c.query("UPDATE worklist SET status = ? WHERE order_pk = ?", step_params);
-      }
-    }
-    return {};
+  Result<void> apply_patient_change(const PatientChange& change,
+                                    const MessageRecord& message) override {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      sql::Transaction tx(c);
+      if (!sql_workflow::insert_message(c, message))
+        return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
+      if (auto applied = sql_workflow::apply_patient_change(c, change); !applied) return applied;
+      tx.commit();
+      return {};
+    });
   }
 
   Result<void> record_message(const MessageRecord& message) override {
     return guarded([&](sql::Connection& c) -> Result<void> {
-      if (!insert_message(c, message))
+      if (!sql_workflow::insert_message(c, message))
         return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
       return {};
     });
@@ -577,29 +514,6 @@ class SqlIndex final : public Index {
                        r.text(6), r.text(7), r.text(8), r.text(9)});
       return out;
     });
-  }
-
-  // The order a message names: by filler order number, or by placer order number without one.
-  static std::optional<std::int64_t> order_pk(sql::Connection& c, const std::string& placer,
-                                              const std::string& filler) {
-    if (placer.empty() && filler.empty()) return std::nullopt;
-    const Value params[] = {filler.empty() ? placer : filler};
-    auto rows =
-        c.query(filler.empty() ? "SELECT pk FROM orders WHERE placer_order = ? ORDER BY pk LIMIT 1"
-                               : "SELECT pk FROM orders WHERE filler_order = ? ORDER BY pk LIMIT 1",
-                params);
-    if (rows.empty()) return std::nullopt;
-    return rows[0].integer(0);
-  }
-
-  // False when the sender's control ID is recorded already.
-  static bool insert_message(sql::Connection& c, const MessageRecord& m) {
-    const Value params[] = {m.sender, m.control_id, m.message_type, m.ack_code, m.ack, now_ms()};
-    return !c.query(
-                 "INSERT INTO hl7_messages (sender, control_id, message_type, ack_code, ack, "
-                 "received_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
-                 params)
-                .empty();
   }
 
   static std::int64_t now_ms() {

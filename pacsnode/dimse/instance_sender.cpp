@@ -90,7 +90,7 @@ std::unique_ptr<InstanceSender::Prepared> InstanceSender::prepare(const Retrieve
   p->message_id = association_->nextMsgID++;
 
   // The stored bytes as they are, unless the peer's PDUs are too small for our own framing.
-  if (syntax == item.transfer_syntax && fits_own_framing(association_)) {
+  if (sendable_as_stored(item, syntax) && fits_own_framing(association_)) {
     p->file.emplace(item.file);
     const int fd = p->file->fd;
     unsigned char head[kPart10HeadBytes];
@@ -115,7 +115,7 @@ std::unique_ptr<InstanceSender::Prepared> InstanceSender::prepare(const Retrieve
     return p;
   }
 
-  auto converted = load_converted(item.file, syntax);
+  auto converted = load_for_sending(item, syntax);
   if (!converted)
     return fail(STATUS_STORE_Error_CannotUnderstand,
                 converted.error().message + " (from " + item.transfer_syntax + ")");

@@ -77,7 +77,8 @@ void Forwarder::attempt_due_items() {
                             blobs_.absolute(item->relative_path),
                             {},
                             {},
-                            blobs_.cache_path(item->relative_path)});
+                            blobs_.cache_path(item->relative_path),
+                            std::nullopt});
     std::string error;
     const std::vector<std::string> failed_list =
         sendable.empty() ? std::vector<std::string>{} : send_(destination, sendable, error);

@@ -1,5 +1,7 @@
 #include "pacsnode/services/retrieve.h"
 
+#include "pacsnode/services/coercion.h"
+
 namespace pacs {
 
 Result<std::vector<RetrieveItem>> RetrieveService::resolve(DcmDataset& identifier,
@@ -12,7 +14,7 @@ Result<std::vector<RetrieveItem>> RetrieveService::resolve(DcmDataset& identifie
   auto listed = index_.find(query, 0, [&](const FindRow& row) {
     items.push_back({row.sop_class_uid, row.sop_instance_uid, row.transfer_syntax,
                      blobs_.absolute(row.relative_path), row.study_uid, row.series_uid,
-                     blobs_.cache_path(row.relative_path)});
+                     blobs_.cache_path(row.relative_path), patient_update_for(row)});
     return true;
   });
   if (!listed) return tl::unexpected(listed.error());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ struct RetrieveItem {
   std::filesystem::path file;
   std::string study_uid, series_uid;
   std::filesystem::path metadata_cache;  // see BlobStore::cache_path
+  // Set when the object must go out with other patient values than it was stored with (see
+  // coercion.h): then it is never sent as stored bytes.
+  std::optional<PatientValues> patient_update = std::nullopt;
 };
 
 class RetrieveService {

@@ -1,5 +1,7 @@
 #include "pacsnode/services/transcode.h"
 
+#include "pacsnode/services/coercion.h"
+
 #include <dcmtk/dcmdata/dccodec.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcxfer.h>
@@ -14,11 +16,12 @@ bool can_produce(const std::string& stored, const std::string& wanted) {
   return from.isNotEncapsulated() || DcmCodecList::canChangeCoding(from.getXfer(), to.getXfer());
 }
 
-Result<std::unique_ptr<DcmFileFormat>> load_converted(const std::filesystem::path& file,
-                                                      const std::string& syntax) {
+Result<std::unique_ptr<DcmFileFormat>> load_for_sending(const RetrieveItem& item,
+                                                        const std::string& syntax) {
   auto ff = std::make_unique<DcmFileFormat>();
-  if (ff->loadFile(file.c_str()).bad())
+  if (ff->loadFile(item.file.c_str()).bad())
     return fail(ErrorCode::StorageFailure, "stored file cannot be read");
+  if (item.patient_update) coerce_patient(*ff->getDataset(), *item.patient_update);
   const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
   DcmDataset* dataset = ff->getDataset();
   if (dataset->chooseRepresentation(target, nullptr).bad() || !dataset->canWriteXfer(target))

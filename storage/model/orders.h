@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,21 @@ struct OrderChange {
   OrderAction action = OrderAction::Schedule;
   OrderRecord order;   // for Cancel and SetStatus only the order numbers count
   std::string status;  // for SetStatus
+};
+
+// Patient attributes as an update sets them: nullopt leaves a value as it is, "" clears it.
+struct PatientValues {
+  std::optional<std::string> patient_id, issuer_of_patient_id;
+  std::optional<std::string> name, birth_date, sex;
+};
+
+// ADT: new demographics for a patient (A01, A04, A08), or a merge (A40) of a prior patient into
+// a surviving one, which then gets the demographics.
+struct PatientChange {
+  std::string patient_id, issuer_of_patient_id;  // the patient (the surviving one of a merge)
+  PatientValues demographics;                    // name, birth date, sex
+  bool merge = false;
+  std::string prior_patient_id, prior_issuer_of_patient_id;  // merge: MRG-1
 };
 
 // An HL7 message as processed: who sent it, its control ID, and the acknowledgement it got,

@@ -15,6 +15,7 @@
 
 #include "storage/dicom_attributes.h"
 #include "tests/support/dicom_files.h"
+#include "tests/support/http.h"
 #include "tests/support/mllp.h"
 #include "tests/support/process.h"
 #include "tests/support/test_node.h"
@@ -457,6 +458,157 @@ TEST_P(Hl7Test, NoAcknowledgedOrderIsLostOrAppliedTwiceAcrossAKill) {
   items = items_by_accession();
   EXPECT_EQ(items.size(), messages.size());
   for (const auto& [accession, count] : items) EXPECT_EQ(count, 1) << accession;
+}
+
+// A study of two instances for one patient, stored over C-STORE; returns the files.
+std::vector<fs::path> store_study_of(TestNode& node, const fs::path& dir, const std::string& id,
+                                     const std::string& name, int seed) {
+  auto files = testing::generate_corpus(
+      dir, {"--patients", "1", "--studies", "1", "--series", "1", "--instances", "2", "--rows",
+            "16", "--columns", "16", "--seed", std::to_string(seed)});
+  for (const auto& f : files) {
+    DcmFileFormat ff;
+    EXPECT_TRUE(ff.loadFile(f.c_str()).good());
+    ff.getDataset()->putAndInsertString(DCM_PatientID, id.c_str());
+    ff.getDataset()->putAndInsertString(DCM_PatientName, name.c_str());
+    ff.getDataset()->putAndInsertString(DCM_PatientBirthDate, "19700101");
+    ff.getDataset()->putAndInsertString(DCM_PatientSex, "F");
+    EXPECT_TRUE(ff.saveFile(f.c_str(), EXS_LittleEndianExplicit).good());
+  }
+  EXPECT_EQ(testing::storescu(node.dimse_port(), {dir.string()}).exit_code, 0) << node.log();
+  return files;
+}
+
+std::string adt(const std::string& trigger, const std::string& control_id, const std::string& pid,
+                const std::string& mrg = {}) {
+  std::string out = "MSH|^~\\&|ADT|HOSP|PACSNODE|RAD|20261124093000||ADT^" + trigger + "^ADT_A" +
+                    (trigger == "A40" ? "39" : "01") + "|" + control_id + "|P|2.5.1\r" + "EVN|" +
+                    trigger + "|20261124093000\r" + pid + "\r";
+  if (!mrg.empty()) out += mrg + "\r";
+  return out;
+}
+
+// C-FIND (Study Root, STUDY level) answers for a patient: PatientName of each study.
+std::vector<std::string> names_in_cfind(TestNode& node, const fs::path& dir,
+                                        const std::string& patient_id) {
+  fs::create_directories(dir);
+  auto r = testing::run_dcmtk_tool({"findscu", "-S", "-aec", "PACSNODE", "-X", "-od", dir.string()},
+                                   {"QueryRetrieveLevel=STUDY", "PatientID=" + patient_id,
+                                    "PatientName", "PatientBirthDate", "StudyInstanceUID"},
+                                   node.dimse_port());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> names;
+  for (const auto& f : testing::files_below(dir))
+    names.push_back(testing::value_of(f, DCM_PatientName));
+  return names;
+}
+
+TEST_P(Hl7Test, AnA08UpdatesThePatientInEveryAnswerAndEveryRetrievedObject) {
+  const auto files = store_study_of(*node_, dir_.path() / "study", "P12345", "Doe^Jane", 1);
+  const std::string study = testing::value_of(files[0], DCM_StudyInstanceUID);
+  Order o{.control_id = "ORD0001", .placer = "PL1", .filler = "FL1", .accession = "ACC1"};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+
+  // A08: new name and birth date; sex cleared with HL7's null; PID-3.4 names the issuer.
+  const std::string ack =
+      send(adt("A08", "ADT0001", "PID|1||P12345^^^HOSP^MR||Roe^Janet^^^Dr||19710202|\"\""));
+  ASSERT_EQ(testing::ack_code(ack), "AA") << ack << node_->log();
+
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "find1", "P12345"),
+            std::vector<std::string>{"Roe^Janet^^Dr"});
+  auto items = worklist({"PatientID=P12345", "PatientName", "PatientBirthDate", "PatientSex"});
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(text_of(*items[0]->getDataset(), DCM_PatientName), "Roe^Janet^^Dr");
+  EXPECT_EQ(text_of(*items[0]->getDataset(), DCM_PatientBirthDate), "19710202");
+  EXPECT_EQ(text_of(*items[0]->getDataset(), DCM_PatientSex), "");
+
+  // C-GET: the objects carry the new values and keep the old ones in Original Attributes.
+  const auto got = dir_.path() / "get";
+  fs::create_directories(got);
+  auto r = testing::run_dcmtk_tool({"getscu", "-S", "-aec", "PACSNODE", "-od", got.string()},
+                                   {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study},
+                                   node_->dimse_port());
+  const auto retrieved = testing::files_below(got);
+  ASSERT_EQ(retrieved.size(), 2u) << r.output;
+  for (const auto& f : retrieved) {
+    DcmFileFormat ff;
+    ASSERT_TRUE(ff.loadFile(f.c_str()).good());
+    DcmDataset& ds = *ff.getDataset();
+    EXPECT_EQ(text_of(ds, DCM_PatientName), "Roe^Janet^^Dr");
+    EXPECT_EQ(text_of(ds, DCM_PatientBirthDate), "19710202");
+    DcmItem* original = nullptr;
+    ASSERT_TRUE(ds.findAndGetSequenceItem(DCM_OriginalAttributesSequence, original, 0).good());
+    DcmItem* modified = nullptr;
+    ASSERT_TRUE(
+        original->findAndGetSequenceItem(DCM_ModifiedAttributesSequence, modified, 0).good());
+    EXPECT_EQ(text_of(*modified, DCM_PatientName), "Doe^Jane");
+    EXPECT_EQ(text_of(*modified, DCM_PatientBirthDate), "19700101");
+  }
+  // QIDO-RS and WADO-RS answer with the new values too.
+  const auto qido =
+      testing::http_request(node_->http_port(), "GET", "/dicom-web/studies?PatientID=P12345", {});
+  EXPECT_NE(qido.body.find("Roe^Janet^^Dr"), std::string::npos) << qido.body;
+  const auto metadata = testing::http_request(node_->http_port(), "GET",
+                                              "/dicom-web/studies/" + study + "/metadata", {});
+  EXPECT_NE(metadata.body.find("Roe^Janet^^Dr"), std::string::npos);
+  const auto wado =
+      testing::http_request(node_->http_port(), "GET", "/dicom-web/studies/" + study, {});
+  std::string why;
+  const auto parts = testing::parse_multipart_strict(
+      wado.body, testing::boundary_of(wado.header("content-type")), why);
+  ASSERT_TRUE(parts) << why;
+  ASSERT_EQ(parts->size(), 2u);
+  for (const auto& part : *parts) {
+    const auto file = dir_.path() / "part.dcm";
+    testing::write_all(file, part.body);
+    EXPECT_EQ(testing::value_of(file, DCM_PatientName), "Roe^Janet^^Dr");
+  }
+  // The stored files keep the bytes that arrived.
+  std::size_t stored = 0;
+  for (const auto& f : testing::files_below(node_->data_dir() / "objects")) {
+    EXPECT_EQ(testing::value_of(f, DCM_PatientName), "Doe^Jane");
+    ++stored;
+  }
+  EXPECT_EQ(stored, 2u);
+  // A patient nobody knows: nothing to change, and nothing goes wrong.
+  EXPECT_EQ(testing::ack_code(send(adt("A08", "ADT0002", "PID|1||NOBODY^^^HOSP^MR||X^Y"))), "AA");
+}
+
+TEST_P(Hl7Test, AnA40MergesThePriorPatientsStudiesAndOrdersIntoTheSurvivingOne) {
+  store_study_of(*node_, dir_.path() / "a", "PA", "Doe^Jane", 2);
+  store_study_of(*node_, dir_.path() / "b", "PB", "Doe^Jane", 3);
+  Order o{.control_id = "ORD0002",
+          .placer = "PL2",
+          .filler = "FL2",
+          .accession = "ACC2",
+          .patient_id = "PA"};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+
+  const std::string ack =
+      send(adt("A40", "ADT0010", "PID|1||PB^^^HOSP^MR||Doe^Jane^Q", "MRG|PA^^^HOSP^MR"));
+  ASSERT_EQ(testing::ack_code(ack), "AA") << ack << node_->log();
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f1", "PB").size(), 2u) << "both studies";
+  EXPECT_TRUE(names_in_cfind(*node_, dir_.path() / "f2", "PA").empty()) << "PA is gone";
+  // Patient level: one patient with two studies.
+  const auto pdir = dir_.path() / "patients";
+  fs::create_directories(pdir);
+  auto r = testing::run_dcmtk_tool(
+      {"findscu", "-P", "-aec", "PACSNODE", "-X", "-od", pdir.string()},
+      {"QueryRetrieveLevel=PATIENT", "PatientID=P*", "NumberOfPatientRelatedStudies"},
+      node_->dimse_port());
+  const auto patients = testing::files_below(pdir);
+  ASSERT_EQ(patients.size(), 1u) << r.output;
+  EXPECT_EQ(testing::value_of(patients[0], DCM_PatientID), "PB");
+  EXPECT_EQ(testing::value_of(patients[0], DCM_NumberOfPatientRelatedStudies), "2");
+  EXPECT_EQ(worklist_count({"PatientID=PB", "AccessionNumber=ACC2"}), 1u) << "the order moved";
+  EXPECT_EQ(worklist_count({"PatientID=PA"}), 0u);
+
+  // Merging a patient nobody knows, or a patient into itself: AE.
+  const std::string unknown = send(adt("A40", "ADT0011", "PID|1||PB^^^HOSP^MR", "MRG|PX^^^HOSP"));
+  EXPECT_EQ(testing::ack_code(unknown), "AE") << unknown;
+  EXPECT_EQ(err_code(unknown), "204") << unknown;
+  const std::string self = send(adt("A40", "ADT0012", "PID|1||PB^^^HOSP^MR", "MRG|PB^^^HOSP^MR"));
+  EXPECT_EQ(testing::ack_code(self), "AE") << self;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Hl7Test, ::testing::Values("sqlite", "postgresql"));

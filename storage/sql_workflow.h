@@ -1,0 +1,28 @@
+// The imaging workflow's rows in the index: orders and their worklist items, patient updates and
+// merges from ADT, and the record of processed HL7 messages. Each function runs inside the caller's
+// transaction, on either SQL backend.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "storage/model/orders.h"
+#include "storage/model/result.h"
+#include "storage/sql/connection.h"
+
+namespace pacs::sql_workflow {
+
+// The order a message names: by filler order number, or by placer order number without one.
+std::optional<std::int64_t> order_pk(sql::Connection& c, const std::string& placer,
+                                     const std::string& filler);
+// False when the sender's control ID is recorded already.
+bool insert_message(sql::Connection& c, const MessageRecord& m);
+// NotFound when a Cancel or SetStatus names no known order.
+Result<void> apply_order(sql::Connection& c, const OrderChange& change);
+// Demographics to the patient's rows (index, orders, worklist items); a merge moves the prior
+// patient's studies, orders and worklist items to the surviving patient first. NotFound when a
+// merge's prior patient is known nowhere.
+Result<void> apply_patient_change(sql::Connection& c, const PatientChange& change);
+
+}  // namespace pacs::sql_workflow
