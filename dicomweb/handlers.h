@@ -18,6 +18,9 @@ struct ResourceUids {
   std::string study, series, instance;
 };
 
+// A JSON string literal of the text (quoted, escaped).
+std::string json_string(const std::string& text);
+
 // The service's own URL as the client reached it, for Retrieve URLs and BulkDataURIs.
 std::string base_url(const Exchange& exchange, const WebContext& context);
 

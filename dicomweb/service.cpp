@@ -7,7 +7,6 @@
 #include "dicomweb/url.h"
 
 namespace pacs::web {
-namespace {
 
 std::string json_string(const std::string& text) {
   std::string out = "\"";
@@ -34,6 +33,8 @@ std::string json_string(const std::string& text) {
   }
   return out + "\"";
 }
+
+namespace {
 
 constexpr const char* kBadEncoding = "malformed percent-encoding in URL";
 

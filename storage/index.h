@@ -99,6 +99,21 @@ class Index {
   // Duplicate as above; NotFound when a merge's prior patient is known nowhere (nothing applied).
   virtual Result<void> apply_patient_change(const PatientChange& change,
                                             const MessageRecord& message) = 0;
+  // Studies and their link to an order: "linked" or "unreconciled" (state "" for all), newest
+  // first, up to limit.
+  virtual Result<std::vector<StudyLink>> study_links(const std::string& state,
+                                                     std::size_t limit) = 0;
+  // An operator links a stored study to an order (found as find_order does); recorded with the
+  // actor. NotFound when the study or the order is not known.
+  virtual Result<void> link_study(const std::string& study_uid, const std::string& placer_order,
+                                  const std::string& filler_order, const std::string& actor) = 0;
+  // MPPS: a new performed step (Duplicate when its SOP Instance UID is known), a step found by its
+  // UID, and an update of one (NotFound when unknown). The worklist item and the order it
+  // performs (by Study Instance UID, else Accession Number; the Scheduled Procedure Step ID picks
+  // the item) follow its status in the same transaction.
+  virtual Result<void> create_mpps(const MppsRecord& mpps) = 0;
+  virtual Result<std::optional<MppsRecord>> find_mpps(const std::string& sop_instance_uid) = 0;
+  virtual Result<void> update_mpps(const MppsRecord& mpps) = 0;
   // Records a message that changed nothing (refused, or an error); Duplicate as above.
   virtual Result<void> record_message(const MessageRecord& message) = 0;
   // The acknowledgement recorded for a message from this sender with this control ID, if any.

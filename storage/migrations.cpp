@@ -154,6 +154,39 @@ CREATE TABLE patient_merges (
   merged_ms {int} NOT NULL);
 CREATE INDEX patient_merges_prior ON patient_merges(prior_id);
 )sql",
+    // 6: reconciliation: each stored study's link to its order (or why it has none), and the
+    // record of every link and change (who, what, when).
+    R"sql(
+CREATE TABLE study_links (
+  pk {pk},
+  study_uid TEXT NOT NULL UNIQUE,
+  order_pk {int} REFERENCES orders(pk),
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  updated_ms {int} NOT NULL);
+CREATE INDEX study_links_state ON study_links(state, updated_ms);
+CREATE INDEX study_links_order ON study_links(order_pk);
+CREATE TABLE workflow_audit (
+  pk {pk},
+  at_ms {int} NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX workflow_audit_subject ON workflow_audit(subject);
+)sql",
+    // 7: Modality Performed Procedure Steps, with the keys of the step they perform.
+    R"sql(
+CREATE TABLE mpps (
+  pk {pk},
+  sop_uid TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  study_uid TEXT NOT NULL DEFAULT '',
+  accession_number TEXT NOT NULL DEFAULT '',
+  sps_id TEXT NOT NULL DEFAULT '',
+  attributes {blob},
+  updated_ms {int} NOT NULL);
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

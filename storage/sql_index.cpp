@@ -301,6 +301,38 @@ class SqlIndex final : public Index {
     });
   }
 
+  Result<std::vector<StudyLink>> study_links(const std::string& state, std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<StudyLink>> {
+      return sql_workflow::study_links(c, state, limit);
+    });
+  }
+
+  Result<void> link_study(const std::string& study_uid, const std::string& placer_order,
+                          const std::string& filler_order, const std::string& actor) override {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      sql::Transaction tx(c);
+      if (auto linked = sql_workflow::link_study(c, study_uid, placer_order, filler_order, actor);
+          !linked)
+        return linked;
+      tx.commit();
+      return {};
+    });
+  }
+
+  Result<void> create_mpps(const MppsRecord& mpps) override {
+    return in_transaction([&](sql::Connection& c) { return sql_workflow::create_mpps(c, mpps); });
+  }
+
+  Result<std::optional<MppsRecord>> find_mpps(const std::string& sop_instance_uid) override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<MppsRecord>> {
+      return sql_workflow::find_mpps(c, sop_instance_uid);
+    });
+  }
+
+  Result<void> update_mpps(const MppsRecord& mpps) override {
+    return in_transaction([&](sql::Connection& c) { return sql_workflow::update_mpps(c, mpps); });
+  }
+
   Result<void> record_message(const MessageRecord& message) override {
     return guarded([&](sql::Connection& c) -> Result<void> {
       if (!sql_workflow::insert_message(c, message))
@@ -325,6 +357,17 @@ class SqlIndex final : public Index {
   std::string describe() const override { return description_; }
 
  private:
+  // Runs f in a transaction of its own, committed when f succeeds.
+  template <typename F>
+  Result<void> in_transaction(F&& f) {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      sql::Transaction tx(c);
+      if (auto done = f(c); !done) return done;
+      tx.commit();
+      return {};
+    });
+  }
+
   // Runs f on a borrowed connection and turns driver exceptions into Error values.
   template <typename F>
   auto guarded(F&& f) -> decltype(f(std::declval<sql::Connection&>())) {
@@ -463,6 +506,11 @@ class SqlIndex final : public Index {
     // Already indexed (by an earlier arrival, or a concurrent writer that got there first): the
     // row that is there stands.
     if (inserted.empty()) return WriteResult{WriteOutcome::AlreadyExists, {}};
+    // A study's first instance links it to its order, in the same transaction (see
+    // sql_workflow::reconcile_new_study).
+    if (p.new_study)
+      sql_workflow::reconcile_new_study(c, e.study.study_uid.str(), e.study.accession_number,
+                                        e.patient.patient_id, e.patient.issuer_of_patient_id);
 
     const std::int64_t now = now_ms();
     for (const std::string& destination : w.forward_to) {

@@ -268,4 +268,192 @@ Result<void> apply_patient_change(sql::Connection& c, const PatientChange& chang
   return {};
 }
 
+namespace {
+
+void audit(sql::Connection& c, const std::string& actor, const std::string& action,
+           const std::string& subject, const std::string& detail) {
+  const Value params[] = {now_ms(), actor, action, subject, detail};
+  c.query(
+      "INSERT INTO workflow_audit (at_ms, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+      params);
+}
+
+void set_link(sql::Connection& c, const std::string& study_uid, std::optional<std::int64_t> order,
+              const std::string& state, const std::string& reason) {
+  const Value params[] = {study_uid, order ? Value{*order} : Value{}, state, reason, now_ms()};
+  c.query(
+      "INSERT INTO study_links (study_uid, order_pk, state, reason, updated_ms) "
+      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (study_uid) DO UPDATE SET order_pk = excluded.order_pk, "
+      "state = excluded.state, reason = excluded.reason, updated_ms = excluded.updated_ms",
+      params);
+  if (order) {
+    const Value started[] = {*order};
+    c.query("UPDATE worklist SET status = 'STARTED' WHERE order_pk = ? AND status = 'SCHEDULED'",
+            started);
+  }
+}
+
+}  // namespace
+
+void reconcile_new_study(sql::Connection& c, const std::string& study_uid,
+                         const std::string& accession_number, const std::string& patient_id,
+                         const std::string& issuer_of_patient_id) {
+  // The order with this Study Instance UID, else the one with this Accession Number.
+  const Value by_uid[] = {study_uid};
+  auto rows = c.query(
+      "SELECT pk, patient_id, issuer FROM orders WHERE study_uid = ? AND status <> 'CANCELLED' "
+      "ORDER BY pk DESC LIMIT 1",
+      by_uid);
+  const char* matched_by = "Study Instance UID";
+  if (rows.empty() && !accession_number.empty()) {
+    const Value by_accession[] = {accession_number};
+    rows = c.query(
+        "SELECT pk, patient_id, issuer FROM orders WHERE accession_number = ? AND "
+        "status <> 'CANCELLED' ORDER BY pk DESC LIMIT 1",
+        by_accession);
+    matched_by = "Accession Number";
+  }
+  std::string state = "unreconciled", reason;
+  std::optional<std::int64_t> order;
+  if (rows.empty()) {
+    reason = "no order has this Study Instance UID or Accession Number";
+  } else {
+    const std::string order_patient = rows[0].text(1), order_issuer = rows[0].text(2);
+    const bool same_patient =
+        order_patient == patient_id && (order_issuer.empty() || issuer_of_patient_id.empty() ||
+                                        order_issuer == issuer_of_patient_id);
+    if (same_patient) {
+      state = "linked";
+      reason = std::string("matched by ") + matched_by;
+      order = rows[0].integer(0);
+    } else {
+      reason = std::string("the order with this ") + matched_by +
+               " is for another patient (Patient ID " + order_patient + ", the study's " +
+               patient_id + ")";
+    }
+  }
+  set_link(c, study_uid, order, state, reason);
+  audit(c, "pacsnode", state == "linked" ? "link" : "unreconciled", study_uid, reason);
+}
+
+std::vector<StudyLink> study_links(sql::Connection& c, const std::string& state,
+                                   std::size_t limit) {
+  std::vector<Value> params;
+  std::string sql =
+      "SELECT l.study_uid, l.state, l.reason, COALESCE(o.placer_order, ''), "
+      "COALESCE(o.filler_order, ''), COALESCE(o.accession_number, ''), "
+      "COALESCE(p.patient_id, ''), l.updated_ms FROM study_links l "
+      "LEFT JOIN orders o ON o.pk = l.order_pk "
+      "LEFT JOIN studies st ON st.study_uid = l.study_uid "
+      "LEFT JOIN patients p ON p.pk = st.patient_pk";
+  if (!state.empty()) {
+    sql += " WHERE l.state = ?";
+    params.push_back(state);
+  }
+  sql += " ORDER BY l.updated_ms DESC, l.pk DESC LIMIT " + std::to_string(limit);
+  std::vector<StudyLink> out;
+  for (const auto& r : c.query(sql, params))
+    out.push_back({r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.text(6),
+                   r.integer(7)});
+  return out;
+}
+
+Result<void> link_study(sql::Connection& c, const std::string& study_uid,
+                        const std::string& placer_order, const std::string& filler_order,
+                        const std::string& actor) {
+  const Value study_key[] = {study_uid};
+  if (c.query("SELECT 1 FROM studies WHERE study_uid = ?", study_key).empty())
+    return fail(ErrorCode::NotFound, "no study " + study_uid);
+  const auto order = order_pk(c, placer_order, filler_order);
+  if (!order) return fail(ErrorCode::NotFound, "no such order");
+  const std::string reason = "linked by " + actor;
+  set_link(c, study_uid, order, "linked", reason);
+  audit(c, actor, "link", study_uid,
+        "to order placer '" + placer_order + "' filler '" + filler_order + "'");
+  return {};
+}
+
+namespace {
+
+// The worklist status a performed step's status stands for.
+std::string step_status_of(const std::string& mpps_status) {
+  if (mpps_status == "IN PROGRESS") return "STARTED";
+  if (mpps_status == "COMPLETED") return "COMPLETED";
+  if (mpps_status == "DISCONTINUED") return "DISCONTINUED";
+  return {};
+}
+
+// The order a performed step performs: by Study Instance UID, else by Accession Number.
+std::optional<std::int64_t> performed_order(sql::Connection& c, const MppsRecord& m) {
+  for (const auto& [column, value] :
+       {std::pair<const char*, const std::string*>{"study_uid", &m.study_uid},
+        {"accession_number", &m.accession_number}}) {
+    if (value->empty()) continue;
+    const Value key[] = {*value};
+    auto rows = c.query(std::string("SELECT pk FROM orders WHERE ") + column +
+                            " = ? AND status <> 'CANCELLED' ORDER BY pk DESC LIMIT 1",
+                        key);
+    if (!rows.empty()) return rows[0].integer(0);
+  }
+  return std::nullopt;
+}
+
+void follow_mpps(sql::Connection& c, const MppsRecord& m) {
+  const std::string status = step_status_of(m.status);
+  const auto order = performed_order(c, m);
+  if (status.empty() || !order) return;
+  const Value order_status[] = {status, now_ms(), *order};
+  c.query("UPDATE orders SET status = ?, updated_ms = ? WHERE pk = ?", order_status);
+  // The scheduled step it names, or every step of the order when it names none.
+  if (!m.sps_id.empty()) {
+    const Value step[] = {status, *order, m.sps_id};
+    c.query("UPDATE worklist SET status = ? WHERE order_pk = ? AND sps_id = ?", step);
+  } else {
+    const Value steps[] = {status, *order};
+    c.query("UPDATE worklist SET status = ? WHERE order_pk = ?", steps);
+  }
+}
+
+}  // namespace
+
+Result<void> create_mpps(sql::Connection& c, const MppsRecord& m) {
+  const Value params[] = {
+      m.sop_instance_uid,      m.status, m.study_uid, m.accession_number, m.sps_id,
+      sql::Blob{m.attributes}, now_ms()};
+  if (c.query("INSERT INTO mpps (sop_uid, status, study_uid, accession_number, sps_id, "
+              "attributes, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+              "RETURNING pk",
+              params)
+          .empty())
+    return fail(ErrorCode::Duplicate, "performed procedure step " + m.sop_instance_uid + " exists");
+  follow_mpps(c, m);
+  audit(c, "modality", "mpps " + m.status, m.sop_instance_uid, "study " + m.study_uid);
+  return {};
+}
+
+std::optional<MppsRecord> find_mpps(sql::Connection& c, const std::string& sop_instance_uid) {
+  const Value key[] = {sop_instance_uid};
+  auto rows = c.query(
+      "SELECT sop_uid, status, study_uid, accession_number, sps_id, attributes FROM mpps "
+      "WHERE sop_uid = ?",
+      key);
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  return MppsRecord{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.blob(5)};
+}
+
+Result<void> update_mpps(sql::Connection& c, const MppsRecord& m) {
+  const Value params[] = {
+      m.status, m.study_uid,       m.accession_number, m.sps_id, sql::Blob{m.attributes},
+      now_ms(), m.sop_instance_uid};
+  if (c.query("UPDATE mpps SET status = ?, study_uid = ?, accession_number = ?, sps_id = ?, "
+              "attributes = ?, updated_ms = ? WHERE sop_uid = ? RETURNING pk",
+              params)
+          .empty())
+    return fail(ErrorCode::NotFound, "no performed procedure step " + m.sop_instance_uid);
+  follow_mpps(c, m);
+  audit(c, "modality", "mpps " + m.status, m.sop_instance_uid, "study " + m.study_uid);
+  return {};
+}
+
 }  // namespace pacs::sql_workflow

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "storage/model/orders.h"
 #include "storage/model/result.h"
@@ -24,5 +25,21 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change);
 // patient's studies, orders and worklist items to the surviving patient first. NotFound when a
 // merge's prior patient is known nowhere.
 Result<void> apply_patient_change(sql::Connection& c, const PatientChange& change);
+
+// A study's first instance: links the study to the order with its Study Instance UID, else with
+// its Accession Number, when the patient agrees; otherwise puts it on the unreconciled list with
+// the reason. The order's worklist items are then STARTED.
+void reconcile_new_study(sql::Connection& c, const std::string& study_uid,
+                         const std::string& accession_number, const std::string& patient_id,
+                         const std::string& issuer_of_patient_id);
+std::vector<StudyLink> study_links(sql::Connection& c, const std::string& state, std::size_t limit);
+Result<void> link_study(sql::Connection& c, const std::string& study_uid,
+                        const std::string& placer_order, const std::string& filler_order,
+                        const std::string& actor);
+
+// MPPS rows; the worklist item and order follow the step's status.
+Result<void> create_mpps(sql::Connection& c, const MppsRecord& mpps);
+std::optional<MppsRecord> find_mpps(sql::Connection& c, const std::string& sop_instance_uid);
+Result<void> update_mpps(sql::Connection& c, const MppsRecord& mpps);
 
 }  // namespace pacs::sql_workflow

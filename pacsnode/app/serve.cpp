@@ -10,11 +10,13 @@
 
 #include "dicomweb/http_server.h"
 #include "dicomweb/service.h"
+#include "dicomweb/workflow_api.h"
 #include "hl7bridge/hl7_service.h"
 #include "hl7bridge/mllp_server.h"
 #include "pacsnode/app/node.h"
 #include "pacsnode/dimse/server.h"
 #include "pacsnode/services/forwarder.h"
+#include "pacsnode/services/mpps.h"
 #include "pacsnode/services/recovery.h"
 #include "storage/model/log.h"
 
@@ -58,6 +60,7 @@ int serve(const Config& config) {
 
   QueryService query(*node->index, config.aet, config.max_find_results);
   RetrieveService retrieve(query, *node->index, *node->blobs);
+  MppsService mpps(*node->index);
   std::map<std::string, dimse::RemoteAe> peers;
   for (const auto& [aet, peer] : config.peers) peers[aet] = {peer.host, peer.port};
   Forwarder forwarder(
@@ -86,9 +89,10 @@ int serve(const Config& config) {
                             .accept_unknown_sop_classes = config.accept_unknown_sop_classes,
                             .timeout_seconds = 60,
                             .peers = peers},
-                           *node->ingest, query, retrieve);
+                           *node->ingest, query, retrieve, mpps);
   // The DICOMweb face, on loopback only until authentication exists (see README).
   web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web"});
+  web::WorkflowApi workflow_api(*node->index);
   std::unique_ptr<web::HttpServer> http;
   if (config.http_port != 0) {
     http = std::make_unique<web::HttpServer>(
@@ -96,7 +100,10 @@ int serve(const Config& config) {
                          .port = config.http_port,
                          .max_body_bytes = config.http_max_request_mb << 20,
                          .cors_origins = config.http_cors_origins},
-        [&dicomweb](web::Exchange& exchange) { return dicomweb.handle(exchange); });
+        [&dicomweb, &workflow_api](web::Exchange& exchange) {
+          return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
+                                                              : dicomweb.handle(exchange);
+        });
     if (auto started = http->start(); !started) {
       PACS_LOG(Error) << started.error().message;
       return 1;

@@ -58,6 +58,10 @@ OFCondition Scp::handleIncomingCommand(T_DIMSE_Message* message,
     return handle_move(message->msg.CMoveRQ, info.presentationContextID);
   if (message->CommandField == DIMSE_C_GET_RQ)
     return handle_get(message->msg.CGetRQ, info.presentationContextID);
+  if (message->CommandField == DIMSE_N_CREATE_RQ)
+    return handle_ncreate(message->msg.NCreateRQ, info.presentationContextID);
+  if (message->CommandField == DIMSE_N_SET_RQ)
+    return handle_nset(message->msg.NSetRQ, info.presentationContextID);
   return DcmThreadSCP::handleIncomingCommand(message, info);  // C-ECHO
 }
 

@@ -1,5 +1,5 @@
 // One association of the DIMSE face. DCMTK builds a fresh Scp per association on its worker
-// thread; each service's handler lives in a file of its own (store, find, move, get).
+// thread; each service's handler lives in a file of its own (store, find, move, get, mpps).
 #pragma once
 
 #include <dcmtk/dcmnet/scpthrd.h>
@@ -16,6 +16,7 @@ struct Context {
   IngestService& ingest;
   QueryService& query;
   RetrieveService& retrieve;
+  MppsService& mpps;
 };
 
 std::string trimmed(const char* text);
@@ -45,6 +46,8 @@ class Scp : public DcmThreadSCP {
   OFCondition handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextID id);
+  OFCondition handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationContextID id);
+  OFCondition handle_nset(T_DIMSE_N_SetRQ& request, T_ASC_PresentationContextID id);
 
   const Context& context_;
   T_ASC_Association* association_ = nullptr;

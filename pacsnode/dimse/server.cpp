@@ -32,8 +32,9 @@ const std::vector<const char*>& query_transfer_syntaxes() {
 // services it needs instead of going through a global.
 class DimseServer::Pool : public DcmBaseSCPPool {
  public:
-  Pool(DimseOptions options, IngestService& ingest, QueryService& query, RetrieveService& retrieve)
-      : context_{std::move(options), ingest, query, retrieve} {}
+  Pool(DimseOptions options, IngestService& ingest, QueryService& query, RetrieveService& retrieve,
+       MppsService& mpps)
+      : context_{std::move(options), ingest, query, retrieve, mpps} {}
   const Context& context() const { return context_; }
 
  protected:
@@ -60,8 +61,8 @@ void disable_nagle_for_dcmtk_sockets() {
 }
 
 DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryService& query,
-                         RetrieveService& retrieve)
-    : pool_(std::make_unique<Pool>(std::move(options), ingest, query, retrieve)) {
+                         RetrieveService& retrieve, MppsService& mpps)
+    : pool_(std::make_unique<Pool>(std::move(options), ingest, query, retrieve, mpps)) {
   const DimseOptions& o = pool_->context().options;
   DcmSCPConfig& config = pool_->getConfig();
   config.setAETitle(o.aet.c_str());
@@ -80,6 +81,8 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryServi
       as_oflist({UID_LittleEndianExplicitTransferSyntax, UID_BigEndianExplicitTransferSyntax,
                  UID_LittleEndianImplicitTransferSyntax});
   config.addPresentationContext(UID_VerificationSOPClass, verification);
+  config.addPresentationContext(UID_ModalityPerformedProcedureStepSOPClass,
+                                as_oflist(query_transfer_syntaxes()));
   for (const char* model :
        {UID_FINDPatientRootQueryRetrieveInformationModel,
         UID_FINDStudyRootQueryRetrieveInformationModel,

@@ -10,6 +10,7 @@
 
 #include "pacsnode/dimse/sender.h"
 #include "pacsnode/services/ingest.h"
+#include "pacsnode/services/mpps.h"
 #include "pacsnode/services/query.h"
 #include "pacsnode/services/retrieve.h"
 
@@ -29,7 +30,7 @@ struct DimseOptions {
 class DimseServer {
  public:
   DimseServer(DimseOptions options, IngestService& ingest, QueryService& query,
-              RetrieveService& retrieve);
+              RetrieveService& retrieve, MppsService& mpps);
   ~DimseServer();
 
   // Binds and serves until stop() is called; returns an error when the port cannot be bound.

@@ -57,6 +57,27 @@ struct PatientChange {
   std::string prior_patient_id, prior_issuer_of_patient_id;  // merge: MRG-1
 };
 
+// A stored study and the order it belongs to: linked when its first instance matched an order
+// (by Study Instance UID, else by Accession Number) of the same patient, or by an operator;
+// unreconciled otherwise, with the reason.
+struct StudyLink {
+  std::string study_uid;
+  std::string state;                                         // linked, unreconciled
+  std::string reason;                                        // why (how it was linked, or why not)
+  std::string placer_order, filler_order, accession_number;  // the order, when linked
+  std::string patient_id;                                    // the study's
+  std::int64_t updated_ms = 0;
+};
+
+// A Modality Performed Procedure Step (N-CREATE, then N-SETs): its status, the scheduled step
+// it performs (the keys that find the order), and its attributes as last set.
+struct MppsRecord {
+  std::string sop_instance_uid;
+  std::string status;  // IN PROGRESS, COMPLETED, DISCONTINUED
+  std::string study_uid, accession_number, sps_id;
+  std::string attributes;  // encoded like the index's other attribute sets
+};
+
 // An HL7 message as processed: who sent it, its control ID, and the acknowledgement it got,
 // replayed to a sender that sends the same message again.
 struct MessageRecord {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <map>
 #include <random>
 #include <regex>
@@ -17,6 +18,7 @@
 #include "tests/support/dicom_files.h"
 #include "tests/support/http.h"
 #include "tests/support/mllp.h"
+#include "tests/support/mpps_scu.h"
 #include "tests/support/process.h"
 #include "tests/support/test_node.h"
 
@@ -25,6 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::MllpClient;
 using testing::TestNode;
+namespace json = boost::json;
 
 // One HL7 segment from numbered fields; absent fields stay empty.
 std::string segment(const std::string& id, const std::map<int, std::string>& fields) {
@@ -462,7 +465,8 @@ TEST_P(Hl7Test, NoAcknowledgedOrderIsLostOrAppliedTwiceAcrossAKill) {
 
 // A study of two instances for one patient, stored over C-STORE; returns the files.
 std::vector<fs::path> store_study_of(TestNode& node, const fs::path& dir, const std::string& id,
-                                     const std::string& name, int seed) {
+                                     const std::string& name, int seed,
+                                     const std::string& accession = "") {
   auto files = testing::generate_corpus(
       dir, {"--patients", "1", "--studies", "1", "--series", "1", "--instances", "2", "--rows",
             "16", "--columns", "16", "--seed", std::to_string(seed)});
@@ -473,6 +477,8 @@ std::vector<fs::path> store_study_of(TestNode& node, const fs::path& dir, const 
     ff.getDataset()->putAndInsertString(DCM_PatientName, name.c_str());
     ff.getDataset()->putAndInsertString(DCM_PatientBirthDate, "19700101");
     ff.getDataset()->putAndInsertString(DCM_PatientSex, "F");
+    if (!accession.empty())
+      ff.getDataset()->putAndInsertString(DCM_AccessionNumber, accession.c_str());
     EXPECT_TRUE(ff.saveFile(f.c_str(), EXS_LittleEndianExplicit).good());
   }
   EXPECT_EQ(testing::storescu(node.dimse_port(), {dir.string()}).exit_code, 0) << node.log();
@@ -609,6 +615,120 @@ TEST_P(Hl7Test, AnA40MergesThePriorPatientsStudiesAndOrdersIntoTheSurvivingOne) 
   EXPECT_EQ(err_code(unknown), "204") << unknown;
   const std::string self = send(adt("A40", "ADT0012", "PID|1||PB^^^HOSP^MR", "MRG|PB^^^HOSP^MR"));
   EXPECT_EQ(testing::ack_code(self), "AE") << self;
+}
+
+// A study is linked to its order when it arrives (by Study Instance UID, else by Accession Number,
+// the patient agreeing); otherwise it is listed as unreconciled with the reason, until an operator
+// links it over the JSON API.
+TEST_P(Hl7Test, AStudyIsLinkedToItsOrderOrListedAsUnreconciled) {
+  Order o{.control_id = "ORD0009",
+          .placer = "PL9",
+          .filler = "FL9",
+          .accession = "ACC9",
+          .patient_id = "P9"};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  const auto linked = store_study_of(*node_, dir_.path() / "s1", "P9", "Doe^Jane", 11, "ACC9");
+  const auto unknown = store_study_of(*node_, dir_.path() / "s2", "P9", "Doe^Jane", 12, "ACC404");
+  const auto other = store_study_of(*node_, dir_.path() / "s3", "PX", "Roe^Rita", 13, "ACC9");
+  const std::string linked_uid = testing::value_of(linked[0], DCM_StudyInstanceUID);
+  const std::string unknown_uid = testing::value_of(unknown[0], DCM_StudyInstanceUID);
+  const std::string other_uid = testing::value_of(other[0], DCM_StudyInstanceUID);
+
+  auto get = [&](const std::string& path) {
+    return testing::http_request(node_->http_port(), "GET", path, {});
+  };
+  auto all = testing::parse_json(get("/api/reconciliation").body).as_array();
+  ASSERT_EQ(all.size(), 3u);
+  std::map<std::string, json::object> by_study;
+  for (const auto& v : all)
+    by_study[std::string(v.at("studyInstanceUID").as_string())] = v.as_object();
+  EXPECT_EQ(by_study[linked_uid].at("state"), "linked");
+  EXPECT_EQ(by_study[linked_uid].at("reason"), "matched by Accession Number");
+  EXPECT_EQ(by_study[linked_uid].at("fillerOrder"), "FL9");
+  EXPECT_EQ(by_study[unknown_uid].at("state"), "unreconciled");
+  EXPECT_NE(std::string(by_study[unknown_uid].at("reason").as_string()).find("no order"),
+            std::string::npos);
+  EXPECT_EQ(by_study[other_uid].at("state"), "unreconciled");
+  EXPECT_NE(std::string(by_study[other_uid].at("reason").as_string()).find("another patient"),
+            std::string::npos);
+  // The order's worklist item is STARTED now that its images arrive.
+  auto items = worklist(
+      {"AccessionNumber=ACC9", "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus"});
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(step_text(*items[0]->getDataset(), DCM_ScheduledProcedureStepStatus), "STARTED");
+
+  // An operator links the unscheduled study to the order.
+  auto post = [&](const std::string& path) {
+    return testing::http_request(node_->http_port(), "POST", path, {});
+  };
+  EXPECT_EQ(post("/api/reconciliation/" + unknown_uid + "/link?fillerOrder=FL9").status, 200);
+  EXPECT_EQ(post("/api/reconciliation/1.2.3.4.404/link?fillerOrder=FL9").status, 404);
+  EXPECT_EQ(post("/api/reconciliation/" + other_uid + "/link?fillerOrder=NOPE").status, 404);
+  EXPECT_EQ(post("/api/reconciliation/" + other_uid + "/link").status, 400);
+  EXPECT_EQ(get("/api/reconciliation?state=bogus").status, 400);
+  auto open = testing::parse_json(get("/api/reconciliation?state=unreconciled").body).as_array();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(std::string(open[0].at("studyInstanceUID").as_string()), other_uid);
+  auto now_linked = testing::parse_json(get("/api/reconciliation?state=linked").body).as_array();
+  EXPECT_EQ(now_linked.size(), 2u);
+}
+
+// A modality reports its performed step (IHE RAD-6/RAD-7): the worklist item and the order follow
+// it, and a finished step takes no more changes.
+TEST_P(Hl7Test, MppsInProgressThenCompletedMovesTheWorklistItem) {
+  const std::string study_uid = "1.2.826.0.1.3680043.9.7136.3.1";
+  Order o{.control_id = "ORD0020",
+          .placer = "PL20",
+          .filler = "FL20",
+          .accession = "ACC20",
+          .study_uid = study_uid};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  const std::string sps = "ScheduledProcedureStepSequence[0].";
+  // The item's status: the one of SCHEDULED, STARTED, COMPLETED, DISCONTINUED it matches.
+  auto status = [&] {
+    for (const char* candidate : {"SCHEDULED", "STARTED", "COMPLETED", "DISCONTINUED"})
+      if (worklist_count(
+              {"AccessionNumber=ACC20", sps + "ScheduledProcedureStepStatus=" + candidate}) == 1)
+        return std::string(candidate);
+    return std::string("<none>");
+  };
+
+  testing::MppsScu scu(node_->dimse_port());
+  DcmDataset created;
+  DcmItem* scheduled = nullptr;
+  created.findOrCreateSequenceItem(DCM_ScheduledStepAttributesSequence, scheduled, 0);
+  scheduled->putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
+  scheduled->putAndInsertString(DCM_AccessionNumber, "ACC20");
+  scheduled->putAndInsertString(DCM_ScheduledProcedureStepID, "SPSACC20");
+  created.putAndInsertString(DCM_PatientName, "Doe^Jane");
+  created.putAndInsertString(DCM_PatientID, "P12345");
+  created.putAndInsertString(DCM_PerformedProcedureStepID, "PPS20");
+  created.putAndInsertString(DCM_PerformedStationAETitle, "CT01");
+  created.putAndInsertString(DCM_PerformedProcedureStepStartDate, "20261124");
+  created.putAndInsertString(DCM_PerformedProcedureStepStartTime, "101500");
+  created.putAndInsertString(DCM_Modality, "CT");
+  created.putAndInsertString(DCM_PerformedProcedureStepStatus, "IN PROGRESS");
+  const std::string mpps_uid = "1.2.826.0.1.3680043.9.7136.4.1";
+  ASSERT_EQ(scu.create(mpps_uid, created), 0) << node_->log();
+  EXPECT_EQ(status(), "STARTED");
+  EXPECT_EQ(scu.create(mpps_uid, created), 0x0111) << "a second N-CREATE of the UID";
+
+  DcmDataset completed;
+  completed.putAndInsertString(DCM_PerformedProcedureStepStatus, "COMPLETED");
+  completed.putAndInsertString(DCM_PerformedProcedureStepEndDate, "20261124");
+  completed.putAndInsertString(DCM_PerformedProcedureStepEndTime, "103000");
+  ASSERT_EQ(scu.set(mpps_uid, completed), 0);
+  EXPECT_EQ(status(), "COMPLETED");
+  EXPECT_EQ(worklist_count({"AccessionNumber=ACC20"}), 0u) << "a completed step leaves the list";
+
+  // Done is done; unknown steps and wrong statuses are refused.
+  DcmDataset again;
+  again.putAndInsertString(DCM_PerformedProcedureStepStatus, "IN PROGRESS");
+  EXPECT_EQ(scu.set(mpps_uid, again), 0x0110);
+  EXPECT_EQ(scu.set("1.2.826.0.1.3680043.9.7136.4.404", completed), 0x0112);
+  DcmDataset wrong(created);
+  wrong.putAndInsertString(DCM_PerformedProcedureStepStatus, "COMPLETED");
+  EXPECT_EQ(scu.create("1.2.826.0.1.3680043.9.7136.4.2", wrong), 0x0106);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Hl7Test, ::testing::Values("sqlite", "postgresql"));

@@ -1,0 +1,86 @@
+// MPPS SCP on the DIMSE face (PS3.4 F.7): N-CREATE and N-SET requests to the MPPS service, and
+// their responses. DcmSCP has no helpers for N-services, so the messages are built here.
+#include <dcmtk/config/osconfig.h>  // must come first for DCMTK
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/ofstd/ofstd.h>
+
+#include <memory>
+
+#include "pacsnode/dimse/scp.h"
+#include "storage/model/log.h"
+
+namespace pacs::dimse {
+namespace {
+
+// The status detail of a failure: its Error Comment (at most 64 characters, LO).
+std::unique_ptr<DcmDataset> detail_of(const MppsOutcome& outcome) {
+  if (outcome.status == 0) return nullptr;
+  auto detail = std::make_unique<DcmDataset>();
+  detail->putAndInsertString(DCM_ErrorComment, outcome.error_comment.substr(0, 64).c_str());
+  return detail;
+}
+
+}  // namespace
+
+OFCondition Scp::handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationContextID id) {
+  T_ASC_PresentationContextID data_id = id;
+  DcmDataset* received = nullptr;
+  OFCondition c = receiveDIMSEDataset(&data_id, &received);
+  std::unique_ptr<DcmDataset> attributes(received);
+  if (c.bad()) return c;
+  // The SCU names the new step; when it does not, the SCP does (PS3.4 F.7.2.1.1).
+  std::string uid = (request.opts & O_NCREATE_AFFECTEDSOPINSTANCEUID)
+                        ? trimmed(request.AffectedSOPInstanceUID)
+                        : std::string();
+  if (uid.empty()) {
+    char generated[100];
+    uid = dcmGenerateUniqueIdentifier(generated, SITE_INSTANCE_UID_ROOT);
+  }
+  const MppsOutcome outcome = attributes ? context_.mpps.create(uid, *attributes)
+                                         : MppsOutcome{0x0120, "no attribute list"};
+  if (outcome.status != 0)
+    PACS_LOG(Warn) << "MPPS N-CREATE " << uid << " from " << calling_ << " refused with status 0x"
+                   << std::hex << outcome.status << std::dec << ": " << outcome.error_comment;
+  T_DIMSE_Message response{};
+  response.CommandField = DIMSE_N_CREATE_RSP;
+  T_DIMSE_N_CreateRSP& rsp = response.msg.NCreateRSP;
+  rsp.MessageIDBeingRespondedTo = request.MessageID;
+  rsp.DimseStatus = outcome.status;
+  rsp.DataSetType = DIMSE_DATASET_NULL;
+  OFStandard::strlcpy(rsp.AffectedSOPClassUID, request.AffectedSOPClassUID,
+                      sizeof rsp.AffectedSOPClassUID);
+  OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, uid.c_str(), sizeof rsp.AffectedSOPInstanceUID);
+  rsp.opts = O_NCREATE_AFFECTEDSOPCLASSUID | O_NCREATE_AFFECTEDSOPINSTANCEUID;
+  const auto detail = detail_of(outcome);
+  return sendDIMSEMessage(id, &response, nullptr, detail.get());
+}
+
+OFCondition Scp::handle_nset(T_DIMSE_N_SetRQ& request, T_ASC_PresentationContextID id) {
+  T_ASC_PresentationContextID data_id = id;
+  DcmDataset* received = nullptr;
+  OFCondition c = receiveDIMSEDataset(&data_id, &received);
+  std::unique_ptr<DcmDataset> modifications(received);
+  if (c.bad()) return c;
+  const std::string uid = trimmed(request.RequestedSOPInstanceUID);
+  const MppsOutcome outcome = modifications ? context_.mpps.set(uid, *modifications)
+                                            : MppsOutcome{0x0120, "no modification list"};
+  if (outcome.status != 0)
+    PACS_LOG(Warn) << "MPPS N-SET " << uid << " from " << calling_ << " refused with status 0x"
+                   << std::hex << outcome.status << std::dec << ": " << outcome.error_comment;
+  T_DIMSE_Message response{};
+  response.CommandField = DIMSE_N_SET_RSP;
+  T_DIMSE_N_SetRSP& rsp = response.msg.NSetRSP;
+  rsp.MessageIDBeingRespondedTo = request.MessageID;
+  rsp.DimseStatus = outcome.status;
+  rsp.DataSetType = DIMSE_DATASET_NULL;
+  OFStandard::strlcpy(rsp.AffectedSOPClassUID, request.RequestedSOPClassUID,
+                      sizeof rsp.AffectedSOPClassUID);
+  OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, uid.c_str(), sizeof rsp.AffectedSOPInstanceUID);
+  rsp.opts = O_NSET_AFFECTEDSOPCLASSUID | O_NSET_AFFECTEDSOPINSTANCEUID;
+  const auto detail = detail_of(outcome);
+  return sendDIMSEMessage(id, &response, nullptr, detail.get());
+}
+
+}  // namespace pacs::dimse
