@@ -89,6 +89,34 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
                      "{\"studyInstanceUID\":" + json_string(study) + ",\"state\":\"linked\"}\n");
     co_return;
   }
+  // GET /api/outbox[?state=pending|sent|failed]: outbound HL7, newest first.
+  if (s.size() == 2 && s[0] == "api" && s[1] == "outbox") {
+    if (method != http::verb::get && method != http::verb::head) {
+      reply_error(exchange, http::status::method_not_allowed, "use GET");
+      co_return;
+    }
+    const std::string state = parameter(*target, "state");
+    if (!state.empty() && state != "pending" && state != "sent" && state != "failed") {
+      reply_error(exchange, http::status::bad_request, "state is pending, sent or failed");
+      co_return;
+    }
+    const auto items = co_await exchange.blocking([&] { return index_.outbox_items(state, 1000); });
+    if (!items) {
+      reply_error(exchange, http::status::service_unavailable, items.error().message);
+      co_return;
+    }
+    std::string body = "[";
+    for (const OutboxItem& item : *items)
+      body += std::string(body.size() > 1 ? "," : "") + "{\"id\":" + std::to_string(item.id) +
+              ",\"destination\":" + json_string(item.destination) +
+              ",\"event\":" + json_string(item.event) +
+              ",\"studyInstanceUID\":" + json_string(item.subject) +
+              ",\"detail\":" + json_string(item.detail) + ",\"state\":" + json_string(item.state) +
+              ",\"attempts\":" + std::to_string(item.attempts) +
+              ",\"lastError\":" + json_string(item.last_error) + "}";
+    exchange.respond(http::status::ok, "application/json", body + "]\n");
+    co_return;
+  }
   reply_error(exchange, http::status::not_found, "no such API resource");
 }
 

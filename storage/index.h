@@ -111,9 +111,28 @@ class Index {
   // UID, and an update of one (NotFound when unknown). The worklist item and the order it
   // performs (by Study Instance UID, else Accession Number; the Scheduled Procedure Step ID picks
   // the item) follow its status in the same transaction.
-  virtual Result<void> create_mpps(const MppsRecord& mpps) = 0;
+  // `notify`: the destinations told of the status (a procedure-status outbox item each), in the
+  // same transaction; a COMPLETED step also completes its stored study (see below).
+  virtual Result<void> create_mpps(const MppsRecord& mpps,
+                                   const std::vector<std::string>& notify) = 0;
   virtual Result<std::optional<MppsRecord>> find_mpps(const std::string& sop_instance_uid) = 0;
-  virtual Result<void> update_mpps(const MppsRecord& mpps) = 0;
+  virtual Result<void> update_mpps(const MppsRecord& mpps,
+                                   const std::vector<std::string>& notify) = 0;
+
+  // Outbound HL7. Studies whose last instance came before quiet_before_ms and that are not yet
+  // complete become complete, with a study-complete outbox item for each destination; a new
+  // instance makes a study incomplete again. Returns how many studies completed.
+  virtual Result<std::size_t> complete_quiet_studies(std::int64_t quiet_before_ms,
+                                                     const std::vector<std::string>& notify,
+                                                     std::size_t limit) = 0;
+  virtual Result<std::vector<OutboxItem>> due_outbox(std::int64_t now_ms, std::size_t limit) = 0;
+  virtual Result<std::vector<OutboxItem>> outbox_items(const std::string& state,
+                                                       std::size_t limit) = 0;
+  virtual Result<std::map<std::string, std::int64_t>> outbox_counts() = 0;
+  virtual Result<void> update_outbox(std::int64_t id, const std::string& state,
+                                     std::int64_t next_attempt_ms, const std::string& error) = 0;
+  // What the index knows of a study (stored, or only ordered), for outbound messages.
+  virtual Result<std::optional<StudyFacts>> study_facts(const std::string& study_uid) = 0;
   // Records a message that changed nothing (refused, or an error); Duplicate as above.
   virtual Result<void> record_message(const MessageRecord& message) = 0;
   // The acknowledgement recorded for a message from this sender with this control ID, if any.

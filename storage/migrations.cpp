@@ -187,6 +187,26 @@ CREATE TABLE mpps (
   attributes {blob},
   updated_ms {int} NOT NULL);
 )sql",
+    // 8: outbound HL7: when each study last got an instance and whether it was announced complete,
+    // and the outbox of events to tell the configured destinations, retried until an AA.
+    R"sql(
+ALTER TABLE study_links ADD COLUMN last_instance_ms {int} NOT NULL DEFAULT 0;
+ALTER TABLE study_links ADD COLUMN complete INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX study_links_quiet ON study_links(complete, last_instance_ms);
+CREATE TABLE hl7_outbox (
+  pk {pk},
+  destination TEXT NOT NULL,
+  event TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts {int} NOT NULL DEFAULT 0,
+  next_attempt_ms {int} NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_ms {int} NOT NULL,
+  updated_ms {int} NOT NULL);
+CREATE INDEX hl7_outbox_due ON hl7_outbox(state, next_attempt_ms);
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

@@ -12,6 +12,7 @@
 #include "storage/index.h"
 #include "storage/migrations.h"
 #include "storage/sql/connection.h"
+#include "storage/sql_outbox.h"
 #include "storage/sql_workflow.h"
 
 namespace pacs {
@@ -319,8 +320,10 @@ class SqlIndex final : public Index {
     });
   }
 
-  Result<void> create_mpps(const MppsRecord& mpps) override {
-    return in_transaction([&](sql::Connection& c) { return sql_workflow::create_mpps(c, mpps); });
+  Result<void> create_mpps(const MppsRecord& mpps,
+                           const std::vector<std::string>& notify) override {
+    return in_transaction(
+        [&](sql::Connection& c) { return sql_workflow::create_mpps(c, mpps, notify); });
   }
 
   Result<std::optional<MppsRecord>> find_mpps(const std::string& sop_instance_uid) override {
@@ -329,8 +332,56 @@ class SqlIndex final : public Index {
     });
   }
 
-  Result<void> update_mpps(const MppsRecord& mpps) override {
-    return in_transaction([&](sql::Connection& c) { return sql_workflow::update_mpps(c, mpps); });
+  Result<void> update_mpps(const MppsRecord& mpps,
+                           const std::vector<std::string>& notify) override {
+    return in_transaction(
+        [&](sql::Connection& c) { return sql_workflow::update_mpps(c, mpps, notify); });
+  }
+
+  Result<std::size_t> complete_quiet_studies(std::int64_t quiet_before_ms,
+                                             const std::vector<std::string>& notify,
+                                             std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::size_t> {
+      sql::Transaction tx(c);
+      const std::size_t n = sql_outbox::complete_quiet_studies(c, quiet_before_ms, notify, limit);
+      tx.commit();
+      return n;
+    });
+  }
+
+  Result<std::vector<OutboxItem>> due_outbox(std::int64_t now, std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<OutboxItem>> {
+      return sql_outbox::items(c, "WHERE state = 'pending' AND next_attempt_ms <= ? ORDER BY pk",
+                               {Value{now}}, limit);
+    });
+  }
+
+  Result<std::vector<OutboxItem>> outbox_items(const std::string& state,
+                                               std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<OutboxItem>> {
+      if (state.empty()) return sql_outbox::items(c, "ORDER BY pk DESC", {}, limit);
+      return sql_outbox::items(c, "WHERE state = ? ORDER BY pk DESC", {Value{state}}, limit);
+    });
+  }
+
+  Result<std::map<std::string, std::int64_t>> outbox_counts() override {
+    return guarded([&](sql::Connection& c) -> Result<std::map<std::string, std::int64_t>> {
+      return sql_outbox::counts(c);
+    });
+  }
+
+  Result<void> update_outbox(std::int64_t id, const std::string& state,
+                             std::int64_t next_attempt_ms, const std::string& error) override {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      sql_outbox::update(c, id, state, next_attempt_ms, error);
+      return {};
+    });
+  }
+
+  Result<std::optional<StudyFacts>> study_facts(const std::string& study_uid) override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<StudyFacts>> {
+      return sql_outbox::study_facts(c, study_uid);
+    });
   }
 
   Result<void> record_message(const MessageRecord& message) override {
@@ -511,6 +562,8 @@ class SqlIndex final : public Index {
     if (p.new_study)
       sql_workflow::reconcile_new_study(c, e.study.study_uid.str(), e.study.accession_number,
                                         e.patient.patient_id, e.patient.issuer_of_patient_id);
+    else
+      sql_outbox::touch_study(c, e.study.study_uid.str());
 
     const std::int64_t now = now_ms();
     for (const std::string& destination : w.forward_to) {

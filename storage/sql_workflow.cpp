@@ -5,6 +5,7 @@
 
 #include "storage/dicom_attributes.h"
 #include "storage/find_sql.h"
+#include "storage/sql_outbox.h"
 
 namespace pacs::sql_workflow {
 namespace {
@@ -280,11 +281,13 @@ void audit(sql::Connection& c, const std::string& actor, const std::string& acti
 
 void set_link(sql::Connection& c, const std::string& study_uid, std::optional<std::int64_t> order,
               const std::string& state, const std::string& reason) {
-  const Value params[] = {study_uid, order ? Value{*order} : Value{}, state, reason, now_ms()};
+  const Value params[] = {study_uid, order ? Value{*order} : Value{}, state, reason, now_ms(),
+                          now_ms()};
   c.query(
-      "INSERT INTO study_links (study_uid, order_pk, state, reason, updated_ms) "
-      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (study_uid) DO UPDATE SET order_pk = excluded.order_pk, "
-      "state = excluded.state, reason = excluded.reason, updated_ms = excluded.updated_ms",
+      "INSERT INTO study_links (study_uid, order_pk, state, reason, updated_ms, last_instance_ms) "
+      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study_uid) DO UPDATE SET "
+      "order_pk = excluded.order_pk, state = excluded.state, reason = excluded.reason, "
+      "updated_ms = excluded.updated_ms",
       params);
   if (order) {
     const Value started[] = {*order};
@@ -398,7 +401,13 @@ std::optional<std::int64_t> performed_order(sql::Connection& c, const MppsRecord
   return std::nullopt;
 }
 
-void follow_mpps(sql::Connection& c, const MppsRecord& m) {
+void follow_mpps(sql::Connection& c, const MppsRecord& m, const std::vector<std::string>& notify) {
+  if (!m.study_uid.empty()) {
+    // The RIS hears of every status (IHE RAD-7 forwarded as an order status); a COMPLETED step
+    // completes its study when its images are stored (else their quiet period will).
+    sql_outbox::enqueue(c, notify, "procedure-status", m.study_uid, m.status);
+    if (m.status == "COMPLETED") sql_outbox::complete_study(c, m.study_uid, notify);
+  }
   const std::string status = step_status_of(m.status);
   const auto order = performed_order(c, m);
   if (status.empty() || !order) return;
@@ -416,7 +425,8 @@ void follow_mpps(sql::Connection& c, const MppsRecord& m) {
 
 }  // namespace
 
-Result<void> create_mpps(sql::Connection& c, const MppsRecord& m) {
+Result<void> create_mpps(sql::Connection& c, const MppsRecord& m,
+                         const std::vector<std::string>& notify) {
   const Value params[] = {
       m.sop_instance_uid,      m.status, m.study_uid, m.accession_number, m.sps_id,
       sql::Blob{m.attributes}, now_ms()};
@@ -426,7 +436,7 @@ Result<void> create_mpps(sql::Connection& c, const MppsRecord& m) {
               params)
           .empty())
     return fail(ErrorCode::Duplicate, "performed procedure step " + m.sop_instance_uid + " exists");
-  follow_mpps(c, m);
+  follow_mpps(c, m, notify);
   audit(c, "modality", "mpps " + m.status, m.sop_instance_uid, "study " + m.study_uid);
   return {};
 }
@@ -442,7 +452,8 @@ std::optional<MppsRecord> find_mpps(sql::Connection& c, const std::string& sop_i
   return MppsRecord{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.blob(5)};
 }
 
-Result<void> update_mpps(sql::Connection& c, const MppsRecord& m) {
+Result<void> update_mpps(sql::Connection& c, const MppsRecord& m,
+                         const std::vector<std::string>& notify) {
   const Value params[] = {
       m.status, m.study_uid,       m.accession_number, m.sps_id, sql::Blob{m.attributes},
       now_ms(), m.sop_instance_uid};
@@ -451,7 +462,7 @@ Result<void> update_mpps(sql::Connection& c, const MppsRecord& m) {
               params)
           .empty())
     return fail(ErrorCode::NotFound, "no performed procedure step " + m.sop_instance_uid);
-  follow_mpps(c, m);
+  follow_mpps(c, m, notify);
   audit(c, "modality", "mpps " + m.status, m.sop_instance_uid, "study " + m.study_uid);
   return {};
 }

@@ -38,8 +38,10 @@ Result<void> link_study(sql::Connection& c, const std::string& study_uid,
                         const std::string& actor);
 
 // MPPS rows; the worklist item and order follow the step's status.
-Result<void> create_mpps(sql::Connection& c, const MppsRecord& mpps);
+Result<void> create_mpps(sql::Connection& c, const MppsRecord& mpps,
+                         const std::vector<std::string>& notify);
 std::optional<MppsRecord> find_mpps(sql::Connection& c, const std::string& sop_instance_uid);
-Result<void> update_mpps(sql::Connection& c, const MppsRecord& mpps);
+Result<void> update_mpps(sql::Connection& c, const MppsRecord& mpps,
+                         const std::vector<std::string>& notify);
 
 }  // namespace pacs::sql_workflow

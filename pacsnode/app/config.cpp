@@ -31,15 +31,29 @@ Result<void> check_aet(const std::string& aet, std::string_view what) {
 }
 
 // AET=HOST:PORT
-Result<void> add_peer(const std::string& text, Config& config) {
+// NAME=HOST:PORT, for the flag `flag`.
+Result<std::pair<std::string, Peer>> parse_named_peer(const std::string& text, const char* flag) {
   const auto eq = text.find('='), colon = text.rfind(':');
-  if (eq == std::string::npos || colon == std::string::npos || colon < eq)
-    return fail(ErrorCode::InvalidArgument, "--peer '" + text + "': expected AET=HOST:PORT");
-  const std::string aet = text.substr(0, eq);
-  if (auto ok = check_aet(aet, "--peer"); !ok) return ok;
-  auto port = parse_port(std::string_view(text).substr(colon + 1), "--peer");
+  if (eq == std::string::npos || eq == 0 || colon == std::string::npos || colon < eq)
+    return fail(ErrorCode::InvalidArgument,
+                std::string(flag) + " '" + text + "': expected NAME=HOST:PORT");
+  auto port = parse_port(std::string_view(text).substr(colon + 1), flag);
   if (!port) return tl::unexpected(port.error());
-  config.peers[aet] = Peer{text.substr(eq + 1, colon - eq - 1), *port};
+  return std::pair{text.substr(0, eq), Peer{text.substr(eq + 1, colon - eq - 1), *port}};
+}
+
+Result<void> add_peer(const std::string& text, Config& config) {
+  auto peer = parse_named_peer(text, "--peer");
+  if (!peer) return tl::unexpected(peer.error());
+  if (auto ok = check_aet(peer->first, "--peer"); !ok) return ok;
+  config.peers[peer->first] = peer->second;
+  return {};
+}
+
+Result<void> add_hl7_destination(const std::string& text, Config& config) {
+  auto peer = parse_named_peer(text, "--hl7-destination");
+  if (!peer) return tl::unexpected(peer.error());
+  config.hl7_destinations[peer->first] = peer->second;
   return {};
 }
 
@@ -170,6 +184,44 @@ const std::vector<Flag>& flags() {
          return {};
        }},
       {"--peer", "AET=HOST:PORT", "a remote AE the node may send to (repeatable)", add_peer},
+      {"--hl7-destination", "NAME=HOST:PORT",
+       "a RIS/EHR told over MLLP of procedure status and complete studies (repeatable)",
+       add_hl7_destination},
+      {"--study-quiet-seconds", "N",
+       "a study with no new instance for this long is complete (default 60)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         unsigned seconds = 0;
+         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+         if (ec != std::errc() || end != v.data() + v.size() || seconds == 0 || seconds > 86400)
+           return fail(ErrorCode::InvalidArgument,
+                       "--study-quiet-seconds: '" + v + "' is not 1 to 86400");
+         c.study_quiet_seconds = seconds;
+         return {};
+       }},
+      {"--study-complete-message", "oru|orm",
+       "how a complete study is announced: ORU^R01 with its URLs, or ORM^O01 SC/CM (default oru)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v != "oru" && v != "orm")
+           return fail(ErrorCode::InvalidArgument, "--study-complete-message: oru or orm");
+         c.study_complete_as_orm = v == "orm";
+         return {};
+       }},
+      {"--public-url", "URL",
+       "the HTTP base URL receivers of HL7 messages reach the node at (default "
+       "http://127.0.0.1:HTTP-PORT)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(ErrorCode::InvalidArgument, "--public-url: an http:// or https:// URL");
+         c.public_url = v;
+         while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
+         return {};
+       }},
+      {"--viewer-url", "TEMPLATE",
+       "a viewer launch URL for outbound messages, with {study} and {accession} (default none)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.viewer_url = v;
+         return {};
+       }},
       {"--allow-calling-aet", "AET", "accept associations only from these calling AEs (repeatable)",
        [](const std::string& v, Config& c) {
          c.allowed_calling_aets.insert(v);
@@ -362,6 +414,37 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       config.forwarding.max_retry_seconds = *v;
     if (auto v = (*routing)["max_attempts"].value<std::int64_t>())
       config.forwarding.max_attempts = static_cast<unsigned>(std::max<std::int64_t>(1, *v));
+  }
+  if (auto hl7 = root["hl7"].as_table()) {
+    if (auto destinations = (*hl7)["destinations"].as_table()) {
+      for (const auto& [name, value] : *destinations) {
+        auto v = value.value<std::string>();
+        if (!v) return wrong("hl7.destinations." + std::string(name.str()));
+        if (auto ok = add_hl7_destination(std::string(name.str()) + "=" + *v, config); !ok)
+          return ok;
+      }
+    }
+    const std::pair<const char*, const char*> hl7_keys[] = {
+        {"study_quiet_seconds", "--study-quiet-seconds"},
+        {"study_complete_message", "--study-complete-message"}};
+    for (auto [key, name] : hl7_keys) {
+      if (!hl7->contains(key)) continue;
+      const auto& node = (*hl7)[key];
+      auto text = node.is_integer() ? std::optional(std::to_string(*node.value<std::int64_t>()))
+                                    : node.value<std::string>();
+      if (!text) return wrong(std::string("hl7.") + key);
+      if (auto ok = apply(flag(name), *text); !ok) return ok;
+    }
+  }
+  if (auto http = root["http"].as_table()) {
+    const std::pair<const char*, const char*> http_keys[] = {{"public_url", "--public-url"},
+                                                             {"viewer_url", "--viewer-url"}};
+    for (auto [key, name] : http_keys) {
+      if (!http->contains(key)) continue;
+      auto v = (*http)[key].value<std::string>();
+      if (!v) return wrong(std::string("http.") + key);
+      if (auto ok = apply(flag(name), *v); !ok) return ok;
+    }
   }
   if (auto peers = root["peers"].as_table()) {
     for (const auto& [aet, value] : *peers) {

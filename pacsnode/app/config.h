@@ -32,6 +32,11 @@ struct Config {
   std::uint64_t mllp_max_message_kb = 1024;    // one HL7 message at most
   unsigned mllp_idle_seconds = 300;            // a connection without a message is closed
   std::map<std::string, std::string> worklist_station_aets;  // modality -> Scheduled Station AE
+  std::map<std::string, Peer> hl7_destinations;  // RIS/EHR endpoints of outbound HL7, by name
+  unsigned study_quiet_seconds = 60;             // no new instance for this long: complete
+  bool study_complete_as_orm = false;            // announce with ORM^O01 instead of ORU^R01
+  std::string public_url;                        // empty: http://127.0.0.1:<http_port>
+  std::string viewer_url;                        // a template with {study}, {accession}
   unsigned max_associations = 32;
   unsigned max_find_results = 10000;  // per C-FIND; more matches are cut with a warning in the log
   std::set<std::string> allowed_calling_aets;

@@ -35,6 +35,22 @@ int show_queue(const Config& config, const std::vector<std::string>& args) {
                 item.state.c_str(), item.destination.c_str(), item.sop_instance_uid.c_str(),
                 static_cast<long long>(item.attempts),
                 item.last_error.empty() ? "" : "  last error: ", item.last_error.c_str());
+  auto outbox_counts = (*index)->outbox_counts();
+  auto outbox = (*index)->outbox_items(state, 50);
+  if (!outbox_counts || !outbox) {
+    PACS_LOG(Error) << (outbox ? outbox_counts.error().message : outbox.error().message);
+    return 1;
+  }
+  std::printf("HL7 outbox: %lld pending, %lld sent, %lld failed\n",
+              static_cast<long long>((*outbox_counts)["pending"]),
+              static_cast<long long>((*outbox_counts)["sent"]),
+              static_cast<long long>((*outbox_counts)["failed"]));
+  for (const OutboxItem& item : *outbox)
+    std::printf("  #%lld %-7s to %-16s %s %s %s  attempts %lld%s%s\n",
+                static_cast<long long>(item.id), item.state.c_str(), item.destination.c_str(),
+                item.event.c_str(), item.subject.c_str(), item.detail.c_str(),
+                static_cast<long long>(item.attempts),
+                item.last_error.empty() ? "" : "  last error: ", item.last_error.c_str());
   return 0;
 }
 

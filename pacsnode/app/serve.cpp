@@ -13,6 +13,7 @@
 #include "dicomweb/workflow_api.h"
 #include "hl7bridge/hl7_service.h"
 #include "hl7bridge/mllp_server.h"
+#include "hl7bridge/outbox.h"
 #include "pacsnode/app/node.h"
 #include "pacsnode/dimse/server.h"
 #include "pacsnode/services/forwarder.h"
@@ -60,7 +61,24 @@ int serve(const Config& config) {
 
   QueryService query(*node->index, config.aet, config.max_find_results);
   RetrieveService retrieve(query, *node->index, *node->blobs);
-  MppsService mpps(*node->index);
+  // Outbound HL7: procedure status and complete studies to the configured RIS/EHR endpoints.
+  std::vector<std::string> hl7_destinations;
+  for (const auto& [name, peer] : config.hl7_destinations) hl7_destinations.push_back(name);
+  MppsService mpps(*node->index, hl7_destinations);
+  std::unique_ptr<hl7::Outbox> outbox;
+  if (!config.hl7_destinations.empty()) {
+    hl7::OutboxOptions options;
+    for (const auto& [name, peer] : config.hl7_destinations)
+      options.destinations[name] = {peer.host, peer.port};
+    options.study_quiet_period = std::chrono::seconds(config.study_quiet_seconds);
+    options.messages.dicomweb_root =
+        (config.public_url.empty() ? "http://127.0.0.1:" + std::to_string(config.http_port)
+                                   : config.public_url) +
+        "/dicom-web";
+    options.messages.viewer_url = config.viewer_url;
+    options.messages.study_complete_as_orm = config.study_complete_as_orm;
+    outbox = std::make_unique<hl7::Outbox>(*node->index, std::move(options));
+  }
   std::map<std::string, dimse::RemoteAe> peers;
   for (const auto& [aet, peer] : config.peers) peers[aet] = {peer.host, peer.port};
   Forwarder forwarder(
@@ -137,6 +155,7 @@ int serve(const Config& config) {
   auto served = dimse.run();
   if (http) http->stop();
   if (mllp) mllp->stop();
+  outbox.reset();
   signals.request_stop();
   pthread_kill(signals.native_handle(), SIGTERM);
   if (!served) {

@@ -68,7 +68,7 @@ MppsOutcome MppsService::create(const std::string& uid, DcmDataset& attributes) 
   if (!attributes.tagExists(DCM_ScheduledStepAttributesSequence))
     return failed(kMissingAttribute, "Scheduled Step Attributes Sequence missing");
   const MppsRecord record = record_of(uid, attributes);
-  auto created = index_.create_mpps(record);
+  auto created = index_.create_mpps(record, notify_);
   if (!created && created.error().code == ErrorCode::Duplicate)
     return failed(kDuplicateInstance, "a performed procedure step with this UID exists");
   if (!created) return index_failure(created.error());
@@ -97,7 +97,7 @@ MppsOutcome MppsService::set(const std::string& uid, DcmDataset& modifications) 
   if (!known_status(status))
     return failed(kInvalidAttributeValue, "Performed Procedure Step Status '" + status + "'");
   const MppsRecord record = record_of(uid, merged);
-  auto updated = index_.update_mpps(record);
+  auto updated = index_.update_mpps(record, notify_);
   if (!updated && updated.error().code == ErrorCode::NotFound)
     return failed(kNoSuchInstance, "no performed procedure step with this UID");
   if (!updated) return index_failure(updated.error());

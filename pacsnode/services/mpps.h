@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "storage/index.h"
 
@@ -20,13 +21,16 @@ struct MppsOutcome {
 
 class MppsService {
  public:
-  explicit MppsService(Index& index) : index_(index) {}
+  // notify: the HL7 destinations told of each status (see Index::create_mpps).
+  MppsService(Index& index, std::vector<std::string> notify)
+      : index_(index), notify_(std::move(notify)) {}
 
   MppsOutcome create(const std::string& sop_instance_uid, DcmDataset& attributes);
   MppsOutcome set(const std::string& sop_instance_uid, DcmDataset& modifications);
 
  private:
   Index& index_;
+  std::vector<std::string> notify_;
 };
 
 }  // namespace pacs

@@ -78,6 +78,25 @@ struct MppsRecord {
   std::string attributes;  // encoded like the index's other attribute sets
 };
 
+// Something to tell the RIS/EHR destinations, waiting in the outbox (or sent, or refused).
+struct OutboxItem {
+  std::int64_t id = 0;
+  std::string destination;
+  std::string event;    // study-complete, procedure-status
+  std::string subject;  // the Study Instance UID
+  std::string detail;   // procedure-status: IN PROGRESS, COMPLETED, DISCONTINUED
+  std::string state;    // pending, sent, failed
+  std::int64_t attempts = 0, next_attempt_ms = 0;
+  std::string last_error;
+};
+
+// What an outbound message says about a study: its patient, its order, its dates.
+struct StudyFacts {
+  std::string study_uid, accession_number, study_date, study_time, description;
+  std::string patient_id, issuer_of_patient_id, patient_name;
+  std::string placer_order, filler_order, requested_procedure_id;
+};
+
 // An HL7 message as processed: who sent it, its control ID, and the acknowledgement it got,
 // replayed to a sender that sends the same message again.
 struct MessageRecord {

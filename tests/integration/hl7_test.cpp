@@ -731,6 +731,109 @@ TEST_P(Hl7Test, MppsInProgressThenCompletedMovesTheWorklistItem) {
   EXPECT_EQ(scu.create("1.2.826.0.1.3680043.9.7136.4.2", wrong), 0x0106);
 }
 
+// The scheduled workflow end to end (IHE SWF): an order over MLLP becomes a worklist item, the
+// modality stores the study and reports its performed step, and the RIS/EHR is told of the
+// progress and, once the study is complete, where its images are; that URL returns the study. A
+// destination that is down gets the same messages once it is up.
+TEST_P(Hl7Test, OrderToWorklistToStudyToNotificationWithAUrlThatReturnsTheStudy) {
+  const int ehr_port = testing::free_port(), ris_port = testing::free_port();
+  testing::MllpListener ehr(ehr_port);
+  node_ = std::make_unique<TestNode>(TestNode::Options{
+      .db = url_,
+      .extra_flags = {"--hl7-destination", "EHR=127.0.0.1:" + std::to_string(ehr_port),
+                      "--hl7-destination", "RIS=127.0.0.1:" + std::to_string(ris_port),
+                      "--study-quiet-seconds", "1", "--worklist-station-aet", "CT=CT01"}});
+  node_->start();
+
+  const std::string study_uid = "1.2.826.0.1.3680043.9.7136.5.1";
+  Order o{.control_id = "ORD0030",
+          .placer = "PL30",
+          .filler = "FL30",
+          .accession = "ACC30",
+          .study_uid = study_uid};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  ASSERT_EQ(worklist_count({"ScheduledProcedureStepSequence[0].ScheduledStationAETitle=CT01",
+                            "AccessionNumber", "StudyInstanceUID"}),
+            1u);
+
+  // The modality: MPPS IN PROGRESS, the images (with the worklist's UID and accession), then
+  // MPPS COMPLETED.
+  testing::MppsScu scu(node_->dimse_port());
+  DcmDataset step;
+  DcmItem* scheduled = nullptr;
+  step.findOrCreateSequenceItem(DCM_ScheduledStepAttributesSequence, scheduled, 0);
+  scheduled->putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
+  scheduled->putAndInsertString(DCM_AccessionNumber, "ACC30");
+  step.putAndInsertString(DCM_PerformedProcedureStepStatus, "IN PROGRESS");
+  const std::string mpps_uid = "1.2.826.0.1.3680043.9.7136.6.1";
+  ASSERT_EQ(scu.create(mpps_uid, step), 0);
+  const auto files = testing::generate_corpus(
+      dir_.path() / "study", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                              "3", "--rows", "16", "--columns", "16", "--seed", "30"});
+  for (const auto& f : files) {
+    DcmFileFormat ff;
+    ASSERT_TRUE(ff.loadFile(f.c_str()).good());
+    ff.getDataset()->putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
+    ff.getDataset()->putAndInsertString(DCM_AccessionNumber, "ACC30");
+    ff.getDataset()->putAndInsertString(DCM_PatientID, "P12345");
+    ASSERT_TRUE(ff.saveFile(f.c_str(), EXS_LittleEndianExplicit).good());
+  }
+  ASSERT_EQ(testing::storescu(node_->dimse_port(), {(dir_.path() / "study").string()}).exit_code,
+            0);
+  DcmDataset done;
+  done.putAndInsertString(DCM_PerformedProcedureStepStatus, "COMPLETED");
+  ASSERT_EQ(scu.set(mpps_uid, done), 0);
+
+  // The EHR hears: in progress, completed, and the study with its URL.
+  ASSERT_TRUE(ehr.wait_for("ORC|SC|PL30|FL30||IP", std::chrono::seconds(20))) << node_->log();
+  ASSERT_TRUE(ehr.wait_for("ORC|SC|PL30|FL30||CM", std::chrono::seconds(20)));
+  const auto oru = ehr.wait_for("ORU^R01", std::chrono::seconds(20));
+  ASSERT_TRUE(oru) << node_->log();
+  EXPECT_NE(oru->find("|ACC30|"), std::string::npos) << *oru;
+  EXPECT_NE(oru->find(study_uid), std::string::npos);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*oru, m, std::regex("OBX\\|[0-9]+\\|RP\\|[^|]*\\|\\|([^^|]+)")))
+      << *oru;
+  const std::string url = m[1].str();
+  const std::string prefix = "http://127.0.0.1:" + std::to_string(node_->http_port());
+  ASSERT_EQ(url.rfind(prefix, 0), 0u) << url;
+  const auto study =
+      testing::http_request(node_->http_port(), "GET", url.substr(prefix.size()), {});
+  ASSERT_EQ(study.status, 200);
+  std::string why;
+  const auto parts = testing::parse_multipart_strict(
+      study.body, testing::boundary_of(study.header("content-type")), why);
+  ASSERT_TRUE(parts) << why;
+  EXPECT_EQ(parts->size(), 3u) << "the URL returns the study";
+  // The study was announced once, though MPPS COMPLETED and the quiet period both complete it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  int announcements = 0;
+  for (const auto& message : ehr.messages())
+    announcements += message.find("ORU^R01") != std::string::npos;
+  EXPECT_EQ(announcements, 1);
+
+  // The RIS was down: its messages wait, retried, and arrive once it is up.
+  auto outbox = [&](const std::string& state) {
+    return testing::parse_json(
+               testing::http_request(node_->http_port(), "GET", "/api/outbox?state=" + state, {})
+                   .body)
+        .as_array();
+  };
+  const auto waiting = outbox("pending");
+  ASSERT_EQ(waiting.size(), 3u) << "IP, CM and the study for the RIS";
+  for (const auto& item : waiting) {
+    EXPECT_EQ(item.at("destination"), "RIS");
+    EXPECT_GE(item.at("attempts").as_int64(), 1);
+    EXPECT_FALSE(item.at("lastError").as_string().empty());
+  }
+  testing::MllpListener ris(ris_port);
+  EXPECT_TRUE(ris.wait_for("ORU^R01", std::chrono::seconds(30))) << node_->log();
+  for (int i = 0; i < 100 && !outbox("pending").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(outbox("pending").empty());
+  EXPECT_EQ(outbox("sent").size(), 6u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Hl7Test, ::testing::Values("sqlite", "postgresql"));
 
 }  // namespace

@@ -105,6 +105,80 @@ bool MllpClient::closed_by_peer(std::chrono::milliseconds timeout) {
   }
 }
 
+MllpListener::MllpListener(int port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd_, 16) != 0)
+    throw std::runtime_error("cannot listen on port " + std::to_string(port));
+  thread_ = std::thread([this] { run(); });
+}
+
+MllpListener::~MllpListener() {
+  stop_ = true;
+  thread_.join();
+  ::close(fd_);
+}
+
+std::vector<std::string> MllpListener::messages() {
+  std::lock_guard lock(mu_);
+  return messages_;
+}
+
+std::optional<std::string> MllpListener::wait_for(const std::string& text,
+                                                  std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Bounded by the deadline.
+  for (;;) {
+    for (const auto& m : messages())
+      if (m.find(text) != std::string::npos) return m;
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void MllpListener::run() {
+  // Bounded by stop_: one connection at a time, each until its peer closes.
+  while (!stop_) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    std::string pending;
+    while (!stop_) {
+      pollfd c{fd, POLLIN, 0};
+      if (::poll(&c, 1, 100) == 0) continue;
+      char buffer[65536];
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      pending.append(buffer, static_cast<std::size_t>(n));
+      const auto start = pending.find('\x0b'), end = pending.find('\x1c');
+      if (start == std::string::npos || end == std::string::npos || end < start) continue;
+      std::string message = pending.substr(start + 1, end - start - 1);
+      pending.erase(0, end + 2);
+      // MSA-2 echoes MSH-10, the tenth '|'-separated piece of the first segment.
+      std::string control_id;
+      std::size_t at = 0;
+      for (int i = 0; i < 9 && at != std::string::npos; ++i) at = message.find('|', at + 1);
+      if (at != std::string::npos)
+        control_id = message.substr(at + 1, message.find('|', at + 1) - at - 1);
+      {
+        std::lock_guard lock(mu_);
+        messages_.push_back(message);
+      }
+      const std::string ack = "\x0bMSH|^~\\&|TEST|TEST|PACSNODE||20261124093000||ACK|A" +
+                              control_id + "|P|2.5.1\rMSA|AA|" + control_id + "\r\x1c\r";
+      ::send(fd, ack.data(), ack.size(), MSG_NOSIGNAL);
+    }
+    ::close(fd);
+  }
+}
+
 std::string hl7_message(std::initializer_list<std::string_view> segments) {
   std::string out;
   for (auto s : segments) {

@@ -1,10 +1,14 @@
 // A real MLLP client for tests: a TCP connection to 127.0.0.1, frames out, frames in.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 namespace pacs::testing {
 
@@ -29,6 +33,29 @@ class MllpClient {
  private:
   int fd_ = -1;
   std::string pending_;  // bytes read after the last frame
+};
+
+// A real MLLP receiver for tests (a RIS or EHR): accepts on 127.0.0.1, records every message and
+// answers each with an AA.
+class MllpListener {
+ public:
+  explicit MllpListener(int port);  // throws when it cannot listen
+  ~MllpListener();
+  MllpListener(const MllpListener&) = delete;
+  MllpListener& operator=(const MllpListener&) = delete;
+
+  // The messages received so far, in order.
+  std::vector<std::string> messages();
+  // Waits until some message contains `text`; returns it, or nullopt after the timeout.
+  std::optional<std::string> wait_for(const std::string& text, std::chrono::milliseconds timeout);
+
+ private:
+  void run();
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::string> messages_;  // guarded by mu_
+  std::thread thread_;
 };
 
 // "MSH|^~\&|..." with segments given one per line: the lines joined with CR.

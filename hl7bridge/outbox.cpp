@@ -1,0 +1,120 @@
+#include "hl7bridge/outbox.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "hl7bridge/message.h"
+#include "storage/model/log.h"
+
+namespace pacs::hl7 {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string timestamp_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y%m%d%H%M%S", &local);
+  return text;
+}
+
+std::string msa_code(const std::string& ack) {
+  auto parsed = Message::parse(ack);
+  if (!parsed) return {};
+  const Segment* msa = parsed->find("MSA");
+  return msa ? msa->value(1) : std::string();
+}
+
+}  // namespace
+
+Outbox::Outbox(Index& index, OutboxOptions options) : index_(index), options_(std::move(options)) {
+  worker_ = std::jthread([this](std::stop_token stop) { run(stop); });
+}
+
+Outbox::~Outbox() {
+  worker_.request_stop();
+  wake_.notify_all();
+}
+
+std::vector<std::string> Outbox::destination_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, peer] : options_.destinations) names.push_back(name);
+  return names;
+}
+
+void Outbox::run(std::stop_token stop) {
+  const auto names = destination_names();
+  // Bounded by stop(): every pass does a bounded batch, then waits the poll interval.
+  while (!stop.stop_requested()) {
+    const std::int64_t now = now_ms();
+    const auto quiet_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.study_quiet_period).count();
+    if (auto completed = index_.complete_quiet_studies(now - quiet_ms, names, 100); !completed)
+      PACS_LOG(Warn) << "outbox: " << completed.error().message;
+    else if (*completed)
+      PACS_LOG(Info) << "outbox: " << *completed << " studies complete";
+    if (auto due = index_.due_outbox(now, 50)) {
+      for (const OutboxItem& item : *due) {
+        if (stop.stop_requested()) break;
+        deliver(item);
+      }
+    } else {
+      PACS_LOG(Warn) << "outbox: " << due.error().message;
+    }
+    std::unique_lock lock(mu_);
+    wake_.wait_for(lock, stop, options_.poll_interval, [] { return false; });
+  }
+}
+
+void Outbox::deliver(const OutboxItem& item) {
+  auto retry_later = [&](const std::string& why) {
+    // 1 s, 2 s, 4 s ... up to the maximum.
+    const auto delay = std::min<std::int64_t>(
+        std::int64_t{1000} << std::min<std::int64_t>(item.attempts, 20),
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_retry_delay).count());
+    PACS_LOG(Warn) << "outbox #" << item.id << " to " << item.destination << ": " << why
+                   << "; next attempt in " << delay << " ms";
+    (void)index_.update_outbox(item.id, "pending", now_ms() + delay, why);
+  };
+  const auto peer = options_.destinations.find(item.destination);
+  if (peer == options_.destinations.end()) {
+    (void)index_.update_outbox(item.id, "failed", 0,
+                               "destination " + item.destination + " is not configured");
+    return;
+  }
+  auto facts = index_.study_facts(item.subject);
+  if (!facts) return retry_later(facts.error().message);
+  if (!*facts) {
+    (void)index_.update_outbox(item.id, "failed", 0, "study " + item.subject + " is not known");
+    return;
+  }
+  // The control ID is the item's own: a resend after a lost ACK is the same message.
+  const std::string control_id = "PNO" + std::to_string(item.id);
+  const std::string message =
+      item.event == "procedure-status"
+          ? procedure_status_message(options_.messages, **facts, item.detail, control_id,
+                                     timestamp_now())
+          : study_available_message(options_.messages, **facts, control_id, timestamp_now());
+  auto ack = send_mllp(peer->second, message, options_.send_timeout);
+  if (!ack) return retry_later(ack.error().message);
+  const std::string code = msa_code(*ack);
+  if (code == "AA" || code == "CA") {
+    (void)index_.update_outbox(item.id, "sent", 0, "");
+    PACS_LOG(Info) << "outbox #" << item.id << " " << item.event << " of " << item.subject
+                   << " delivered to " << item.destination;
+    return;
+  }
+  // AE/AR: the receiver understood and refused; sending it again would not help.
+  (void)index_.update_outbox(item.id, "failed", 0,
+                             "answered " + (code.empty() ? std::string("?") : code));
+  PACS_LOG(Warn) << "outbox #" << item.id << " to " << item.destination << " refused (" << code
+                 << ")";
+}
+
+}  // namespace pacs::hl7
