@@ -89,6 +89,34 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
                      "{\"studyInstanceUID\":" + json_string(study) + ",\"state\":\"linked\"}\n");
     co_return;
   }
+  // GET /api/reports/{study}: the study's current report.
+  if (s.size() == 3 && s[0] == "api" && s[1] == "reports") {
+    if (method != http::verb::get && method != http::verb::head) {
+      reply_error(exchange, http::status::method_not_allowed, "use GET");
+      co_return;
+    }
+    const std::string& study = s[2];
+    const auto report = co_await exchange.blocking([&] { return index_.find_report(study); });
+    if (!report) {
+      reply_error(exchange, http::status::service_unavailable, report.error().message);
+      co_return;
+    }
+    if (!*report) {
+      reply_error(exchange, http::status::not_found, "no report for this study");
+      co_return;
+    }
+    const ReportRecord& r = **report;
+    exchange.respond(
+        http::status::ok, "application/json",
+        "{\"studyInstanceUID\":" + json_string(r.study_uid) + ",\"accessionNumber\":" +
+            json_string(r.accession_number) + ",\"placerOrder\":" + json_string(r.placer_order) +
+            ",\"fillerOrder\":" + json_string(r.filler_order) +
+            ",\"status\":" + json_string(r.status) + ",\"observer\":" + json_string(r.observer) +
+            ",\"observed\":" + json_string(r.observed) + ",\"text\":" + json_string(r.text) +
+            ",\"srInstanceUID\":" + json_string(r.sr_sop_uid) +
+            ",\"updatedMs\":" + std::to_string(r.updated_ms) + "}\n");
+    co_return;
+  }
   // GET /api/outbox[?state=pending|sent|failed]: outbound HL7, newest first.
   if (s.size() == 2 && s[0] == "api" && s[1] == "outbox") {
     if (method != http::verb::get && method != http::verb::head) {

@@ -1,6 +1,6 @@
-// The imaging workflow's JSON API on the HTTP port, under /api: the list of studies and their
-// link to an order (the unreconciled ones with the reason), and an operator's link of a study to
-// an order. The web UI (a later issue) sits on it.
+// The imaging workflow's JSON API on the HTTP port, under /api: the studies and their link to an
+// order (the unreconciled ones with the reason), an operator's link of a study to an order, the
+// studies' reports, and the outbound HL7 outbox. The web UI (a later issue) sits on it.
 #pragma once
 
 #include <string_view>

@@ -5,6 +5,7 @@
 
 #include "hl7bridge/charset.h"
 #include "hl7bridge/patients.h"
+#include "hl7bridge/reports.h"
 #include "storage/model/log.h"
 
 namespace pacs::hl7 {
@@ -26,8 +27,8 @@ std::string timestamp_now() {
 
 }  // namespace
 
-Hl7Service::Hl7Service(Index& index, Hl7Options options)
-    : index_(index), options_(std::move(options)) {}
+Hl7Service::Hl7Service(Index& index, Hl7Options options, ReportService* reports)
+    : index_(index), options_(std::move(options)), reports_(reports) {}
 
 std::string Hl7Service::next_control_id() {
   // Unique across restarts: the start time and a counter.
@@ -105,9 +106,10 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
   };
   const bool patient =
       type == "ADT^A01" || type == "ADT^A04" || type == "ADT^A08" || type == "ADT^A40";
-  if (!order && !patient) {
+  const bool report = type == "ORU^R01" && reports_;
+  if (!order && !patient && !report) {
     const std::string code = message.message_type();
-    const bool known_type = code == "ORM" || code == "OMI" || code == "ADT";
+    const bool known_type = code == "ORM" || code == "OMI" || code == "ADT" || code == "ORU";
     return refuse(AckCode::AR, AckError{known_type ? 201 : 200,
                                         "message type " + type + " is not supported", "MSH", 1, 9});
   }
@@ -135,6 +137,15 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
     }
   };
 
+  if (report) {
+    auto parsed_report = report_of(message);
+    if (!parsed_report) return refuse(parsed_report.error().code, parsed_report.error().error);
+    auto stored = reports_->store(*parsed_report, record);
+    if (stored)
+      return outcome(Result<void>{}, "report " + stored->status + " for study " + stored->study_uid,
+                     {});
+    return outcome(tl::unexpected(stored.error()), "", AckError{204, "", "OBR", 1, 3});
+  }
   if (patient) {
     auto change = patient_change(message);
     if (!change) return refuse(change.error().code, change.error().error);

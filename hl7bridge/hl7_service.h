@@ -1,5 +1,6 @@
 // What the node does with an HL7 message: checks its header, applies it once (orders to the
-// worklist) and answers with an original-mode acknowledgement. The MLLP server carries the bytes.
+// worklist, ADT to the patient, reports to the study) and answers with an original-mode
+// acknowledgement. The MLLP server carries the bytes.
 #pragma once
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include "hl7bridge/orders.h"
+#include "pacsnode/services/reports.h"
 #include "storage/index.h"
 
 namespace pacs::hl7 {
@@ -20,7 +22,8 @@ struct Hl7Options {
 
 class Hl7Service {
  public:
-  Hl7Service(Index& index, Hl7Options options);
+  // reports: where ORU^R01 reports go (nullptr: ORU is refused as unsupported).
+  Hl7Service(Index& index, Hl7Options options, ReportService* reports = nullptr);
 
   // The acknowledgement for one message (without MLLP framing). AA only once the message's
   // effect and its record are committed; the recorded ACK again for a message seen before from
@@ -33,6 +36,7 @@ class Hl7Service {
 
   Index& index_;
   Hl7Options options_;
+  ReportService* reports_;
   std::atomic<std::uint64_t> counter_{0};
 };
 

@@ -133,6 +133,12 @@ class Index {
                                      std::int64_t next_attempt_ms, const std::string& error) = 0;
   // What the index knows of a study (stored, or only ordered), for outbound messages.
   virtual Result<std::optional<StudyFacts>> study_facts(const std::string& study_uid) = 0;
+  // Reports: the current one of a study, and saving one with the message that carried it (one
+  // transaction; Duplicate as above). Saving replaces the study's earlier report; the replaced
+  // one's SR instance UID is returned ("" when there was none) for its removal.
+  virtual Result<std::optional<ReportRecord>> find_report(const std::string& study_uid) = 0;
+  virtual Result<std::string> save_report(const ReportRecord& report,
+                                          const MessageRecord& message) = 0;
   // Records a message that changed nothing (refused, or an error); Duplicate as above.
   virtual Result<void> record_message(const MessageRecord& message) = 0;
   // The acknowledgement recorded for a message from this sender with this control ID, if any.

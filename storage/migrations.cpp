@@ -207,6 +207,21 @@ CREATE TABLE hl7_outbox (
   updated_ms {int} NOT NULL);
 CREATE INDEX hl7_outbox_due ON hl7_outbox(state, next_attempt_ms);
 )sql",
+    // 9: reports from the RIS (ORU^R01): the current version per study, with the SR that carries
+    // it in the study.
+    R"sql(
+CREATE TABLE reports (
+  pk {pk},
+  study_uid TEXT NOT NULL UNIQUE,
+  order_pk {int} REFERENCES orders(pk),
+  accession_number TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  text TEXT NOT NULL,
+  observer TEXT NOT NULL DEFAULT '',
+  observed TEXT NOT NULL DEFAULT '',
+  sr_sop_uid TEXT NOT NULL DEFAULT '',
+  updated_ms {int} NOT NULL);
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

@@ -384,6 +384,24 @@ class SqlIndex final : public Index {
     });
   }
 
+  Result<std::optional<ReportRecord>> find_report(const std::string& study_uid) override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<ReportRecord>> {
+      return sql_workflow::find_report(c, study_uid);
+    });
+  }
+
+  Result<std::string> save_report(const ReportRecord& report,
+                                  const MessageRecord& message) override {
+    return guarded([&](sql::Connection& c) -> Result<std::string> {
+      sql::Transaction tx(c);
+      if (!sql_workflow::insert_message(c, message))
+        return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
+      std::string replaced = sql_workflow::save_report(c, report);
+      tx.commit();
+      return replaced;
+    });
+  }
+
   Result<void> record_message(const MessageRecord& message) override {
     return guarded([&](sql::Connection& c) -> Result<void> {
       if (!sql_workflow::insert_message(c, message))

@@ -467,4 +467,37 @@ Result<void> update_mpps(sql::Connection& c, const MppsRecord& m,
   return {};
 }
 
+
+std::optional<ReportRecord> find_report(sql::Connection& c, const std::string& study_uid) {
+  const Value key[] = {study_uid};
+  auto rows = c.query(
+      "SELECT r.study_uid, r.accession_number, COALESCE(o.placer_order, ''), "
+      "COALESCE(o.filler_order, ''), r.status, r.text, r.observer, r.observed, r.sr_sop_uid, "
+      "r.updated_ms FROM reports r LEFT JOIN orders o ON o.pk = r.order_pk WHERE r.study_uid = ?",
+      key);
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  return ReportRecord{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4),
+                      r.text(5), r.text(6), r.text(7), r.text(8), r.integer(9)};
+}
+
+std::string save_report(sql::Connection& c, const ReportRecord& r) {
+  std::string replaced;
+  if (auto earlier = find_report(c, r.study_uid)) replaced = earlier->sr_sop_uid;
+  const auto order = order_pk(c, r.placer_order, r.filler_order);
+  const Value params[] = {r.study_uid,  order ? Value{*order} : Value{},
+                          r.accession_number, r.status, r.text, r.observer, r.observed,
+                          r.sr_sop_uid, now_ms()};
+  c.query(
+      "INSERT INTO reports (study_uid, order_pk, accession_number, status, text, observer, "
+      "observed, sr_sop_uid, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (study_uid) DO UPDATE SET order_pk = excluded.order_pk, "
+      "accession_number = excluded.accession_number, status = excluded.status, "
+      "text = excluded.text, observer = excluded.observer, observed = excluded.observed, "
+      "sr_sop_uid = excluded.sr_sop_uid, updated_ms = excluded.updated_ms",
+      params);
+  audit(c, "ris", "report " + r.status, r.study_uid, "SR " + r.sr_sop_uid);
+  return replaced;
+}
+
 }  // namespace pacs::sql_workflow

@@ -44,4 +44,8 @@ std::optional<MppsRecord> find_mpps(sql::Connection& c, const std::string& sop_i
 Result<void> update_mpps(sql::Connection& c, const MppsRecord& mpps,
                          const std::vector<std::string>& notify);
 
+std::optional<ReportRecord> find_report(sql::Connection& c, const std::string& study_uid);
+// Returns the SR instance UID of the report it replaced ("" for none).
+std::string save_report(sql::Connection& c, const ReportRecord& report);
+
 }  // namespace pacs::sql_workflow

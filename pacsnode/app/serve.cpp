@@ -19,6 +19,7 @@
 #include "pacsnode/services/forwarder.h"
 #include "pacsnode/services/mpps.h"
 #include "pacsnode/services/recovery.h"
+#include "pacsnode/services/reports.h"
 #include "storage/model/log.h"
 
 namespace pacs {
@@ -130,7 +131,8 @@ int serve(const Config& config) {
   // The HL7 face, on loopback only until TLS and peer checks exist (see README).
   hl7::Hl7Options hl7_options;
   hl7_options.orders.station_aet_by_modality = config.worklist_station_aets;
-  hl7::Hl7Service hl7_service(*node->index, hl7_options);
+  ReportService reports(*node->index, *node->ingest, *node->blobs);
+  hl7::Hl7Service hl7_service(*node->index, hl7_options, &reports);
   std::unique_ptr<hl7::MllpServer> mllp;
   if (config.mllp_port != 0) {
     mllp = std::make_unique<hl7::MllpServer>(

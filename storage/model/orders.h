@@ -97,6 +97,16 @@ struct StudyFacts {
   std::string placer_order, filler_order, requested_procedure_id;
 };
 
+// A report on a study (ORU^R01): its status (P preliminary, F final, C corrected), its text, who
+// signed it, and the SR instance pacsnode stored in the study to carry it.
+struct ReportRecord {
+  std::string study_uid, accession_number;
+  std::string placer_order, filler_order;  // the order it answers, when known
+  std::string status, text, observer, observed;  // observed: DICOM DT of the report
+  std::string sr_sop_uid;
+  std::int64_t updated_ms = 0;
+};
+
 // An HL7 message as processed: who sent it, its control ID, and the acknowledgement it got,
 // replayed to a sender that sends the same message again.
 struct MessageRecord {

@@ -834,6 +834,97 @@ TEST_P(Hl7Test, OrderToWorklistToStudyToNotificationWithAUrlThatReturnsTheStudy)
   EXPECT_EQ(outbox("sent").size(), 6u);
 }
 
+// ORU^R01 reports are kept as the study's report (JSON over HTTP) and carried into the study as a
+// Basic Text SR that QIDO/WADO and C-FIND see; a correction replaces the report and its SR.
+TEST_P(Hl7Test, AReportIsStoredAsAnSrInItsStudyAndACorrectionReplacesIt) {
+  const std::string study_uid = "1.2.826.0.1.3680043.9.7136.7.1";
+  Order o{.control_id = "ORD0040",
+          .placer = "PL40",
+          .filler = "FL40",
+          .accession = "ACC40",
+          .study_uid = study_uid};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  const auto files = testing::generate_corpus(
+      dir_.path() / "study", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                              "2", "--rows", "16", "--columns", "16", "--seed", "40"});
+  for (const auto& f : files) {
+    DcmFileFormat ff;
+    ASSERT_TRUE(ff.loadFile(f.c_str()).good());
+    ff.getDataset()->putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
+    ff.getDataset()->putAndInsertString(DCM_AccessionNumber, "ACC40");
+    ASSERT_TRUE(ff.saveFile(f.c_str(), EXS_LittleEndianExplicit).good());
+  }
+  ASSERT_EQ(testing::storescu(node_->dimse_port(), {(dir_.path() / "study").string()}).exit_code,
+            0);
+
+  auto oru = [](const std::string& control_id, const std::string& status,
+                const std::string& accession, const std::string& line) {
+    return testing::hl7_message(
+        {"MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124160000||ORU^R01^ORU_R01|" + control_id +
+             "|P|2.5.1",
+         "PID|1||P12345^^^HOSP^MR||Doe^Jane",
+         "OBR|1|PL40^EHR|FL40^RIS|CTHEAD^CT head^L|||20261124155500|||||||||||" + accession +
+             "|RP0001||||||" + status + "|||||||1234&Brown&Anna",
+         "OBX|1|TX|18782-3^Study observation^LN|1|" + line + "||||||" + status,
+         "OBX|2|TX|19005-8^Impression^LN|1|Normal CT of the head.||||||" + status});
+  };
+  ASSERT_EQ(testing::ack_code(send(oru("ORU0001", "F", "ACC40", "No acute abnormality."))), "AA")
+      << node_->log();
+  auto report = [&] {
+    return testing::parse_json(
+        testing::http_request(node_->http_port(), "GET", "/api/reports/" + study_uid, {}).body);
+  };
+  auto first = report();
+  EXPECT_EQ(first.at("status"), "F");
+  EXPECT_EQ(first.at("text"), "No acute abnormality.\nNormal CT of the head.");
+  EXPECT_EQ(first.at("observer"), "Brown^Anna");
+  const std::string first_sr(first.at("srInstanceUID").as_string());
+
+  // The SR is in the study, for DICOMweb and DIMSE alike.
+  auto sr_instances = [&] {
+    auto r = testing::http_request(
+        node_->http_port(), "GET",
+        "/dicom-web/studies/" + study_uid + "/instances?SOPClassUID=1.2.840.10008.5.1.4.1.1.88.11",
+        {});
+    return testing::parse_json(r.body).as_array();
+  };
+  auto srs = sr_instances();
+  ASSERT_EQ(srs.size(), 1u);
+  const auto sr_series = dir_.path() / "srfind";
+  fs::create_directories(sr_series);
+  testing::run_dcmtk_tool({"findscu", "-S", "-aec", "PACSNODE", "-X", "-od", sr_series.string()},
+                          {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + study_uid,
+                           "Modality=SR", "SeriesInstanceUID"},
+                          node_->dimse_port());
+  EXPECT_EQ(testing::files_below(sr_series).size(), 1u);
+  auto sr_metadata = testing::http_request(
+      node_->http_port(), "GET",
+      "/dicom-web/studies/" + study_uid + "/series/" +
+          std::string(srs[0].at("0020000E").at("Value").as_array()[0].as_string()) + "/instances/" +
+          first_sr + "/metadata",
+      {});
+  EXPECT_NE(sr_metadata.body.find("No acute abnormality."), std::string::npos) << sr_metadata.body;
+
+  // A correction replaces the report and its SR.
+  ASSERT_EQ(testing::ack_code(send(oru("ORU0002", "C", "ACC40", "Small old infarct."))), "AA");
+  auto corrected = report();
+  EXPECT_EQ(corrected.at("status"), "C");
+  EXPECT_NE(std::string(corrected.at("text").as_string()).find("Small old infarct."),
+            std::string::npos);
+  srs = sr_instances();
+  ASSERT_EQ(srs.size(), 1u) << "one SR: the corrected one";
+  EXPECT_EQ(std::string(srs[0].at("00080018").at("Value").as_array()[0].as_string()),
+            std::string(corrected.at("srInstanceUID").as_string()));
+  EXPECT_NE(std::string(corrected.at("srInstanceUID").as_string()), first_sr);
+
+  // A report for an order nobody placed: AE 204; the same message again: its first answer.
+  std::string stray = oru("ORU0003", "F", "ACC404", "x");
+  stray.replace(stray.find("PL40^EHR|FL40^RIS"), 17, "PL99^EHR|FL99^RIS");
+  const std::string unknown = send(stray);
+  EXPECT_EQ(testing::ack_code(unknown), "AE") << unknown;
+  EXPECT_EQ(err_code(unknown), "204");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Hl7Test, ::testing::Values("sqlite", "postgresql"));
 
 }  // namespace
