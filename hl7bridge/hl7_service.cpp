@@ -1,7 +1,6 @@
 #include "hl7bridge/hl7_service.h"
 
 #include <chrono>
-#include <ctime>
 
 #include "hl7bridge/charset.h"
 #include "hl7bridge/patients.h"
@@ -14,15 +13,6 @@ namespace {
 // Versions whose message structures the bridge reads (HL7 v2.3 to v2.5.1).
 bool supported_version(const std::string& v) {
   return v == "2.3" || v == "2.3.1" || v == "2.4" || v == "2.5" || v == "2.5.1";
-}
-
-std::string timestamp_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char text[16];
-  std::strftime(text, sizeof text, "%Y%m%d%H%M%S", &local);
-  return text;
 }
 
 }  // namespace
@@ -40,7 +30,7 @@ std::string Hl7Service::next_control_id() {
 }
 
 std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
-  const std::string now = timestamp_now();
+  const std::string now = hl7_timestamp_now();
   auto parsed = Message::parse(bytes);
   if (!parsed) {
     PACS_LOG(Warn) << "HL7: unparseable message refused: " << parsed.error().message;

@@ -1,6 +1,8 @@
 // Parsing and writing HL7 v2 ER7 text, and the escape rules that apply inside fields.
 #include "hl7bridge/message.h"
 
+#include <ctime>
+
 #include <algorithm>
 #include <optional>
 
@@ -391,6 +393,15 @@ std::string escape(std::string_view text, const Delimiters& delimiters) {
       out += c;
   }
   return out;
+}
+
+std::string hl7_timestamp_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y%m%d%H%M%S", &local);
+  return text;
 }
 
 }  // namespace pacs::hl7

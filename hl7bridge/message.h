@@ -111,6 +111,9 @@ class Message {
   std::vector<Segment> segments_;
 };
 
+// The current local time as an HL7 TS to the second (YYYYMMDDHHMMSS), for MSH-7.
+std::string hl7_timestamp_now();
+
 // Undoes HL7 escape sequences: \F\ \S\ \T\ \R\ \E\ give the delimiters, \P\ the truncation
 // character (only when MSH-2 carries one), \Xhh..\ the bytes hh.., \.br\ a line break "\n" and
 // \.sp[n]\ n+1 of them (n defaults to 1, capped at 99); the caller converts "\n" when its target

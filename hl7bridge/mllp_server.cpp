@@ -67,12 +67,12 @@ void MllpServer::stop() {
   if (listen_fd_ < 0) return;
   stopping_ = true;
   if (acceptor_.joinable()) acceptor_.join();
-  std::list<std::jthread> threads;
+  std::list<Connection> connections;
   {
     std::lock_guard lock(mu_);
-    threads.swap(connection_threads_);
+    connections.swap(connection_threads_);
   }
-  threads.clear();  // joins: each connection notices stopping_ within a poll slice
+  connections.clear();  // joins: each connection notices stopping_ within a poll slice
   ::close(listen_fd_);
   listen_fd_ = -1;
 }
@@ -99,13 +99,16 @@ void MllpServer::accept_loop() {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ++connections_;
     std::lock_guard lock(mu_);
-    // Threads of connections that ended are joined here, as new ones come.
-    connection_threads_.remove_if([](std::jthread& t) { return !t.joinable(); });
-    connection_threads_.emplace_back([this, fd, who = std::move(who)] {
-      serve(fd, who);
-      ::close(fd);
-      --connections_;
-    });
+    // Threads of connections that ended are joined here (at once: they are done), as new ones
+    // come, so the list holds the live connections and a few just ended.
+    connection_threads_.remove_if([](const Connection& c) { return c.done->load(); });
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    connection_threads_.push_back({done, std::jthread([this, fd, done, who = std::move(who)] {
+                                     serve(fd, who);
+                                     ::close(fd);
+                                     --connections_;
+                                     *done = true;
+                                   })});
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -54,8 +55,12 @@ class MllpServer {
   std::atomic<bool> stopping_{false};
   std::atomic<unsigned> connections_{0};
   std::jthread acceptor_;
+  struct Connection {
+    std::shared_ptr<std::atomic<bool>> done;  // set by the thread as it ends
+    std::jthread thread;
+  };
   std::mutex mu_;
-  std::list<std::jthread> connection_threads_;  // guarded by mu_
+  std::list<Connection> connection_threads_;  // guarded by mu_
 };
 
 }  // namespace pacs::hl7

@@ -1,28 +1,13 @@
 #include "hl7bridge/outbox.h"
 
 #include <algorithm>
-#include <ctime>
 
 #include "hl7bridge/message.h"
+#include "storage/model/clock.h"
 #include "storage/model/log.h"
 
 namespace pacs::hl7 {
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string timestamp_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char text[16];
-  std::strftime(text, sizeof text, "%Y%m%d%H%M%S", &local);
-  return text;
-}
 
 std::string msa_code(const std::string& ack) {
   auto parsed = Message::parse(ack);
@@ -52,7 +37,7 @@ void Outbox::run(std::stop_token stop) {
   const auto names = destination_names();
   // Bounded by stop(): every pass does a bounded batch, then waits the poll interval.
   while (!stop.stop_requested()) {
-    const std::int64_t now = now_ms();
+    const std::int64_t now = wall_clock_ms();
     const auto quiet_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.study_quiet_period).count();
     if (auto completed = index_.complete_quiet_studies(now - quiet_ms, names, 100); !completed)
@@ -80,7 +65,7 @@ void Outbox::deliver(const OutboxItem& item) {
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_retry_delay).count());
     PACS_LOG(Warn) << "outbox #" << item.id << " to " << item.destination << ": " << why
                    << "; next attempt in " << delay << " ms";
-    (void)index_.update_outbox(item.id, "pending", now_ms() + delay, why);
+    (void)index_.update_outbox(item.id, "pending", wall_clock_ms() + delay, why);
   };
   const auto peer = options_.destinations.find(item.destination);
   if (peer == options_.destinations.end()) {
@@ -99,8 +84,8 @@ void Outbox::deliver(const OutboxItem& item) {
   const std::string message =
       item.event == "procedure-status"
           ? procedure_status_message(options_.messages, **facts, item.detail, control_id,
-                                     timestamp_now())
-          : study_available_message(options_.messages, **facts, control_id, timestamp_now());
+                                     hl7_timestamp_now())
+          : study_available_message(options_.messages, **facts, control_id, hl7_timestamp_now());
   auto ack = send_mllp(peer->second, message, options_.send_timeout);
   if (!ack) return retry_later(ack.error().message);
   const std::string code = msa_code(*ack);

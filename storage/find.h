@@ -81,6 +81,8 @@ struct FindRow {
   std::string study_uid, series_uid, sop_instance_uid, relative_path;
   std::string sop_class_uid, transfer_syntax;  // instance level
   std::string step_status;                     // worklist: the step's current status
+  // An ADT update or merge changed the patient's values since objects arrived (see coercion.h).
+  bool patient_changed = false;
 };
 
 }  // namespace pacs

@@ -246,7 +246,7 @@ CompiledFind compile_worklist_find(const FindQuery& query, std::size_t limit) {
   CompiledFind out;
   out.sql =
       "SELECT w.attributes, NULL, NULL, NULL, 0, 0, 0, 0, 0, '', '', w.study_uid, 0, '', '', '', "
-      "'', '', w.status FROM worklist w";
+      "'', '', w.status, 0 FROM worklist w";
   std::vector<std::string> where;
   bool status_asked = false;
   for (const Condition& c : query.conditions) {
@@ -279,8 +279,8 @@ CompiledFind compile_find(const FindQuery& query, std::size_t limit) {
                  ? "st.num_series, st.num_instances, st.modalities, st.sop_classes, st.study_uid, "
                  : "0, 0, '', '', '', ";
   out.sql += series ? "se.num_instances, se.series_uid, " : "0, '', ";
-  out.sql += instance ? "i.sop_uid, i.path, i.sop_class, i.transfer_syntax " : "'', '', '', '' ";
-  out.sql += "FROM patients p";
+  out.sql += instance ? "i.sop_uid, i.path, i.sop_class, i.transfer_syntax, " : "'', '', '', '', ";
+  out.sql += "'', p.demographics_changed FROM patients p";
   if (study) out.sql += " JOIN studies st ON st.patient_pk = p.pk";
   if (series) out.sql += " JOIN series se ON se.study_pk = st.pk";
   if (instance) out.sql += " JOIN instances i ON i.series_pk = se.pk";

@@ -15,7 +15,8 @@ struct CompiledFind {
 };
 
 // Rows come back in the FindRow field order: patient/study/series/instance attributes (NULL below
-// the level), the counts, the sets, the UIDs and the path. limit 0 means no limit.
+// the level), the counts, the sets, the UIDs and the path, the worklist step's status, and whether
+// an ADT changed the patient. limit 0 means no limit.
 CompiledFind compile_find(const FindQuery& query, std::size_t limit);
 
 // The key a person name is matched on: its first component group, ASCII letters in upper case.

@@ -222,6 +222,11 @@ CREATE TABLE reports (
   sr_sop_uid TEXT NOT NULL DEFAULT '',
   updated_ms {int} NOT NULL);
 )sql",
+    // 10: whether an ADT update or merge changed a patient's values, so that a retrieve compares
+    // an object's patient attributes with the index's only for such patients.
+    R"sql(
+ALTER TABLE patients ADD COLUMN demographics_changed INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

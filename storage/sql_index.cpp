@@ -196,25 +196,10 @@ class SqlIndex final : public Index {
     });
     if (!rows) return tl::unexpected(rows.error());
     for (const sql::Row& r : *rows) {
-      FindRow row{r.blob(0),
-                  r.blob(1),
-                  r.blob(2),
-                  r.blob(3),
-                  r.integer(4),
-                  r.integer(5),
-                  r.integer(6),
-                  r.integer(7),
-                  r.integer(8),
-                  r.text(9),
-                  r.text(10),
-                  r.integer(12),
-                  r.text(11),
-                  r.text(13),
-                  r.text(14),
-                  r.text(15),
-                  r.text(16),
-                  r.text(17),
-                  r.size() > 18 ? r.text(18) : std::string()};
+      FindRow row{r.blob(0),    r.blob(1),     r.blob(2),    r.blob(3),    r.integer(4),
+                  r.integer(5), r.integer(6),  r.integer(7), r.integer(8), r.text(9),
+                  r.text(10),   r.integer(12), r.text(11),   r.text(13),   r.text(14),
+                  r.text(15),   r.text(16),    r.text(17),   r.text(18),   r.integer(19) != 0};
       if (!on_row(row)) break;
     }
     return {};

@@ -1,23 +1,17 @@
 #include "storage/sql_outbox.h"
 
-#include <chrono>
+#include "storage/model/clock.h"
 
 namespace pacs::sql_outbox {
 namespace {
 
 using sql::Value;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 void enqueue(sql::Connection& c, const std::vector<std::string>& destinations,
              const std::string& event, const std::string& subject, const std::string& detail) {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = wall_clock_ms();
   for (const std::string& destination : destinations) {
     const Value params[] = {destination, event, subject, detail, now, now};
     c.query(
@@ -28,7 +22,7 @@ void enqueue(sql::Connection& c, const std::vector<std::string>& destinations,
 }
 
 void touch_study(sql::Connection& c, const std::string& study_uid) {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = wall_clock_ms();
   // A busy study is written once a second, not once an instance; a complete one at once.
   const Value params[] = {now, study_uid, now - 1000};
   c.query(
@@ -83,7 +77,7 @@ std::map<std::string, std::int64_t> counts(sql::Connection& c) {
 
 void update(sql::Connection& c, std::int64_t id, const std::string& state,
             std::int64_t next_attempt_ms, const std::string& error) {
-  const Value params[] = {state, next_attempt_ms, error, now_ms(), id};
+  const Value params[] = {state, next_attempt_ms, error, wall_clock_ms(), id};
   c.query(
       "UPDATE hl7_outbox SET state = ?, attempts = attempts + 1, next_attempt_ms = ?, "
       "last_error = ?, updated_ms = ? WHERE pk = ?",

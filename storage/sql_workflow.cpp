@@ -1,22 +1,16 @@
 #include "storage/sql_workflow.h"
 
-#include <chrono>
 #include <vector>
 
 #include "storage/dicom_attributes.h"
 #include "storage/find_sql.h"
+#include "storage/model/clock.h"
 #include "storage/sql_outbox.h"
 
 namespace pacs::sql_workflow {
 namespace {
 
 using sql::Value;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Rows of one patient: the same Patient ID, and the same issuer where both sides name one
 // (objects often arrive without Issuer of Patient ID while the RIS always sends PID-3.4).
@@ -59,7 +53,7 @@ void update_index_patient(sql::Connection& c, std::int64_t pk, const PatientValu
                           pk};
   c.query(
       "UPDATE patients SET patient_id = ?, issuer = ?, name = ?, name_key = ?, birth_date = ?, "
-      "sex = ?, attributes = ? WHERE pk = ?",
+      "sex = ?, attributes = ?, demographics_changed = 1 WHERE pk = ?",
       params);
 }
 
@@ -89,7 +83,7 @@ void update_scheduled(sql::Connection& c, const std::string& id, const std::stri
                who)) {
     const Value params[] = {
         updated(v.patient_id, r.text(1)), updated(v.issuer_of_patient_id, r.text(2)),
-        normalized_person_name(updated(v.name, r.text(3))), now_ms(), r.integer(0)};
+        normalized_person_name(updated(v.name, r.text(3))), wall_clock_ms(), r.integer(0)};
     c.query(
         "UPDATE orders SET patient_id = ?, issuer = ?, patient_name = ?, updated_ms = ? "
         "WHERE pk = ?",
@@ -149,7 +143,7 @@ Result<void> merge(sql::Connection& c, const PatientChange& change) {
   }
   update_scheduled(c, prior_id, prior_issuer, to_surviving);
   const Value journal[] = {prior_id, prior_issuer, change.patient_id, change.issuer_of_patient_id,
-                           now_ms()};
+                           wall_clock_ms()};
   c.query(
       "INSERT INTO patient_merges (prior_id, prior_issuer, surviving_id, surviving_issuer, "
       "merged_ms) VALUES (?, ?, ?, ?, ?)",
@@ -174,7 +168,8 @@ std::optional<std::int64_t> order_pk(sql::Connection& c, const std::string& plac
 
 // False when the sender's control ID is recorded already.
 bool insert_message(sql::Connection& c, const MessageRecord& m) {
-  const Value params[] = {m.sender, m.control_id, m.message_type, m.ack_code, m.ack, now_ms()};
+  const Value params[] = {m.sender,   m.control_id, m.message_type,
+                          m.ack_code, m.ack,        wall_clock_ms()};
   return !c.query(
                "INSERT INTO hl7_messages (sender, control_id, message_type, ack_code, ack, "
                "received_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
@@ -185,7 +180,7 @@ bool insert_message(sql::Connection& c, const MessageRecord& m) {
 Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
   const OrderRecord& o = change.order;
   auto pk = order_pk(c, o.placer_order, o.filler_order);
-  const std::int64_t now = now_ms();
+  const std::int64_t now = wall_clock_ms();
   if (change.action == OrderAction::Schedule) {
     if (pk) {
       const Value params[] = {o.placer_order,
@@ -273,7 +268,7 @@ namespace {
 
 void audit(sql::Connection& c, const std::string& actor, const std::string& action,
            const std::string& subject, const std::string& detail) {
-  const Value params[] = {now_ms(), actor, action, subject, detail};
+  const Value params[] = {wall_clock_ms(), actor, action, subject, detail};
   c.query(
       "INSERT INTO workflow_audit (at_ms, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
       params);
@@ -281,8 +276,8 @@ void audit(sql::Connection& c, const std::string& actor, const std::string& acti
 
 void set_link(sql::Connection& c, const std::string& study_uid, std::optional<std::int64_t> order,
               const std::string& state, const std::string& reason) {
-  const Value params[] = {study_uid, order ? Value{*order} : Value{}, state, reason, now_ms(),
-                          now_ms()};
+  const Value params[] = {
+      study_uid, order ? Value{*order} : Value{}, state, reason, wall_clock_ms(), wall_clock_ms()};
   c.query(
       "INSERT INTO study_links (study_uid, order_pk, state, reason, updated_ms, last_instance_ms) "
       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study_uid) DO UPDATE SET "
@@ -411,7 +406,7 @@ void follow_mpps(sql::Connection& c, const MppsRecord& m, const std::vector<std:
   const std::string status = step_status_of(m.status);
   const auto order = performed_order(c, m);
   if (status.empty() || !order) return;
-  const Value order_status[] = {status, now_ms(), *order};
+  const Value order_status[] = {status, wall_clock_ms(), *order};
   c.query("UPDATE orders SET status = ?, updated_ms = ? WHERE pk = ?", order_status);
   // The scheduled step it names, or every step of the order when it names none.
   if (!m.sps_id.empty()) {
@@ -427,9 +422,9 @@ void follow_mpps(sql::Connection& c, const MppsRecord& m, const std::vector<std:
 
 Result<void> create_mpps(sql::Connection& c, const MppsRecord& m,
                          const std::vector<std::string>& notify) {
-  const Value params[] = {
-      m.sop_instance_uid,      m.status, m.study_uid, m.accession_number, m.sps_id,
-      sql::Blob{m.attributes}, now_ms()};
+  const Value params[] = {m.sop_instance_uid, m.status, m.study_uid,
+                          m.accession_number, m.sps_id, sql::Blob{m.attributes},
+                          wall_clock_ms()};
   if (c.query("INSERT INTO mpps (sop_uid, status, study_uid, accession_number, sps_id, "
               "attributes, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
               "RETURNING pk",
@@ -455,8 +450,8 @@ std::optional<MppsRecord> find_mpps(sql::Connection& c, const std::string& sop_i
 Result<void> update_mpps(sql::Connection& c, const MppsRecord& m,
                          const std::vector<std::string>& notify) {
   const Value params[] = {
-      m.status, m.study_uid,       m.accession_number, m.sps_id, sql::Blob{m.attributes},
-      now_ms(), m.sop_instance_uid};
+      m.status,        m.study_uid,       m.accession_number, m.sps_id, sql::Blob{m.attributes},
+      wall_clock_ms(), m.sop_instance_uid};
   if (c.query("UPDATE mpps SET status = ?, study_uid = ?, accession_number = ?, sps_id = ?, "
               "attributes = ?, updated_ms = ? WHERE sop_uid = ? RETURNING pk",
               params)
@@ -466,7 +461,6 @@ Result<void> update_mpps(sql::Connection& c, const MppsRecord& m,
   audit(c, "modality", "mpps " + m.status, m.sop_instance_uid, "study " + m.study_uid);
   return {};
 }
-
 
 std::optional<ReportRecord> find_report(sql::Connection& c, const std::string& study_uid) {
   const Value key[] = {study_uid};
@@ -485,9 +479,15 @@ std::string save_report(sql::Connection& c, const ReportRecord& r) {
   std::string replaced;
   if (auto earlier = find_report(c, r.study_uid)) replaced = earlier->sr_sop_uid;
   const auto order = order_pk(c, r.placer_order, r.filler_order);
-  const Value params[] = {r.study_uid,  order ? Value{*order} : Value{},
-                          r.accession_number, r.status, r.text, r.observer, r.observed,
-                          r.sr_sop_uid, now_ms()};
+  const Value params[] = {r.study_uid,
+                          order ? Value{*order} : Value{},
+                          r.accession_number,
+                          r.status,
+                          r.text,
+                          r.observer,
+                          r.observed,
+                          r.sr_sop_uid,
+                          wall_clock_ms()};
   c.query(
       "INSERT INTO reports (study_uid, order_pk, accession_number, status, text, observer, "
       "observed, sr_sop_uid, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -22,6 +22,14 @@ std::unique_ptr<DcmDataset> detail_of(const MppsOutcome& outcome) {
   return detail;
 }
 
+void log_refusal(const char* what, const std::string& uid, const std::string& calling,
+                 const MppsOutcome& outcome) {
+  if (outcome.status == 0) return;
+  PACS_LOG(Warn) << "MPPS " << what << " " << uid << " from " << calling
+                 << " refused with status 0x" << std::hex << outcome.status << std::dec << ": "
+                 << outcome.error_comment;
+}
+
 }  // namespace
 
 OFCondition Scp::handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationContextID id) {
@@ -40,9 +48,7 @@ OFCondition Scp::handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationC
   }
   const MppsOutcome outcome = attributes ? context_.mpps.create(uid, *attributes)
                                          : MppsOutcome{0x0120, "no attribute list"};
-  if (outcome.status != 0)
-    PACS_LOG(Warn) << "MPPS N-CREATE " << uid << " from " << calling_ << " refused with status 0x"
-                   << std::hex << outcome.status << std::dec << ": " << outcome.error_comment;
+  log_refusal("N-CREATE", uid, calling_, outcome);
   T_DIMSE_Message response{};
   response.CommandField = DIMSE_N_CREATE_RSP;
   T_DIMSE_N_CreateRSP& rsp = response.msg.NCreateRSP;
@@ -66,9 +72,7 @@ OFCondition Scp::handle_nset(T_DIMSE_N_SetRQ& request, T_ASC_PresentationContext
   const std::string uid = trimmed(request.RequestedSOPInstanceUID);
   const MppsOutcome outcome = modifications ? context_.mpps.set(uid, *modifications)
                                             : MppsOutcome{0x0120, "no modification list"};
-  if (outcome.status != 0)
-    PACS_LOG(Warn) << "MPPS N-SET " << uid << " from " << calling_ << " refused with status 0x"
-                   << std::hex << outcome.status << std::dec << ": " << outcome.error_comment;
+  log_refusal("N-SET", uid, calling_, outcome);
   T_DIMSE_Message response{};
   response.CommandField = DIMSE_N_SET_RSP;
   T_DIMSE_N_SetRSP& rsp = response.msg.NSetRSP;

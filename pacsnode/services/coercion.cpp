@@ -38,7 +38,9 @@ auto& field(Values& v, const DcmTagKey& tag) {
 }  // namespace
 
 std::optional<PatientValues> patient_update_for(const FindRow& row) {
-  if (row.patient_attributes.empty() || row.instance_attributes.empty()) return std::nullopt;
+  // Only patients an ADT message changed can differ from their objects: the others cost nothing.
+  if (!row.patient_changed || row.patient_attributes.empty() || row.instance_attributes.empty())
+    return std::nullopt;
   DcmDataset patient, instance;
   if (!decode_attributes(row.patient_attributes, patient, kPatientKeys) ||
       !decode_attributes(row.instance_attributes, instance, kPatientKeys))

@@ -13,7 +13,8 @@ class DcmItem;
 namespace pacs {
 
 // The index's patient values when they differ from the object's own, compared in the index row's
-// attribute sets (no file is opened); nullopt when the object is up to date.
+// attribute sets (no file is opened) for patients an ADT message changed; nullopt when the object
+// is up to date.
 std::optional<PatientValues> patient_update_for(const FindRow& row);
 
 // Puts the values into the object, and the values they replace into an item of Original

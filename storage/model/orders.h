@@ -101,7 +101,7 @@ struct StudyFacts {
 // signed it, and the SR instance pacsnode stored in the study to carry it.
 struct ReportRecord {
   std::string study_uid, accession_number;
-  std::string placer_order, filler_order;  // the order it answers, when known
+  std::string placer_order, filler_order;        // the order it answers, when known
   std::string status, text, observer, observed;  // observed: DICOM DT of the report
   std::string sr_sop_uid;
   std::int64_t updated_ms = 0;

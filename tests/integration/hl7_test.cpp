@@ -734,7 +734,7 @@ TEST_P(Hl7Test, MppsInProgressThenCompletedMovesTheWorklistItem) {
 // The scheduled workflow end to end (IHE SWF): an order over MLLP becomes a worklist item, the
 // modality stores the study and reports its performed step, and the RIS/EHR is told of the
 // progress and, once the study is complete, where its images are; that URL returns the study. A
-// destination that is down gets the same messages once it is up.
+// destination that is down gets the same messages once it is up, across a restart of the node.
 TEST_P(Hl7Test, OrderToWorklistToStudyToNotificationWithAUrlThatReturnsTheStudy) {
   const int ehr_port = testing::free_port(), ris_port = testing::free_port();
   testing::MllpListener ehr(ehr_port);
@@ -826,6 +826,10 @@ TEST_P(Hl7Test, OrderToWorklistToStudyToNotificationWithAUrlThatReturnsTheStudy)
     EXPECT_GE(item.at("attempts").as_int64(), 1);
     EXPECT_FALSE(item.at("lastError").as_string().empty());
   }
+  // The outbox is in the index: a node killed meanwhile still delivers after its restart.
+  node_->kill_hard();
+  node_->start();
+  ASSERT_EQ(outbox("pending").size(), 3u);
   testing::MllpListener ris(ris_port);
   EXPECT_TRUE(ris.wait_for("ORU^R01", std::chrono::seconds(30))) << node_->log();
   for (int i = 0; i < 100 && !outbox("pending").empty(); ++i)

@@ -89,6 +89,39 @@ TEST(Config, TheReadmeExampleIsAValidConfig) {
   EXPECT_EQ(parsed->config.max_find_results, 10000u);
   EXPECT_EQ(parsed->config.forwarding.max_attempts, 20u);
   EXPECT_EQ(parsed->config.peers.at("ARCHIVE").port, 4242);
+  EXPECT_EQ(parsed->config.hl7_destinations.at("EHR").port, 2576);
+  EXPECT_EQ(parsed->config.worklist_station_aets.at("MR"), "MR01");
+  EXPECT_EQ(parsed->config.mllp_idle_seconds, 300u);
+  EXPECT_EQ(parsed->config.study_quiet_seconds, 60u);
+  EXPECT_EQ(parsed->config.public_url, "http://pacs.example:8080");
+  EXPECT_NE(parsed->config.viewer_url.find("{study}"), std::string::npos);
+}
+
+TEST(Config, Hl7FlagsAreCheckedLikeTheOthers) {
+  auto ok = parse_command_line({"--hl7-destination", "RIS=127.0.0.1:2576", "--mllp-port", "0",
+                                "--worklist-station-aet", "CT=CT01", "--study-quiet-seconds", "5",
+                                "--study-complete-message", "orm", "--public-url",
+                                "http://pacs.example:8080/"});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->config.hl7_destinations.at("RIS").host, "127.0.0.1");
+  EXPECT_EQ(ok->config.mllp_port, 0);
+  EXPECT_EQ(ok->config.worklist_station_aets.at("CT"), "CT01");
+  EXPECT_TRUE(ok->config.study_complete_as_orm);
+  EXPECT_EQ(ok->config.public_url, "http://pacs.example:8080") << "the trailing slash goes";
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--hl7-destination", "RIS"},
+        {"--hl7-destination", "=127.0.0.1:1"},
+        {"--hl7-destination", "RIS=127.0.0.1:99999"},
+        {"--worklist-station-aet", "CT"},
+        {"--worklist-station-aet", "CT=THIS-AE-TITLE-IS-TOO-LONG"},
+        {"--study-quiet-seconds", "0"},
+        {"--study-complete-message", "mail"},
+        {"--mllp-max-message-kb", "0"},
+        {"--public-url", "ftp://x"}}) {
+    auto parsed = parse_command_line(bad);
+    ASSERT_FALSE(parsed) << bad[0] << " " << bad[1];
+    EXPECT_EQ(parsed.error().message.find('\n'), std::string::npos);
+  }
 }
 
 TEST(Config, RoutesNeedADestinationAndKnownAttributes) {
