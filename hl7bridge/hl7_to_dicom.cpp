@@ -7,10 +7,8 @@
 namespace pacs::hl7 {
 namespace {
 
-// `""` is HL7's explicit null: inside a name it means the same as an empty component.
-std::string component(const Segment& s, std::size_t field, std::size_t c, std::size_t sub = 1) {
-  std::string v = s.value(field, c, sub);
-  return v == "\"\"" ? std::string() : v;
+std::string component(const Segment& s, std::size_t field, std::size_t c) {
+  return value_or_empty(&s, field, c);
 }
 
 std::string join_person_name(const std::vector<std::string>& parts) {
@@ -20,6 +18,13 @@ std::string join_person_name(const std::vector<std::string>& parts) {
 }
 
 }  // namespace
+
+std::string value_or_empty(const Segment* segment, std::size_t field, std::size_t component,
+                           std::size_t subcomponent) {
+  if (!segment) return {};
+  std::string v = segment->value(field, component, subcomponent);
+  return v == "\"\"" ? std::string() : v;
+}
 
 std::string person_name_from_xpn(const Segment& s, std::size_t field) {
   return join_person_name({component(s, field, 1), component(s, field, 2), component(s, field, 3),

@@ -9,6 +9,11 @@
 
 namespace pacs::hl7 {
 
+// A value with HL7's explicit null (`""`) read as empty, as a new worklist item or a name part
+// takes it; "" too for an absent segment.
+std::string value_or_empty(const Segment* segment, std::size_t field, std::size_t component = 1,
+                           std::size_t subcomponent = 1);
+
 // XPN (family^given^middle^suffix^prefix) to PN (family^given^middle^prefix^suffix).
 std::string person_name_from_xpn(const Segment& segment, std::size_t field);
 // XCN (id^family^given^middle^suffix^prefix) to PN.

@@ -19,14 +19,6 @@ namespace {
 
 constexpr std::size_t kMaxShortString = 16;  // DICOM SH: Accession Number, IDs
 
-// `""` is HL7's explicit null; for a new worklist item it means the same as an empty field.
-std::string value_of(const Segment* segment, std::size_t field, std::size_t component = 1,
-                     std::size_t subcomponent = 1) {
-  if (!segment) return {};
-  std::string v = segment->value(field, component, subcomponent);
-  return v == "\"\"" ? std::string() : v;
-}
-
 // The conversions of a segment that may be absent: an absent one gives empty values.
 std::string person_name_from_xpn(const Segment* s, std::size_t field) {
   return s ? hl7::person_name_from_xpn(*s, field) : std::string();
@@ -108,16 +100,16 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
     const Segment* obr = g.obrs.empty() ? nullptr : g.obrs.front();
     OrderChange change;
     OrderRecord& order = change.order;
-    order.placer_order = value_of(g.orc, 2);
-    if (order.placer_order.empty()) order.placer_order = value_of(obr, 2);
-    order.filler_order = value_of(g.orc, 3);
-    if (order.filler_order.empty()) order.filler_order = value_of(obr, 3);
+    order.placer_order = value_or_empty(g.orc, 2);
+    if (order.placer_order.empty()) order.placer_order = value_or_empty(obr, 2);
+    order.filler_order = value_or_empty(g.orc, 3);
+    if (order.filler_order.empty()) order.filler_order = value_or_empty(obr, 3);
     if (order.placer_order.empty() && order.filler_order.empty())
       return problem(101, "the order has neither a placer (ORC-2) nor a filler (ORC-3) number",
                      "ORC", g.orc_number, 2);
 
-    const std::string control = value_of(g.orc, 1);
-    const std::string status = value_of(g.orc, 5);
+    const std::string control = value_or_empty(g.orc, 1);
+    const std::string status = value_or_empty(g.orc, 5);
     if (control == "CA" || control == "OC" || control == "CR" ||
         (control == "SC" && status == "CA")) {
       change.action = OrderAction::Cancel;
@@ -143,21 +135,21 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
       return problem(100, omi ? "the order has no IPC segment" : "the order has no OBR segment",
                      omi ? "IPC" : "OBR");
     const Segment* ipc = omi ? g.ipcs.front() : nullptr;
-    order.accession_number = omi ? value_of(ipc, 1) : value_of(obr, 18);
+    order.accession_number = omi ? value_or_empty(ipc, 1) : value_or_empty(obr, 18);
     if (order.accession_number.empty())
       return omi ? problem(101, "Accession Number (IPC-1) missing", "IPC", 1, 1)
                  : problem(101, "Accession Number (OBR-18) missing", "OBR", 1, 18);
     if (order.accession_number.size() > kMaxShortString)
       return problem(102, "Accession Number longer than 16 characters", omi ? "IPC" : "OBR", 1,
                      omi ? 1 : 18);
-    order.requested_procedure_id = omi ? value_of(ipc, 2) : value_of(obr, 19);
+    order.requested_procedure_id = omi ? value_or_empty(ipc, 2) : value_or_empty(obr, 19);
     if (order.requested_procedure_id.empty()) {
       // Type 1 in the worklist: the accession number stands in (one procedure per accession).
       order.requested_procedure_id = order.accession_number;
       PACS_LOG(Warn) << "HL7 order " << message.control_id()
                      << ": no Requested Procedure ID; the accession number stands in";
     }
-    order.study_uid = omi ? value_of(ipc, 3) : value_of(g.zds, 1);
+    order.study_uid = omi ? value_or_empty(ipc, 3) : value_or_empty(g.zds, 1);
     if (order.study_uid.empty() && known_study_uid)
       order.study_uid = known_study_uid(order.placer_order, order.filler_order);
     if (order.study_uid.empty()) {
@@ -167,9 +159,9 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
     if (!Uid::parse(order.study_uid))
       return problem(102, "Study Instance UID is not a valid UID", omi ? "IPC" : "ZDS", 1,
                      omi ? 3 : 1);
-    order.patient_id = value_of(pid, 3);
+    order.patient_id = value_or_empty(pid, 3);
     if (order.patient_id.empty()) return problem(101, "Patient ID (PID-3) missing", "PID", 1, 3);
-    order.issuer_of_patient_id = value_of(pid, 3, 4);
+    order.issuer_of_patient_id = value_or_empty(pid, 3, 4);
     order.patient_name = person_name_from_xpn(pid, 5);
 
     // The worklist item's attributes common to its steps (the order and the patient).
@@ -177,59 +169,62 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
     put(common, DCM_PatientName, order.patient_name);
     put(common, DCM_PatientID, order.patient_id);
     put(common, DCM_IssuerOfPatientID, order.issuer_of_patient_id);
-    put(common, DCM_PatientBirthDate, dicom_date_and_time(value_of(pid, 7)).first);
-    put(common, DCM_PatientSex, dicom_sex(value_of(pid, 8)));
+    put(common, DCM_PatientBirthDate, dicom_date_and_time(value_or_empty(pid, 7)).first);
+    put(common, DCM_PatientSex, dicom_sex(value_or_empty(pid, 8)));
     put(common, DCM_PatientMotherBirthName, person_name_from_xpn(pid, 6));
     put(common, DCM_ReferringPhysicianName, person_name_from_xcn(pv1, 8));
-    put(common, DCM_AdmissionID, value_of(pv1, 19));
+    put(common, DCM_AdmissionID, value_or_empty(pv1, 19));
     put(common, DCM_AccessionNumber, order.accession_number);
     put(common, DCM_RequestedProcedureID, order.requested_procedure_id);
     put(common, DCM_StudyInstanceUID, order.study_uid);
     put(common, DCM_PlacerOrderNumberImagingServiceRequest, order.placer_order);
     put(common, DCM_FillerOrderNumberImagingServiceRequest, order.filler_order);
-    const std::string priority = g.tq1                           ? value_of(g.tq1, 9)
-                                 : value_of(g.orc, 7, 6).empty() ? value_of(obr, 27, 6)
-                                                                 : value_of(g.orc, 7, 6);
+    const std::string priority = g.tq1 ? value_or_empty(g.tq1, 9)
+                                 : value_or_empty(g.orc, 7, 6).empty()
+                                     ? value_or_empty(obr, 27, 6)
+                                     : value_or_empty(g.orc, 7, 6);
     put(common, DCM_RequestedProcedurePriority, dicom_priority(priority));
     // Requested procedure: OBR-44 (IHE), else the ordered service OBR-4.
-    const bool has_44 = !value_of(obr, 44).empty();
+    const bool has_44 = !value_or_empty(obr, 44).empty();
     const std::size_t procedure_field = has_44 ? 44 : 4;
-    put(common, DCM_RequestedProcedureDescription, value_of(obr, procedure_field, 2));
+    put(common, DCM_RequestedProcedureDescription, value_or_empty(obr, procedure_field, 2));
     common.insertEmptyElement(DCM_RequestedProcedureCodeSequence);
-    put_code(common, DCM_RequestedProcedureCodeSequence, value_of(obr, procedure_field, 1),
-             value_of(obr, procedure_field, 2), value_of(obr, procedure_field, 3));
+    put_code(common, DCM_RequestedProcedureCodeSequence, value_or_empty(obr, procedure_field, 1),
+             value_or_empty(obr, procedure_field, 2), value_or_empty(obr, procedure_field, 3));
     put(common, DCM_RequestingPhysician, person_name_from_xcn(obr, 16));
-    put(common, DCM_MedicalAlerts, value_of(obr, 13));
-    put(common, DCM_PatientState, value_of(obr, 12));
-    put(common, DCM_PatientTransportArrangements, value_of(obr, 30));
+    put(common, DCM_MedicalAlerts, value_or_empty(obr, 13));
+    put(common, DCM_PatientState, value_or_empty(obr, 12));
+    put(common, DCM_PatientTransportArrangements, value_or_empty(obr, 30));
     put(common, DCM_ReasonForTheRequestedProcedure,
-        value_of(obr, 31, 2).empty() ? value_of(obr, 31) : value_of(obr, 31, 2));
+        value_or_empty(obr, 31, 2).empty() ? value_or_empty(obr, 31) : value_or_empty(obr, 31, 2));
 
     // The steps: one per IPC (OMI), or per distinct SPS ID among the OBRs (ORM).
     std::vector<StepSource> steps;
-    const std::string start = g.tq1                           ? value_of(g.tq1, 7)
-                              : value_of(g.orc, 7, 4).empty() ? value_of(obr, 27, 4)
-                                                              : value_of(g.orc, 7, 4);
+    const std::string start = g.tq1                                 ? value_or_empty(g.tq1, 7)
+                              : value_or_empty(g.orc, 7, 4).empty() ? value_or_empty(obr, 27, 4)
+                                                                    : value_or_empty(g.orc, 7, 4);
     if (omi) {
       for (const Segment* i : g.ipcs)
-        steps.push_back({value_of(i, 4), value_of(i, 5), value_of(i, 9), value_of(i, 7),
-                         value_of(i, 8, 2).empty() ? value_of(i, 8) : value_of(i, 8, 2), start,
-                         value_of(i, 6, 2), value_of(i, 6, 1), value_of(i, 6, 2), value_of(i, 6, 3),
-                         person_name_from_xcn(obr, 34)});
+        steps.push_back(
+            {value_or_empty(i, 4), value_or_empty(i, 5), value_or_empty(i, 9), value_or_empty(i, 7),
+             value_or_empty(i, 8, 2).empty() ? value_or_empty(i, 8) : value_or_empty(i, 8, 2),
+             start, value_or_empty(i, 6, 2), value_or_empty(i, 6, 1), value_or_empty(i, 6, 2),
+             value_or_empty(i, 6, 3), person_name_from_xcn(obr, 34)});
     } else {
       for (const Segment* o : g.obrs) {
-        StepSource step{
-            value_of(o, 20), value_of(o, 24), "", "", "", start, value_of(o, 4, 5),
-            value_of(o, 4, 4), value_of(o, 4, 5), value_of(o, 4, 6),
-            // OBR-34 technician: a name in the subcomponents of its first component
-            normalized_person_name(value_of(o, 34, 1, 2) + "^" + value_of(o, 34, 1, 3))};
+        StepSource step{value_or_empty(o, 20), value_or_empty(o, 24), "", "", "", start,
+                        value_or_empty(o, 4, 5), value_or_empty(o, 4, 4), value_or_empty(o, 4, 5),
+                        value_or_empty(o, 4, 6),
+                        // OBR-34 technician: a name in the subcomponents of its first component
+                        normalized_person_name(value_or_empty(o, 34, 1, 2) + "^" +
+                                               value_or_empty(o, 34, 1, 3))};
         if (step.sps_id.empty()) step.sps_id = order.requested_procedure_id;
         const bool seen = std::any_of(steps.begin(), steps.end(),
                                       [&](const StepSource& s) { return s.sps_id == step.sps_id; });
         if (!seen) steps.push_back(std::move(step));
       }
     }
-    const std::string procedure_description = value_of(obr, procedure_field, 2);
+    const std::string procedure_description = value_or_empty(obr, procedure_field, 2);
     for (StepSource& s : steps) {
       if (s.sps_id.empty()) s.sps_id = order.requested_procedure_id;
       // Type 1C with the protocol codes: a modality shows it; the procedure's text stands in.

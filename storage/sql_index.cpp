@@ -121,7 +121,14 @@ class SqlIndex final : public Index {
         lock_patients(c, writes);
         std::vector<WriteResult> results;
         results.reserve(writes.size());
-        for (const IndexWrite& w : writes) results.push_back(write_one(c, w));
+        std::set<std::string> studies;
+        for (const IndexWrite& w : writes) {
+          results.push_back(write_one(c, w));
+          if (results.back().outcome != WriteOutcome::AlreadyExists)
+            studies.insert(w.entry.study.study_uid.str());
+        }
+        // The studies that got an instance are active again: once per study per batch.
+        for (const std::string& study : studies) sql_outbox::touch_study(c, study);
         tx.commit();
         return results;
       });
@@ -565,8 +572,6 @@ class SqlIndex final : public Index {
     if (p.new_study)
       sql_workflow::reconcile_new_study(c, e.study.study_uid.str(), e.study.accession_number,
                                         e.patient.patient_id, e.patient.issuer_of_patient_id);
-    else
-      sql_outbox::touch_study(c, e.study.study_uid.str());
 
     const std::int64_t now = now_ms();
     for (const std::string& destination : w.forward_to) {

@@ -43,6 +43,7 @@ std::string segment(const std::string& id, const std::map<int, std::string>& fie
 struct Order {
   std::string control_id = "";
   std::string order_control = "NW";
+  std::string order_status = "SC";  // ORC-5
   std::string placer = "", filler = "", accession = "";
   std::string patient_id = "P12345", patient_name = "Doe^Jane^A^^Mrs";
   std::string modality = "CT", start = "20261124100000", study_uid = "";
@@ -64,7 +65,7 @@ std::string orm(const Order& o) {
       segment("ORC", {{1, o.order_control},
                       {2, o.placer + "^EHR"},
                       {3, o.filler + "^RIS"},
-                      {5, "SC"},
+                      {5, o.order_status},
                       {7, "^^^" + o.start + "^^R"}}),
       segment("OBR", {{1, "1"},
                       {2, o.placer + "^EHR"},
@@ -261,10 +262,8 @@ TEST_P(Hl7Test, AnOrderBecomesAWorklistItemFollowsChangesAndLeavesOnCancel) {
   Order started = o;
   started.control_id = "RIS0003";
   started.order_control = "SC";
-  std::string sc = orm(started);
-  sc = std::regex_replace(sc, std::regex("ORC\\|SC\\|([^|]*)\\|([^|]*)\\|\\|SC\\|"),
-                          "ORC|SC|$1|$2||IP|");
-  ASSERT_EQ(testing::ack_code(send(sc)), "AA");
+  started.order_status = "IP";
+  ASSERT_EQ(testing::ack_code(send(orm(started))), "AA");
   auto in_progress = worklist({"AccessionNumber=ACC0001", sps + "ScheduledProcedureStepStatus"});
   ASSERT_EQ(in_progress.size(), 1u);
   EXPECT_EQ(step_text(*in_progress[0]->getDataset(), DCM_ScheduledProcedureStepStatus), "STARTED");
