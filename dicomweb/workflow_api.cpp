@@ -113,6 +113,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
             ",\"fillerOrder\":" + json_string(r.filler_order) +
             ",\"status\":" + json_string(r.status) + ",\"observer\":" + json_string(r.observer) +
             ",\"observed\":" + json_string(r.observed) + ",\"text\":" + json_string(r.text) +
+            ",\"document\":" + json_string(r.text.empty() ? "Encapsulated PDF" : "Basic Text SR") +
             ",\"srInstanceUID\":" + json_string(r.sr_sop_uid) +
             ",\"updatedMs\":" + std::to_string(r.updated_ms) + "}\n");
     co_return;

@@ -1,5 +1,12 @@
 #include "hl7bridge/reports.h"
 
+#include <dcmtk/config/osconfig.h>  // must come first for DCMTK
+
+#include <dcmtk/ofstd/ofstd.h>
+
+#include <cctype>
+#include <memory>
+
 #include "hl7bridge/hl7_to_dicom.h"
 #include "storage/dicom_attributes.h"
 
@@ -23,6 +30,7 @@ tl::expected<ReportRecord, MessageProblem> report_of(const Message& message) {
   r.observed = date.empty() ? std::string() : date + time;
   // OBR-32 (NDL): the interpreter's name in the subcomponents of its first component.
   r.observer = normalized_person_name(obr->value(32, 1, 2) + "^" + obr->value(32, 1, 3));
+  if (const Segment* msh = message.find("MSH")) r.observer_organization = msh->value(4);
   std::string text;
   for (const Segment* obx : message.all("OBX")) {
     const std::string type = obx->value(2), what = obx->value(3, 2);
@@ -31,13 +39,30 @@ tl::expected<ReportRecord, MessageProblem> report_of(const Message& message) {
       r.study_uid = obx->value(5);
       continue;
     }
+    // ED: ^Application^PDF^Base64^<data> (source, type, subtype, encoding, data).
+    if (type == "ED") {
+      std::string subtype = obx->value(5, 3), encoding = obx->value(5, 4);
+      for (char& ch : subtype) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      for (char& ch : encoding)
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      if (subtype != "PDF" || encoding != "BASE64")
+        return problem(102, "only Base64 PDF documents are taken (OBX-5 ED)", "OBX", 5);
+      unsigned char* bytes = nullptr;
+      const std::size_t length = OFStandard::decodeBase64(obx->value(5, 5).c_str(), bytes);
+      const std::unique_ptr<unsigned char[]> owned(bytes);
+      if (length < 5 || std::string_view(reinterpret_cast<const char*>(bytes), 5) != "%PDF-")
+        return problem(102, "the ED data is not a Base64 PDF document", "OBX", 5);
+      r.pdf.assign(reinterpret_cast<const char*>(bytes), length);
+      continue;
+    }
     if (type != "TX" && type != "FT" && type != "ST") continue;
     for (std::size_t i = 0; i < std::max<std::size_t>(1, obx->repetition_count(5)); ++i) {
       if (!text.empty()) text += '\n';
       text += obx->value(5, 1, 1, i);
     }
   }
-  if (text.empty()) return problem(101, "the report has no text (OBX TX/FT/ST)", "OBX", 5);
+  if (text.empty() && r.pdf.empty())
+    return problem(101, "the report has no text (OBX TX/FT/ST) or PDF (OBX ED)", "OBX", 5);
   r.text = std::move(text);
   if (r.placer_order.empty() && r.filler_order.empty() && r.accession_number.empty() &&
       r.study_uid.empty())

@@ -1,6 +1,6 @@
 // ORU^R01 as a report: the order and study it answers (OBR-2/3/18, a Study Instance UID in an
 // OBX as IHE RAD-28/RAD-128 carry it), its status (OBR-25), signer (OBR-32), time (OBR-7) and
-// its text lines (OBX TX/FT/ST, in order).
+// its text lines (OBX TX/FT/ST, in order) or a PDF document (OBX ED, Base64).
 #pragma once
 
 #include <tl/expected.hpp>

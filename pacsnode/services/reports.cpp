@@ -32,45 +32,57 @@ void put_code(DcmItem& item, const DcmTagKey& sequence, const char* value, const
   put(*code, DCM_CodeMeaning, meaning);
 }
 
-// A Basic Text SR holding the report's text as one finding of a Diagnostic Imaging Report.
-std::unique_ptr<DcmFileFormat> basic_text_sr(const StudyFacts& study, const ReportRecord& report,
-                                             const std::string& sop_instance_uid) {
-  auto ff = std::make_unique<DcmFileFormat>();
-  DcmDataset& ds = *ff->getDataset();
-  const bool non_ascii = std::any_of(report.text.begin(), report.text.end(),
-                                     [](char ch) { return static_cast<unsigned char>(ch) > 0x7f; });
-  if (non_ascii) put(ds, DCM_SpecificCharacterSet, "ISO_IR 192");
+// The current local time as DICOM DT to the second.
+std::string now_dt() {
   char now[32];
   const std::time_t t = std::time(nullptr);
   std::tm local{};
   localtime_r(&t, &local);
   std::strftime(now, sizeof now, "%Y%m%d%H%M%S", &local);
-  const std::string today(now, 8), time_now(now + 8);
-  const std::string observed = report.observed.empty() ? std::string(now) : report.observed;
+  return now;
+}
 
-  put(ds, DCM_SOPClassUID, UID_BasicTextSRStorage);
+// What both report documents hold: SOP Common, Patient and Study as the index knows them, a
+// series of their own (Modality SR or DOC), and the equipment: pacsnode.
+std::unique_ptr<DcmFileFormat> report_document(const StudyFacts& study, const char* sop_class,
+                                               const std::string& sop_instance_uid,
+                                               const char* modality, bool utf8) {
+  auto ff = std::make_unique<DcmFileFormat>();
+  DcmDataset& ds = *ff->getDataset();
+  if (utf8) put(ds, DCM_SpecificCharacterSet, "ISO_IR 192");
+  const std::string now = now_dt();
+  put(ds, DCM_SOPClassUID, sop_class);
   put(ds, DCM_SOPInstanceUID, sop_instance_uid);
-  // Patient and study: as the index knows them.
   put(ds, DCM_PatientName, study.patient_name);
   put(ds, DCM_PatientID, study.patient_id);
   put(ds, DCM_IssuerOfPatientID, study.issuer_of_patient_id);
   ds.insertEmptyElement(DCM_PatientBirthDate);
   ds.insertEmptyElement(DCM_PatientSex);
   put(ds, DCM_StudyInstanceUID, study.study_uid);
-  put(ds, DCM_StudyDate, study.study_date.empty() ? today : study.study_date);
-  put(ds, DCM_StudyTime, study.study_date.empty() ? time_now : study.study_time);
+  put(ds, DCM_StudyDate, study.study_date.empty() ? now.substr(0, 8) : study.study_date);
+  put(ds, DCM_StudyTime, study.study_date.empty() ? now.substr(8) : study.study_time);
   put(ds, DCM_AccessionNumber, study.accession_number);
   ds.insertEmptyElement(DCM_ReferringPhysicianName);
   ds.insertEmptyElement(DCM_StudyID);
-  // SR Document Series and Equipment.
-  put(ds, DCM_Modality, "SR");
+  put(ds, DCM_Modality, modality);
   put(ds, DCM_SeriesInstanceUID, new_uid(SITE_SERIES_UID_ROOT));
   put(ds, DCM_SeriesNumber, "9001");
   put(ds, DCM_SeriesDescription, "Report");
   put(ds, DCM_Manufacturer, "pacsnode");
+  put(ds, DCM_InstanceNumber, "1");
+  return ff;
+}
+
+// A Basic Text SR holding the report's text as one finding of a Diagnostic Imaging Report.
+std::unique_ptr<DcmFileFormat> basic_text_sr(const StudyFacts& study, const ReportRecord& report,
+                                             const std::string& sop_instance_uid) {
+  const bool non_ascii = std::any_of(report.text.begin(), report.text.end(),
+                                     [](char ch) { return static_cast<unsigned char>(ch) > 0x7f; });
+  auto ff = report_document(study, UID_BasicTextSRStorage, sop_instance_uid, "SR", non_ascii);
+  DcmDataset& ds = *ff->getDataset();
+  const std::string observed = report.observed.empty() ? now_dt() : report.observed;
   ds.insertEmptyElement(DCM_ReferencedPerformedProcedureStepSequence);
   // SR Document General.
-  put(ds, DCM_InstanceNumber, "1");
   put(ds, DCM_ContentDate, observed.substr(0, 8));
   put(ds, DCM_ContentTime, observed.size() > 8 ? observed.substr(8) : "000000");
   put(ds, DCM_CompletionFlag, report.status == "P" ? "PARTIAL" : "COMPLETE");
@@ -81,7 +93,9 @@ std::unique_ptr<DcmFileFormat> basic_text_sr(const StudyFacts& study, const Repo
     ds.findOrCreateSequenceItem(DCM_VerifyingObserverSequence, observer, 0);
     put(*observer, DCM_VerifyingObserverName,
         report.observer.empty() ? "Unknown^Observer" : report.observer);
-    put(*observer, DCM_VerifyingOrganization, "");
+    // Type 1: the signer's institution, as the RIS names its facility.
+    put(*observer, DCM_VerifyingOrganization,
+        report.observer_organization.empty() ? "Unknown" : report.observer_organization);
     put(*observer, DCM_VerificationDateTime, observed);
     observer->insertEmptyElement(DCM_VerifyingObserverIdentificationCodeSequence);
   }
@@ -92,6 +106,7 @@ std::unique_ptr<DcmFileFormat> basic_text_sr(const StudyFacts& study, const Repo
   put(*request, DCM_RequestedProcedureID, study.requested_procedure_id);
   put(*request, DCM_PlacerOrderNumberImagingServiceRequest, study.placer_order);
   put(*request, DCM_FillerOrderNumberImagingServiceRequest, study.filler_order);
+  request->insertEmptyElement(DCM_RequestedProcedureDescription);
   request->insertEmptyElement(DCM_RequestedProcedureCodeSequence);
   request->insertEmptyElement(DCM_ReferencedStudySequence);
   ds.insertEmptyElement(DCM_PerformedProcedureCodeSequence);
@@ -105,6 +120,28 @@ std::unique_ptr<DcmFileFormat> basic_text_sr(const StudyFacts& study, const Repo
   put(*finding, DCM_ValueType, "TEXT");
   put_code(*finding, DCM_ConceptNameCodeSequence, "121071", "DCM", "Finding");
   put(*finding, DCM_TextValue, report.text);
+  return ff;
+}
+
+// An Encapsulated PDF (PS3.3 A.45.1) of the report as the RIS sent it.
+std::unique_ptr<DcmFileFormat> encapsulated_pdf(const StudyFacts& study, const ReportRecord& report,
+                                                const std::string& sop_instance_uid) {
+  auto ff = report_document(study, UID_EncapsulatedPDFStorage, sop_instance_uid, "DOC", false);
+  DcmDataset& ds = *ff->getDataset();
+  const std::string observed = report.observed.empty() ? now_dt() : report.observed;
+  put(ds, DCM_ConversionType, "WSD");  // SC Equipment: a workstation made it
+  put(ds, DCM_ContentDate, observed.substr(0, 8));
+  put(ds, DCM_ContentTime, observed.size() > 8 ? observed.substr(8) : "000000");
+  put(ds, DCM_AcquisitionDateTime, observed);
+  put(ds, DCM_BurnedInAnnotation, "YES");
+  put(ds, DCM_DocumentTitle, "Diagnostic Imaging Report");
+  put_code(ds, DCM_ConceptNameCodeSequence, "18748-4", "LN", "Diagnostic Imaging Report");
+  put(ds, DCM_MIMETypeOfEncapsulatedDocument, "application/pdf");
+  // OB of even length: a PDF of odd length gets one padding byte (PS3.3 C.24.2.1).
+  std::string bytes = report.pdf;
+  if (bytes.size() % 2) bytes.push_back('\0');
+  ds.putAndInsertUint8Array(DCM_EncapsulatedDocument, reinterpret_cast<const Uint8*>(bytes.data()),
+                            bytes.size());
   return ff;
 }
 
@@ -148,7 +185,8 @@ Result<ReportRecord> ReportService::store(ReportRecord report, const MessageReco
 
   // The SR first (durable, indexed), then the report that points to it with the message.
   report.sr_sop_uid = new_uid(SITE_INSTANCE_UID_ROOT);
-  auto sr = basic_text_sr(**facts, report, report.sr_sop_uid);
+  auto sr = report.pdf.empty() ? basic_text_sr(**facts, report, report.sr_sop_uid)
+                               : encapsulated_pdf(**facts, report, report.sr_sop_uid);
   TempFile temp = ingest_.new_temp_file();
   if (sr->saveFile(temp.path().c_str(), EXS_LittleEndianExplicit).bad())
     return fail(ErrorCode::StorageFailure, "cannot write the report's SR");

@@ -1,6 +1,7 @@
 // Reports from the RIS: each is kept as the study's current report and carried into the study as
-// a DICOM Basic Text SR (PS3.3 A.35.1), so DICOMweb viewers and DIMSE workstations see it beside
-// the images. A later version (a correction) replaces the earlier one and its SR.
+// a DICOM Basic Text SR (PS3.3 A.35.1), or an Encapsulated PDF when the RIS sent a PDF, so DICOMweb
+// viewers and DIMSE workstations see it beside the images. A later version (a correction) replaces
+// the earlier one and its instance.
 #pragma once
 
 #include "pacsnode/services/ingest.h"

@@ -103,8 +103,12 @@ struct ReportRecord {
   std::string study_uid, accession_number;
   std::string placer_order, filler_order;        // the order it answers, when known
   std::string status, text, observer, observed;  // observed: DICOM DT of the report
-  std::string sr_sop_uid;
+  std::string sr_sop_uid;  // the SR (or Encapsulated PDF) instance that carries it
   std::int64_t updated_ms = 0;
+  // A report sent as a PDF (OBX ED): its bytes, carried as Encapsulated PDF instead of an SR. Not
+  // kept in the index: the instance holds it.
+  std::string pdf = {};
+  std::string observer_organization = {};  // the signer's institution (the sending facility)
 };
 
 // An HL7 message as processed: who sent it, its control ID, and the acknowledgement it got,

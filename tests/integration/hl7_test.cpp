@@ -920,6 +920,53 @@ TEST_P(Hl7Test, AReportIsStoredAsAnSrInItsStudyAndACorrectionReplacesIt) {
             std::string(corrected.at("srInstanceUID").as_string()));
   EXPECT_NE(std::string(corrected.at("srInstanceUID").as_string()), first_sr);
 
+  // A report sent as a PDF: carried as an Encapsulated PDF with the same bytes, in place of the SR.
+  const std::string pdf = "%PDF-1.4\n% synthetic test document\n%%EOF\n";
+  OFString encoded;
+  OFStandard::encodeBase64(reinterpret_cast<const unsigned char*>(pdf.data()), pdf.size(), encoded);
+  const std::string pdf_oru = testing::hl7_message(
+      {"MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124170000||ORU^R01^ORU_R01|ORU0004|P|2.5.1",
+       "PID|1||P12345^^^HOSP^MR||Doe^Jane",
+       "OBR|1|PL40^EHR|FL40^RIS|CTHEAD^CT head^L|||20261124165500|||||||||||ACC40|RP0001||||||C",
+       "OBX|1|ED|18748-4^Diagnostic Imaging Report^LN|1|^Application^PDF^Base64^" +
+           std::string(encoded.c_str()) + "||||||C"});
+  ASSERT_EQ(testing::ack_code(send(pdf_oru)), "AA") << node_->log();
+  auto as_pdf = report();
+  EXPECT_EQ(as_pdf.at("document"), "Encapsulated PDF");
+  EXPECT_TRUE(sr_instances().empty()) << "the SR was replaced";
+  const std::string pdf_uid(as_pdf.at("srInstanceUID").as_string());
+  auto pdfs = testing::parse_json(
+                  testing::http_request(node_->http_port(), "GET",
+                                        "/dicom-web/studies/" + study_uid +
+                                            "/instances?SOPClassUID=1.2.840.10008.5.1.4.1.1.104.1",
+                                        {})
+                      .body)
+                  .as_array();
+  ASSERT_EQ(pdfs.size(), 1u);
+  const auto doc =
+      testing::http_request(node_->http_port(), "GET", "/dicom-web/studies/" + study_uid, {});
+  std::string why_pdf;
+  const auto doc_parts = testing::parse_multipart_strict(
+      doc.body, testing::boundary_of(doc.header("content-type")), why_pdf);
+  ASSERT_TRUE(doc_parts) << why_pdf;
+  bool found = false;
+  for (const auto& part : *doc_parts) {
+    const auto file = dir_.path() / "doc.dcm";
+    testing::write_all(file, part.body);
+    if (testing::identity_of(file).sop_instance_uid != pdf_uid) continue;
+    found = true;
+    DcmFileFormat ff;
+    ASSERT_TRUE(ff.loadFile(file.c_str()).good());
+    const Uint8* bytes = nullptr;
+    unsigned long length = 0;
+    ASSERT_TRUE(
+        ff.getDataset()->findAndGetUint8Array(DCM_EncapsulatedDocument, bytes, &length).good());
+    ASSERT_GE(length, pdf.size());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(bytes), pdf.size()), pdf);
+    EXPECT_EQ(testing::value_of(file, DCM_MIMETypeOfEncapsulatedDocument), "application/pdf");
+  }
+  EXPECT_TRUE(found) << "the PDF is retrievable with the study";
+
   // A report for an order nobody placed: AE 204; the same message again: its first answer.
   std::string stray = oru("ORU0003", "F", "ACC404", "x");
   stray.replace(stray.find("PL40^EHR|FL40^RIS"), 17, "PL99^EHR|FL99^RIS");
