@@ -12,6 +12,7 @@ packages=(
   libexpected-dev libtomlplusplus-dev      # tl::expected, TOML config
   libopenjp2-7-dev                         # JPEG 2000
   libgtest-dev googletest                  # tests
+  dicom3tools                              # dciodvfy: an independent check of the objects we make
   curl procps psmisc
 )
 # Extra groups some scripts need: `setup.sh bench` adds the peers the benchmarks compare against.

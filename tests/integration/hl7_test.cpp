@@ -12,6 +12,7 @@
 #include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "storage/dicom_attributes.h"
@@ -837,6 +838,24 @@ TEST_P(Hl7Test, OrderToWorklistToStudyToNotificationWithAUrlThatReturnsTheStudy)
   EXPECT_EQ(outbox("sent").size(), 6u);
 }
 
+// dicom3tools' dciodvfy (an independent IOD checker) on a file: its Error lines, or "" when none.
+std::string iod_errors(const fs::path& file) {
+  const auto r = testing::run({"dciodvfy", file.string()}, std::chrono::seconds(60));
+  std::string errors;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("Error", 0) == 0) errors += line + "\n";
+  return errors;
+}
+
+// The stored files of the node with this SOP class.
+std::vector<fs::path> stored_of_class(const TestNode& node, const std::string& sop_class) {
+  std::vector<fs::path> out;
+  for (const auto& f : testing::files_below(node.data_dir() / "objects"))
+    if (testing::identity_of(f).sop_class_uid == sop_class) out.push_back(f);
+  return out;
+}
+
 // ORU^R01 reports are kept as the study's report (JSON over HTTP) and carried into the study as a
 // Basic Text SR that QIDO/WADO and C-FIND see; a correction replaces the report and its SR.
 TEST_P(Hl7Test, AReportIsStoredAsAnSrInItsStudyAndACorrectionReplacesIt) {
@@ -907,6 +926,9 @@ TEST_P(Hl7Test, AReportIsStoredAsAnSrInItsStudyAndACorrectionReplacesIt) {
           first_sr + "/metadata",
       {});
   EXPECT_NE(sr_metadata.body.find("No acute abnormality."), std::string::npos) << sr_metadata.body;
+  const auto sr_files = stored_of_class(*node_, "1.2.840.10008.5.1.4.1.1.88.11");
+  ASSERT_EQ(sr_files.size(), 1u);
+  EXPECT_EQ(iod_errors(sr_files[0]), "") << "dciodvfy finds the SR valid";
 
   // A correction replaces the report and its SR.
   ASSERT_EQ(testing::ack_code(send(oru("ORU0002", "C", "ACC40", "Small old infarct."))), "AA");
@@ -966,6 +988,9 @@ TEST_P(Hl7Test, AReportIsStoredAsAnSrInItsStudyAndACorrectionReplacesIt) {
     EXPECT_EQ(testing::value_of(file, DCM_MIMETypeOfEncapsulatedDocument), "application/pdf");
   }
   EXPECT_TRUE(found) << "the PDF is retrievable with the study";
+  const auto pdf_files = stored_of_class(*node_, "1.2.840.10008.5.1.4.1.1.104.1");
+  ASSERT_EQ(pdf_files.size(), 1u);
+  EXPECT_EQ(iod_errors(pdf_files[0]), "") << "dciodvfy finds the Encapsulated PDF valid";
 
   // A report for an order nobody placed: AE 204; the same message again: its first answer.
   std::string stray = oru("ORU0003", "F", "ACC404", "x");
