@@ -121,9 +121,15 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
         error.text = applied.error().message;
         return refuse(AckCode::AE, error);
       }
-      default:
+      case ErrorCode::IndexUnavailable:
+      case ErrorCode::Conflict:
+      case ErrorCode::StorageFailure:
+        // May pass: no answer, so the sender sends the message again later.
         PACS_LOG(Error) << "HL7 " << control_id << " not applied: " << applied.error().message;
         return std::nullopt;
+      default:
+        // Would fail again the same way: AE 207 (application internal error), recorded.
+        return refuse(AckCode::AE, AckError{207, applied.error().message, "MSH", 1, 0});
     }
   };
 

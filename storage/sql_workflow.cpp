@@ -1,5 +1,6 @@
 #include "storage/sql_workflow.h"
 
+#include <map>
 #include <vector>
 
 #include "storage/dicom_attributes.h"
@@ -182,6 +183,7 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
   auto pk = order_pk(c, o.placer_order, o.filler_order);
   const std::int64_t now = wall_clock_ms();
   if (change.action == OrderAction::Schedule) {
+    std::map<std::string, std::string> progress;  // sps_id -> status, of the order's steps
     if (pk) {
       const Value params[] = {o.placer_order,
                               o.filler_order,
@@ -196,9 +198,14 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
       c.query(
           "UPDATE orders SET placer_order = ?, filler_order = ?, accession_number = ?, "
           "requested_procedure_id = ?, study_uid = ?, patient_id = ?, issuer = ?, "
-          "patient_name = ?, status = 'SCHEDULED', updated_ms = ? WHERE pk = ?",
+          "patient_name = ?, status = CASE WHEN status = 'CANCELLED' THEN 'SCHEDULED' ELSE "
+          "status END, updated_ms = ? WHERE pk = ?",
           params);
+      // A change of details keeps the progress of the steps it keeps (STARTED stays STARTED).
       const Value order_param[] = {*pk};
+      for (const auto& r :
+           c.query("SELECT sps_id, status FROM worklist WHERE order_pk = ?", order_param))
+        progress[r.text(0)] = r.text(1);
       c.query("DELETE FROM worklist WHERE order_pk = ?", order_param);
     } else {
       const Value params[] = {o.placer_order,           o.filler_order, o.accession_number,
@@ -212,8 +219,10 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
       pk = inserted.at(0).integer(0);
     }
     for (const WorklistItem& step : o.steps) {
+      const auto kept = progress.find(step.sps_id);
       const Value params[] = {*pk,
                               step.sps_id,
+                              kept == progress.end() ? std::string("SCHEDULED") : kept->second,
                               step.station_aet,
                               step.modality,
                               step.start_date,
@@ -227,10 +236,10 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
                               o.study_uid,
                               sql::Blob{step.attributes}};
       c.query(
-          "INSERT INTO worklist (order_pk, sps_id, station_aet, modality, start_date, "
+          "INSERT INTO worklist (order_pk, sps_id, status, station_aet, modality, start_date, "
           "start_time, patient_id, issuer, patient_name, name_key, accession_number, "
           "requested_procedure_id, study_uid, attributes) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           params);
     }
   } else {

@@ -656,6 +656,16 @@ TEST_P(Hl7Test, AStudyIsLinkedToItsOrderOrListedAsUnreconciled) {
       {"AccessionNumber=ACC9", "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus"});
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(step_text(*items[0]->getDataset(), DCM_ScheduledProcedureStepStatus), "STARTED");
+  // A change of the order's details keeps the step's progress.
+  Order changed = o;
+  changed.control_id = "ORD0010";
+  changed.order_control = "XO";
+  changed.start = "20261125090000";
+  ASSERT_EQ(testing::ack_code(send(orm(changed))), "AA");
+  items = worklist(
+      {"AccessionNumber=ACC9", "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus"});
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(step_text(*items[0]->getDataset(), DCM_ScheduledProcedureStepStatus), "STARTED");
 
   // An operator links the unscheduled study to the order.
   auto post = [&](const std::string& path) {
