@@ -30,6 +30,18 @@ void log_refusal(const char* what, const std::string& uid, const std::string& ca
                  << outcome.error_comment;
 }
 
+// N-CREATE-RSP and N-SET-RSP have the same fields: the step, and the outcome's status.
+template <typename Response>
+void fill_response(Response& rsp, DIC_US message_id, const char* sop_class, const std::string& uid,
+                   const MppsOutcome& outcome, unsigned int opts) {
+  rsp.MessageIDBeingRespondedTo = message_id;
+  rsp.DimseStatus = outcome.status;
+  rsp.DataSetType = DIMSE_DATASET_NULL;
+  OFStandard::strlcpy(rsp.AffectedSOPClassUID, sop_class, sizeof rsp.AffectedSOPClassUID);
+  OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, uid.c_str(), sizeof rsp.AffectedSOPInstanceUID);
+  rsp.opts = opts;
+}
+
 }  // namespace
 
 OFCondition Scp::handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationContextID id) {
@@ -51,14 +63,8 @@ OFCondition Scp::handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationC
   log_refusal("N-CREATE", uid, calling_, outcome);
   T_DIMSE_Message response{};
   response.CommandField = DIMSE_N_CREATE_RSP;
-  T_DIMSE_N_CreateRSP& rsp = response.msg.NCreateRSP;
-  rsp.MessageIDBeingRespondedTo = request.MessageID;
-  rsp.DimseStatus = outcome.status;
-  rsp.DataSetType = DIMSE_DATASET_NULL;
-  OFStandard::strlcpy(rsp.AffectedSOPClassUID, request.AffectedSOPClassUID,
-                      sizeof rsp.AffectedSOPClassUID);
-  OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, uid.c_str(), sizeof rsp.AffectedSOPInstanceUID);
-  rsp.opts = O_NCREATE_AFFECTEDSOPCLASSUID | O_NCREATE_AFFECTEDSOPINSTANCEUID;
+  fill_response(response.msg.NCreateRSP, request.MessageID, request.AffectedSOPClassUID, uid,
+                outcome, O_NCREATE_AFFECTEDSOPCLASSUID | O_NCREATE_AFFECTEDSOPINSTANCEUID);
   const auto detail = detail_of(outcome);
   return sendDIMSEMessage(id, &response, nullptr, detail.get());
 }
@@ -75,14 +81,8 @@ OFCondition Scp::handle_nset(T_DIMSE_N_SetRQ& request, T_ASC_PresentationContext
   log_refusal("N-SET", uid, calling_, outcome);
   T_DIMSE_Message response{};
   response.CommandField = DIMSE_N_SET_RSP;
-  T_DIMSE_N_SetRSP& rsp = response.msg.NSetRSP;
-  rsp.MessageIDBeingRespondedTo = request.MessageID;
-  rsp.DimseStatus = outcome.status;
-  rsp.DataSetType = DIMSE_DATASET_NULL;
-  OFStandard::strlcpy(rsp.AffectedSOPClassUID, request.RequestedSOPClassUID,
-                      sizeof rsp.AffectedSOPClassUID);
-  OFStandard::strlcpy(rsp.AffectedSOPInstanceUID, uid.c_str(), sizeof rsp.AffectedSOPInstanceUID);
-  rsp.opts = O_NSET_AFFECTEDSOPCLASSUID | O_NSET_AFFECTEDSOPINSTANCEUID;
+  fill_response(response.msg.NSetRSP, request.MessageID, request.RequestedSOPClassUID, uid, outcome,
+                O_NSET_AFFECTEDSOPCLASSUID | O_NSET_AFFECTEDSOPINSTANCEUID);
   const auto detail = detail_of(outcome);
   return sendDIMSEMessage(id, &response, nullptr, detail.get());
 }
