@@ -14,10 +14,8 @@ namespace pacs::dimse {
 // PS3.4 C.4.3: like C-MOVE, but the C-STORE sub-operations go back on this association, on the
 // storage contexts the requester proposed with the SCP role for itself.
 OFCondition Scp::handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextID id) {
-  T_ASC_PresentationContextID dataset_context = id;
-  DcmDataset* received = nullptr;
-  OFCondition c = receiveDIMSEDataset(&dataset_context, &received);
-  std::unique_ptr<DcmDataset> identifier(received);
+  std::unique_ptr<DcmDataset> identifier;
+  OFCondition c = receive_dataset(id, identifier);
   if (c.bad()) return c;
   SubOperations counts;
   auto respond = [&](Uint16 status, DcmDataset* body, const std::string& why) {

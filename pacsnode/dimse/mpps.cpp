@@ -45,11 +45,8 @@ void fill_response(Response& rsp, DIC_US message_id, const char* sop_class, cons
 }  // namespace
 
 OFCondition Scp::handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationContextID id) {
-  T_ASC_PresentationContextID data_id = id;
-  DcmDataset* received = nullptr;
-  OFCondition c = receiveDIMSEDataset(&data_id, &received);
-  std::unique_ptr<DcmDataset> attributes(received);
-  if (c.bad()) return c;
+  std::unique_ptr<DcmDataset> attributes;
+  if (const OFCondition c = receive_dataset(id, attributes); c.bad()) return c;
   // The SCU names the new step; when it does not, the SCP does (PS3.4 F.7.2.1.1).
   std::string uid = (request.opts & O_NCREATE_AFFECTEDSOPINSTANCEUID)
                         ? trimmed(request.AffectedSOPInstanceUID)
@@ -70,11 +67,8 @@ OFCondition Scp::handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationC
 }
 
 OFCondition Scp::handle_nset(T_DIMSE_N_SetRQ& request, T_ASC_PresentationContextID id) {
-  T_ASC_PresentationContextID data_id = id;
-  DcmDataset* received = nullptr;
-  OFCondition c = receiveDIMSEDataset(&data_id, &received);
-  std::unique_ptr<DcmDataset> modifications(received);
-  if (c.bad()) return c;
+  std::unique_ptr<DcmDataset> modifications;
+  if (const OFCondition c = receive_dataset(id, modifications); c.bad()) return c;
   const std::string uid = trimmed(request.RequestedSOPInstanceUID);
   const MppsOutcome outcome = modifications ? context_.mpps.set(uid, *modifications)
                                             : MppsOutcome{0x0120, "no modification list"};

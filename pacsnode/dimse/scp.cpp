@@ -65,6 +65,13 @@ OFCondition Scp::handleIncomingCommand(T_DIMSE_Message* message,
   return DcmThreadSCP::handleIncomingCommand(message, info);  // C-ECHO
 }
 
+OFCondition Scp::receive_dataset(T_ASC_PresentationContextID id, std::unique_ptr<DcmDataset>& out) {
+  DcmDataset* received = nullptr;
+  const OFCondition c = receiveDIMSEDataset(&id, &received);
+  out.reset(received);
+  return c;
+}
+
 OFBool Scp::checkCalledAETitleAccepted(const OFString& called) {
   return trimmed(called.c_str()) == context_.options.aet;
 }

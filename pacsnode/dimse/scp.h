@@ -4,6 +4,7 @@
 
 #include <dcmtk/dcmnet/scpthrd.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ class Scp : public DcmThreadSCP {
 
  private:
   void accept_unknown_classes();
+  // The data set that follows a request's command on presentation context id.
+  OFCondition receive_dataset(T_ASC_PresentationContextID id, std::unique_ptr<DcmDataset>& out);
   OFCondition handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContextID id);

@@ -33,6 +33,7 @@
 
 #include "tests/tools/one_line.h"
 #include "tests/tools/parse_number.h"
+#include "tests/tools/stats.h"
 
 namespace {
 
@@ -185,17 +186,6 @@ bool run_query(DcmSCU& scu, T_ASC_PresentationContextID pc, DcmDataset& query, l
   return true;
 }
 
-// Nearest-rank percentile of sorted values (p in (0, 100]).
-double percentile(const std::vector<double>& sorted, double p) {
-  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * sorted.size()));
-  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
-}
-
-double median(const std::vector<double>& sorted) {
-  const std::size_t n = sorted.size();
-  return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -268,7 +258,7 @@ int main(int argc, char** argv) {
   scu.releaseAssociation();
 
   std::sort(millis.begin(), millis.end());
-  std::printf("median_ms=%.3f p95_ms=%.3f matches=%ld\n", median(millis), percentile(millis, 95),
-              matches);
+  std::printf("median_ms=%.3f p95_ms=%.3f matches=%ld\n", pacs::tools::median(millis),
+              pacs::tools::percentile(millis, 95), matches);
   return 0;
 }

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -20,6 +19,7 @@
 
 #include "tests/support/mllp.h"
 #include "tests/tools/parse_number.h"
+#include "tests/tools/stats.h"
 
 namespace {
 
@@ -95,11 +95,6 @@ std::string order_message(const Options& opt, int n) {
            id + "|RP" + id + "|SPS" + id + "||||" + modality + "|||^^^" + start + "^^R"});
 }
 
-double percentile(const std::vector<double>& sorted, double p) {
-  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * sorted.size()));
-  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +152,7 @@ int main(int argc, char** argv) {
   }
   std::sort(latencies.begin(), latencies.end());
   std::printf("messages_per_s=%.1f median_ms=%.3f p95_ms=%.3f accepted=%d\n", accepted / seconds,
-              percentile(latencies, 50), percentile(latencies, 95), accepted);
+              pacs::tools::percentile(latencies, 50), pacs::tools::percentile(latencies, 95),
+              accepted);
   return 0;
 }
