@@ -169,8 +169,10 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
     put(common, DCM_PatientName, order.patient_name);
     put(common, DCM_PatientID, order.patient_id);
     put(common, DCM_IssuerOfPatientID, order.issuer_of_patient_id);
-    put(common, DCM_PatientBirthDate, dicom_date_and_time(value_or_empty(pid, 7)).first);
-    put(common, DCM_PatientSex, dicom_sex(value_or_empty(pid, 8)));
+    order.patient_birth_date = dicom_date_and_time(value_or_empty(pid, 7)).first;
+    order.patient_sex = dicom_sex(value_or_empty(pid, 8));
+    put(common, DCM_PatientBirthDate, order.patient_birth_date);
+    put(common, DCM_PatientSex, order.patient_sex);
     put(common, DCM_PatientMotherBirthName, person_name_from_xpn(pid, 6));
     put(common, DCM_ReferringPhysicianName, person_name_from_xcn(pv1, 8));
     put(common, DCM_AdmissionID, value_or_empty(pv1, 19));

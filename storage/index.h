@@ -52,7 +52,8 @@ class Index {
   // "sqlite" (a file in the data directory), "sqlite:PATH", or "postgresql://user@host:port/db".
   // Opens or creates the database and applies pending schema migrations.
   static Result<std::unique_ptr<Index>> open(const std::string& url,
-                                             const std::filesystem::path& data_dir);
+                                             const std::filesystem::path& data_dir,
+                                             WorkflowPolicy workflow = {});
 
   // Writes all entries in one transaction: either every result is returned, or nothing changed.
   virtual Result<std::vector<WriteResult>> write_batch(std::span<const IndexWrite> writes) = 0;

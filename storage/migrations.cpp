@@ -227,6 +227,11 @@ CREATE TABLE reports (
     R"sql(
 ALTER TABLE patients ADD COLUMN demographics_changed INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 11: the order's patient birth date and sex, which a study linked to it takes.
+    R"sql(
+ALTER TABLE orders ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

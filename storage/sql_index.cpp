@@ -100,10 +100,11 @@ constexpr std::string_view kStoredInstanceSelect =
 class SqlIndex final : public Index {
  public:
   SqlIndex(std::function<std::unique_ptr<sql::Connection>()> factory, std::string description,
-           unsigned parallel_writers)
+           unsigned parallel_writers, WorkflowPolicy workflow)
       : pool_(std::move(factory)),
         description_(std::move(description)),
-        parallel_writers_(parallel_writers) {}
+        parallel_writers_(parallel_writers),
+        workflow_(workflow) {}
 
   Result<void> initialise() {
     return guarded([&](sql::Connection& c) {
@@ -276,7 +277,8 @@ class SqlIndex final : public Index {
       if (!sql_workflow::insert_message(c, message))
         return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
       for (const OrderChange& change : changes)
-        if (auto applied = sql_workflow::apply_order(c, change); !applied) return applied;
+        if (auto applied = sql_workflow::apply_order(c, change, workflow_); !applied)
+          return applied;
       tx.commit();
       return {};
     });
@@ -304,7 +306,8 @@ class SqlIndex final : public Index {
                           const std::string& filler_order, const std::string& actor) override {
     return guarded([&](sql::Connection& c) -> Result<void> {
       sql::Transaction tx(c);
-      if (auto linked = sql_workflow::link_study(c, study_uid, placer_order, filler_order, actor);
+      if (auto linked =
+              sql_workflow::link_study(c, study_uid, placer_order, filler_order, actor, workflow_);
           !linked)
         return linked;
       tx.commit();
@@ -571,7 +574,8 @@ class SqlIndex final : public Index {
     // sql_workflow::reconcile_new_study).
     if (p.new_study)
       sql_workflow::reconcile_new_study(c, e.study.study_uid.str(), e.study.accession_number,
-                                        e.patient.patient_id, e.patient.issuer_of_patient_id);
+                                        e.patient.patient_id, e.patient.issuer_of_patient_id,
+                                        workflow_);
 
     const std::int64_t now = now_ms();
     for (const std::string& destination : w.forward_to) {
@@ -651,6 +655,7 @@ class SqlIndex final : public Index {
   ConnectionPool pool_;
   std::string description_;
   unsigned parallel_writers_;
+  WorkflowPolicy workflow_;
   int version_ = 0;
 };
 
@@ -667,7 +672,8 @@ std::string redact_password(const std::string& url) {
 }  // namespace
 
 Result<std::unique_ptr<Index>> Index::open(const std::string& url,
-                                           const std::filesystem::path& data_dir) {
+                                           const std::filesystem::path& data_dir,
+                                           WorkflowPolicy workflow) {
   std::function<std::unique_ptr<sql::Connection>()> factory;
   std::string description;
   unsigned parallel_writers = 1;
@@ -684,7 +690,8 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& url,
     return fail(ErrorCode::InvalidArgument,
                 "unknown database URL '" + url + "' (use sqlite, sqlite:PATH or postgresql://...)");
   }
-  auto index = std::make_unique<SqlIndex>(std::move(factory), description, parallel_writers);
+  auto index =
+      std::make_unique<SqlIndex>(std::move(factory), description, parallel_writers, workflow);
   if (auto ready = index->initialise(); !ready)
     return fail(ready.error().code,
                 "cannot open index " + description + ": " + ready.error().message);

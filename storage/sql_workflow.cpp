@@ -79,15 +79,20 @@ void update_scheduled(sql::Connection& c, const std::string& id, const std::stri
         params);
   }
   for (const auto& r :
-       c.query(std::string("SELECT pk, patient_id, issuer, patient_name FROM orders WHERE ") +
+       c.query(std::string("SELECT pk, patient_id, issuer, patient_name, patient_birth_date, "
+                           "patient_sex FROM orders WHERE ") +
                    kSamePatient,
                who)) {
-    const Value params[] = {
-        updated(v.patient_id, r.text(1)), updated(v.issuer_of_patient_id, r.text(2)),
-        normalized_person_name(updated(v.name, r.text(3))), wall_clock_ms(), r.integer(0)};
+    const Value params[] = {updated(v.patient_id, r.text(1)),
+                            updated(v.issuer_of_patient_id, r.text(2)),
+                            normalized_person_name(updated(v.name, r.text(3))),
+                            updated(v.birth_date, r.text(4)),
+                            updated(v.sex, r.text(5)),
+                            wall_clock_ms(),
+                            r.integer(0)};
     c.query(
-        "UPDATE orders SET patient_id = ?, issuer = ?, patient_name = ?, updated_ms = ? "
-        "WHERE pk = ?",
+        "UPDATE orders SET patient_id = ?, issuer = ?, patient_name = ?, patient_birth_date = ?, "
+        "patient_sex = ?, updated_ms = ? WHERE pk = ?",
         params);
   }
 }
@@ -152,6 +157,211 @@ Result<void> merge(sql::Connection& c, const PatientChange& change) {
   return {};
 }
 
+void audit(sql::Connection& c, const std::string& actor, const std::string& action,
+           const std::string& subject, const std::string& detail) {
+  const Value params[] = {wall_clock_ms(), actor, action, subject, detail};
+  c.query(
+      "INSERT INTO workflow_audit (at_ms, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+      params);
+}
+
+void set_link(sql::Connection& c, const std::string& study_uid, std::optional<std::int64_t> order,
+              const std::string& state, const std::string& reason) {
+  const Value params[] = {
+      study_uid, order ? Value{*order} : Value{}, state, reason, wall_clock_ms(), wall_clock_ms()};
+  c.query(
+      "INSERT INTO study_links (study_uid, order_pk, state, reason, updated_ms, last_instance_ms) "
+      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study_uid) DO UPDATE SET "
+      "order_pk = excluded.order_pk, state = excluded.state, reason = excluded.reason, "
+      "updated_ms = excluded.updated_ms",
+      params);
+  if (order) {
+    const Value started[] = {*order};
+    c.query("UPDATE worklist SET status = 'STARTED' WHERE order_pk = ? AND status = 'SCHEDULED'",
+            started);
+  }
+}
+
+// Patient IDs agree when equal, and their issuers where both name one (see kSamePatient).
+bool same_patient_id(const std::string& id, const std::string& issuer, const std::string& other_id,
+                     const std::string& other_issuer) {
+  return id == other_id && (issuer.empty() || other_issuer.empty() || issuer == other_issuer);
+}
+
+// The study's patient takes the order's name, birth date and sex where the order has them. The
+// audit names the attributes changed, not their values.
+void coerce_from_order(sql::Connection& c, const std::string& study_uid, std::int64_t order,
+                       const std::string& actor) {
+  const Value key[] = {order, study_uid};
+  const auto rows = c.query(
+      "SELECT o.patient_name, o.patient_birth_date, o.patient_sex, p.pk, p.name, p.birth_date, "
+      "p.sex FROM orders o, studies st JOIN patients p ON p.pk = st.patient_pk "
+      "WHERE o.pk = ? AND st.study_uid = ?",
+      key);
+  if (rows.empty()) return;
+  const auto& r = rows[0];
+  PatientValues values;
+  std::string changed;
+  const auto take = [&](std::string from_order, const std::string& current,
+                        std::optional<std::string>& field, const char* what) {
+    if (from_order.empty() || from_order == current) return;
+    field = std::move(from_order);
+    changed += (changed.empty() ? "" : ", ") + std::string(what);
+  };
+  take(normalized_person_name(r.text(0)), r.text(4), values.name, "name");
+  take(r.text(1), r.text(5), values.birth_date, "birth date");
+  take(r.text(2), r.text(6), values.sex, "sex");
+  if (changed.empty()) return;
+  update_index_patient(c, r.integer(3), values);
+  audit(c, actor, "coerce", study_uid, "patient " + changed + " from the order");
+}
+
+// A study an operator links to the order of another patient becomes that patient's: the row of
+// the order's patient (created from the order if the index has none) takes the study and its
+// counts; a patient left without studies goes. Retrieved objects then carry the new Patient ID.
+void move_study_to_order_patient(sql::Connection& c, const std::string& study_uid,
+                                 std::int64_t order, const std::string& actor) {
+  const Value key[] = {study_uid, order};
+  const auto rows = c.query(
+      "SELECT st.pk, st.patient_pk, st.num_series, st.num_instances, p.patient_id, p.issuer, "
+      "p.attributes, o.patient_id, o.issuer, o.patient_name, o.patient_birth_date, o.patient_sex "
+      "FROM studies st JOIN patients p ON p.pk = st.patient_pk, orders o "
+      "WHERE st.study_uid = ? AND o.pk = ?",
+      key);
+  if (rows.empty()) return;
+  const auto& r = rows[0];
+  const std::string order_id = r.text(7), order_issuer = r.text(8);
+  if (order_id.empty() || same_patient_id(r.text(4), r.text(5), order_id, order_issuer)) return;
+  lock_patient(c, order_id, order_issuer);
+  const std::int64_t from = r.integer(1);
+  std::int64_t to = 0;
+  if (const auto known = index_patients(c, order_id, order_issuer); !known.empty()) {
+    to = known.front();
+  } else {
+    PatientValues values;
+    values.patient_id = order_id;
+    values.issuer_of_patient_id = order_issuer;
+    values.name = normalized_person_name(r.text(9));
+    values.birth_date = r.text(10);
+    values.sex = r.text(11);
+    const Value row[] = {order_id,
+                         order_issuer,
+                         *values.name,
+                         person_name_key(*values.name),
+                         *values.birth_date,
+                         *values.sex,
+                         sql::Blob{with_patient_values(r.blob(6), values)}};
+    to = c.query(
+              "INSERT INTO patients (patient_id, issuer, name, name_key, birth_date, sex, "
+              "attributes) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+              row)
+             .at(0)
+             .integer(0);
+  }
+  const Value move[] = {to, r.integer(0)};
+  c.query("UPDATE studies SET patient_pk = ? WHERE pk = ?", move);
+  const Value gained[] = {r.integer(2), r.integer(3), to};
+  c.query(
+      "UPDATE patients SET num_studies = num_studies + 1, num_series = num_series + ?, "
+      "num_instances = num_instances + ?, demographics_changed = 1 WHERE pk = ?",
+      gained);
+  const Value lost[] = {r.integer(2), r.integer(3), from};
+  c.query(
+      "UPDATE patients SET num_studies = num_studies - 1, num_series = num_series - ?, "
+      "num_instances = num_instances - ? WHERE pk = ?",
+      lost);
+  const Value emptied[] = {from};
+  c.query("DELETE FROM patients WHERE pk = ? AND num_studies = 0", emptied);
+  audit(c, actor, "move", study_uid,
+        "to the order's patient (Patient ID " + order_id + ", was " + r.text(4) + ")");
+}
+
+// Links a study to its order (the reason shows in the list, the detail in the audit).
+void link(sql::Connection& c, const std::string& study_uid, std::int64_t order,
+          const std::string& actor, const std::string& reason, const std::string& detail,
+          const WorkflowPolicy& policy) {
+  set_link(c, study_uid, order, "linked", reason);
+  audit(c, actor, "link", study_uid, detail);
+  if (policy.coerce_demographics_from_order) coerce_from_order(c, study_uid, order, actor);
+}
+
+// Finds the order of a study and links the study to it, or records why not (unless told that
+// the study is on the unreconciled list already).
+void reconcile(sql::Connection& c, const std::string& study_uid,
+               const std::string& accession_number, const std::string& patient_id,
+               const std::string& issuer_of_patient_id, const WorkflowPolicy& policy,
+               bool record_unmatched = true) {
+  // The order with this Study Instance UID, else the one with this Accession Number.
+  const Value by_uid[] = {study_uid};
+  auto rows = c.query(
+      "SELECT pk, patient_id, issuer FROM orders WHERE study_uid = ? AND status <> 'CANCELLED' "
+      "ORDER BY pk DESC LIMIT 1",
+      by_uid);
+  const char* matched_by = "Study Instance UID";
+  if (rows.empty() && !accession_number.empty()) {
+    const Value by_accession[] = {accession_number};
+    rows = c.query(
+        "SELECT pk, patient_id, issuer FROM orders WHERE accession_number = ? AND "
+        "status <> 'CANCELLED' ORDER BY pk DESC LIMIT 1",
+        by_accession);
+    matched_by = "Accession Number";
+  }
+  std::string reason;
+  if (rows.empty()) {
+    reason = "no order has this Study Instance UID or Accession Number";
+  } else if (const std::string order_patient = rows[0].text(1);
+             same_patient_id(order_patient, rows[0].text(2), patient_id, issuer_of_patient_id)) {
+    reason = std::string("matched by ") + matched_by;
+    link(c, study_uid, rows[0].integer(0), "pacsnode", reason, reason, policy);
+    return;
+  } else {
+    reason = std::string("the order with this ") + matched_by +
+             " is for another patient (Patient ID " + order_patient + ", the study's " +
+             patient_id + ")";
+  }
+  if (!record_unmatched) return;
+  set_link(c, study_uid, std::nullopt, "unreconciled", reason);
+  audit(c, "pacsnode", "unreconciled", study_uid, reason);
+}
+
+// A new or changed order may be the one an unreconciled study waited for (it arrived first).
+void reconcile_waiting_studies(sql::Connection& c, const OrderRecord& o,
+                               const WorkflowPolicy& policy) {
+  const Value key[] = {o.study_uid, o.accession_number, o.accession_number};
+  for (const auto& r :
+       c.query("SELECT st.study_uid, st.accession_number, p.patient_id, p.issuer FROM studies st "
+               "JOIN patients p ON p.pk = st.patient_pk JOIN study_links l ON l.study_uid = "
+               "st.study_uid WHERE l.state = 'unreconciled' AND (st.study_uid = ? OR "
+               "(? <> '' AND st.accession_number = ?))",
+               key))
+    reconcile(c, r.text(0), r.text(1), r.text(2), r.text(3), policy, false);
+}
+
+// An order the RIS now sends for another patient (IHE RAD-13 with a changed PID-3): the patient it
+// named before was the same person under an identifier now given up, as in ADT^A40, so that
+// patient's studies, orders and worklist items move to the order's new patient.
+Result<void> follow_patient_change(sql::Connection& c, std::int64_t order, const OrderRecord& o) {
+  const Value key[] = {order};
+  const auto rows = c.query("SELECT patient_id, issuer FROM orders WHERE pk = ?", key);
+  if (rows.empty()) return {};
+  const std::string prior_id = rows[0].text(0), prior_issuer = rows[0].text(1);
+  if (prior_id.empty() ||
+      same_patient_id(prior_id, prior_issuer, o.patient_id, o.issuer_of_patient_id))
+    return {};
+  PatientChange change;
+  change.patient_id = o.patient_id;
+  change.issuer_of_patient_id = o.issuer_of_patient_id;
+  change.merge = true;
+  change.prior_patient_id = prior_id;
+  change.prior_issuer_of_patient_id = prior_issuer;
+  lock_patient(c, change.patient_id, change.issuer_of_patient_id);
+  lock_patient(c, prior_id, prior_issuer);
+  if (auto merged = merge(c, change); !merged) return merged;
+  audit(c, "ris", "merge", o.placer_order + "/" + o.filler_order,
+        "the order's patient changed: Patient ID " + prior_id + " merged into " + o.patient_id);
+  return {};
+}
+
 }  // namespace
 
 // The order a message names: by filler order number, or by placer order number without one.
@@ -178,13 +388,16 @@ bool insert_message(sql::Connection& c, const MessageRecord& m) {
               .empty();
 }
 
-Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
+Result<void> apply_order(sql::Connection& c, const OrderChange& change,
+                         const WorkflowPolicy& policy) {
   const OrderRecord& o = change.order;
   auto pk = order_pk(c, o.placer_order, o.filler_order);
   const std::int64_t now = wall_clock_ms();
   if (change.action == OrderAction::Schedule) {
     std::map<std::string, std::string> progress;  // sps_id -> status, of the order's steps
+    const bool changed_order = pk.has_value();
     if (pk) {
+      if (auto moved = follow_patient_change(c, *pk, o); !moved) return moved;
       const Value params[] = {o.placer_order,
                               o.filler_order,
                               o.accession_number,
@@ -193,12 +406,15 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
                               o.patient_id,
                               o.issuer_of_patient_id,
                               o.patient_name,
+                              o.patient_birth_date,
+                              o.patient_sex,
                               now,
                               *pk};
       c.query(
           "UPDATE orders SET placer_order = ?, filler_order = ?, accession_number = ?, "
           "requested_procedure_id = ?, study_uid = ?, patient_id = ?, issuer = ?, "
-          "patient_name = ?, status = CASE WHEN status = 'CANCELLED' THEN 'SCHEDULED' ELSE "
+          "patient_name = ?, patient_birth_date = ?, patient_sex = ?, status = CASE WHEN status = "
+          "'CANCELLED' THEN 'SCHEDULED' ELSE "
           "status END, updated_ms = ? WHERE pk = ?",
           params);
       // A change of details keeps the progress of the steps it keeps (STARTED stays STARTED).
@@ -208,13 +424,22 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
         progress[r.text(0)] = r.text(1);
       c.query("DELETE FROM worklist WHERE order_pk = ?", order_param);
     } else {
-      const Value params[] = {o.placer_order,           o.filler_order, o.accession_number,
-                              o.requested_procedure_id, o.study_uid,    o.patient_id,
-                              o.issuer_of_patient_id,   o.patient_name, now};
+      const Value params[] = {o.placer_order,
+                              o.filler_order,
+                              o.accession_number,
+                              o.requested_procedure_id,
+                              o.study_uid,
+                              o.patient_id,
+                              o.issuer_of_patient_id,
+                              o.patient_name,
+                              o.patient_birth_date,
+                              o.patient_sex,
+                              now};
       auto inserted = c.query(
           "INSERT INTO orders (placer_order, filler_order, accession_number, "
-          "requested_procedure_id, study_uid, patient_id, issuer, patient_name, updated_ms) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+          "requested_procedure_id, study_uid, patient_id, issuer, patient_name, "
+          "patient_birth_date, patient_sex, updated_ms) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
           params);
       pk = inserted.at(0).integer(0);
     }
@@ -241,6 +466,15 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change) {
           "requested_procedure_id, study_uid, attributes) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           params);
+    }
+    reconcile_waiting_studies(c, o, policy);
+    // The studies it has take the order's corrected demographics.
+    if (changed_order && policy.coerce_demographics_from_order) {
+      const Value order_param[] = {*pk};
+      for (const auto& r :
+           c.query("SELECT study_uid FROM study_links WHERE order_pk = ? AND state = 'linked'",
+                   order_param))
+        coerce_from_order(c, r.text(0), *pk, "ris");
     }
   } else {
     if (!pk)
@@ -273,74 +507,10 @@ Result<void> apply_patient_change(sql::Connection& c, const PatientChange& chang
   return {};
 }
 
-namespace {
-
-void audit(sql::Connection& c, const std::string& actor, const std::string& action,
-           const std::string& subject, const std::string& detail) {
-  const Value params[] = {wall_clock_ms(), actor, action, subject, detail};
-  c.query(
-      "INSERT INTO workflow_audit (at_ms, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-      params);
-}
-
-void set_link(sql::Connection& c, const std::string& study_uid, std::optional<std::int64_t> order,
-              const std::string& state, const std::string& reason) {
-  const Value params[] = {
-      study_uid, order ? Value{*order} : Value{}, state, reason, wall_clock_ms(), wall_clock_ms()};
-  c.query(
-      "INSERT INTO study_links (study_uid, order_pk, state, reason, updated_ms, last_instance_ms) "
-      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study_uid) DO UPDATE SET "
-      "order_pk = excluded.order_pk, state = excluded.state, reason = excluded.reason, "
-      "updated_ms = excluded.updated_ms",
-      params);
-  if (order) {
-    const Value started[] = {*order};
-    c.query("UPDATE worklist SET status = 'STARTED' WHERE order_pk = ? AND status = 'SCHEDULED'",
-            started);
-  }
-}
-
-}  // namespace
-
 void reconcile_new_study(sql::Connection& c, const std::string& study_uid,
                          const std::string& accession_number, const std::string& patient_id,
-                         const std::string& issuer_of_patient_id) {
-  // The order with this Study Instance UID, else the one with this Accession Number.
-  const Value by_uid[] = {study_uid};
-  auto rows = c.query(
-      "SELECT pk, patient_id, issuer FROM orders WHERE study_uid = ? AND status <> 'CANCELLED' "
-      "ORDER BY pk DESC LIMIT 1",
-      by_uid);
-  const char* matched_by = "Study Instance UID";
-  if (rows.empty() && !accession_number.empty()) {
-    const Value by_accession[] = {accession_number};
-    rows = c.query(
-        "SELECT pk, patient_id, issuer FROM orders WHERE accession_number = ? AND "
-        "status <> 'CANCELLED' ORDER BY pk DESC LIMIT 1",
-        by_accession);
-    matched_by = "Accession Number";
-  }
-  std::string state = "unreconciled", reason;
-  std::optional<std::int64_t> order;
-  if (rows.empty()) {
-    reason = "no order has this Study Instance UID or Accession Number";
-  } else {
-    const std::string order_patient = rows[0].text(1), order_issuer = rows[0].text(2);
-    const bool same_patient =
-        order_patient == patient_id && (order_issuer.empty() || issuer_of_patient_id.empty() ||
-                                        order_issuer == issuer_of_patient_id);
-    if (same_patient) {
-      state = "linked";
-      reason = std::string("matched by ") + matched_by;
-      order = rows[0].integer(0);
-    } else {
-      reason = std::string("the order with this ") + matched_by +
-               " is for another patient (Patient ID " + order_patient + ", the study's " +
-               patient_id + ")";
-    }
-  }
-  set_link(c, study_uid, order, state, reason);
-  audit(c, "pacsnode", state == "linked" ? "link" : "unreconciled", study_uid, reason);
+                         const std::string& issuer_of_patient_id, const WorkflowPolicy& policy) {
+  reconcile(c, study_uid, accession_number, patient_id, issuer_of_patient_id, policy);
 }
 
 std::vector<StudyLink> study_links(sql::Connection& c, const std::string& state,
@@ -367,16 +537,15 @@ std::vector<StudyLink> study_links(sql::Connection& c, const std::string& state,
 
 Result<void> link_study(sql::Connection& c, const std::string& study_uid,
                         const std::string& placer_order, const std::string& filler_order,
-                        const std::string& actor) {
+                        const std::string& actor, const WorkflowPolicy& policy) {
   const Value study_key[] = {study_uid};
   if (c.query("SELECT 1 FROM studies WHERE study_uid = ?", study_key).empty())
     return fail(ErrorCode::NotFound, "no study " + study_uid);
   const auto order = order_pk(c, placer_order, filler_order);
   if (!order) return fail(ErrorCode::NotFound, "no such order");
-  const std::string reason = "linked by " + actor;
-  set_link(c, study_uid, order, "linked", reason);
-  audit(c, actor, "link", study_uid,
-        "to order placer '" + placer_order + "' filler '" + filler_order + "'");
+  move_study_to_order_patient(c, study_uid, *order, actor);
+  link(c, study_uid, *order, actor, "linked by " + actor,
+       "to order placer '" + placer_order + "' filler '" + filler_order + "'", policy);
   return {};
 }
 

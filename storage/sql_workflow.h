@@ -20,7 +20,10 @@ std::optional<std::int64_t> order_pk(sql::Connection& c, const std::string& plac
 // False when the sender's control ID is recorded already.
 bool insert_message(sql::Connection& c, const MessageRecord& m);
 // NotFound when a Cancel or SetStatus names no known order.
-Result<void> apply_order(sql::Connection& c, const OrderChange& change);
+// An order for another patient than before merges its earlier patient into the new one; a new or
+// changed order links the unreconciled studies it matches.
+Result<void> apply_order(sql::Connection& c, const OrderChange& change,
+                         const WorkflowPolicy& policy);
 // Demographics to the patient's rows (index, orders, worklist items); a merge moves the prior
 // patient's studies, orders and worklist items to the surviving patient first. NotFound when a
 // merge's prior patient is known nowhere.
@@ -28,14 +31,15 @@ Result<void> apply_patient_change(sql::Connection& c, const PatientChange& chang
 
 // A study's first instance: links the study to the order with its Study Instance UID, else with
 // its Accession Number, when the patient agrees; otherwise puts it on the unreconciled list with
-// the reason. The order's worklist items are then STARTED.
+// the reason. The order's worklist items are then STARTED, and the study's patient takes the
+// order's demographics if the policy says so.
 void reconcile_new_study(sql::Connection& c, const std::string& study_uid,
                          const std::string& accession_number, const std::string& patient_id,
-                         const std::string& issuer_of_patient_id);
+                         const std::string& issuer_of_patient_id, const WorkflowPolicy& policy);
 std::vector<StudyLink> study_links(sql::Connection& c, const std::string& state, std::size_t limit);
 Result<void> link_study(sql::Connection& c, const std::string& study_uid,
                         const std::string& placer_order, const std::string& filler_order,
-                        const std::string& actor);
+                        const std::string& actor, const WorkflowPolicy& policy);
 
 // MPPS rows; the worklist item and order follow the step's status.
 Result<void> create_mpps(sql::Connection& c, const MppsRecord& mpps,

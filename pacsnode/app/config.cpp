@@ -206,6 +206,15 @@ const std::vector<Flag>& flags() {
          c.study_complete_as_orm = v == "orm";
          return {};
        }},
+      {"--order-demographics", "coerce|keep",
+       "a study linked to its order takes the order's patient name, birth date and sex "
+       "(coerce, the default), or keeps the values it arrived with (keep)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v != "coerce" && v != "keep")
+           return fail(ErrorCode::InvalidArgument, "--order-demographics: coerce or keep");
+         c.workflow.coerce_demographics_from_order = v == "coerce";
+         return {};
+       }},
       {"--public-url", "URL",
        "the HTTP base URL receivers of HL7 messages reach the node at (default "
        "http://127.0.0.1:HTTP-PORT)",
@@ -426,7 +435,8 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     }
     const std::pair<const char*, const char*> hl7_keys[] = {
         {"study_quiet_seconds", "--study-quiet-seconds"},
-        {"study_complete_message", "--study-complete-message"}};
+        {"study_complete_message", "--study-complete-message"},
+        {"order_demographics", "--order-demographics"}};
     for (auto [key, name] : hl7_keys) {
       if (!hl7->contains(key)) continue;
       const auto& node = (*hl7)[key];

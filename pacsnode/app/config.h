@@ -11,6 +11,7 @@
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/routing.h"
 #include "storage/model/log.h"
+#include "storage/model/orders.h"
 #include "storage/model/result.h"
 
 namespace pacs {
@@ -35,6 +36,7 @@ struct Config {
   std::map<std::string, Peer> hl7_destinations;  // RIS/EHR endpoints of outbound HL7, by name
   unsigned study_quiet_seconds = 60;             // no new instance for this long: complete
   bool study_complete_as_orm = false;            // announce with ORM^O01 instead of ORU^R01
+  WorkflowPolicy workflow;                       // what reconciliation does to the index
   std::string public_url;                        // empty: http://127.0.0.1:<http_port>
   std::string viewer_url;                        // a template with {study}, {accession}
   unsigned max_associations = 32;

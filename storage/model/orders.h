@@ -28,6 +28,15 @@ struct OrderRecord {
   std::string accession_number, requested_procedure_id, study_uid;
   std::string patient_id, issuer_of_patient_id, patient_name;
   std::vector<WorklistItem> steps;
+  std::string patient_birth_date = {}, patient_sex = {};  // DICOM DA and CS
+};
+
+// What the workflow does to the index beyond recording links.
+struct WorkflowPolicy {
+  // A study linked to its order takes the order's patient name, birth date and sex (the RIS is
+  // the master of demographics); retrieved objects then carry them, with the acquired values in
+  // Original Attributes Sequence.
+  bool coerce_demographics_from_order = true;
 };
 
 enum class OrderAction {

@@ -46,7 +46,7 @@ struct Order {
   std::string order_control = "NW";
   std::string order_status = "SC";  // ORC-5
   std::string placer = "", filler = "", accession = "";
-  std::string patient_id = "P12345", patient_name = "Doe^Jane^A^^Mrs";
+  std::string patient_id = "P12345", patient_name = "Doe^Jane^A^^Mrs", birth_date = "19700101";
   std::string modality = "CT", start = "20261124100000", study_uid = "";
   std::string version = "2.3.1";
 };
@@ -60,7 +60,7 @@ std::string orm(const Order& o) {
       segment("PID", {{1, "1"},
                       {3, o.patient_id + "^^^HOSP^MR"},
                       {5, o.patient_name},
-                      {7, "19700101"},
+                      {7, o.birth_date},
                       {8, "F"}}),
       segment("PV1", {{1, "1"}, {2, "O"}, {8, "1234^Smith^John^^^Dr"}, {19, "V98765"}}),
       segment("ORC", {{1, o.order_control},
@@ -617,6 +617,46 @@ TEST_P(Hl7Test, AnA40MergesThePriorPatientsStudiesAndOrdersIntoTheSurvivingOne) 
   EXPECT_EQ(testing::ack_code(self), "AE") << self;
 }
 
+// The objects of a study as WADO-RS returns them.
+std::vector<std::unique_ptr<DcmFileFormat>> wado_study(TestNode& node, const fs::path& scratch,
+                                                       const std::string& study) {
+  std::vector<std::unique_ptr<DcmFileFormat>> out;
+  const auto wado =
+      testing::http_request(node.http_port(), "GET", "/dicom-web/studies/" + study, {});
+  EXPECT_EQ(wado.status, 200) << wado.body;
+  std::string why;
+  const auto parts = testing::parse_multipart_strict(
+      wado.body, testing::boundary_of(wado.header("content-type")), why);
+  EXPECT_TRUE(parts) << why;
+  if (!parts) return out;
+  for (const auto& part : *parts) {
+    testing::write_all(scratch, part.body);
+    auto ff = std::make_unique<DcmFileFormat>();
+    EXPECT_TRUE(ff->loadFile(scratch.c_str()).good());
+    out.push_back(std::move(ff));
+  }
+  return out;
+}
+
+// The acquired value of an attribute an object's coercion replaced ("" if none was replaced).
+std::string original_value(DcmItem& ds, const DcmTagKey& tag) {
+  DcmItem* original = nullptr;
+  DcmItem* modified = nullptr;
+  if (ds.findAndGetSequenceItem(DCM_OriginalAttributesSequence, original, 0).bad() ||
+      original->findAndGetSequenceItem(DCM_ModifiedAttributesSequence, modified, 0).bad())
+    return {};
+  return text_of(*modified, tag);
+}
+
+std::string link_state(TestNode& node, const std::string& study) {
+  const auto listed = testing::http_request(node.http_port(), "GET", "/api/reconciliation", {});
+  const json::value links = testing::parse_json(listed.body);
+  for (const auto& v : links.as_array())
+    if (v.at("studyInstanceUID").as_string() == study)
+      return std::string(v.at("state").as_string());
+  return "<not listed>";
+}
+
 // A study is linked to its order when it arrives (by Study Instance UID, else by Accession Number,
 // the patient agreeing); otherwise it is listed as unreconciled with the reason, until an operator
 // links it over the JSON API.
@@ -681,6 +721,105 @@ TEST_P(Hl7Test, AStudyIsLinkedToItsOrderOrListedAsUnreconciled) {
   EXPECT_EQ(std::string(open[0].at("studyInstanceUID").as_string()), other_uid);
   auto now_linked = testing::parse_json(get("/api/reconciliation?state=linked").body).as_array();
   EXPECT_EQ(now_linked.size(), 2u);
+
+  // Linked by an operator to the order of another patient, the study becomes that patient's.
+  EXPECT_EQ(post("/api/reconciliation/" + other_uid + "/link?fillerOrder=FL9").status, 200);
+  EXPECT_TRUE(names_in_cfind(*node_, dir_.path() / "f1", "PX").empty());
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f2", "P9").size(), 3u);
+  for (const auto& ff : wado_study(*node_, dir_.path() / "part.dcm", other_uid))
+    EXPECT_EQ(text_of(*ff->getDataset(), DCM_PatientID), "P9");
+}
+
+// A study that arrives before its order is unreconciled until the order comes, then linked; a
+// linked study takes the order's demographics (the RIS's), in C-FIND, QIDO-RS and retrieved
+// objects, which keep the acquired values in Original Attributes Sequence. With
+// --order-demographics keep it keeps its own.
+TEST_P(Hl7Test, AStudyBeforeItsOrderIsLinkedWhenTheOrderComesAndTakesItsDemographics) {
+  const auto files = store_study_of(*node_, dir_.path() / "s", "P40", "DOE^J", 40, "ACC40");
+  const std::string study = testing::value_of(files[0], DCM_StudyInstanceUID);
+  EXPECT_EQ(link_state(*node_, study), "unreconciled");
+  Order o{.control_id = "ORD0040",
+          .placer = "PL40",
+          .filler = "FL40",
+          .accession = "ACC40",
+          .patient_id = "P40",
+          .birth_date = "19650505"};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  EXPECT_EQ(link_state(*node_, study), "linked");
+
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f1", "P40"),
+            std::vector<std::string>{"Doe^Jane^A^Mrs"});
+  const auto qido =
+      testing::http_request(node_->http_port(), "GET",
+                            "/dicom-web/studies?PatientID=P40&includefield=PatientBirthDate", {});
+  EXPECT_NE(qido.body.find("19650505"), std::string::npos) << qido.body;
+  const auto objects = wado_study(*node_, dir_.path() / "part.dcm", study);
+  ASSERT_EQ(objects.size(), 2u);
+  for (const auto& ff : objects) {
+    DcmDataset& ds = *ff->getDataset();
+    EXPECT_EQ(text_of(ds, DCM_PatientName), "Doe^Jane^A^Mrs");  // XPN prefix to PN prefix
+    EXPECT_EQ(text_of(ds, DCM_PatientBirthDate), "19650505");
+    EXPECT_EQ(original_value(ds, DCM_PatientName), "DOE^J");
+    EXPECT_EQ(original_value(ds, DCM_PatientBirthDate), "19700101");
+  }
+  // A corrected name in the order (XO) follows to its study.
+  Order corrected = o;
+  corrected.control_id = "ORD0041";
+  corrected.order_control = "XO";
+  corrected.patient_name = "Doe^Joan";
+  ASSERT_EQ(testing::ack_code(send(orm(corrected))), "AA");
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f2", "P40"),
+            std::vector<std::string>{"Doe^Joan"});
+
+  // keep: linked, but the acquired demographics stay.
+  TestNode keeping(TestNode::Options{.db = url_, .extra_flags = {"--order-demographics", "keep"}});
+  node_.reset();
+  keeping.start();
+  Order other{.control_id = "ORD0042",
+              .placer = "PL42",
+              .filler = "FL42",
+              .accession = "ACC42",
+              .patient_id = "P42"};
+  MllpClient client(keeping.mllp_port());
+  ASSERT_EQ(testing::ack_code(client.exchange(orm(other)).value_or("")), "AA");
+  const auto kept = store_study_of(keeping, dir_.path() / "k", "P42", "DOE^J", 42, "ACC42");
+  EXPECT_EQ(link_state(keeping, testing::value_of(kept[0], DCM_StudyInstanceUID)), "linked");
+  EXPECT_EQ(names_in_cfind(keeping, dir_.path() / "f3", "P42"), std::vector<std::string>{"DOE^J"});
+}
+
+// An order update that names another patient (a trauma patient registered under a temporary ID,
+// then identified): the temporary patient's studies and orders move to the order's patient.
+TEST_P(Hl7Test, AnOrderUpdateForAnotherPatientMergesTheEarlierPatientIntoIt) {
+  Order o{.control_id = "ORD0050",
+          .placer = "PL50",
+          .filler = "FL50",
+          .accession = "ACC50",
+          .patient_id = "TMP50",
+          .patient_name = "Trauma^Unknown"};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  const auto files =
+      store_study_of(*node_, dir_.path() / "s", "TMP50", "Trauma^Unknown", 50, "ACC50");
+  const std::string study = testing::value_of(files[0], DCM_StudyInstanceUID);
+  EXPECT_EQ(link_state(*node_, study), "linked");
+
+  Order identified = o;
+  identified.control_id = "ORD0051";
+  identified.order_control = "XO";
+  identified.patient_id = "MRN50";
+  identified.patient_name = "Roe^Rita";
+  const std::string ack = send(orm(identified));
+  ASSERT_EQ(testing::ack_code(ack), "AA") << ack << node_->log();
+
+  EXPECT_TRUE(names_in_cfind(*node_, dir_.path() / "f1", "TMP50").empty());
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f2", "MRN50"),
+            std::vector<std::string>{"Roe^Rita"});
+  EXPECT_EQ(worklist_count({"PatientID=MRN50", "AccessionNumber=ACC50"}), 1u);
+  EXPECT_EQ(worklist_count({"PatientID=TMP50"}), 0u);
+  EXPECT_EQ(link_state(*node_, study), "linked");
+  for (const auto& ff : wado_study(*node_, dir_.path() / "part.dcm", study)) {
+    EXPECT_EQ(text_of(*ff->getDataset(), DCM_PatientID), "MRN50");
+    EXPECT_EQ(original_value(*ff->getDataset(), DCM_PatientID), "TMP50");
+  }
 }
 
 // A modality reports its performed step (IHE RAD-6/RAD-7): the worklist item and the order follow

@@ -93,6 +93,7 @@ TEST(Config, TheReadmeExampleIsAValidConfig) {
   EXPECT_EQ(parsed->config.worklist_station_aets.at("MR"), "MR01");
   EXPECT_EQ(parsed->config.mllp_idle_seconds, 300u);
   EXPECT_EQ(parsed->config.study_quiet_seconds, 60u);
+  EXPECT_TRUE(parsed->config.workflow.coerce_demographics_from_order);
   EXPECT_EQ(parsed->config.public_url, "http://pacs.example:8080");
   EXPECT_NE(parsed->config.viewer_url.find("{study}"), std::string::npos);
 }
@@ -101,12 +102,13 @@ TEST(Config, Hl7FlagsAreCheckedLikeTheOthers) {
   auto ok = parse_command_line({"--hl7-destination", "RIS=127.0.0.1:2576", "--mllp-port", "0",
                                 "--worklist-station-aet", "CT=CT01", "--study-quiet-seconds", "5",
                                 "--study-complete-message", "orm", "--public-url",
-                                "http://pacs.example:8080/"});
+                                "http://pacs.example:8080/", "--order-demographics", "keep"});
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(ok->config.hl7_destinations.at("RIS").host, "127.0.0.1");
   EXPECT_EQ(ok->config.mllp_port, 0);
   EXPECT_EQ(ok->config.worklist_station_aets.at("CT"), "CT01");
   EXPECT_TRUE(ok->config.study_complete_as_orm);
+  EXPECT_FALSE(ok->config.workflow.coerce_demographics_from_order);
   EXPECT_EQ(ok->config.public_url, "http://pacs.example:8080") << "the trailing slash goes";
   for (const std::vector<std::string>& bad :
        {std::vector<std::string>{"--hl7-destination", "RIS"},
@@ -116,6 +118,7 @@ TEST(Config, Hl7FlagsAreCheckedLikeTheOthers) {
         {"--worklist-station-aet", "CT=THIS-AE-TITLE-IS-TOO-LONG"},
         {"--study-quiet-seconds", "0"},
         {"--study-complete-message", "mail"},
+        {"--order-demographics", "maybe"},
         {"--mllp-max-message-kb", "0"},
         {"--public-url", "ftp://x"}}) {
     auto parsed = parse_command_line(bad);
