@@ -108,10 +108,20 @@ Result<void> MultipartReader::feed(std::span<const char> bytes) {
 Result<void> MultipartReader::step(bool& progressed) {
   switch (state_) {
     case State::Preamble: {
-      // The first delimiter may open the body (no CRLF before it) or follow a preamble.
+      // The first delimiter may open the body (no CRLF before it) or follow a preamble. Only the
+      // body's first bytes can open it: text that merely starts what is left after dropping some
+      // preamble does not, however the body was cut into reads.
       const std::string_view first(delimiter_.data() + 2, delimiter_.size() - 2);
-      if (pending_.size() >= first.size() && pending_.compare(0, first.size(), first) == 0) {
+      if (at_body_start_) {
+        const std::size_t compared = std::min(pending_.size(), first.size());
+        if (pending_.compare(0, compared, first.substr(0, compared)) != 0)
+          at_body_start_ = false;
+        else if (compared < first.size())
+          return {};  // could still be the opening delimiter: wait for more
+      }
+      if (at_body_start_) {
         pending_.erase(0, first.size());
+        at_body_start_ = false;
       } else {
         const std::size_t at = pending_.find(delimiter_);
         if (at == std::string::npos) {

@@ -65,6 +65,9 @@ class MultipartReader {
   Callbacks callbacks_;
   State state_ = State::Preamble;
   std::string pending_;
+  // Nothing of the body consumed or dropped yet: only here may a delimiter come without the CRLF
+  // before it (RFC 2046 5.1.1).
+  bool at_body_start_ = true;
   std::size_t parts_ = 0;
 };
 

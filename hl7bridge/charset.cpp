@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "storage/model/utf8.h"
+
 namespace pacs::hl7 {
 
 namespace {
@@ -69,39 +71,8 @@ Result<std::string> latin1_to_utf8(std::string_view bytes) {
 }
 
 Result<std::string> check_utf8(std::string_view bytes) {
-  const auto invalid = [](std::size_t offset) {
-    return fail(ErrorCode::Malformed, "invalid UTF-8 at offset " + std::to_string(offset));
-  };
-  std::size_t i = 0;
-  // Each pass consumes one whole character (1 to 4 bytes) or fails.
-  while (i < bytes.size()) {
-    const auto lead = static_cast<unsigned char>(bytes[i]);
-    std::size_t length = 0;
-    std::uint32_t code_point = 0;
-    std::uint32_t smallest = 0;  // the lowest code point that needs this length: less is overlong
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if ((lead & 0xe0) == 0xc0) {
-      length = 2, code_point = lead & 0x1f, smallest = 0x80;
-    } else if ((lead & 0xf0) == 0xe0) {
-      length = 3, code_point = lead & 0x0f, smallest = 0x800;
-    } else if ((lead & 0xf8) == 0xf0) {
-      length = 4, code_point = lead & 0x07, smallest = 0x10000;
-    } else {
-      return invalid(i);
-    }
-    if (bytes.size() - i < length) return invalid(i);
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(bytes[i + k]);
-      if ((next & 0xc0) != 0x80) return invalid(i);
-      code_point = (code_point << 6) | (next & 0x3f);
-    }
-    if (code_point < smallest || code_point > 0x10ffff ||
-        (code_point >= 0xd800 && code_point <= 0xdfff))
-      return invalid(i);
-    i += length;
-  }
+  if (const std::size_t at = first_invalid_utf8(bytes); at != std::string_view::npos)
+    return fail(ErrorCode::Malformed, "invalid UTF-8 at offset " + std::to_string(at));
   return std::string(bytes);
 }
 

@@ -11,8 +11,10 @@ packages=(
   libboost1.81-dev                         # Beast/Asio/JSON/URL for the HTTP face
   libexpected-dev libtomlplusplus-dev      # tl::expected, TOML config
   libopenjp2-7-dev                         # JPEG 2000
+  zlib1g-dev                               # deflated objects
   libgtest-dev googletest                  # tests
   dicom3tools                              # dciodvfy: an independent check of the objects we make
+  clang                                    # libFuzzer and the sanitizers (scripts/fuzz.sh)
   curl procps psmisc
 )
 # Extra groups some scripts need: `setup.sh bench` adds the peers the benchmarks compare against.

@@ -5,7 +5,9 @@
 #include <dcmtk/dcmdata/dcmetinf.h>
 
 #include <fstream>
+#include <string_view>
 
+#include "pacsnode/services/deflated.h"
 #include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
 #include "storage/part10.h"
@@ -17,25 +19,62 @@ namespace {
 // Values larger than this stay in the file while the header is parsed (pixel data, bulk data).
 constexpr Uint32 kMaxLoadedValue = 4096;
 
-struct ParsedObject {
-  IndexEntry entry;
-  std::uint64_t size_bytes = 0;
-  std::vector<std::string> forward_to;
-};
+// The data set of a deflated object (whose File Meta Information file already holds) read from an
+// inflated copy next to it, into file's data set (see deflated.h).
+Result<void> read_deflated(const fs::path& path, DcmFileFormat& file) {
+  // The data set starts after the preamble, "DICM" and the meta group, whose length the File
+  // Meta Information Group Length gives (its own element is 12 bytes).
+  char magic[4] = {};
+  std::ifstream probe(path, std::ios::binary);
+  probe.seekg(128);
+  probe.read(magic, sizeof magic);
+  Uint32 meta_length = 0;
+  if (!probe || std::string_view(magic, 4) != "DICM" ||
+      file.getMetaInfo()->findAndGetUint32(DCM_FileMetaInformationGroupLength, meta_length).bad())
+    return fail(ErrorCode::Malformed,
+                "deflated object without a preamble and File Meta Information Group Length");
+  const fs::path inflated = path.string() + ".inflated";
+  struct Remove {
+    const fs::path& p;
+    ~Remove() {
+      std::error_code ignored;
+      fs::remove(p, ignored);
+    }
+  } remove{inflated};
+  if (auto done = inflate_data_set(path, 128 + 4 + 12 + std::uint64_t{meta_length}, inflated);
+      !done)
+    return done;
+  const OFCondition c = file.getDataset()->loadFile(inflated.c_str(), EXS_LittleEndianExplicit,
+                                                    EGL_noChange, kMaxLoadedValue);
+  if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
+  // Values left in the inflated copy would be gone with it: nothing reads them after this check.
+  return {};
+}
 
-Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>& announced,
-                           const std::vector<RouteRule>& routes) {
+}  // namespace
+
+Result<ParsedObject> parse_received(const fs::path& path, const std::optional<Announced>& announced,
+                                    const std::vector<RouteRule>& routes) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
   if (ec) return fail(ErrorCode::StorageFailure, "cannot read received object: " + ec.message());
   DcmFileFormat file;
-  // Reading every element, with large values skipped rather than loaded, finds a truncated
-  // object (an element running past the end) without the cost of loading pixel data.
-  const OFCondition c =
-      file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_fileOnly);
-  if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
   OFString syntax;
-  file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, syntax);
+  if (OFCondition c =
+          file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_metaOnly);
+      c.good())
+    file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, syntax);
+  if (syntax == kDeflatedExplicitLittleEndian) {
+    auto read = read_deflated(path, file);
+    if (!read) return tl::unexpected(read.error());
+  } else {
+    // Reading every element, with large values skipped rather than loaded, finds a truncated
+    // object (an element running past the end) without the cost of loading pixel data.
+    file.clear();
+    const OFCondition c =
+        file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_fileOnly);
+    if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
+  }
   auto entry = index_entry_from(*file.getDataset(), syntax.c_str());
   if (!entry) return tl::unexpected(entry.error());
   if (announced) {
@@ -52,6 +91,8 @@ Result<ParsedObject> parse(const fs::path& path, const std::optional<Announced>&
       std::move(*entry), size,
       destinations_for(routes, announced ? announced->calling_aet : "", *file.getDataset())};
 }
+
+namespace {
 
 std::optional<std::streamoff> dataset_offset(std::ifstream& in) {
   unsigned char head[kPart10HeadBytes];
@@ -119,7 +160,7 @@ IngestService::IngestService(BlobStore& blobs, Index& index, GroupCommitter& com
       forwarding_queued_(std::move(forwarding_queued)) {}
 
 Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announced>& announced) {
-  auto parsed = parse(file.path(), announced, routes_);
+  auto parsed = parse_received(file.path(), announced, routes_);
   if (!parsed) return tl::unexpected(parsed.error());
   IndexEntry& entry = parsed->entry;
   const std::string sop = entry.instance.sop_instance_uid.str();

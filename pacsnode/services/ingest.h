@@ -32,6 +32,21 @@ struct Announced {
   std::string calling_aet;
 };
 
+// A received object as read and checked, before it is stored.
+struct ParsedObject {
+  IndexEntry entry;
+  std::uint64_t size_bytes = 0;
+  std::vector<std::string> forward_to;
+};
+
+// Reads a received Part 10 file (the values up to 4 KB; larger ones stay on disk, but every element
+// is walked, so a truncated object fails) and checks it against what the protocol announced:
+// Malformed, InvalidObject, or the index entry and the route destinations. ingest() starts here;
+// the Part 10 fuzz target calls it too.
+Result<ParsedObject> parse_received(const std::filesystem::path& path,
+                                    const std::optional<Announced>& announced,
+                                    const std::vector<RouteRule>& routes);
+
 struct Stored {
   IngestOutcome outcome;
   std::string sop_instance_uid;

@@ -55,6 +55,31 @@ TEST(Multipart, SplitsPartsWhateverTheChunkSize) {
   }
 }
 
+// Found by the multipart fuzz target: a preamble holding "--boundary" without a CRLF before it
+// was taken for the opening delimiter when the reads happened to drop the text before it.
+TEST(Multipart, OnlyTheBodysFirstBytesOpenItWithoutACrlf) {
+  const std::string body =
+      "preamble\r\nxx--b0\r\nnot: a part\r\n\r\nx\r\n--b0\r\nContent-Type: a/b\r\n\r\n"
+      "real\r\n--b0--";
+  for (std::size_t chunk : {1u, 3u, 11u, 4096u}) {
+    Collected out;
+    auto reader = reader_for("b0", out);
+    for (std::size_t at = 0; at < body.size(); at += chunk)
+      ASSERT_TRUE(reader.feed({body.data() + at, std::min(chunk, body.size() - at)}));
+    ASSERT_TRUE(reader.finish()) << "chunk " << chunk;
+    ASSERT_EQ(out.bodies.size(), 1u) << "chunk " << chunk;
+    EXPECT_EQ(out.bodies[0], "real");
+  }
+  // At the very start the delimiter needs no CRLF, even when it arrives a byte at a time.
+  const std::string opening = "--b0\r\n\r\nx\r\n--b0--";
+  Collected out;
+  auto reader = reader_for("b0", out);
+  for (char ch : opening) ASSERT_TRUE(reader.feed({&ch, 1}));
+  ASSERT_TRUE(reader.finish());
+  ASSERT_EQ(out.bodies.size(), 1u);
+  EXPECT_EQ(out.bodies[0], "x");
+}
+
 TEST(Multipart, RefusesBodiesThatAreCutOrMalformed) {
   Collected out;
   auto cut = reader_for("b0", out);

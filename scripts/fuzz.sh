@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan, in ./build-asan) and runs each for a bounded
+# time from its seed corpus in tests/fuzz/corpus/<target> (which holds the regression inputs of
+# every crash found so far). A crash, leak, sanitizer report or timeout fails the run; its input is
+# saved under fuzz-out/<target>/ to be added to the corpus once fixed. CI runs 30 s per target.
+#
+#   scripts/fuzz.sh [--no-setup] [--seconds N] [--targets a,b,...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+all_targets=(hl7_message mllp_framer multipart url dicom_json part10)
+setup=1 seconds=300 targets=("${all_targets[@]}")
+usage() {
+  echo "usage: scripts/fuzz.sh [--no-setup] [--seconds N] [--targets $(IFS=,; echo "${all_targets[*]}")]"
+}
+while (($#)); do
+  case "$1" in
+    --no-setup) setup=0 ;;
+    --seconds) seconds=${2:?}; shift ;;
+    --targets) IFS=, read -r -a targets <<<"${2:?}"; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: --seconds must be a positive number" >&2; exit 2; }
+for t in "${targets[@]}"; do
+  [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "fuzz: unknown target $t" >&2; exit 2; }
+done
+((setup)) && scripts/setup.sh
+
+# The ASan + UBSan build of scripts/sanitize.sh: only the fuzz targets are built here.
+if [[ ! -f build-asan/build.ninja ]]; then
+  CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPACSNODE_FUZZ=ON >/dev/null
+fi
+ninja -C build-asan -j "${PACSNODE_BUILD_JOBS:-2}" "${targets[@]/#/fuzz_}"
+
+failed=()
+for t in "${targets[@]}"; do
+  out="fuzz-out/$t"
+  work=$(mktemp -d)
+  mkdir -p "$out"
+  echo "fuzz: $t for ${seconds}s"
+  # New inputs go to a scratch corpus; the seeds are read, not changed. One job: two cores.
+  if ! build-asan/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/" "$work" \
+    "tests/fuzz/corpus/$t" >"$out/log.txt" 2>&1; then
+    failed+=("$t")
+    tail -n 40 "$out/log.txt" >&2
+  else
+    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$out/log.txt" | tr '\n' ' ' |
+      sed "s/^/fuzz: $t ok: /"
+    echo
+  fi
+  rm -rf "$work"
+done
+if ((${#failed[@]})); then
+  echo "fuzz: FAILED: ${failed[*]} (inputs and logs in fuzz-out/)" >&2
+  exit 1
+fi
+echo "fuzz: all ${#targets[@]} targets ran ${seconds}s each without a finding"
