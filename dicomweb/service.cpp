@@ -5,6 +5,8 @@
 
 #include "dicomweb/handlers.h"
 #include "dicomweb/url.h"
+#include "storage/model/uid.h"
+#include "storage/model/utf8.h"
 
 namespace pacs::web {
 
@@ -31,7 +33,8 @@ std::string json_string(const std::string& text) {
         }
     }
   }
-  return out + "\"";
+  // Text from a request (a query key, a path segment) may carry any bytes: JSON must be UTF-8.
+  return with_invalid_utf8_replaced(out + "\"");
 }
 
 namespace {
@@ -97,6 +100,16 @@ net::awaitable<void> DicomWebService::handle(Exchange& exchange) {
   if (n >= 2 && is(0, "studies")) uids.study = s[1];
   if (n >= 4 && is(2, "series")) uids.series = s[3];
   if (n >= 6 && is(4, "instances")) uids.instance = s[5];
+  // A path segment names one object by its UID: anything else (a wildcard, a list, "..") would
+  // reach the index as a matching key and could name every object there.
+  for (const std::string* uid : {&uids.study, &uids.series, &uids.instance}) {
+    if (uid->empty()) continue;
+    if (auto checked = Uid::parse(*uid); !checked) {
+      reply_error(exchange, http::status::bad_request,
+                  "the path names '" + *uid + "', which is not a UID: " + checked.error().message);
+      co_return;
+    }
+  }
 
   // QIDO-RS
   if (get && n == 1 && (is(0, "studies") || is(0, "series") || is(0, "instances"))) {

@@ -173,6 +173,31 @@ TEST_P(DicomWebTest, QidoRefusesWhatItCannotUnderstand) {
   EXPECT_EQ(testing::http_request(node_->http_port(), "DELETE", "/dicom-web/studies").status, 405);
 }
 
+// Hostile paths and query values (docs/robustness.md): a path segment must be one UID, and query
+// values are only ever values, whatever SQL they spell.
+TEST_P(DicomWebTest, PathsThatAreNotUidsAndSqlInQueryValuesGetNowhere) {
+  store_all_with_dimse();
+  const std::string study = testing::value_of(files_[0], DCM_StudyInstanceUID);
+  for (const std::string& bad : std::vector<std::string>{
+           "/studies/*", "/studies/*/metadata", "/studies/" + study + "%5C1.2.3",
+           "/studies/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", "/studies/1.2.03/metadata",
+           "/studies/" + study + "/series/%FF%FE", "/studies/" + study + "/series/%3F/instances"}) {
+    auto r = get(bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_NE(r.body.find("not a UID"), std::string::npos) << bad << ": " << r.body;
+    testing::parse_json(r.body);  // valid JSON even for bytes that are not UTF-8
+  }
+  for (const char* sql : {"/studies?PatientID=%27%20OR%20%271%27%3D%271",
+                          "/studies?PatientName=x%27%3B%20DROP%20TABLE%20instances%3B--",
+                          "/studies?AccessionNumber=%25", "/studies?PatientName=%25%25%25"}) {
+    auto r = get(sql);
+    EXPECT_EQ(r.status, 200) << sql << ": " << r.body;  // 200 with no match, not an error
+    EXPECT_TRUE(testing::parse_json(r.body).as_array().empty()) << sql << ": " << r.body;
+  }
+  EXPECT_EQ(node_->open_index()->counts()->instances, static_cast<std::int64_t>(files_.size()));
+  EXPECT_EQ(get("/studies/" + study + "/metadata").status, 200);
+}
+
 TEST_P(DicomWebTest, WadoRetrievesByteIdenticalInstancesAndMetadata) {
   store_all_with_dimse();
   const std::string study = testing::value_of(files_[0], DCM_StudyInstanceUID);
