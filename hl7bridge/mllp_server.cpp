@@ -117,17 +117,19 @@ void MllpServer::serve(int fd, std::string who) {
   std::array<char, 64 * 1024> buffer;
   std::vector<std::string> messages;
   auto idle_since = std::chrono::steady_clock::now();
-  // Bounded by the peer and the idle timeout: every pass reads, or waits one slice.
+  // Bounded by the peer and the idle timeout: every pass reads, or waits one slice. Idle means no
+  // complete message, whatever else arrives: a peer dripping noise or an endless message must
+  // not hold a connection (one of a limited number) for ever.
   while (!stopping_) {
-    pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, kPollSliceMs);
-    if (ready == 0) {
-      if (std::chrono::steady_clock::now() - idle_since < options_.idle_timeout) continue;
-      PACS_LOG(Info) << "MLLP " << who << ": idle for " << options_.idle_timeout.count()
+    if (std::chrono::steady_clock::now() - idle_since >= options_.idle_timeout) {
+      PACS_LOG(Info) << "MLLP " << who << ": no message for " << options_.idle_timeout.count()
                      << " s, closing"
                      << (framer.buffered_bytes() ? " (an unfinished message is dropped)" : "");
       return;
     }
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, kPollSliceMs);
+    if (ready == 0) continue;
     const ssize_t n = ready < 0 ? -1 : ::recv(fd, buffer.data(), buffer.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {

@@ -27,64 +27,11 @@ namespace pacs {
 namespace {
 namespace fs = std::filesystem;
 using testing::MllpClient;
+using testing::Order;
+using testing::orm;
+using testing::segment;
 using testing::TestNode;
 namespace json = boost::json;
-
-// One HL7 segment from numbered fields; absent fields stay empty.
-std::string segment(const std::string& id, const std::map<int, std::string>& fields) {
-  std::string out = id;
-  int last = fields.empty() ? 0 : fields.rbegin()->first;
-  for (int i = 1; i <= last; ++i) {
-    out += '|';
-    if (auto it = fields.find(i); it != fields.end()) out += it->second;
-  }
-  return out;
-}
-
-struct Order {
-  std::string control_id = "";
-  std::string order_control = "NW";
-  std::string order_status = "SC";  // ORC-5
-  std::string placer = "", filler = "", accession = "";
-  std::string patient_id = "P12345", patient_name = "Doe^Jane^A^^Mrs", birth_date = "19700101";
-  std::string modality = "CT", start = "20261124100000", study_uid = "";
-  std::string version = "2.3.1";
-};
-
-// An ORM^O01 as IHE RAD-4 shapes it (v2.3.1, ISO 8859-1, ZDS with the Study Instance UID).
-std::string orm(const Order& o) {
-  std::string msh = "MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124093000||ORM^O01|" + o.control_id +
-                    "|P|" + o.version + "||||||8859/1";
-  std::vector<std::string> lines = {
-      msh,
-      segment("PID", {{1, "1"},
-                      {3, o.patient_id + "^^^HOSP^MR"},
-                      {5, o.patient_name},
-                      {7, o.birth_date},
-                      {8, "F"}}),
-      segment("PV1", {{1, "1"}, {2, "O"}, {8, "1234^Smith^John^^^Dr"}, {19, "V98765"}}),
-      segment("ORC", {{1, o.order_control},
-                      {2, o.placer + "^EHR"},
-                      {3, o.filler + "^RIS"},
-                      {5, o.order_status},
-                      {7, "^^^" + o.start + "^^R"}}),
-      segment("OBR", {{1, "1"},
-                      {2, o.placer + "^EHR"},
-                      {3, o.filler + "^RIS"},
-                      {4, "CTHEAD^CT head^L^CT-HEAD-STD^Head standard^99PROT"},
-                      {16, "1234^Smith^John"},
-                      {18, o.accession},
-                      {19, "RP" + o.accession},
-                      {20, "SPS" + o.accession},
-                      {24, o.modality},
-                      {27, "^^^" + o.start + "^^R"},
-                      {44, "CTHEAD^CT head^L"}}),
-  };
-  if (!o.study_uid.empty()) lines.push_back("ZDS|" + o.study_uid + "^RIS^Application^DICOM");
-  std::string out;
-  for (const auto& l : lines) out += l + '\r';
-  return out;
-}
 
 // The ERR segment's HL7 error code (ERR-3.1 in 2.5, the 4th component of ERR-1 before).
 std::string err_code(const std::string& ack) {
@@ -1153,6 +1100,37 @@ TEST_P(Hl7Test, AReportIsStoredAsAnSrInItsStudyAndACorrectionReplacesIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Hl7Test, ::testing::Values("sqlite", "postgresql"));
+
+// A peer that keeps sending but never completes a message (noise, or a message without end) is
+// closed once the idle time passes: it must not hold one of the limited connections for ever.
+TEST(Hl7Idle, AConnectionThatDripsButBringsNoMessageIsClosed) {
+  TestNode node({.db = "sqlite", .extra_flags = {"--mllp-idle-seconds", "1"}});
+  node.start();
+  MllpClient noise(node.mllp_port()), endless(node.mllp_port());
+  ASSERT_TRUE(endless.send_raw("\x0bMSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124093000||ORM^O01|"));
+  const auto start = std::chrono::steady_clock::now();
+  bool noise_open = true, endless_open = true;
+  // Bounded: 40 drips of 100 ms each.
+  for (int drip = 0; drip < 40 && (noise_open || endless_open); ++drip) {
+    noise_open = noise_open && noise.send_raw("x");
+    endless_open = endless_open && endless.send_raw("PID|1\r");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(noise.closed_by_peer(std::chrono::seconds(2)));
+  EXPECT_TRUE(endless.closed_by_peer(std::chrono::seconds(2)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // A connection that brings messages stays open past the idle time.
+  MllpClient busy(node.mllp_port());
+  for (int i = 0; i < 4; ++i) {
+    Order order{.control_id = "IDLE" + std::to_string(i),
+                .placer = "IP" + std::to_string(i),
+                .filler = "IF" + std::to_string(i),
+                .accession = "IA" + std::to_string(i)};
+    ASSERT_EQ(testing::ack_code(busy.exchange(orm(order)).value_or("")), "AA") << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  }
+  EXPECT_NE(node.log().find("no message for 1 s, closing"), std::string::npos);
+}
 
 }  // namespace
 }  // namespace pacs

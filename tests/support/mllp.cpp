@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <stdexcept>
+#include <vector>
 
 namespace pacs::testing {
 namespace {
@@ -194,6 +195,50 @@ std::string ack_code(const std::string& ack) {
 
 std::string ack_control_id(const std::string& ack) {
   return msa_field(ack, 2);
+}
+
+std::string segment(const std::string& id, const std::map<int, std::string>& fields) {
+  std::string out = id;
+  int last = fields.empty() ? 0 : fields.rbegin()->first;
+  for (int i = 1; i <= last; ++i) {
+    out += '|';
+    if (auto it = fields.find(i); it != fields.end()) out += it->second;
+  }
+  return out;
+}
+
+std::string orm(const Order& o) {
+  std::string msh = "MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124093000||ORM^O01|" + o.control_id +
+                    "|P|" + o.version + "||||||8859/1";
+  std::vector<std::string> lines = {
+      msh,
+      segment("PID", {{1, "1"},
+                      {3, o.patient_id + "^^^HOSP^MR"},
+                      {5, o.patient_name},
+                      {7, o.birth_date},
+                      {8, "F"}}),
+      segment("PV1", {{1, "1"}, {2, "O"}, {8, "1234^Smith^John^^^Dr"}, {19, "V98765"}}),
+      segment("ORC", {{1, o.order_control},
+                      {2, o.placer + "^EHR"},
+                      {3, o.filler + "^RIS"},
+                      {5, o.order_status},
+                      {7, "^^^" + o.start + "^^R"}}),
+      segment("OBR", {{1, "1"},
+                      {2, o.placer + "^EHR"},
+                      {3, o.filler + "^RIS"},
+                      {4, "CTHEAD^CT head^L^CT-HEAD-STD^Head standard^99PROT"},
+                      {16, "1234^Smith^John"},
+                      {18, o.accession},
+                      {19, "RP" + o.accession},
+                      {20, "SPS" + o.accession},
+                      {24, o.modality},
+                      {27, "^^^" + o.start + "^^R"},
+                      {44, "CTHEAD^CT head^L"}}),
+  };
+  if (!o.study_uid.empty()) lines.push_back("ZDS|" + o.study_uid + "^RIS^Application^DICOM");
+  std::string out;
+  for (const auto& l : lines) out += l + '\r';
+  return out;
 }
 
 }  // namespace pacs::testing

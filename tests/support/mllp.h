@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -64,5 +65,22 @@ std::string hl7_message(std::initializer_list<std::string_view> segments);
 // The value of MSA-1 (AA, AE, AR) and MSA-2 of an acknowledgement, "" when absent.
 std::string ack_code(const std::string& ack);
 std::string ack_control_id(const std::string& ack);
+
+// One HL7 segment from numbered fields; absent fields stay empty.
+std::string segment(const std::string& id, const std::map<int, std::string>& fields);
+
+// The fields of an order message a test varies.
+struct Order {
+  std::string control_id = "";
+  std::string order_control = "NW";
+  std::string order_status = "SC";  // ORC-5
+  std::string placer = "", filler = "", accession = "";
+  std::string patient_id = "P12345", patient_name = "Doe^Jane^A^^Mrs", birth_date = "19700101";
+  std::string modality = "CT", start = "20261124100000", study_uid = "";
+  std::string version = "2.3.1";
+};
+
+// An ORM^O01 as IHE RAD-4 shapes it (v2.3.1, ISO 8859-1, ZDS with the Study Instance UID).
+std::string orm(const Order& o);
 
 }  // namespace pacs::testing
