@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string>
 
 namespace pacs {
 
@@ -14,5 +15,10 @@ inline constexpr std::size_t kPart10HeadBytes = 144;
 // meta group, whose first element (0002,0000) gives its length (PS3.10 7.1; DCMTK and every
 // conformant writer put it there). nullopt when the head is not such a file.
 std::optional<std::size_t> part10_dataset_offset(std::span<const unsigned char> head);
+
+// The Transfer Syntax UID (0002,0010) of a meta group given as its bytes (explicit VR little
+// endian, from just after "DICM" up to the data set), without its padding; empty when absent or
+// when the bytes do not walk as elements.
+std::string part10_transfer_syntax(std::span<const unsigned char> meta_group);
 
 }  // namespace pacs

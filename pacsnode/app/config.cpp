@@ -160,7 +160,8 @@ const std::vector<Flag>& flags() {
          c.mllp_max_message_kb = kb;
          return {};
        }},
-      {"--mllp-idle-seconds", "N", "close an MLLP connection that brings no message this long (default 300)",
+      {"--mllp-idle-seconds", "N",
+       "close an MLLP connection that brings no message this long (default 300)",
        [](const std::string& v, Config& c) -> Result<void> {
          unsigned seconds = 0;
          const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);

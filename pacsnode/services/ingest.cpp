@@ -19,20 +19,14 @@ namespace {
 // Values larger than this stay in the file while the header is parsed (pixel data, bulk data).
 constexpr Uint32 kMaxLoadedValue = 4096;
 
-// The data set of a deflated object (whose File Meta Information file already holds) read from an
-// inflated copy next to it, into file's data set (see deflated.h).
-Result<void> read_deflated(const fs::path& path, DcmFileFormat& file) {
-  // The data set starts after the preamble, "DICM" and the meta group, whose length the File
-  // Meta Information Group Length gives (its own element is 12 bytes).
-  char magic[4] = {};
-  std::ifstream probe(path, std::ios::binary);
-  probe.seekg(128);
-  probe.read(magic, sizeof magic);
-  Uint32 meta_length = 0;
-  if (!probe || std::string_view(magic, 4) != "DICM" ||
-      file.getMetaInfo()->findAndGetUint32(DCM_FileMetaInformationGroupLength, meta_length).bad())
-    return fail(ErrorCode::Malformed,
-                "deflated object without a preamble and File Meta Information Group Length");
+// A deflated object, its data set read from a bounded inflated copy (see deflated.h) that starts
+// at data_set_offset in the file.
+Result<void> read_deflated(const fs::path& path, std::uint64_t data_set_offset,
+                           DcmFileFormat& file) {
+  if (OFCondition c =
+          file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_metaOnly);
+      c.bad())
+    return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
   const fs::path inflated = path.string() + ".inflated";
   struct Remove {
     const fs::path& p;
@@ -41,9 +35,7 @@ Result<void> read_deflated(const fs::path& path, DcmFileFormat& file) {
       fs::remove(p, ignored);
     }
   } remove{inflated};
-  if (auto done = inflate_data_set(path, 128 + 4 + 12 + std::uint64_t{meta_length}, inflated);
-      !done)
-    return done;
+  if (auto done = inflate_data_set(path, data_set_offset, inflated); !done) return done;
   const OFCondition c = file.getDataset()->loadFile(inflated.c_str(), EXS_LittleEndianExplicit,
                                                     EGL_noChange, kMaxLoadedValue);
   if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
@@ -59,22 +51,17 @@ Result<ParsedObject> parse_received(const fs::path& path, const std::optional<An
   const auto size = fs::file_size(path, ec);
   if (ec) return fail(ErrorCode::StorageFailure, "cannot read received object: " + ec.message());
   DcmFileFormat file;
-  OFString syntax;
-  if (OFCondition c =
-          file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_metaOnly);
-      c.good())
-    file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, syntax);
-  if (syntax == kDeflatedExplicitLittleEndian) {
-    auto read = read_deflated(path, file);
-    if (!read) return tl::unexpected(read.error());
+  if (const auto offset = deflated_data_set_offset(path)) {
+    if (auto read = read_deflated(path, *offset, file); !read) return tl::unexpected(read.error());
   } else {
     // Reading every element, with large values skipped rather than loaded, finds a truncated
     // object (an element running past the end) without the cost of loading pixel data.
-    file.clear();
     const OFCondition c =
         file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_fileOnly);
     if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
   }
+  OFString syntax;
+  file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, syntax);
   auto entry = index_entry_from(*file.getDataset(), syntax.c_str());
   if (!entry) return tl::unexpected(entry.error());
   if (announced) {

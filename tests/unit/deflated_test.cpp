@@ -5,7 +5,6 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "pacsnode/services/ingest.h"
+#include "tests/support/dicom_files.h"
 #include "tests/support/test_node.h"
 
 namespace pacs {
@@ -50,18 +50,31 @@ TEST(Deflated, AnObjectReadsFromItsInflatedCopy) {
 TEST(Deflated, InflatingStopsAtTheLimit) {
   testing::TempDir dir;
   const auto path = deflated_object(dir.path(), 8 << 20);
-  DcmFileFormat meta;
-  ASSERT_TRUE(meta.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_metaOnly).good());
-  Uint32 meta_length = 0;
-  meta.getMetaInfo()->findAndGetUint32(DCM_FileMetaInformationGroupLength, meta_length);
+  const auto found = deflated_data_set_offset(path);
+  ASSERT_TRUE(found);
+  const std::uint64_t offset = *found;
   const auto out = dir.path() / "inflated";
-  const std::uint64_t offset = 128 + 4 + 12 + meta_length;
   auto bounded = inflate_data_set(path, offset, out, 1 << 20);
   ASSERT_FALSE(bounded);
   EXPECT_EQ(bounded.error().code, ErrorCode::Malformed);
   EXPECT_NE(bounded.error().message.find("inflates beyond 1 MB"), std::string::npos);
   ASSERT_TRUE(inflate_data_set(path, offset, out, 16 << 20));
   EXPECT_GT(std::filesystem::file_size(out), std::uint64_t{8} << 20);
+}
+
+TEST(Deflated, OnlyADeflatedObjectTakesTheInflatingPath) {
+  testing::TempDir dir;
+  const auto path = deflated_object(dir.path(), 1024);
+  DcmFileFormat file;
+  ASSERT_TRUE(file.loadFile(path.c_str()).good());
+  EXPECT_TRUE(deflated_data_set_offset(path));
+  for (const E_TransferSyntax other : {EXS_LittleEndianExplicit, EXS_LittleEndianImplicit}) {
+    ASSERT_TRUE(file.saveFile(path.c_str(), other).good());
+    EXPECT_FALSE(deflated_data_set_offset(path)) << other;
+    EXPECT_TRUE(parse_received(path, std::nullopt, {}));
+  }
+  testing::write_all(path, "not a DICOM file at all");
+  EXPECT_FALSE(deflated_data_set_offset(path));
 }
 
 TEST(Deflated, ACutStreamIsMalformed) {
