@@ -166,9 +166,13 @@ void write_element(std::ostream& out, DcmElement& element, BulkDataFormat& forma
   const DcmEVR vr = element.ident();
   auto* sequence = vr == EVR_SQ ? dynamic_cast<DcmSequenceOfItems*>(&element) : nullptr;
   if (sequence == nullptr && !written_here(vr)) {
-    std::ostringstream one;
+    // Written aside first, so a failure leaves nothing half-written; one buffer per thread, as
+    // this runs for every attribute of every answer.
+    static thread_local std::ostringstream one;
+    one.str({});
+    one.clear();
     if (element.writeJson(one, format).good()) {
-      out << std::move(one).str();
+      out << one.view();
       return;
     }
     // DCMTK stops writing at a value it cannot put in JSON: the attribute goes out without one

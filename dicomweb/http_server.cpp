@@ -231,9 +231,43 @@ net::awaitable<void> HttpServer::accept_loop() {
     if (ec == net::error::operation_aborted) break;
     if (ec) continue;  // a connection that failed before we got it; keep accepting
     socket.set_option(tcp::no_delay(true), ec);
+    if (connections_ >= options_.max_connections) {
+      net::co_spawn(io_, refuse_busy(std::move(socket)), net::detached);
+      continue;
+    }
+    ++connections_;
     // A strand per connection: work finishing on the pool resumes it in order (blocking_all).
-    net::co_spawn(net::make_strand(io_), session(std::move(socket)), net::detached);
+    net::co_spawn(net::make_strand(io_), session(std::move(socket)),
+                  [this](std::exception_ptr failure) {
+                    --connections_;
+                    if (failure) std::rethrow_exception(failure);  // as net::detached would
+                  });
   }
+}
+
+// Over the connection limit: a short 503 without reading the request, then close.
+net::awaitable<void> HttpServer::refuse_busy(tcp::socket socket) {
+  static const std::string answer = [] {
+    const std::string body = "{\"error\":\"too many connections; try again shortly\"}\n";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  // Once per ten seconds at most: a flood must not flood the log too.
+  static std::atomic<std::int64_t> last_warned{0};
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  if (std::int64_t before = last_warned;
+      now - before >= 10 && last_warned.compare_exchange_strong(before, now))
+    PACS_LOG(Warn) << "HTTP: " << options_.max_connections
+                   << " connections open; new ones are answered 503";
+  beast::error_code ec;
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(std::chrono::seconds(5));
+  co_await net::async_write(stream, net::buffer(answer),
+                            net::redirect_error(net::use_awaitable, ec));
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
 net::awaitable<void> HttpServer::session(tcp::socket socket) {

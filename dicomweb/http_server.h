@@ -46,6 +46,9 @@ struct HttpOptions {
   std::uint32_t max_header_bytes = 16 * 1024;
   std::uint64_t max_body_bytes = std::uint64_t{8} << 30;  // one STOW request
   std::chrono::seconds timeout{60};                       // without progress on a read or write
+  // Connections served at once; one more is answered 503 and closed, so idle or slow clients
+  // cannot take the memory and sockets of the node.
+  std::size_t max_connections = 512;
   // Origins allowed to call from a browser (CORS); "*" allows any. Empty: no CORS headers.
   std::vector<std::string> cors_origins;
 };
@@ -191,6 +194,7 @@ class HttpServer {
  private:
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(net::ip::tcp::socket socket);
+  net::awaitable<void> refuse_busy(net::ip::tcp::socket socket);
 
   HttpOptions options_;
   Handler handler_;
@@ -198,6 +202,7 @@ class HttpServer {
   net::thread_pool workers_;
   std::unique_ptr<net::ip::tcp::acceptor> acceptor_;
   std::vector<std::jthread> threads_;
+  std::atomic<std::size_t> connections_{0};  // sessions running
 };
 
 }  // namespace pacs::web

@@ -139,6 +139,17 @@ const std::vector<Flag>& flags() {
          c.http_max_request_mb = mb;
          return {};
        }},
+      {"--http-max-connections", "N",
+       "HTTP connections served at once; one more gets 503 (default 512)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         std::size_t n = 0;
+         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n == 0 || n > 100000)
+           return fail(ErrorCode::InvalidArgument,
+                       "--http-max-connections: '" + v + "' is not 1 to 100000");
+         c.http_max_connections = n;
+         return {};
+       }},
       {"--mllp-port", "N", "HL7 MLLP port on 127.0.0.1 (default 2575; 0 turns it off)",
        [](const std::string& v, Config& c) -> Result<void> {
          if (v == "0") {
@@ -344,6 +355,7 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     if (auto ok = apply(flag("--http-max-request-mb"), std::to_string(*v)); !ok) return ok;
   }
   const std::tuple<const char*, const char*, const char*> numbers[] = {
+      {"http", "max_connections", "--http-max-connections"},
       {"mllp", "max_message_kb", "--mllp-max-message-kb"},
       {"mllp", "idle_seconds", "--mllp-idle-seconds"}};
   for (auto [section, key, name] : numbers)

@@ -29,6 +29,7 @@ struct Config {
   std::uint16_t http_port = 8080;              // 0: no HTTP face
   std::vector<std::string> http_cors_origins;  // browser origins allowed to call DICOMweb
   std::uint64_t http_max_request_mb = 8192;    // one request body (a STOW upload) at most
+  std::size_t http_max_connections = 512;      // served at once; one more gets 503
   std::uint16_t mllp_port = 2575;              // 0: no HL7 face
   std::uint64_t mllp_max_message_kb = 1024;    // one HL7 message at most
   unsigned mllp_idle_seconds = 300;            // a connection without a message is closed

@@ -118,6 +118,7 @@ int serve(const Config& config) {
         web::HttpOptions{.address = "127.0.0.1",
                          .port = config.http_port,
                          .max_body_bytes = config.http_max_request_mb << 20,
+                         .max_connections = config.http_max_connections,
                          .cors_origins = config.http_cors_origins},
         [&dicomweb, &workflow_api](web::Exchange& exchange) {
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)

@@ -650,6 +650,42 @@ TEST(DicomWebLimits, MalformedHttpGetsAClearErrorAndTheNodeServesOn) {
   EXPECT_TRUE(node.running());
 }
 
+// A connection to the HTTP port that sends nothing; -1 when it cannot connect.
+int open_idle_connection(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+TEST(DicomWebLimits, ConnectionsOverTheLimitGet503AndTheNodeServesOnWhenTheyClose) {
+  TestNode node({.db = "sqlite", .extra_flags = {"--http-max-connections", "2"}});
+  node.start();
+  const int first = open_idle_connection(node.http_port());
+  const int second = open_idle_connection(node.http_port());
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both accepted and counted
+  const std::string busy =
+      raw_http(node.http_port(), "GET /dicom-web/studies HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(busy.substr(0, 12), "HTTP/1.1 503") << busy;
+  EXPECT_NE(busy.find("Retry-After: 1"), std::string::npos) << busy;
+  ::close(first);
+  ::close(second);
+  // Bounded: the sessions end when they see the close; then requests are served again.
+  int status = 0;
+  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = testing::http_request(node.http_port(), "GET", "/dicom-web/studies").status;
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_NE(node.log().find("new ones are answered 503"), std::string::npos);
+}
+
 TEST(DicomWebLimits, ARequestBodyOverTheLimitGets413AndNothingIsStored) {
   TestNode node({.db = "sqlite", .extra_flags = {"--http-max-request-mb", "1"}});
   node.start();
