@@ -73,10 +73,9 @@ class BulkDataFormat : public DcmJsonFormatCompact {
   std::string base_;
 };
 
-// A decimal value as PS3.18 F.2.3.1 wants it: a JSON number; NaN and the infinities, which JSON
-// numbers cannot express, as the strings "NaN", "Infinity" and "-Infinity".
-// Shortest text that reads back as the same value, in the value's own precision (an FL 0.1
-// stays 0.1).
+// A decimal value as PS3.18 F.2.3.1 wants it: a JSON number, the shortest text that reads back as
+// the same value in the value's own precision (an FL 0.1 stays 0.1); NaN and the infinities,
+// which JSON numbers cannot express, as the strings "NaN", "Infinity" and "-Infinity".
 template <typename Number>
 void write_number(std::ostream& out, Number value) {
   if (std::isnan(value)) {
@@ -124,9 +123,12 @@ void write_decimal_string(std::ostream& out, std::string_view text) {
     return;
   }
   const std::string copy(text);
+  // Only the characters of a DS (PS3.5 6.2): strtod would also take "nan", "inf" and hex.
+  const bool ds_characters =
+      !copy.empty() && copy.find_first_not_of("0123456789+-.eE") == std::string::npos;
   char* end = nullptr;
-  const double value = copy.empty() ? 0.0 : std::strtod(copy.c_str(), &end);
-  if (!copy.empty() && end == copy.c_str() + copy.size()) {
+  const double value = ds_characters ? std::strtod(copy.c_str(), &end) : 0.0;
+  if (ds_characters && end == copy.c_str() + copy.size()) {
     write_number(out, value);
   } else {
     DcmJsonFormat::printValueString(out, OFString(copy.data(), copy.size()));

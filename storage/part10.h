@@ -17,8 +17,8 @@ inline constexpr std::size_t kPart10HeadBytes = 144;
 std::optional<std::size_t> part10_dataset_offset(std::span<const unsigned char> head);
 
 // The Transfer Syntax UID (0002,0010) of a meta group given as its bytes (explicit VR little
-// endian, from just after "DICM" up to the data set), without its padding; empty when absent or
-// when the bytes do not walk as elements.
-std::string part10_transfer_syntax(std::span<const unsigned char> meta_group);
+// endian, from just after "DICM" up to the data set), without its padding. nullopt unless the
+// bytes walk cleanly: group 0002 elements only, ending exactly at the end, the UID among them.
+std::optional<std::string> part10_transfer_syntax(std::span<const unsigned char> meta_group);
 
 }  // namespace pacs

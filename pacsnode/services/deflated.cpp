@@ -4,26 +4,32 @@
 
 #include <array>
 #include <fstream>
+#include <string_view>
 #include <vector>
 
 #include "storage/part10.h"
 
 namespace pacs {
 
-std::optional<std::uint64_t> deflated_data_set_offset(const std::filesystem::path& part10) {
+DeflationCheck check_deflation(const std::filesystem::path& part10) {
   std::ifstream in(part10, std::ios::binary);
   std::array<unsigned char, kPart10HeadBytes> head{};
-  if (!in.read(reinterpret_cast<char*>(head.data()), head.size())) return std::nullopt;
-  const auto offset = part10_dataset_offset(head);
   constexpr std::size_t kMetaStart = 132;  // after the preamble and "DICM"
-  // A meta group is a few hundred bytes; a larger claim is not a file to take this path for.
-  if (!offset || *offset - kMetaStart > 65536) return std::nullopt;
+  // Without the preamble and "DICM" it is no Part 10 file, and DCMTK will not read it as one.
+  if (!in.read(reinterpret_cast<char*>(head.data()), head.size()) ||
+      std::string_view(reinterpret_cast<const char*>(head.data()) + 128, 4) != "DICM")
+    return {Deflation::NotDeflated};
+  const auto offset = part10_dataset_offset(head);
+  // A meta group is a few hundred bytes; a larger claim is not a clean one.
+  if (!offset || *offset - kMetaStart > 65536) return {Deflation::Unclear};
   std::vector<unsigned char> meta(*offset - kMetaStart);
   in.seekg(kMetaStart);
   if (!in.read(reinterpret_cast<char*>(meta.data()), static_cast<std::streamsize>(meta.size())))
-    return std::nullopt;
-  if (part10_transfer_syntax(meta) != kDeflatedExplicitLittleEndian) return std::nullopt;
-  return *offset;
+    return {Deflation::Unclear};
+  const auto syntax = part10_transfer_syntax(meta);
+  if (!syntax) return {Deflation::Unclear};
+  if (*syntax != kDeflatedExplicitLittleEndian) return {Deflation::NotDeflated};
+  return {Deflation::Deflated, *offset};
 }
 
 Result<void> inflate_data_set(const std::filesystem::path& part10, std::uint64_t data_set_offset,

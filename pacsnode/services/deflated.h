@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 
 #include "storage/model/result.h"
 
@@ -18,9 +17,14 @@ inline constexpr const char* kDeflatedExplicitLittleEndian = "1.2.840.10008.1.2.
 // No deflated data set in practice (structured reports, waveforms) comes near this.
 inline constexpr std::uint64_t kMaxInflatedDataSet = std::uint64_t{1} << 30;
 
-// Where the data set starts in a Part 10 file whose meta group declares Deflated Explicit VR
-// Little Endian; nullopt for any other file. Reads the file's first bytes and meta group only.
-std::optional<std::uint64_t> deflated_data_set_offset(const std::filesystem::path& part10);
+// What a Part 10 file's first bytes and meta group say about its data set's encoding. Unclear
+// when the meta group does not walk cleanly: then only DCMTK's own reading of it can tell.
+enum class Deflation { Deflated, NotDeflated, Unclear };
+struct DeflationCheck {
+  Deflation kind = Deflation::Unclear;
+  std::uint64_t data_set_offset = 0;  // where the deflated data set starts, when Deflated
+};
+DeflationCheck check_deflation(const std::filesystem::path& part10);
 
 // Inflates the data set that starts at data_set_offset of the Part 10 file part10 into the new
 // file inflated (raw Explicit VR Little Endian): Malformed when the deflate stream is broken or

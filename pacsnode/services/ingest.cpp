@@ -51,9 +51,23 @@ Result<ParsedObject> parse_received(const fs::path& path, const std::optional<An
   const auto size = fs::file_size(path, ec);
   if (ec) return fail(ErrorCode::StorageFailure, "cannot read received object: " + ec.message());
   DcmFileFormat file;
-  if (const auto offset = deflated_data_set_offset(path)) {
-    if (auto read = read_deflated(path, *offset, file); !read) return tl::unexpected(read.error());
+  const DeflationCheck deflation = check_deflation(path);
+  if (deflation.kind == Deflation::Deflated) {
+    if (auto read = read_deflated(path, deflation.data_set_offset, file); !read)
+      return tl::unexpected(read.error());
   } else {
+    if (deflation.kind == Deflation::Unclear) {
+      // A meta group our walk cannot place: ask DCMTK, whose reading decides, before a deflated
+      // data set could reach its unbounded reader.
+      OFString declared;
+      if (file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_metaOnly)
+              .good())
+        file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, declared);
+      if (declared == kDeflatedExplicitLittleEndian)
+        return fail(ErrorCode::Malformed,
+                    "deflated object whose File Meta Information does not walk cleanly");
+      file.clear();
+    }
     // Reading every element, with large values skipped rather than loaded, finds a truncated
     // object (an element running past the end) without the cost of loading pixel data.
     const OFCondition c =

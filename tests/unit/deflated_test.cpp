@@ -50,9 +50,9 @@ TEST(Deflated, AnObjectReadsFromItsInflatedCopy) {
 TEST(Deflated, InflatingStopsAtTheLimit) {
   testing::TempDir dir;
   const auto path = deflated_object(dir.path(), 8 << 20);
-  const auto found = deflated_data_set_offset(path);
-  ASSERT_TRUE(found);
-  const std::uint64_t offset = *found;
+  const auto found = check_deflation(path);
+  ASSERT_EQ(found.kind, Deflation::Deflated);
+  const std::uint64_t offset = found.data_set_offset;
   const auto out = dir.path() / "inflated";
   auto bounded = inflate_data_set(path, offset, out, 1 << 20);
   ASSERT_FALSE(bounded);
@@ -67,14 +67,14 @@ TEST(Deflated, OnlyADeflatedObjectTakesTheInflatingPath) {
   const auto path = deflated_object(dir.path(), 1024);
   DcmFileFormat file;
   ASSERT_TRUE(file.loadFile(path.c_str()).good());
-  EXPECT_TRUE(deflated_data_set_offset(path));
+  EXPECT_EQ(check_deflation(path).kind, Deflation::Deflated);
   for (const E_TransferSyntax other : {EXS_LittleEndianExplicit, EXS_LittleEndianImplicit}) {
     ASSERT_TRUE(file.saveFile(path.c_str(), other).good());
-    EXPECT_FALSE(deflated_data_set_offset(path)) << other;
+    EXPECT_EQ(check_deflation(path).kind, Deflation::NotDeflated) << other;
     EXPECT_TRUE(parse_received(path, std::nullopt, {}));
   }
   testing::write_all(path, "not a DICOM file at all");
-  EXPECT_FALSE(deflated_data_set_offset(path));
+  EXPECT_EQ(check_deflation(path).kind, Deflation::NotDeflated);
 }
 
 TEST(Deflated, ACutStreamIsMalformed) {
