@@ -19,6 +19,17 @@ Result<std::uint16_t> parse_port(std::string_view text, std::string_view what) {
   return static_cast<std::uint16_t>(value);
 }
 
+// A whole number from 1 to max for the flag `what`; the error names the flag and the range.
+Result<std::uint64_t> parse_in_range(std::string_view text, std::uint64_t max,
+                                     std::string_view what) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > max)
+    return fail(ErrorCode::InvalidArgument, std::string(what) + ": '" + std::string(text) +
+                                                "' is not 1 to " + std::to_string(max));
+  return value;
+}
+
 Result<void> check_aet(const std::string& aet, std::string_view what) {
   if (aet.empty() || aet.size() > 16)
     return fail(ErrorCode::InvalidArgument,
@@ -79,6 +90,19 @@ Result<void> set_unsigned(std::string_view text, unsigned& out, std::string_view
   return {};
 }
 
+// The setter of a flag whose value is a whole number from 1 to max, kept in field.
+template <typename Field>
+std::function<Result<void>(const std::string&, Config&)> in_range(Field Config::*field,
+                                                                  std::uint64_t max,
+                                                                  const char* flag) {
+  return [=](const std::string& v, Config& c) -> Result<void> {
+    auto value = parse_in_range(v, max, flag);
+    if (!value) return tl::unexpected(value.error());
+    c.*field = static_cast<Field>(*value);
+    return {};
+  };
+}
+
 struct Flag {
   const char* name;
   const char* argument;  // nullptr: a switch without a value
@@ -130,26 +154,10 @@ const std::vector<Flag>& flags() {
          return {};
        }},
       {"--http-max-request-mb", "N", "largest HTTP request body, e.g. a STOW upload (default 8192)",
-       [](const std::string& v, Config& c) -> Result<void> {
-         std::uint64_t mb = 0;
-         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), mb);
-         if (ec != std::errc() || end != v.data() + v.size() || mb == 0 || mb > (1u << 20))
-           return fail(ErrorCode::InvalidArgument,
-                       "--http-max-request-mb: '" + v + "' is not 1 to 1048576");
-         c.http_max_request_mb = mb;
-         return {};
-       }},
+       in_range(&Config::http_max_request_mb, 1048576, "--http-max-request-mb")},
       {"--http-max-connections", "N",
        "HTTP connections served at once; one more gets 503 (default 512)",
-       [](const std::string& v, Config& c) -> Result<void> {
-         std::size_t n = 0;
-         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-         if (ec != std::errc() || end != v.data() + v.size() || n == 0 || n > 100000)
-           return fail(ErrorCode::InvalidArgument,
-                       "--http-max-connections: '" + v + "' is not 1 to 100000");
-         c.http_max_connections = n;
-         return {};
-       }},
+       in_range(&Config::http_max_connections, 100000, "--http-max-connections")},
       {"--mllp-port", "N", "HL7 MLLP port on 127.0.0.1 (default 2575; 0 turns it off)",
        [](const std::string& v, Config& c) -> Result<void> {
          if (v == "0") {
@@ -162,26 +170,10 @@ const std::vector<Flag>& flags() {
          return {};
        }},
       {"--mllp-max-message-kb", "N", "largest HL7 message taken (default 1024)",
-       [](const std::string& v, Config& c) -> Result<void> {
-         std::uint64_t kb = 0;
-         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), kb);
-         if (ec != std::errc() || end != v.data() + v.size() || kb == 0 || kb > (1u << 20))
-           return fail(ErrorCode::InvalidArgument,
-                       "--mllp-max-message-kb: '" + v + "' is not 1 to 1048576");
-         c.mllp_max_message_kb = kb;
-         return {};
-       }},
+       in_range(&Config::mllp_max_message_kb, 1048576, "--mllp-max-message-kb")},
       {"--mllp-idle-seconds", "N",
        "close an MLLP connection that brings no message this long (default 300)",
-       [](const std::string& v, Config& c) -> Result<void> {
-         unsigned seconds = 0;
-         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-         if (ec != std::errc() || end != v.data() + v.size() || seconds == 0 || seconds > 86400)
-           return fail(ErrorCode::InvalidArgument,
-                       "--mllp-idle-seconds: '" + v + "' is not 1 to 86400");
-         c.mllp_idle_seconds = seconds;
-         return {};
-       }},
+       in_range(&Config::mllp_idle_seconds, 86400, "--mllp-idle-seconds")},
       {"--worklist-station-aet", "MODALITY=AET",
        "the Scheduled Station AE of worklist items for a modality, for orders that name none "
        "(ORM^O01) (repeatable)",
@@ -201,15 +193,7 @@ const std::vector<Flag>& flags() {
        add_hl7_destination},
       {"--study-quiet-seconds", "N",
        "a study with no new instance for this long is complete (default 60)",
-       [](const std::string& v, Config& c) -> Result<void> {
-         unsigned seconds = 0;
-         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-         if (ec != std::errc() || end != v.data() + v.size() || seconds == 0 || seconds > 86400)
-           return fail(ErrorCode::InvalidArgument,
-                       "--study-quiet-seconds: '" + v + "' is not 1 to 86400");
-         c.study_quiet_seconds = seconds;
-         return {};
-       }},
+       in_range(&Config::study_quiet_seconds, 86400, "--study-quiet-seconds")},
       {"--study-complete-message", "oru|orm",
        "how a complete study is announced: ORU^R01 with its URLs, or ORM^O01 SC/CM (default oru)",
        [](const std::string& v, Config& c) -> Result<void> {
