@@ -10,6 +10,7 @@
 
 #include "pacsnode/app/config.h"
 #include "pacsnode/app/dcmtk_log.h"
+#include "pacsnode/app/fsck_command.h"
 #include "pacsnode/app/import.h"
 #include "pacsnode/app/queue_command.h"
 #include "pacsnode/app/serve.h"
@@ -23,7 +24,9 @@ void print_usage() {
       "commands:\n"
       "  serve            run the node (DICOM C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET SCP)\n"
       "  import PATH...   ingest DICOM files and folders through the node's pipeline\n"
-      "  queue [STATE]    the store-and-forward queue (STATE: pending, sent or failed)\n\n"
+      "  queue [STATE]    the store-and-forward queue (STATE: pending, sent or failed)\n"
+      "  fsck [--repair]  check the data directory against the index, with the node stopped\n"
+      "                   (exit 0 clean, 1 all repaired, 4 problems left, 8 could not check)\n\n"
       "flags (for every command):\n%s",
       pacs::flags_help().c_str());
 }
@@ -37,7 +40,10 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   const std::string command = args[0];
-  auto parsed = pacs::parse_command_line({args.begin() + 1, args.end()});
+  std::vector<std::string> flags(args.begin() + 1, args.end());
+  // fsck's own flag; the others are the node's (data directory, index).
+  const bool repair = command == "fsck" && std::erase(flags, "--repair") > 0;
+  auto parsed = pacs::parse_command_line(flags);
   if (!parsed) {
     std::fprintf(stderr, "pacsnode: %s\n", parsed.error().message.c_str());
     return 2;
@@ -71,6 +77,12 @@ int main(int argc, char** argv) {
     }
   } else if (command == "import") {
     rc = pacs::import_paths(config, parsed->positional);
+  } else if (command == "fsck") {
+    if (parsed->positional.empty())
+      rc = pacs::check_store_command(config, repair);
+    else
+      std::fprintf(stderr, "pacsnode fsck: unexpected argument '%s'\n",
+                   parsed->positional[0].c_str());
   } else if (command == "queue") {
     rc = pacs::show_queue(config, parsed->positional);
   } else {

@@ -345,6 +345,7 @@ Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_
                      transfer_syntax,
                      {},
                      0,
+                     {},
                      instance_attributes(ds)},
   };
 }

@@ -45,6 +45,13 @@ struct WriteResult {
   std::string replaced_path;  // the file the old row pointed to, for Replaced
 };
 
+// A count or set the index keeps for an entity (for queries) that disagrees with the rows below.
+struct CountMismatch {
+  std::string entity;  // "study UID", "series UID", or "patient #row" (no patient data)
+  std::string field;   // the column: num_instances, modalities...
+  std::string recorded, actual;
+};
+
 class Index {
  public:
   virtual ~Index() = default;
@@ -85,6 +92,13 @@ class Index {
   virtual Result<std::vector<StoredInstance>> latest_instances(std::size_t limit) = 0;
   virtual Result<std::vector<StoredInstance>> all_instances() = 0;
   virtual Result<IndexCounts> counts() = 0;
+  // For fsck: records the checksum of an instance's file if the row still points at that file.
+  virtual Result<void> set_instance_checksum(const std::string& sop_uid,
+                                             const std::string& relative_path,
+                                             const std::string& checksum) = 0;
+  // For fsck: every kept count and set that disagrees with the rows; with repair, each is set to
+  // its actual value, all in one transaction.
+  virtual Result<std::vector<CountMismatch>> verify_counts(bool repair) = 0;
   virtual Result<std::optional<StudySummary>> study_summary(const std::string& study_uid) = 0;
 
   // Workflow. An order is found by its filler order number, or by its placer order number when it

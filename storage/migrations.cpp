@@ -232,6 +232,11 @@ ALTER TABLE patients ADD COLUMN demographics_changed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';
 ALTER TABLE orders ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
 )sql",
+    // 12: each instance file's checksum, recorded at ingest, which `pacsnode fsck` verifies. Rows
+    // from before have none until fsck --repair records one.
+    R"sql(
+ALTER TABLE instances ADD COLUMN checksum TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

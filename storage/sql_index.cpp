@@ -12,6 +12,7 @@
 #include "storage/index.h"
 #include "storage/migrations.h"
 #include "storage/sql/connection.h"
+#include "storage/sql_consistency.h"
 #include "storage/sql_outbox.h"
 #include "storage/sql_workflow.h"
 
@@ -89,12 +90,13 @@ StoredInstance read_stored(const sql::Row& r) {
                         r.text(3),
                         r.text(4),
                         r.text(5),
-                        static_cast<std::uint64_t>(r.integer(6))};
+                        static_cast<std::uint64_t>(r.integer(6)),
+                        r.text(7)};
 }
 
 constexpr std::string_view kStoredInstanceSelect =
     "SELECT i.sop_uid, i.sop_class, st.study_uid, se.series_uid, i.transfer_syntax, i.path, "
-    "i.size_bytes FROM instances i JOIN series se ON se.pk = i.series_pk "
+    "i.size_bytes, i.checksum FROM instances i JOIN series se ON se.pk = i.series_pk "
     "JOIN studies st ON st.pk = se.study_pk";
 
 class SqlIndex final : public Index {
@@ -237,6 +239,24 @@ class SqlIndex final : public Index {
           "SELECT (SELECT COUNT(*) FROM patients), (SELECT COUNT(*) FROM studies), "
           "(SELECT COUNT(*) FROM series), (SELECT COUNT(*) FROM instances)");
       return IndexCounts{r[0].integer(0), r[0].integer(1), r[0].integer(2), r[0].integer(3)};
+    });
+  }
+
+  Result<void> set_instance_checksum(const std::string& sop_uid, const std::string& path,
+                                     const std::string& checksum) override {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      const Value params[] = {checksum, sop_uid, path};
+      c.query("UPDATE instances SET checksum = ? WHERE sop_uid = ? AND path = ?", params);
+      return {};
+    });
+  }
+
+  Result<std::vector<CountMismatch>> verify_counts(bool repair) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<CountMismatch>> {
+      sql::Transaction tx(c);
+      auto found = sql_consistency::verify_counts(c, repair);
+      tx.commit();
+      return found;
     });
   }
 
@@ -561,10 +581,11 @@ class SqlIndex final : public Index {
                                      e.instance.transfer_syntax,
                                      e.instance.relative_path,
                                      static_cast<std::int64_t>(e.instance.size_bytes),
+                                     e.instance.checksum,
                                      sql::Blob{e.instance.attributes}};
     auto inserted = c.query(
         "INSERT INTO instances (series_pk, sop_uid, sop_class, instance_number, transfer_syntax, "
-        "path, size_bytes, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "path, size_bytes, checksum, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING RETURNING pk",
         instance_values);
     // Already indexed (by an earlier arrival, or a concurrent writer that got there first): the
@@ -650,6 +671,9 @@ class SqlIndex final : public Index {
         "UPDATE patients SET num_instances = num_instances - 1 WHERE pk = (SELECT st.patient_pk "
         "FROM series se JOIN studies st ON st.pk = se.study_pk WHERE se.pk = ?)",
         series_param);
+    // The instance may have been its study's last of a SOP class.
+    const auto study = c.query("SELECT study_pk FROM series WHERE pk = ?", series_param);
+    if (!study.empty()) sql_consistency::refresh_study_sets(c, study[0].integer(0));
   }
 
   ConnectionPool pool_;

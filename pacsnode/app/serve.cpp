@@ -20,6 +20,7 @@
 #include "pacsnode/services/mpps.h"
 #include "pacsnode/services/recovery.h"
 #include "pacsnode/services/reports.h"
+#include "storage/data_dir_lock.h"
 #include "storage/model/log.h"
 
 namespace pacs {
@@ -32,6 +33,12 @@ int serve(const Config& config) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Held while the node runs, so that `pacsnode fsck` does not check a store being written.
+  auto in_use = DataDirLock::acquire(config.data_dir, DataDirLock::Mode::Shared);
+  if (!in_use) {
+    PACS_LOG(Error) << in_use.error().message;
+    return 1;
+  }
   // The forwarder starts after the node is open; until then nothing can be queued.
   std::atomic<Forwarder*> forwarder_ready{nullptr};
   auto node = open_node(config, [&forwarder_ready] {

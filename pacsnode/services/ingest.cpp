@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "pacsnode/services/deflated.h"
+#include "storage/checksum.h"
 #include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
 #include "storage/part10.h"
@@ -182,11 +183,15 @@ Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announce
     replace = true;
   }
 
+  // Read back from the page cache the parse just filled: the checksum records what is acknowledged.
+  auto checksum = file_checksum(file.path());
+  if (!checksum) return tl::unexpected(checksum.error());
   auto placed = blobs_.place(file, entry.study.study_uid, entry.series.series_uid,
                              entry.instance.sop_instance_uid);
   if (!placed) return tl::unexpected(placed.error());
   entry.instance.relative_path = *placed;
   entry.instance.size_bytes = parsed->size_bytes;
+  entry.instance.checksum = std::move(*checksum);
 
   // The file's sync and the index commit (with the sync of the file's directory entry) are the
   // waits of every C-STORE; they run side by side and the caller acknowledges only after both. A

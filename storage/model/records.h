@@ -47,6 +47,7 @@ struct InstanceRecord {
   std::string transfer_syntax;
   std::string relative_path;  // below the blob store's root
   std::uint64_t size_bytes = 0;
+  std::string checksum;  // of the whole file, as storage/checksum.h formats it
   std::string attributes;
 };
 
@@ -67,6 +68,7 @@ struct StoredInstance {
   std::string transfer_syntax;
   std::string relative_path;
   std::uint64_t size_bytes = 0;
+  std::string checksum;  // "" for rows indexed before checksums were recorded (schema < 12)
 };
 
 struct IndexCounts {

@@ -113,4 +113,11 @@ std::unique_ptr<Index> TestNode::open_index() const {
   return std::move(*index);
 }
 
+CommandResult TestNode::fsck(bool repair) const {
+  std::vector<std::string> argv = {pacsnode_binary(),     "fsck", "--data-dir",
+                                   data_.path().string(), "--db", options_.db};
+  if (repair) argv.push_back("--repair");
+  return run(argv);
+}
+
 }  // namespace pacs::testing

@@ -65,6 +65,8 @@ class TestNode {
   std::string log() const;
   // A second connection to the node's index, for checking what it holds.
   std::unique_ptr<Index> open_index() const;
+  // `pacsnode fsck` (with --repair if asked) on the node's data directory and index.
+  CommandResult fsck(bool repair = false) const;
 
  private:
   Options options_;

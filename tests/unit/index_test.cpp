@@ -19,7 +19,7 @@ IndexEntry entry(const std::string& patient, const std::string& study, const std
                StudyRecord{uid(study), "20260101", "120000", "ACC1", "S1", "", "CT head", "s"},
                SeriesRecord{uid(series), modality, "1", "axial", "se"},
                InstanceRecord{uid(sop), uid(sop_class), "1", "1.2.840.10008.1.2.1",
-                              "objects/" + sop + ".dcm", 42, "i"}};
+                              "objects/" + sop + ".dcm", 42, "crc32c:0000002a", "i"}};
   return e;
 }
 
@@ -85,6 +85,32 @@ TEST_P(IndexTest, AKnownSopInstanceIsLeftAloneUnlessReplaced) {
   EXPECT_EQ((*index_->find_instance("1.1.1.1"))->relative_path, "objects/new.dcm");
   EXPECT_EQ(index_->counts()->instances, 1);
   EXPECT_EQ((*index_->study_summary("1.1"))->instance_count, 1);
+}
+
+TEST_P(IndexTest, KeepsEachInstancesChecksum) {
+  write({{entry("P1", "1.1", "1.1.1", "1.1.1.1")}});
+  EXPECT_EQ((*index_->find_instance("1.1.1.1"))->checksum, "crc32c:0000002a");
+  ASSERT_TRUE(index_->set_instance_checksum("1.1.1.1", "objects/other.dcm", "crc32c:00000001"));
+  EXPECT_EQ((*index_->find_instance("1.1.1.1"))->checksum, "crc32c:0000002a")
+      << "a row that points at another file keeps its checksum";
+  ASSERT_TRUE(index_->set_instance_checksum("1.1.1.1", "objects/1.1.1.1.dcm", "crc32c:00000001"));
+  EXPECT_EQ((*index_->all_instances())[0].checksum, "crc32c:00000001");
+}
+
+TEST_P(IndexTest, KeptCountsAndSetsStayTrueToTheRowsAsInstancesComeAndGo) {
+  write({{entry("P1", "1.1", "1.1.1", "1.1.1.1")},
+         {entry("P1", "1.1", "1.1.2", "1.1.2.1", "MR", "1.2.840.10008.5.1.4.1.1.4")},
+         {entry("P1", "1.2", "1.2.1", "1.2.1.1")}});
+  auto none = index_->verify_counts(false);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none->empty());
+  // The study's only MR instance goes: its SOP class goes from SOPClassesInStudy with it.
+  ASSERT_TRUE(index_->forget_instance("1.1.2.1", "objects/1.1.2.1.dcm"));
+  EXPECT_EQ((*index_->study_summary("1.1"))->sop_classes_in_study, "1.2.840.10008.5.1.4.1.1.2");
+  auto after_forget = index_->verify_counts(false);
+  ASSERT_TRUE(after_forget);
+  EXPECT_TRUE(after_forget->empty())
+      << after_forget->front().entity << " " << after_forget->front().field;
 }
 
 TEST_P(IndexTest, ForgettingAnInstanceTakesItOutOfTheCounts) {
