@@ -1,6 +1,7 @@
 // SIGKILL in the middle of traffic: every acknowledged instance and order survives exactly once,
-// index and files agree. One storescu run killed three times, and twenty kills of mixed traffic
-// (C-STORE on three associations, STOW-RS uploads and HL7 orders at once).
+// index and files agree (and `pacsnode fsck` says so). One storescu run killed three times, and
+// twenty kills of mixed traffic (C-STORE on three associations, STOW-RS uploads and HL7 orders at
+// once, every instance routed on to a destination) after which the forwarding queue resumes.
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <gtest/gtest.h>
 
@@ -201,7 +202,17 @@ TEST_P(KillTest, TwentyKillsOfMixedTrafficLoseAndDuplicateNothing) {
       corpus.path() / "stow", {"--seed", "4", "--studies", "1", "--series", "1", "--instances",
                                "300", "--rows", "64", "--columns", "64"});
 
-  TestNode node({.db = url, .extra_flags = {}});
+  // Every instance is routed on to DEST: its queue item is committed with the instance, and the
+  // forwarding cut by each kill must resume after the restart.
+  const int destination_port = testing::free_port();
+  fs::create_directories(corpus.path() / "forwarded");
+  testing::Background destination(
+      {"storescp", "-aet", "DEST", "--output-directory", (corpus.path() / "forwarded").string(),
+       std::to_string(destination_port)},
+      (corpus.path() / "storescp.log").string(), {"TCP_NODELAY=1"});
+  TestNode node({.db = url,
+                 .extra_flags = {"--peer", "DEST=127.0.0.1:" + std::to_string(destination_port),
+                                 "--route", "->DEST", "--route-retry-seconds", "0.2"}});
   std::set<std::string> acked_files, acked_sops, acked_placers;
   std::size_t stow_next = 0;
   int order_sequence = 0;
@@ -265,7 +276,9 @@ TEST_P(KillTest, TwentyKillsOfMixedTrafficLoseAndDuplicateNothing) {
       ASSERT_TRUE(order && *order) << "HL7 acknowledged order " << placer << ", missing";
     }
     expect_index_and_files_agree(node);  // also: no SOP Instance twice, no file twice
-    node.stop();
+    ASSERT_EQ(node.stop(), 0);
+    const auto checked = node.fsck();
+    ASSERT_EQ(checked.exit_code, 0) << checked.output;
   }
   // The pending order, resent once more with its control ID, is applied at most once; a fresh
   // full run completes; every stored object is the one that was sent.
@@ -300,11 +313,30 @@ TEST_P(KillTest, TwentyKillsOfMixedTrafficLoseAndDuplicateNothing) {
   EXPECT_EQ(index->counts()->instances, static_cast<std::int64_t>(sop_of.size() + uploaded))
       << "every instance once: all C-STORE corpora, and the STOW-RS uploads made";
   expect_index_and_files_agree(node);
-  node.stop();
+
+  // The forwarding queue resumed after every kill: everything stored reaches the destination.
+  const auto all_sent_by = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < all_sent_by &&
+         index->queue_counts().value_or(std::map<std::string, std::int64_t>{})["pending"] > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto queued = index->queue_counts();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ((*queued)["pending"], 0) << node.log();
+  EXPECT_EQ((*queued)["failed"], 0);
+  std::set<std::string> stored, forwarded;
+  const auto rows = index->all_instances();
+  ASSERT_TRUE(rows);
+  for (const auto& row : *rows) stored.insert(row.sop_instance_uid);
+  for (const auto& file : testing::files_below(corpus.path() / "forwarded"))
+    forwarded.insert(testing::identity_of(file).sop_instance_uid);
+  EXPECT_EQ(forwarded, stored) << "every stored instance forwarded";
+  ASSERT_EQ(node.stop(), 0);
+  const auto checked = node.fsck();
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
   std::cout << "kill harness: " << kKills
             << " kills; acknowledged before a kill: " << acked_files.size() << " C-STORE files, "
             << acked_sops.size() << " STOW-RS instances, " << acked_placers.size()
-            << " HL7 orders\n";
+            << " HL7 orders; " << forwarded.size() << " instances forwarded after the kills\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CrashTest, ::testing::Values("sqlite", "postgresql"));
