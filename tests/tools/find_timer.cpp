@@ -33,6 +33,7 @@
 
 #include "tests/tools/one_line.h"
 #include "tests/tools/parse_number.h"
+#include "tests/tools/scu.h"
 #include "tests/tools/stats.h"
 
 namespace {
@@ -195,11 +196,7 @@ int main(int argc, char** argv) {
     print_usage(stderr);
     return kExitBadArgs;
   }
-  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
-  if (!dcmDataDict.isDictionaryLoaded()) {
-    std::fprintf(stderr, "pacsnode-find-timer: no DICOM data dictionary loaded\n");
-    return kExitBadArgs;
-  }
+  if (!pacs::tools::init_dcmtk("pacsnode-find-timer")) return kExitBadArgs;
 
   DcmDataset query;
   if (std::string error; !build_query(opt, query, error)) {
@@ -208,20 +205,11 @@ int main(int argc, char** argv) {
   }
 
   DcmSCU scu;
-  scu.setAETitle(opt.calling_aet.c_str());
-  scu.setPeerAETitle(opt.called_aet.c_str());
-  scu.setPeerHostName(opt.host.c_str());
-  scu.setPeerPort(static_cast<Uint16>(opt.port));
-  scu.setConnectionTimeout(opt.timeout_seconds);
-  scu.setACSETimeout(static_cast<Uint32>(opt.timeout_seconds));
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  scu.setDIMSETimeout(static_cast<Uint32>(opt.timeout_seconds));
-  OFList<OFString> syntaxes;
-  syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
-  syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+  pacs::tools::configure_scu(scu, opt.calling_aet, opt.called_aet, opt.host, opt.port,
+                             opt.timeout_seconds);
   const char* model = opt.worklist ? UID_FINDModalityWorklistInformationModel
                                    : UID_FINDStudyRootQueryRetrieveInformationModel;
-  OFCondition cond = scu.addPresentationContext(model, syntaxes);
+  OFCondition cond = scu.addPresentationContext(model, pacs::tools::little_endian_syntaxes());
   if (cond.good()) cond = scu.initNetwork();
   if (cond.good()) cond = scu.negotiateAssociation();
   if (cond.bad()) {

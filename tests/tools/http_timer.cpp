@@ -1,6 +1,9 @@
 // pacsnode-http-timer: times HTTP requests against a DICOMweb server, for the benchmarks.
-// Each of C threads keeps one connection alive and sends its share of the requests one after
-// another; prints the latency median and p95, the throughput, and what the last answer was.
+// Each of C threads keeps one connection alive and sends requests one after another: its share of
+// --count requests (then prints the latency median, p95 and p99, the throughput, and what the last
+// answer was, and stops at the first failure), or as many as fit in --seconds (then counts
+// failures and goes on). --paths cycles each connection over several paths, each with its
+// operation label, and prints the figures per label.
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,13 +15,14 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <mutex>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "tests/tools/parse_number.h"
+#include "tests/tools/stats.h"
 
 namespace {
 
@@ -26,24 +30,59 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+struct Target {
+  std::size_t label = 0;  // index into Options::labels
+  std::string path;
+};
 
 struct Options {
   std::string host = "127.0.0.1";
   int port = 0;
   std::string method = "GET";
-  std::string path;
+  std::vector<std::string> labels;
+  std::vector<Target> targets;  // --path, or the lines of --paths
+  bool per_label = false;       // --paths: figures per label
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  int count = 100, warmup = 5, concurrency = 1;
+  int count = 100, warmup = 5, concurrency = 1, seconds = 0;
 };
 
 void usage(std::FILE* to) {
   std::fputs(
-      "usage: pacsnode-http-timer --port N --path PATH [--method GET|POST] [--header 'N: V']...\n"
-      "         [--body FILE] [--count N=100] [--warmup N=5] [--concurrency C=1]\n"
-      "prints 'median_ms=X p95_ms=Y requests_per_s=R bytes=B status=S' (B, S: the last answer)\n"
-      "and fails on any answer outside 2xx.\n",
+      "usage: pacsnode-http-timer --port N (--path PATH | --paths FILE) [--method GET|POST]\n"
+      "         [--header 'N: V']... [--body FILE] [--count N=100 | --seconds S] [--warmup N=5]\n"
+      "         [--concurrency C=1]\n"
+      "--paths FILE: one 'LABEL PATH' per line (# starts a comment); each connection cycles over\n"
+      "them, starting at its own line.\n"
+      "With --count (and --path), prints 'median_ms=X p95_ms=Y requests_per_s=R bytes=B status=S\n"
+      "p99_ms=Z' (B, S: the last answer) and fails at the first answer outside 2xx.\n"
+      "With --seconds S, each connection sends requests for S seconds, counting answers outside\n"
+      "2xx and broken connections (then reconnecting) as errors; with --seconds or --paths, "
+      "prints\n"
+      "'op=LABEL count=N errors=E per_s=R p50_ms=X p95_ms=Y p99_ms=Z max_ms=M' per label (LABEL\n"
+      "'http' for --path) and exits 2 if any error occurred.\n",
       to);
+}
+
+std::string read_paths(const std::string& file, Options& o) {
+  std::ifstream in(file);
+  if (!in) return "cannot read --paths " + file;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string label, path, extra;
+    if (!(words >> label) || label.front() == '#') continue;
+    if (!(words >> path) || (words >> extra)) return "--paths: want 'LABEL PATH': " + line;
+    const auto known = std::find(o.labels.begin(), o.labels.end(), label);
+    const auto index = static_cast<std::size_t>(known - o.labels.begin());
+    if (known == o.labels.end()) o.labels.push_back(label);
+    o.targets.push_back({index, path});
+  }
+  if (o.targets.empty()) return "--paths " + file + " holds no path";
+  o.per_label = true;
+  return {};
 }
 
 std::string parse_args(int argc, char** argv, Options& o) {
@@ -60,7 +99,12 @@ std::string parse_args(int argc, char** argv, Options& o) {
     } else if (arg == "--method") {
       o.method = value;
     } else if (arg == "--path") {
-      o.path = value;
+      if (!o.targets.empty()) return "give one --path or one --paths";
+      o.labels = {"http"};
+      o.targets.push_back({0, value});
+    } else if (arg == "--paths") {
+      if (!o.targets.empty()) return "give one --path or one --paths";
+      if (std::string error = read_paths(value, o); !error.empty()) return error;
     } else if (arg == "--header") {
       const auto colon = value.find(':');
       if (colon == std::string::npos) return "--header needs 'Name: value'";
@@ -71,34 +115,57 @@ std::string parse_args(int argc, char** argv, Options& o) {
       std::ifstream in(value, std::ios::binary);
       if (!in) return "cannot read --body " + value;
       o.body.assign(std::istreambuf_iterator<char>(in), {});
-    } else if (arg == "--count" || arg == "--warmup" || arg == "--concurrency") {
-      auto v = pacs::tools::parse_number<int>(value, arg == "--warmup" ? 0 : 1, 1000000);
+    } else if (arg == "--count" || arg == "--warmup" || arg == "--concurrency" ||
+               arg == "--seconds") {
+      auto v = pacs::tools::parse_number<int>(value, arg == "--warmup" ? 0 : 1,
+                                              arg == "--seconds" ? 86400 : 1000000);
       if (!v) return "bad " + arg;
-      (arg == "--count" ? o.count : arg == "--warmup" ? o.warmup : o.concurrency) = *v;
+      (arg == "--count"     ? o.count
+       : arg == "--warmup"  ? o.warmup
+       : arg == "--seconds" ? o.seconds
+                            : o.concurrency) = *v;
     } else {
       return "unknown argument " + arg;
     }
   }
-  if (o.port == 0 || o.path.empty()) return "--port and --path are required";
+  if (o.port == 0 || o.targets.empty()) return "--port and --path or --paths are required";
   return {};
 }
 
 struct Worker {
-  std::vector<double> latencies_ms;
+  std::vector<std::vector<double>> latencies_ms;  // per label
+  std::vector<long> errors;                       // per label
   std::size_t bytes = 0;
   unsigned status = 0;
-  std::string error;
+  std::string error;  // the first
 };
 
-void run(const Options& o, int requests, int warmup, Worker& w) {
+// Sends `warmup` untimed requests, then `requests` timed ones, or timed ones until `deadline`
+// when the run is time-bounded; the connection `index` starts at target `index`.
+void run(const Options& o, int index, int requests, Clock::time_point deadline, Worker& w) {
+  const bool timed = o.seconds > 0;
+  w.latencies_ms.resize(o.labels.size());
+  w.errors.resize(o.labels.size());
+  net::io_context io;
+  tcp::resolver resolver(io);
+  tcp::resolver::results_type endpoints;
   try {
-    net::io_context io;
-    tcp::resolver resolver(io);
-    const auto endpoints = resolver.resolve(o.host, std::to_string(o.port));
-    beast::tcp_stream stream(io);
-    beast::flat_buffer buffer;
-    bool connected = false;
-    for (int i = 0; i < warmup + requests; ++i) {
+    endpoints = resolver.resolve(o.host, std::to_string(o.port));
+  } catch (const std::exception& e) {
+    w.error = e.what();
+    ++w.errors[0];
+    return;
+  }
+  beast::tcp_stream stream(io);
+  beast::flat_buffer buffer;
+  bool connected = false;
+  for (int i = 0; timed ? Clock::now() < deadline : i < o.warmup + requests; ++i) {
+    const Target& target = o.targets[static_cast<std::size_t>(index + i) % o.targets.size()];
+    const auto fail = [&](const std::string& what) {
+      ++w.errors[target.label];
+      if (w.error.empty()) w.error = o.method + " " + target.path + ": " + what;
+    };
+    try {
       // A server may close after an answer (Connection: close); then the next request reconnects.
       if (!connected) {
         beast::error_code ignored;
@@ -108,30 +175,33 @@ void run(const Options& o, int requests, int warmup, Worker& w) {
         buffer.clear();
         connected = true;
       }
-      http::request<http::string_body> request{http::string_to_verb(o.method), o.path, 11};
+      http::request<http::string_body> request{http::string_to_verb(o.method), target.path, 11};
       request.set(http::field::host, o.host + ":" + std::to_string(o.port));
       for (const auto& [name, value] : o.headers) request.set(name, value);
       request.body() = o.body;
       request.prepare_payload();
-      const auto start = std::chrono::steady_clock::now();
+      const auto start = Clock::now();
       http::write(stream, request);
       http::response_parser<http::string_body> parser;
       parser.body_limit(std::uint64_t{16} << 30);
       http::read(stream, buffer, parser);
-      const auto ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
+      const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
       connected = parser.get().keep_alive();
       w.status = parser.get().result_int();
       w.bytes = parser.get().body().size();
       if (w.status < 200 || w.status >= 300) {
-        w.error = "status " + std::to_string(w.status) + ": " + parser.get().body().substr(0, 300);
-        return;
+        fail("status " + std::to_string(w.status) + ": " + parser.get().body().substr(0, 300));
+        if (!timed) return;
+        continue;
       }
-      if (i >= warmup) w.latencies_ms.push_back(ms);
+      if (i >= o.warmup) w.latencies_ms[target.label].push_back(ms);
+    } catch (const std::exception& e) {
+      fail(e.what());
+      if (!timed) return;
+      connected = false;
+      // Not a busy loop against a server that refuses connections; still bounded by the deadline.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-  } catch (const std::exception& e) {
-    w.error = e.what();
   }
 }
 
@@ -150,31 +220,54 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<Worker> workers(static_cast<std::size_t>(o.concurrency));
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(o.seconds);
   {
     std::vector<std::jthread> threads;
     for (int t = 0; t < o.concurrency; ++t) {
       const int share = o.count / o.concurrency + (t < o.count % o.concurrency ? 1 : 0);
-      threads.emplace_back([&, t, share] { run(o, share, o.warmup, workers[t]); });
+      threads.emplace_back([&, t, share] { run(o, t, share, deadline, workers[t]); });
     }
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  if (o.seconds > 0 || o.per_label) {
+    long errors = 0;
+    std::string first_error;
+    for (std::size_t l = 0; l < o.labels.size(); ++l) {
+      std::vector<double> all;
+      long label_errors = 0;
+      for (const Worker& w : workers) {
+        all.insert(all.end(), w.latencies_ms[l].begin(), w.latencies_ms[l].end());
+        label_errors += w.errors[l];
+      }
+      errors += label_errors;
+      std::printf("%s\n",
+                  pacs::tools::summary_line(o.labels[l], all, label_errors, seconds).c_str());
+    }
+    for (const Worker& w : workers)
+      if (first_error.empty()) first_error = w.error;
+    if (errors > 0) {
+      std::fprintf(stderr, "pacsnode-http-timer: %ld errors, the first: %s\n", errors,
+                   first_error.c_str());
+      return 2;
+    }
+    return 0;
+  }
+
   std::vector<double> all;
   for (const Worker& w : workers) {
     if (!w.error.empty()) {
-      std::fprintf(stderr, "pacsnode-http-timer: %s %s: %s\n", o.method.c_str(), o.path.c_str(),
-                   w.error.c_str());
+      std::fprintf(stderr, "pacsnode-http-timer: %s\n", w.error.c_str());
       return 2;
     }
-    all.insert(all.end(), w.latencies_ms.begin(), w.latencies_ms.end());
+    all.insert(all.end(), w.latencies_ms[0].begin(), w.latencies_ms[0].end());
   }
   std::sort(all.begin(), all.end());
-  const double median = all[all.size() / 2];
-  const double p95 = all[std::min(all.size() - 1, all.size() * 95 / 100)];
   // Throughput includes the warm-up requests' time only when there were any; count them too.
   const double total = static_cast<double>(all.size() + workers.size() * o.warmup);
-  std::printf("median_ms=%.3f p95_ms=%.3f requests_per_s=%.1f bytes=%zu status=%u\n", median, p95,
-              total / seconds, workers.back().bytes, workers.back().status);
+  std::printf("median_ms=%.3f p95_ms=%.3f requests_per_s=%.1f bytes=%zu status=%u p99_ms=%.3f\n",
+              pacs::tools::median(all), pacs::tools::percentile(all, 95), total / seconds,
+              workers.back().bytes, workers.back().status, pacs::tools::percentile(all, 99));
   return 0;
 }
