@@ -8,10 +8,10 @@
 #    (multipart/related application/dicom) on 40 preloaded studies of 10 instances;
 #  - an HL7 stream: ORM^O01 new orders on one MLLP connection, each waiting for its AA
 #    (pacsnode-mllp-timer).
-# The node is warmed up first (each kind of traffic a little); its RSS, open file descriptors and
-# threads are read then ("before"), sampled every 0.25 s during the load (peak VmHWM, reset after
-# the warm-up), and read again after it, once the clients are gone: the fd and thread counts get up
-# to 30 s to fall back. The summary shows, per operation, count, ops/s, errors, p50 and p99.
+# The node is preloaded (400 instances) and warmed up with the same mix for 15 s; its RSS, open
+# file descriptors and threads are read then ("before"), sampled every 0.25 s during the load (peak;
+# VmHWM is reset after the warm-up), and read again after it, once the clients are gone: the fd and
+# thread counts get up to 30 s to fall back. The summary shows, per operation, count, ops/s, errors, p50 and p99.
 # Fails on any error, on more fds or threads after the load than before it (a leak), on a peak RSS
 # above --max-rss-mb, and when the index lacks an acknowledged instance or order.
 #
