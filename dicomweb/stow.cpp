@@ -10,6 +10,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
@@ -33,6 +37,20 @@ struct Part {
   TempFile file;
   int fd = -1;
   std::string error;  // set when the part cannot be stored, whatever its content
+  std::uint16_t failure = kCannotUnderstand;  // the Failure Reason that goes with error
+  bool disk_full = false;
+
+  // A write to the temp file failed with errno `error_number`: the part cannot be stored, for
+  // want of resources (A700), not for anything in it.
+  void write_failed(int error_number) {
+    const Error why{storage_error_code(error_number),
+                    std::string("cannot write the part to disk: ") + std::strerror(error_number)};
+    failure = store_status_for(why);
+    error = why.message;
+    disk_full = why.code == ErrorCode::StorageFull;
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
 };
 
 struct Identity {
@@ -43,6 +61,7 @@ struct PartOutcome {
   Identity identity;
   std::uint16_t failure = 0;  // 0: stored
   std::string why;
+  bool disk_full = false;  // failed for want of space
 };
 
 Identity identity_of(const std::filesystem::path& file) {
@@ -78,12 +97,17 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
     co_return;
   }
 
+  // At the data disk's reserve nothing can be stored: refused before the body is read.
+  if (auto room = context.ingest.check_room(); !room) {
+    reply_error(exchange, http::status::insufficient_storage, room.error().message);
+    co_return;
+  }
+
   std::vector<Part> parts;
   auto close_current = [&] {
     if (!parts.empty() && parts.back().fd >= 0) {
-      if (::close(parts.back().fd) != 0 && parts.back().error.empty())
-        parts.back().error = "cannot write the part to disk";
-      parts.back().fd = -1;
+      const int fd = std::exchange(parts.back().fd, -1);
+      if (::close(fd) != 0 && parts.back().error.empty()) parts.back().write_failed(errno);
     }
   };
   MultipartReader reader(
@@ -113,9 +137,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
                          const ssize_t n = ::write(part.fd, bytes.data(), bytes.size());
                          if (n < 0 && errno == EINTR) continue;
                          if (n <= 0) {
-                           part.error = "cannot write the part to disk";
-                           ::close(part.fd);
-                           part.fd = -1;
+                           part.write_failed(n < 0 ? errno : ENOSPC);
                            break;
                          }
                          bytes = bytes.subspan(static_cast<std::size_t>(n));
@@ -156,7 +178,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
   std::vector<std::function<PartOutcome()>> tasks;
   for (Part& part : parts) {
     tasks.push_back([&context, &study, &part]() -> PartOutcome {
-      if (!part.error.empty()) return {{}, kCannotUnderstand, part.error};
+      if (!part.error.empty()) return {{}, part.failure, part.error, part.disk_full};
       PartOutcome out;
       out.identity = identity_of(part.file.path());
       if (!study.empty() && out.identity.study != study) {
@@ -168,6 +190,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
       if (!stored) {
         out.failure = store_status_for(stored.error());
         out.why = stored.error().message;
+        out.disk_full = stored.error().code == ErrorCode::StorageFull;
       }
       return out;
     });
@@ -201,8 +224,12 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
   }
   if (!only_study.empty())
     response.putAndInsertString(DCM_RetrieveURL, (base + "/studies/" + only_study).c_str());
+  // Nothing stored: 409, or 507 when the disk (or the index's) had no room for any of it.
+  const bool no_room = std::any_of(outcomes.begin(), outcomes.end(),
+                                   [](const PartOutcome& o) { return o.disk_full; });
   const http::status status = stored == outcomes.size() ? http::status::ok
                               : stored > 0              ? http::status::accepted
+                              : no_room                 ? http::status::insufficient_storage
                                                         : http::status::conflict;
   exchange.respond(status, "application/dicom+json", to_dicom_json(response));
 }

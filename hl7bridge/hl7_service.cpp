@@ -104,6 +104,17 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
                                         "message type " + type + " is not supported", "MSH", 1, 9});
   }
 
+  // A failure that may pass (a full disk, the database restarting): AE 207 with the reason, and
+  // not recorded, so that the same message sent again later is applied.
+  auto retry_later = [&](const Error& error) -> std::optional<std::string> {
+    PACS_LOG(Error) << "HL7 " << type << " " << control_id << " from " << sender
+                    << " not applied: " << error.message;
+    return answer(AckCode::AE,
+                  AckError{207, "not applied, send again later: " + error.message, "MSH", 1, 0});
+  };
+  if (options_.room_for_writes)
+    if (auto room = options_.room_for_writes(); !room) return retry_later(room.error());
+
   // Applies the message's effect together with its record (the AA we are about to send).
   record.ack_code = "AA";
   record.ack = answer(AckCode::AA, std::nullopt);
@@ -124,9 +135,8 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
       case ErrorCode::IndexUnavailable:
       case ErrorCode::Conflict:
       case ErrorCode::StorageFailure:
-        // May pass: no answer, so the sender sends the message again later.
-        PACS_LOG(Error) << "HL7 " << control_id << " not applied: " << applied.error().message;
-        return std::nullopt;
+      case ErrorCode::StorageFull:
+        return retry_later(applied.error());
       default:
         // Would fail again the same way: AE 207 (application internal error), recorded.
         return refuse(AckCode::AE, AckError{207, applied.error().message, "MSH", 1, 0});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,9 @@ struct Hl7Options {
   std::string application = "PACSNODE";  // MSH-3 of our acknowledgements
   std::string facility;                  // MSH-4
   OrderOptions orders;
+  // Asked before a message is applied: an error (the data disk at its reserve) answers AE 207,
+  // unrecorded, so the sender sends the message again later. Empty: always room.
+  std::function<Result<void>()> room_for_writes;
 };
 
 class Hl7Service {

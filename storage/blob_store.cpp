@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -13,6 +14,12 @@
 
 namespace pacs {
 namespace fs = std::filesystem;
+
+ErrorCode storage_error_code(int error_number) {
+  return error_number == ENOSPC || error_number == EDQUOT ? ErrorCode::StorageFull
+                                                          : ErrorCode::StorageFailure;
+}
+
 namespace {
 
 // fsync, not fdatasync: the rename changed the file's inode (ctime), and on ext4 and XFS the
@@ -26,7 +33,7 @@ Result<void> sync_path(const fs::path& path, bool directory) {
   const int saved = errno;
   ::close(fd);
   if (rc != 0)
-    return fail(ErrorCode::StorageFailure,
+    return fail(storage_error_code(saved),
                 "cannot sync " + path.string() + ": " + std::strerror(saved));
   return {};
 }
@@ -120,7 +127,7 @@ Result<std::string> BlobStore::place(TempFile& temp, const Uid& study, const Uid
   while (::renameat2(AT_FDCWD, temp.path().c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) !=
          0) {
     if (errno != EEXIST || ++attempts == 3)
-      return fail(ErrorCode::StorageFailure,
+      return fail(storage_error_code(errno),
                   "cannot move " + temp.path().string() + " into place: " + std::strerror(errno));
     target = dir / (sop.str() + "." + random_tag() + ".dcm");
   }
@@ -136,6 +143,12 @@ Result<void> BlobStore::sync_file(const std::string& relative_path) {
 Result<void> BlobStore::sync_directory_of(const std::string& relative_path) {
   if (!sync_directories_) return {};
   return sync_path((root_ / relative_path).parent_path(), true);
+}
+
+std::optional<std::uint64_t> BlobStore::free_bytes() const {
+  struct statvfs info {};
+  if (::statvfs(root_.c_str(), &info) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
 }
 
 void BlobStore::remove(const std::string& relative_path) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -26,6 +27,9 @@ class TempFile {
  private:
   std::filesystem::path path_;
 };
+
+// StorageFull for a full disk or exhausted quota (ENOSPC, EDQUOT), else StorageFailure.
+ErrorCode storage_error_code(int error_number);
 
 class BlobStore {
  public:
@@ -60,6 +64,8 @@ class BlobStore {
   }
   void remove(const std::string& relative_path);
   const std::filesystem::path& root() const { return root_; }
+  // The space on the store's filesystem that this process may still fill (nullopt if unknown).
+  std::optional<std::uint64_t> free_bytes() const;
 
  private:
   explicit BlobStore(std::filesystem::path root) : root_(std::move(root)) {}

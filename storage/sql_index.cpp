@@ -47,15 +47,24 @@ class ConnectionPool {
   };
 
   Lease borrow() {
-    {
-      std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        auto c = std::move(idle_.back());
+    // Bounded by the idle list, which only shrinks here.
+    while (true) {
+      std::unique_ptr<sql::Connection> c;
+      {
+        std::lock_guard lock(mu_);
+        if (idle_.empty()) break;
+        c = std::move(idle_.back());
         idle_.pop_back();
-        return Lease(*this, std::move(c));
       }
+      // One the server dropped (it restarted) is replaced rather than failing a request.
+      if (c->usable()) return Lease(*this, std::move(c));
     }
     return Lease(*this, factory_());
+  }
+
+  void drop_idle() {
+    std::lock_guard lock(mu_);
+    idle_.clear();
   }
 
  private:
@@ -464,7 +473,18 @@ class SqlIndex final : public Index {
         throw;
       }
     } catch (const sql::SqlError& e) {
-      return fail(e.transient() ? ErrorCode::Conflict : ErrorCode::IndexUnavailable, e.what());
+      switch (e.kind()) {
+        case sql::SqlFailure::Transient:
+          return fail(ErrorCode::Conflict, e.what());
+        case sql::SqlFailure::DiskFull:
+          return fail(ErrorCode::StorageFull, e.what());
+        case sql::SqlFailure::ConnectionLost:
+          pool_.drop_idle();  // they went with the same server
+          return fail(ErrorCode::IndexUnavailable, e.what());
+        case sql::SqlFailure::Statement:
+          break;
+      }
+      return fail(ErrorCode::IndexUnavailable, e.what());
     }
   }
 

@@ -155,6 +155,10 @@ const std::vector<Flag>& flags() {
        }},
       {"--http-max-request-mb", "N", "largest HTTP request body, e.g. a STOW upload (default 8192)",
        in_range(&Config::http_max_request_mb, 1048576, "--http-max-request-mb")},
+      {"--min-free-mb", "N",
+       "free space kept on the data disk; below it new objects are refused (C-STORE A700, "
+       "STOW-RS 507) until space returns (default 128)",
+       in_range(&Config::min_free_mb, 1048576, "--min-free-mb")},
       {"--http-max-connections", "N",
        "HTTP connections served at once; one more gets 503 (default 512)",
        in_range(&Config::http_max_connections, 100000, "--http-max-connections")},
@@ -340,6 +344,7 @@ Result<void> load_config_file(const std::string& path, Config& config) {
   }
   const std::tuple<const char*, const char*, const char*> numbers[] = {
       {"http", "max_connections", "--http-max-connections"},
+      {"storage", "min_free_mb", "--min-free-mb"},
       {"mllp", "max_message_kb", "--mllp-max-message-kb"},
       {"mllp", "idle_seconds", "--mllp-idle-seconds"}};
   for (auto [section, key, name] : numbers)

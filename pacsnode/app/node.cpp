@@ -13,7 +13,8 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
   node.committer = std::make_unique<GroupCommitter>(*node.index, *node.blobs);
   node.ingest = std::make_unique<IngestService>(*node.blobs, *node.index, *node.committer,
                                                 config.duplicate_policy, config.routes,
-                                                std::move(forwarding_queued));
+                                                std::move(forwarding_queued),
+                                                config.min_free_mb << 20);
   return node;
 }
 

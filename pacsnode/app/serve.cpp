@@ -139,6 +139,9 @@ int serve(const Config& config) {
   // The HL7 face, on loopback only until TLS and peer checks exist (see README).
   hl7::Hl7Options hl7_options;
   hl7_options.orders.station_aet_by_modality = config.worklist_station_aets;
+  // Below the data disk's reserve nothing new is written, orders included: the SQLite index
+  // shares that disk, and a RIS holds and resends what gets AE.
+  hl7_options.room_for_writes = [&node] { return node->ingest->check_room(); };
   ReportService reports(*node->index, *node->ingest, *node->blobs);
   hl7::Hl7Service hl7_service(*node->index, hl7_options, &reports);
   std::unique_ptr<hl7::MllpServer> mllp;

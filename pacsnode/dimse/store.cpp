@@ -9,10 +9,16 @@
 namespace pacs::dimse {
 
 OFCondition Scp::handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationContextID id) {
+  // With the data disk at its reserve, the data set is read and dropped, and the answer is
+  // "out of resources": writing it would fail partway, and DCMTK can only abort the association
+  // when a write fails mid-receive.
+  const auto room = context_.ingest.check_room();
   TempFile temp = context_.ingest.new_temp_file();
-  OFCondition c = receiveSTORERequest(request, id, OFString(temp.path().c_str()));
+  const std::string target = room ? temp.path().string() : "/dev/null";
+  OFCondition c = receiveSTORERequest(request, id, OFString(target.c_str()));
   if (c.bad()) {
-    // The association broke while the dataset streamed in: nothing to answer, nothing stored.
+    // The association broke while the dataset streamed in (or the disk filled under it): nothing
+    // to answer, nothing stored.
     PACS_LOG(Warn) << "C-STORE of " << trimmed(request.AffectedSOPInstanceUID) << " from "
                    << calling_ << " not received: " << c.text();
     ++failed_;
@@ -20,7 +26,8 @@ OFCondition Scp::handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationCont
   }
   const Announced announced{trimmed(request.AffectedSOPClassUID),
                             trimmed(request.AffectedSOPInstanceUID), calling_};
-  auto stored = context_.ingest.ingest(std::move(temp), announced);
+  auto stored = room ? context_.ingest.ingest(std::move(temp), announced)
+                     : Result<Stored>(tl::unexpected(room.error()));
   if (stored) {
     ++stored_;
     PACS_LOG(Debug) << "C-STORE " << stored->sop_instance_uid << " (study " << stored->study_uid

@@ -153,15 +153,27 @@ const char* to_string(IngestOutcome outcome) {
 
 IngestService::IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer,
                              DuplicatePolicy policy, std::vector<RouteRule> routes,
-                             std::function<void()> forwarding_queued)
+                             std::function<void()> forwarding_queued, std::uint64_t min_free_bytes)
     : blobs_(blobs),
       index_(index),
       committer_(committer),
       policy_(policy),
       routes_(std::move(routes)),
-      forwarding_queued_(std::move(forwarding_queued)) {}
+      forwarding_queued_(std::move(forwarding_queued)),
+      min_free_bytes_(min_free_bytes) {}
+
+Result<void> IngestService::check_room() const {
+  if (min_free_bytes_ == 0) return {};
+  const auto free = blobs_.free_bytes();
+  if (!free || *free >= min_free_bytes_) return {};
+  // Short: a C-STORE carries it as its Error Comment (64 characters).
+  return fail(ErrorCode::StorageFull, "data disk full (" + std::to_string(*free >> 20) +
+                                          " MB free, " + std::to_string(min_free_bytes_ >> 20) +
+                                          " MB kept free)");
+}
 
 Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announced>& announced) {
+  if (auto room = check_room(); !room) return tl::unexpected(room.error());
   auto parsed = parse_received(file.path(), announced, routes_);
   if (!parsed) return tl::unexpected(parsed.error());
   IndexEntry& entry = parsed->entry;

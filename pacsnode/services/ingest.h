@@ -55,11 +55,19 @@ struct Stored {
 
 class IngestService {
  public:
+  // min_free_bytes: the space kept free on the data disk; below it new objects are refused
+  // (StorageFull) rather than let the disk fill mid-object, which would leave the index (when it
+  // shares the disk) and the other faces without room.
   IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer, DuplicatePolicy policy,
-                std::vector<RouteRule> routes = {}, std::function<void()> forwarding_queued = {});
+                std::vector<RouteRule> routes = {}, std::function<void()> forwarding_queued = {},
+                std::uint64_t min_free_bytes = 0);
 
   // Where a face writes an arriving object before handing it to ingest().
   TempFile new_temp_file() { return blobs_.new_temp_file(); }
+
+  // StorageFull when the data disk is below its reserve: a face asks before it receives an
+  // object, so that it can refuse it properly instead of failing halfway through writing it.
+  Result<void> check_room() const;
 
   // Validates a complete Part 10 file, places it durably in the blob store and commits it to the
   // index. Returns only after both are durable, or with an error that left nothing behind.
@@ -75,6 +83,7 @@ class IngestService {
   DuplicatePolicy policy_;
   std::vector<RouteRule> routes_;
   std::function<void()> forwarding_queued_;
+  std::uint64_t min_free_bytes_;
 };
 
 }  // namespace pacs

@@ -13,6 +13,7 @@ std::uint16_t store_status_for(const Error& error) {
     case ErrorCode::Duplicate:
       return 0x0111;  // Duplicate SOP Instance (PS3.7 C.4)
     case ErrorCode::StorageFailure:
+    case ErrorCode::StorageFull:
     case ErrorCode::IndexUnavailable:
     case ErrorCode::Conflict:
       return 0xA700;  // Refused: out of resources

@@ -13,6 +13,7 @@ enum class ErrorCode {
   Duplicate,        // a duplicate SOP Instance UID refused by policy
   NotFound,
   StorageFailure,    // the blob store could not write or sync
+  StorageFull,       // the data disk is full, or below the free space the node keeps
   IndexUnavailable,  // the index database failed or cannot be reached
   Conflict,          // a transient conflict (serialization failure, busy): retry may help
 };

@@ -16,6 +16,8 @@ const char* to_string(ErrorCode code) {
       return "not found";
     case ErrorCode::StorageFailure:
       return "storage failure";
+    case ErrorCode::StorageFull:
+      return "storage full";
     case ErrorCode::IndexUnavailable:
       return "index unavailable";
     case ErrorCode::Conflict:

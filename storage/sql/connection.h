@@ -36,16 +36,24 @@ class Row {
 
 enum class Dialect { Sqlite, Postgresql };
 
+// What kind of failure a driver reported, for what the caller can do about it.
+enum class SqlFailure {
+  Statement,       // the statement or the database failed: the connection may be unusable
+  Transient,       // serialization failure, deadlock, busy: the whole transaction may be retried
+  DiskFull,        // the database's disk is full: nothing was written; may pass when space returns
+  ConnectionLost,  // the server went away (restart, network): a new connection may work
+};
+
 // Thrown by drivers; the index turns it into an Error value at its boundary.
 class SqlError : public std::runtime_error {
  public:
-  SqlError(std::string message, bool transient)
-      : std::runtime_error(std::move(message)), transient_(transient) {}
-  // A serialization failure, deadlock or busy database: the whole transaction may be retried.
-  bool transient() const { return transient_; }
+  SqlError(std::string message, SqlFailure kind)
+      : std::runtime_error(std::move(message)), kind_(kind) {}
+  SqlFailure kind() const { return kind_; }
+  bool transient() const { return kind_ == SqlFailure::Transient; }
 
  private:
-  bool transient_;
+  SqlFailure kind_;
 };
 
 class Connection {
@@ -60,6 +68,8 @@ class Connection {
   virtual void begin() = 0;
   virtual void commit() = 0;
   virtual void rollback() = 0;
+  // Whether an idle connection can still be used (a server restart ends a client connection).
+  virtual bool usable() { return true; }
 };
 
 // Rolls back unless committed.

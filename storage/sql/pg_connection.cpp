@@ -1,5 +1,7 @@
 // PostgreSQL driver on libpqxx 6.4: statements are prepared once per connection and run with text
 // parameters ('?' becomes $n); bytea travels in hex form.
+#include <poll.h>
+
 #include <pqxx/pqxx>
 
 #include <map>
@@ -53,17 +55,22 @@ std::string number_placeholders(std::string_view sql) {
   return out;
 }
 
-bool is_transient(const pqxx::sql_error& e) {
+SqlFailure failure_of(const pqxx::sql_error& e) {
   const std::string& state = e.sqlstate();
   // 40001 serialization_failure, 40P01 deadlock_detected, 55P03 lock_not_available
-  return state == "40001" || state == "40P01" || state == "55P03";
+  if (state == "40001" || state == "40P01" || state == "55P03") return SqlFailure::Transient;
+  if (state == "53100") return SqlFailure::DiskFull;  // disk_full
+  // Class 57P: the server is shutting down or restarting; 08: the connection failed.
+  if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0) return SqlFailure::ConnectionLost;
+  return SqlFailure::Statement;
 }
 
 class PgConnection final : public Connection {
  public:
   explicit PgConnection(const std::string& url) try : connection_(url), work_(connection_) {
   } catch (const std::exception& e) {
-    throw SqlError(std::string("cannot connect to PostgreSQL: ") + e.what(), false);
+    throw SqlError(std::string("cannot connect to PostgreSQL: ") + e.what(),
+                   SqlFailure::ConnectionLost);
   }
 
   Dialect dialect() const override { return Dialect::Postgresql; }
@@ -122,6 +129,14 @@ class PgConnection final : public Connection {
     return rows;
   }
 
+  // An idle connection has nothing to read: data or end-of-file means the server spoke (the
+  // notice it sends as it shuts down or restarts) or hung up. A cheap poll, no round trip.
+  bool usable() override {
+    if (!connection_.is_open()) return false;
+    pollfd idle{connection_.sock(), POLLIN, 0};
+    return ::poll(&idle, 1, 0) == 0;
+  }
+
   void begin() override { execute_script("BEGIN"); }
   void commit() override { execute_script("COMMIT"); }
   void rollback() override { execute_script("ROLLBACK"); }
@@ -132,11 +147,12 @@ class PgConnection final : public Connection {
     try {
       f();
     } catch (const pqxx::sql_error& e) {
-      throw SqlError(std::string("PostgreSQL: ") + e.what(), is_transient(e));
+      throw SqlError(std::string("PostgreSQL: ") + e.what(), failure_of(e));
     } catch (const pqxx::broken_connection& e) {
-      throw SqlError(std::string("PostgreSQL connection lost: ") + e.what(), false);
+      throw SqlError(std::string("PostgreSQL connection lost: ") + e.what(),
+                     SqlFailure::ConnectionLost);
     } catch (const std::exception& e) {
-      throw SqlError(std::string("PostgreSQL: ") + e.what(), false);
+      throw SqlError(std::string("PostgreSQL: ") + e.what(), SqlFailure::Statement);
     }
   }
 

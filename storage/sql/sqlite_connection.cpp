@@ -9,9 +9,11 @@
 namespace pacs::sql {
 namespace {
 
-bool is_transient(int code) {
+SqlFailure failure_of(int code) {
   const int primary = code & 0xff;
-  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return SqlFailure::Transient;
+  if (primary == SQLITE_FULL) return SqlFailure::DiskFull;
+  return SqlFailure::Statement;
 }
 
 class SqliteConnection final : public Connection {
@@ -23,7 +25,7 @@ class SqliteConnection final : public Connection {
     if (rc != SQLITE_OK) {
       std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close(db_);
-      throw SqlError("cannot open SQLite index " + path + ": " + message, false);
+      throw SqlError("cannot open SQLite index " + path + ": " + message, failure_of(rc));
     }
     sqlite3_busy_timeout(db_, 10000);
     execute_script(
@@ -44,7 +46,7 @@ class SqliteConnection final : public Connection {
     if (rc != SQLITE_OK) {
       std::string text = message ? message : sqlite3_errstr(rc);
       sqlite3_free(message);
-      throw SqlError("SQLite: " + text, is_transient(rc));
+      throw SqlError("SQLite: " + text, failure_of(rc));
     }
   }
 
@@ -61,7 +63,7 @@ class SqliteConnection final : public Connection {
       if (rc != SQLITE_ROW) {
         std::string message = sqlite3_errmsg(db_);
         sqlite3_reset(statement);
-        throw SqlError("SQLite: " + message, is_transient(rc));
+        throw SqlError("SQLite: " + message, failure_of(rc));
       }
       rows.push_back(read_row(statement));
     }
@@ -83,7 +85,7 @@ class SqliteConnection final : public Connection {
     const int rc =
         sqlite3_prepare_v2(db_, key.c_str(), static_cast<int>(key.size()), &statement, nullptr);
     if (rc != SQLITE_OK)
-      throw SqlError("SQLite prepare: " + std::string(sqlite3_errmsg(db_)), false);
+      throw SqlError("SQLite prepare: " + std::string(sqlite3_errmsg(db_)), SqlFailure::Statement);
     statements_.emplace(std::move(key), statement);
     return statement;
   }

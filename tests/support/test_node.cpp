@@ -48,7 +48,9 @@ std::optional<std::string> index_url_for(const std::string& backend) {
   return url.substr(0, url.rfind('/') + 1) + name;
 }
 
-TestNode::TestNode(Options options) : options_(std::move(options)) {}
+TestNode::TestNode(Options options) : options_(std::move(options)) {
+  fs::create_directories(data_dir_);
+}
 
 TestNode::~TestNode() {
   if (process_) process_->stop();
@@ -63,7 +65,7 @@ void TestNode::start() {
     std::vector<std::string> argv = {pacsnode_binary(),
                                      "serve",
                                      "--data-dir",
-                                     data_.path().string(),
+                                     data_dir_.string(),
                                      "--db",
                                      options_.db,
                                      "--dimse-port",
@@ -108,14 +110,14 @@ std::string TestNode::log() const {
 }
 
 std::unique_ptr<Index> TestNode::open_index() const {
-  auto index = Index::open(options_.db, data_.path());
+  auto index = Index::open(options_.db, data_dir_);
   if (!index) throw std::runtime_error(index.error().message);
   return std::move(*index);
 }
 
 CommandResult TestNode::fsck(bool repair) const {
-  std::vector<std::string> argv = {pacsnode_binary(),     "fsck", "--data-dir",
-                                   data_.path().string(), "--db", options_.db};
+  std::vector<std::string> argv = {pacsnode_binary(),  "fsck", "--data-dir",
+                                   data_dir_.string(), "--db", options_.db};
   if (repair) argv.push_back("--repair");
   return run(argv);
 }

@@ -60,7 +60,9 @@ class TestNode {
   int http_port() const { return http_port_; }
   int mllp_port() const { return mllp_port_; }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
-  const std::filesystem::path& data_dir() const { return data_.path(); }
+  // The node's data directory: a folder of its own (the node's log is beside it), so that a test
+  // can mount a small filesystem there.
+  const std::filesystem::path& data_dir() const { return data_dir_; }
   const std::string& db() const { return options_.db; }
   std::string log() const;
   // A second connection to the node's index, for checking what it holds.
@@ -71,6 +73,7 @@ class TestNode {
  private:
   Options options_;
   TempDir data_;
+  std::filesystem::path data_dir_ = data_.path() / "data";
   int dimse_port_ = 0, http_port_ = 0, mllp_port_ = 0;
   std::unique_ptr<Background> process_;
 };
