@@ -38,7 +38,7 @@ struct Part {
   int fd = -1;
   std::string error;  // set when the part cannot be stored, whatever its content
   std::uint16_t failure = kCannotUnderstand;  // the Failure Reason that goes with error
-  bool disk_full = false;
+  std::optional<ErrorCode> cause;             // of a failure to write it
 
   // A write to the temp file failed with errno `error_number`: the part cannot be stored, for
   // want of resources (A700), not for anything in it.
@@ -47,7 +47,7 @@ struct Part {
                     std::string("cannot write the part to disk: ") + std::strerror(error_number)};
     failure = store_status_for(why);
     error = why.message;
-    disk_full = why.code == ErrorCode::StorageFull;
+    cause = why.code;
     if (fd >= 0) ::close(fd);
     fd = -1;
   }
@@ -61,8 +61,21 @@ struct PartOutcome {
   Identity identity;
   std::uint16_t failure = 0;  // 0: stored
   std::string why;
-  bool disk_full = false;  // failed for want of space
+  std::optional<ErrorCode> cause;  // why it failed, where the node knows
 };
+
+// Nothing stored: 409 when the instances were at fault; 507 when the disk had no room, 503 when
+// the index could not be reached, for any of them (the client may send them again later).
+http::status status_when_none_stored(const std::vector<PartOutcome>& outcomes) {
+  const auto any = [&outcomes](ErrorCode code) {
+    return std::any_of(outcomes.begin(), outcomes.end(),
+                       [code](const PartOutcome& o) { return o.cause == code; });
+  };
+  if (any(ErrorCode::StorageFull)) return http::status::insufficient_storage;
+  if (any(ErrorCode::IndexUnavailable) || any(ErrorCode::Conflict))
+    return http::status::service_unavailable;
+  return http::status::conflict;
+}
 
 Identity identity_of(const std::filesystem::path& file) {
   DcmFileFormat ff;
@@ -114,7 +127,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
       boundary, {.begin_part =
                      [&](const PartHeaders& headers) {
                        if (parts.size() == kMaxParts) return false;
-                       Part part{context.ingest.new_temp_file(), -1, {}};
+                       Part part{context.ingest.new_temp_file(), -1, {}, kCannotUnderstand, {}};
                        const auto type = headers.count("content-type")
                                              ? parse_media_type(headers.at("content-type"))
                                              : std::optional<MediaType>{};
@@ -178,7 +191,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
   std::vector<std::function<PartOutcome()>> tasks;
   for (Part& part : parts) {
     tasks.push_back([&context, &study, &part]() -> PartOutcome {
-      if (!part.error.empty()) return {{}, part.failure, part.error, part.disk_full};
+      if (!part.error.empty()) return {{}, part.failure, part.error, part.cause};
       PartOutcome out;
       out.identity = identity_of(part.file.path());
       if (!study.empty() && out.identity.study != study) {
@@ -190,7 +203,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
       if (!stored) {
         out.failure = store_status_for(stored.error());
         out.why = stored.error().message;
-        out.disk_full = stored.error().code == ErrorCode::StorageFull;
+        out.cause = stored.error().code;
       }
       return out;
     });
@@ -224,13 +237,9 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
   }
   if (!only_study.empty())
     response.putAndInsertString(DCM_RetrieveURL, (base + "/studies/" + only_study).c_str());
-  // Nothing stored: 409, or 507 when the disk (or the index's) had no room for any of it.
-  const bool no_room = std::any_of(outcomes.begin(), outcomes.end(),
-                                   [](const PartOutcome& o) { return o.disk_full; });
   const http::status status = stored == outcomes.size() ? http::status::ok
                               : stored > 0              ? http::status::accepted
-                              : no_room                 ? http::status::insufficient_storage
-                                                        : http::status::conflict;
+                                                        : status_when_none_stored(outcomes);
   exchange.respond(status, "application/dicom+json", to_dicom_json(response));
 }
 
