@@ -1,13 +1,11 @@
 // pacsnode: one binary, subcommands. `pacsnode serve` runs the node; `pacsnode import` loads files.
 #include <dcmtk/dcmdata/dcdict.h>
-#include <dcmtk/dcmdata/dcrledrg.h>
-#include <dcmtk/dcmjpeg/djdecode.h>
-#include <dcmtk/dcmjpls/djdecode.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "codecs/registry.h"
 #include "pacsnode/app/config.h"
 #include "pacsnode/app/dcmtk_log.h"
 #include "pacsnode/app/fsck_command.h"
@@ -62,10 +60,9 @@ int main(int argc, char** argv) {
                  "pacsnode: the DICOM data dictionary is not loaded (is DCMDICTPATH right?)\n");
     return 1;
   }
-  // Decoders let the import read compressed files that lack a meta header.
-  DJDecoderRegistration::registerCodecs();
-  DJLSDecoderRegistration::registerCodecs();
-  DcmRLEDecoderRegistration::registerCodecs();
+  // Every compressed syntax the node reads and converts (retrieve conversions, rendering, import
+  // of files without a meta header).
+  const pacs::codecs::CodecRegistry codecs;
 
   int rc = 2;
   if (command == "serve") {
@@ -88,8 +85,5 @@ int main(int argc, char** argv) {
   } else {
     std::fprintf(stderr, "pacsnode: unknown command '%s' (try --help)\n", command.c_str());
   }
-  DcmRLEDecoderRegistration::cleanup();
-  DJLSDecoderRegistration::cleanup();
-  DJDecoderRegistration::cleanup();
   return rc;
 }

@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh [--no-setup] [--seconds N] [--jobs N=2] [--targets a,b,...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all_targets=(hl7_message mllp_framer multipart url dicom_json part10)
+all_targets=(hl7_message mllp_framer multipart url dicom_json part10 j2k_decode)
 setup=1 seconds=300 jobs=2 targets=("${all_targets[@]}")
 usage() {
   echo "usage: scripts/fuzz.sh [--no-setup] [--seconds N] [--jobs N] [--targets $(IFS=,; echo "${all_targets[*]}")]"
