@@ -14,6 +14,7 @@ packages=(
   zlib1g-dev                               # deflated objects
   libgtest-dev googletest                  # tests
   dicom3tools                              # dciodvfy: an independent check of the objects we make
+  libopenjp2-tools libgdcm-tools           # opj_compress/opj_decompress, gdcmconv: JPEG 2000 peers
   clang                                    # libFuzzer and the sanitizers (scripts/fuzz.sh)
   curl procps psmisc
 )
