@@ -11,6 +11,7 @@
 
 #include "tests/support/dicom_files.h"
 #include "tests/support/process.h"
+#include "tests/support/storescp.h"
 #include "tests/support/test_node.h"
 
 namespace pacs {
@@ -18,29 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TestNode;
 
-// A DCMTK storescp on a free port, writing what it receives to a folder. By default it accepts
-// uncompressed syntaxes only; "+xa" makes it accept every syntax.
-class Receiver {
- public:
-  explicit Receiver(std::vector<std::string> options = {}) : port_(testing::free_port()) {
-    fs::create_directories(dir_.path() / "in");
-    std::vector<std::string> argv{"storescp", "-aet", "DEST", "--output-directory",
-                                  (dir_.path() / "in").string()};
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back(std::to_string(port_));
-    process_ = std::make_unique<testing::Background>(argv, (dir_.path() / "storescp.log").string(),
-                                                     std::vector<std::string>{"TCP_NODELAY=1"});
-    for (int i = 0; i < 500 && !testing::port_accepts(port_); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  int port() const { return port_; }
-  std::vector<fs::path> files() const { return testing::files_below(dir_.path() / "in"); }
-
- private:
-  testing::TempDir dir_;
-  int port_;
-  std::unique_ptr<testing::Background> process_;
-};
+using Receiver = testing::Storescp;
 
 struct MoveOutcome {
   std::string final_status;
