@@ -41,6 +41,7 @@ void route_messages(opj_codec_t* codec, std::string& error) {
 struct Source {
   const unsigned char* data;
   std::size_t size, at = 0;
+  void move_to(std::size_t to) { at = std::min(size, to); }
 };
 
 OPJ_SIZE_T source_read(void* buffer, OPJ_SIZE_T wanted, void* user) {
@@ -52,11 +53,14 @@ OPJ_SIZE_T source_read(void* buffer, OPJ_SIZE_T wanted, void* user) {
   return n;
 }
 
-OPJ_OFF_T source_skip(OPJ_OFF_T count, void* user) {
-  auto* s = static_cast<Source*>(user);
-  if (count < 0 && static_cast<std::size_t>(-count) > s->at) return -1;
-  s->at = count < 0 ? s->at - static_cast<std::size_t>(-count)
-                    : std::min(s->size, s->at + static_cast<std::size_t>(count));
+// Moves a memory stream's position by `count` (OpenJPEG skips both ways); a reader stops at its
+// end, a writer grows.
+template <typename Memory>
+OPJ_OFF_T skip_in(OPJ_OFF_T count, void* user) {
+  auto* m = static_cast<Memory*>(user);
+  if (count < 0 && static_cast<std::size_t>(-count) > m->at) return -1;
+  m->move_to(count < 0 ? m->at - static_cast<std::size_t>(-count)
+                       : m->at + static_cast<std::size_t>(count));
   return count;
 }
 
@@ -73,7 +77,7 @@ Stream reading(Source& source) {
   opj_stream_set_user_data(stream.get(), &source, nullptr);
   opj_stream_set_user_data_length(stream.get(), source.size);
   opj_stream_set_read_function(stream.get(), source_read);
-  opj_stream_set_skip_function(stream.get(), source_skip);
+  opj_stream_set_skip_function(stream.get(), skip_in<Source>);
   opj_stream_set_seek_function(stream.get(), source_seek);
   return stream;
 }
@@ -86,6 +90,10 @@ struct Sink {
     if (bytes.size() < size) bytes.resize(std::max(size, bytes.size() * 2));
     end = std::max(end, size);
   }
+  void move_to(std::size_t to) {
+    at = to;
+    reach(at);
+  }
 };
 
 OPJ_SIZE_T sink_write(void* buffer, OPJ_SIZE_T count, void* user) {
@@ -96,20 +104,10 @@ OPJ_SIZE_T sink_write(void* buffer, OPJ_SIZE_T count, void* user) {
   return count;
 }
 
-OPJ_OFF_T sink_skip(OPJ_OFF_T count, void* user) {
-  auto* s = static_cast<Sink*>(user);
-  if (count < 0 && static_cast<std::size_t>(-count) > s->at) return -1;
-  s->at = count < 0 ? s->at - static_cast<std::size_t>(-count)
-                    : s->at + static_cast<std::size_t>(count);
-  s->reach(s->at);
-  return count;
-}
-
 OPJ_BOOL sink_seek(OPJ_OFF_T to, void* user) {
   auto* s = static_cast<Sink*>(user);
   if (to < 0) return OPJ_FALSE;
-  s->at = static_cast<std::size_t>(to);
-  s->reach(s->at);
+  s->move_to(static_cast<std::size_t>(to));
   return OPJ_TRUE;
 }
 
@@ -269,7 +267,7 @@ Result<std::vector<unsigned char>> encode_j2k(std::span<const unsigned char> fra
   if (!stream) return fail(ErrorCode::StorageFailure, "OpenJPEG: out of memory");
   opj_stream_set_user_data(stream.get(), &sink, nullptr);
   opj_stream_set_write_function(stream.get(), sink_write);
-  opj_stream_set_skip_function(stream.get(), sink_skip);
+  opj_stream_set_skip_function(stream.get(), skip_in<Sink>);
   opj_stream_set_seek_function(stream.get(), sink_seek);
   if (!opj_start_compress(codec.get(), image.get(), stream.get()) ||
       !opj_encode(codec.get(), stream.get()) || !opj_end_compress(codec.get(), stream.get()))

@@ -17,6 +17,7 @@
 #include "tests/support/dicom_files.h"
 #include "tests/support/http.h"
 #include "tests/support/mllp.h"
+#include "tests/support/storescp.h"
 #include "tests/support/test_node.h"
 
 namespace pacs {
@@ -134,15 +135,8 @@ struct Acknowledged {
 void stow_until_stopped(int port, const std::vector<fs::path>& files, std::size_t& next,
                         const fs::path& scratch, const std::atomic<bool>& stop,
                         Acknowledged& acked) {
-  const std::string boundary = "pacs-kill-boundary-0123456789";
   for (; next < files.size() && !stop; ++next) {
-    const auto body = scratch / "stow-body";
-    testing::write_multipart(body, boundary, {files[next]});
-    const auto r = testing::http_request(
-        port, "POST", "/dicom-web/studies",
-        {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
-         "Accept: application/dicom+json"},
-        body);
+    const auto r = testing::stow(port, {files[next]}, scratch / "stow-body");
     if (r.status != 200) return;  // the node died under this request
     std::lock_guard lock(acked.mu);
     acked.stowed_sops.insert(testing::identity_of(files[next]).sop_instance_uid);
@@ -204,14 +198,9 @@ TEST_P(KillTest, TwentyKillsOfMixedTrafficLoseAndDuplicateNothing) {
 
   // Every instance is routed on to DEST: its queue item is committed with the instance, and the
   // forwarding cut by each kill must resume after the restart.
-  const int destination_port = testing::free_port();
-  fs::create_directories(corpus.path() / "forwarded");
-  testing::Background destination(
-      {"storescp", "-aet", "DEST", "--output-directory", (corpus.path() / "forwarded").string(),
-       std::to_string(destination_port)},
-      (corpus.path() / "storescp.log").string(), {"TCP_NODELAY=1"});
+  testing::Storescp destination;
   TestNode node({.db = url,
-                 .extra_flags = {"--peer", "DEST=127.0.0.1:" + std::to_string(destination_port),
+                 .extra_flags = {"--peer", "DEST=127.0.0.1:" + std::to_string(destination.port()),
                                  "--route", "->DEST", "--route-retry-seconds", "0.2"}});
   std::set<std::string> acked_files, acked_sops, acked_placers;
   std::size_t stow_next = 0;
@@ -327,7 +316,7 @@ TEST_P(KillTest, TwentyKillsOfMixedTrafficLoseAndDuplicateNothing) {
   const auto rows = index->all_instances();
   ASSERT_TRUE(rows);
   for (const auto& row : *rows) stored.insert(row.sop_instance_uid);
-  for (const auto& file : testing::files_below(corpus.path() / "forwarded"))
+  for (const auto& file : destination.files())
     forwarded.insert(testing::identity_of(file).sop_instance_uid);
   EXPECT_EQ(forwarded, stored) << "every stored instance forwarded";
   ASSERT_EQ(node.stop(), 0);

@@ -15,16 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TestNode;
 
-testing::HttpResponse stow(const TestNode& node, const fs::path& file, const fs::path& scratch) {
-  const std::string boundary = "db-restart-boundary-1234";
-  testing::write_multipart(scratch / "body", boundary, {file});
-  return testing::http_request(
-      node.http_port(), "POST", "/dicom-web/studies",
-      {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
-       "Accept: application/dicom+json"},
-      scratch / "body");
-}
-
 std::vector<fs::path> small_corpus(const fs::path& dir, int seed, int instances) {
   return testing::generate_corpus(
       dir, {"--seed", std::to_string(seed), "--patients", "1", "--studies", "1", "--series", "1",
@@ -52,12 +42,10 @@ TEST(DatabaseRestart, RequestsFailCleanlyWhileItIsDownAndTheNodeReconnectsByItse
       testing::run({"storescu", "-v", "-nh", "-aec", "PACSNODE", "+sd", "+r", "127.0.0.1",
                     std::to_string(node.dimse_port()), (work.path() / "during").string()},
                    std::chrono::seconds(60), {"TCP_NODELAY=1"});
-  std::size_t out_of_resources = 0;
-  for (std::size_t at = refused.output.find("Refused: OutOfResources"); at != std::string::npos;
-       at = refused.output.find("Refused: OutOfResources", at + 1))
-    ++out_of_resources;
+  const std::size_t out_of_resources =
+      testing::responses_with(refused.output, "Refused: OutOfResources");
   EXPECT_EQ(out_of_resources, during.size()) << refused.output;
-  const auto stowed = stow(node, web[0], work.path());
+  const auto stowed = testing::stow(node.http_port(), {web[0]}, work.path() / "body");
   EXPECT_EQ(stowed.status, 503) << stowed.body;
   EXPECT_EQ(testing::http_request(node.http_port(), "GET", "/dicom-web/studies").status, 503);
   const testing::Order second{
@@ -72,7 +60,7 @@ TEST(DatabaseRestart, RequestsFailCleanlyWhileItIsDownAndTheNodeReconnectsByItse
   pg.start();
   EXPECT_EQ(testing::http_request(node.http_port(), "GET", "/dicom-web/studies").status, 200);
   EXPECT_EQ(testing::storescu(node.dimse_port(), {(work.path() / "during").string()}).exit_code, 0);
-  EXPECT_EQ(stow(node, web[0], work.path()).status, 200);
+  EXPECT_EQ(testing::stow(node.http_port(), {web[0]}, work.path() / "body").status, 200);
   EXPECT_EQ(testing::ack_code(hl7.exchange(testing::orm(second)).value_or("")), "AA");
 
   // A restart while the node is idle goes unnoticed by its clients.

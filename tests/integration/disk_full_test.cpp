@@ -52,16 +52,6 @@ std::size_t free_mb(const fs::path& dir) {
   return static_cast<std::size_t>(fs::space(dir).available >> 20);
 }
 
-testing::HttpResponse stow(const TestNode& node, const fs::path& file, const fs::path& scratch) {
-  const std::string boundary = "disk-full-boundary-1234";
-  testing::write_multipart(scratch / "body", boundary, {file});
-  return testing::http_request(
-      node.http_port(), "POST", "/dicom-web/studies",
-      {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
-       "Accept: application/dicom+json"},
-      scratch / "body");
-}
-
 class DiskFullTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(DiskFullTest, IngestIsRefusedWhileTheDiskIsFullAndResumesWhenSpaceReturns) {
@@ -101,14 +91,12 @@ TEST_P(DiskFullTest, IngestIsRefusedWhileTheDiskIsFullAndResumesWhenSpaceReturns
                     std::to_string(node.dimse_port()), (work.path() / "during").string()},
                    std::chrono::seconds(60), {"TCP_NODELAY=1"});
   // -nh: storescu goes on after a refusal (and exits 0): its responses tell.
-  std::size_t out_of_resources = 0;
-  for (std::size_t at = refused.output.find("Refused: OutOfResources"); at != std::string::npos;
-       at = refused.output.find("Refused: OutOfResources", at + 1))
-    ++out_of_resources;
+  const std::size_t out_of_resources =
+      testing::responses_with(refused.output, "Refused: OutOfResources");
   EXPECT_EQ(out_of_resources, during.size()) << "every C-STORE answered A700:\n" << refused.output;
   EXPECT_EQ(refused.output.find("Abort"), std::string::npos) << refused.output;
 
-  const auto stowed = stow(node, web[0], work.path());
+  const auto stowed = testing::stow(node.http_port(), {web[0]}, work.path() / "body");
   EXPECT_EQ(stowed.status, 507) << stowed.body;
   EXPECT_NE(stowed.body.find("data disk full"), std::string::npos) << stowed.body;
 
@@ -126,7 +114,7 @@ TEST_P(DiskFullTest, IngestIsRefusedWhileTheDiskIsFullAndResumesWhenSpaceReturns
   // Space returns: the same traffic now goes through, the HL7 message resent as a RIS would.
   fs::remove(filler);
   EXPECT_EQ(testing::storescu(node.dimse_port(), {(work.path() / "during").string()}).exit_code, 0);
-  EXPECT_EQ(stow(node, web[0], work.path()).status, 200);
+  EXPECT_EQ(testing::stow(node.http_port(), {web[0]}, work.path() / "body").status, 200);
   EXPECT_EQ(testing::ack_code(hl7.exchange(testing::orm(second)).value_or("")), "AA");
   auto index = node.open_index();
   EXPECT_TRUE(index->find_order("FP2", "")->has_value()) << "the resent order was applied";

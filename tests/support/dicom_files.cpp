@@ -149,4 +149,13 @@ StorescuResult storescu(int port, const std::vector<std::string>& paths,
   return {result.exit_code, result.output};
 }
 
+std::size_t responses_with(const std::string& storescu_output, const std::string& status) {
+  const std::string line = "Received Store Response (" + status + ")";
+  std::size_t n = 0;
+  for (std::size_t at = storescu_output.find(line); at != std::string::npos;
+       at = storescu_output.find(line, at + 1))
+    ++n;
+  return n;
+}
+
 }  // namespace pacs::testing

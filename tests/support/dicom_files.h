@@ -58,6 +58,10 @@ struct StorescuResult {
   int exit_code;
   std::string output;
 };
+// How many store responses in storescu -v output carry this status text, e.g.
+// "Refused: OutOfResources".
+std::size_t responses_with(const std::string& storescu_output, const std::string& status);
+
 StorescuResult storescu(int port, const std::vector<std::string>& paths,
                         const std::string& called_aet = "PACSNODE");
 

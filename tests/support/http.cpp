@@ -191,4 +191,15 @@ std::vector<std::string> dicom_json_problems(const boost::json::value& value) {
   return problems;
 }
 
+HttpResponse stow(int port, const std::vector<std::filesystem::path>& files,
+                  const std::filesystem::path& body_file) {
+  const std::string boundary = "pacs-stow-boundary-0123456789";
+  write_multipart(body_file, boundary, files);
+  return http_request(
+      port, "POST", "/dicom-web/studies",
+      {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
+       "Accept: application/dicom+json"},
+      body_file);
+}
+
 }  // namespace pacs::testing

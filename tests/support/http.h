@@ -43,6 +43,10 @@ std::string boundary_of(const std::string& content_type);
 void write_multipart(const std::filesystem::path& out, const std::string& boundary,
                      const std::vector<std::filesystem::path>& files);
 
+// One STOW-RS request of the files to /dicom-web/studies, its body written to `body_file`.
+HttpResponse stow(int port, const std::vector<std::filesystem::path>& files,
+                  const std::filesystem::path& body_file);
+
 boost::json::value parse_json(const std::string& text);
 // Checks one DICOM JSON object against PS3.18 Annex F; returns the problems found.
 std::vector<std::string> dicom_json_problems(const boost::json::value& object);
