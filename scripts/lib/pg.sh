@@ -116,8 +116,13 @@ pg_start() {
   for attempt in 1 2 3; do
     port=$(free_port)
     echo "pg.sh: attempt $attempt: port $port" >>"$log"
-    if ! _pg_as_owner "$bindir/pg_ctl" start -W -D "$_pg_dir/data" -l "$_pg_dir/server.log" \
+    # -w: pg_ctl returns once the server accepts connections, or fails when it exits (a server
+    # that lost the race for its port). Asking `pg_ctl status` while it starts is no test: the
+    # status says "no server running" until the server has written its pid file.
+    if ! _pg_as_owner "$bindir/pg_ctl" start -w -t 30 -D "$_pg_dir/data" \
+      -l "$_pg_dir/server.log" \
       -o "-p $port -k $_pg_dir -c listen_addresses=127.0.0.1 -c fsync=on" >>"$log" 2>&1; then
+      _pg_as_owner "$bindir/pg_ctl" stop -D "$_pg_dir/data" -m immediate >>"$log" 2>&1 || true
       continue
     fi
     deadline=$((SECONDS + 30))
@@ -129,10 +134,6 @@ pg_start() {
         export PACSNODE_PG_DIR=$_pg_dir
         _pg_start_watcher "$BASHPID" "$bindir"
         return 0
-      fi
-      # A server that lost the race for its port exits: stop waiting for it.
-      if ! _pg_as_owner "$bindir/pg_ctl" status -D "$_pg_dir/data" >>"$log" 2>&1; then
-        break
       fi
       sleep 0.2
     done
