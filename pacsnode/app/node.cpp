@@ -11,10 +11,9 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
   if (!index) return tl::unexpected(index.error());
   node.index = std::move(*index);
   node.committer = std::make_unique<GroupCommitter>(*node.index, *node.blobs);
-  node.ingest = std::make_unique<IngestService>(*node.blobs, *node.index, *node.committer,
-                                                config.duplicate_policy, config.routes,
-                                                std::move(forwarding_queued),
-                                                config.min_free_mb << 20);
+  node.ingest = std::make_unique<IngestService>(
+      *node.blobs, *node.index, *node.committer, config.duplicate_policy, config.routes,
+      std::move(forwarding_queued), config.min_free_mb << 20);
   return node;
 }
 

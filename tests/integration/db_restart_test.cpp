@@ -39,9 +39,7 @@ TEST(DatabaseRestart, RequestsFailCleanlyWhileItIsDownAndTheNodeReconnectsByItse
 
   pg.stop();
   const auto refused =
-      testing::run({"storescu", "-v", "-nh", "-aec", "PACSNODE", "+sd", "+r", "127.0.0.1",
-                    std::to_string(node.dimse_port()), (work.path() / "during").string()},
-                   std::chrono::seconds(60), {"TCP_NODELAY=1"});
+      testing::storescu_each(node.dimse_port(), {(work.path() / "during").string()});
   const std::size_t out_of_resources =
       testing::responses_with(refused.output, "Refused: OutOfResources");
   EXPECT_EQ(out_of_resources, during.size()) << refused.output;

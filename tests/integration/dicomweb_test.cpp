@@ -609,38 +609,27 @@ TEST_P(DicomWebTest, CompressedFramesInTheirOwnMediaType) {
   EXPECT_EQ(get(path, {"Accept: multipart/related; type=\"image/jpeg\""}).status, 406);
 }
 
-// Sends raw bytes to the HTTP port (then, with hang_up, ends the sending side as a dropped client
-// would) and returns what comes back until the server closes.
-std::string raw_http(int port, const std::string& bytes, bool hang_up = false) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
-    if (hang_up) ::shutdown(fd, SHUT_WR);
-    char buffer[4096];
-    // Bounded by the receive timeout and the server closing the connection.
-    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
-  }
-  ::close(fd);
-  return answer;
-}
-
 TEST(DicomWebLimits, MalformedHttpGetsAClearErrorAndTheNodeServesOn) {
   TestNode node({.db = "sqlite", .extra_flags = {}});
   node.start();
-  EXPECT_EQ(raw_http(node.http_port(), "THIS IS NOT HTTP\r\n\r\n").substr(0, 12), "HTTP/1.1 400");
-  EXPECT_EQ(raw_http(node.http_port(), "GET /dicom-web/studies HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                                           std::string(20000, 'a') + "\r\n\r\n")
+  EXPECT_EQ(testing::exchange_raw(node.http_port(), "THIS IS NOT HTTP\r\n\r\n").substr(0, 12),
+            "HTTP/1.1 400");
+  EXPECT_EQ(testing::exchange_raw(node.http_port(),
+                                  "GET /dicom-web/studies HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                      std::string(20000, 'a') + "\r\n\r\n")
                 .substr(0, 12),
             "HTTP/1.1 431");
+  // Content-Length that is no length: beyond 64 bits, negative, not a number, two that differ.
+  for (const char* length : {"Content-Length: 99999999999999999999999999", "Content-Length: -5",
+                             "Content-Length: twelve", "Content-Length: 4\r\nContent-Length: 7"})
+    EXPECT_EQ(testing::exchange_raw(node.http_port(),
+                                    std::string("POST /dicom-web/studies HTTP/1.1\r\nHost: x\r\n") +
+                                        length + "\r\n\r\nbody")
+                  .substr(0, 12),
+              "HTTP/1.1 400")
+        << length;
   // A body shorter than its Content-Length, then the connection dropped: nothing stored.
-  raw_http(
+  testing::exchange_raw(
       node.http_port(),
       "POST /dicom-web/studies HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/related; "
       "type=\"application/dicom\"; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n\r\nDICM",
@@ -671,7 +660,7 @@ TEST(DicomWebLimits, ConnectionsOverTheLimitGet503AndTheNodeServesOnWhenTheyClos
   ASSERT_GE(second, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both accepted and counted
   const std::string busy =
-      raw_http(node.http_port(), "GET /dicom-web/studies HTTP/1.1\r\nHost: x\r\n\r\n");
+      testing::exchange_raw(node.http_port(), "GET /dicom-web/studies HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(busy.substr(0, 12), "HTTP/1.1 503") << busy;
   EXPECT_NE(busy.find("Retry-After: 1"), std::string::npos) << busy;
   ::close(first);

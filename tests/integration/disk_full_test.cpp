@@ -87,10 +87,7 @@ TEST_P(DiskFullTest, IngestIsRefusedWhileTheDiskIsFullAndResumesWhenSpaceReturns
   ASSERT_LT(free_mb(node.data_dir()), 2u);
 
   const auto refused =
-      testing::run({"storescu", "-v", "-nh", "-aec", "PACSNODE", "+sd", "+r", "127.0.0.1",
-                    std::to_string(node.dimse_port()), (work.path() / "during").string()},
-                   std::chrono::seconds(60), {"TCP_NODELAY=1"});
-  // -nh: storescu goes on after a refusal (and exits 0): its responses tell.
+      testing::storescu_each(node.dimse_port(), {(work.path() / "during").string()});
   const std::size_t out_of_resources =
       testing::responses_with(refused.output, "Refused: OutOfResources");
   EXPECT_EQ(out_of_resources, during.size()) << "every C-STORE answered A700:\n" << refused.output;

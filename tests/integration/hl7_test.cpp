@@ -359,6 +359,39 @@ TEST_P(Hl7Test, BadInputGetsARejectOrAClosedConnectionAndTheListenerServesOn) {
 
 // Orders go in over MLLP while the node is killed (SIGKILL) and restarted: every acknowledged
 // order is there exactly once, and sending every message again applies none twice.
+// An HL7 flood: eight connections sending orders as fast as each ACK comes. Every order is
+// answered AA and scheduled exactly once, and the node serves on.
+TEST_P(Hl7Test, AFloodOnEightConnectionsIsAnsweredInFullAndAppliedOnce) {
+  constexpr int kConnections = 8, kPerConnection = 150;
+  std::atomic<int> accepted{0}, other{0};
+  std::vector<std::thread> senders;
+  for (int c = 0; c < kConnections; ++c)
+    senders.emplace_back([&, c] {
+      testing::MllpClient client(node_->mllp_port());
+      for (int i = 0; i < kPerConnection; ++i) {
+        const std::string n = std::to_string(c) + "-" + std::to_string(i);
+        const testing::Order order{.control_id = "FLOOD" + n,
+                                   .placer = "FLP" + n,
+                                   .filler = "FLF" + n,
+                                   .accession = "FLA" + n};
+        const auto ack = client.exchange(testing::orm(order));
+        (testing::ack_code(ack.value_or("")) == "AA" ? accepted : other)++;
+      }
+    });
+  for (auto& sender : senders) sender.join();
+  EXPECT_EQ(accepted, kConnections * kPerConnection);
+  EXPECT_EQ(other, 0);
+  const auto items = items_by_accession();
+  int flood_items = 0;
+  for (const auto& [accession, count] : items)
+    if (accession.rfind("FLA", 0) == 0) {
+      ++flood_items;
+      EXPECT_EQ(count, 1) << accession;
+    }
+  EXPECT_EQ(flood_items, kConnections * kPerConnection);
+  EXPECT_TRUE(node_->running());
+}
+
 TEST_P(Hl7Test, NoAcknowledgedOrderIsLostOrAppliedTwiceAcrossAKill) {
   std::vector<std::string> messages;
   for (int i = 0; i < 400; ++i) {

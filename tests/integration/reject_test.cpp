@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "tests/support/dicom_files.h"
+#include "tests/support/http.h"
 #include "tests/support/test_node.h"
 
 namespace pacs {
@@ -185,6 +186,35 @@ TEST_F(RejectTest, OverwritePolicyReplacesTheObjectAndItsFile) {
   const auto row = node_->open_index()->find_instance(sop_of(0)).value().value();
   EXPECT_EQ(testing::dataset_bytes(node_->data_dir() / row.relative_path), changed);
   expect_nothing_half_written(1);
+}
+
+TEST_F(RejectTest, BytesThatAreNoAssociationAreDroppedAndTheNodeServesOn) {
+  start();
+  const int port = node_->dimse_port();
+  const auto echo_works = [&] {
+    return testing::run({"echoscu", "-aec", "PACSNODE", "127.0.0.1", std::to_string(port)},
+                        std::chrono::seconds(30), {"TCP_NODELAY=1"})
+               .exit_code == 0;
+  };
+  // PDU header: type, reserved, 32-bit big-endian length (PS3.8 9.3.1).
+  const std::string huge_rq("\x01\x00\xFF\xFF\xFF\xF0", 6);
+  const std::string data_first("\x04\x00\x00\x00\x00\x10", 6);
+  const std::vector<std::pair<const char*, std::string>> hostile = {
+      {"garbage", std::string(1024, '\x5A')},
+      {"an A-ASSOCIATE-RQ claiming 4 GB", huge_rq + std::string(64, '\0')},
+      {"a P-DATA-TF before any association", data_first + std::string(16, '\x01')},
+      {"an A-ASSOCIATE-RQ cut after its header", huge_rq.substr(0, 4)},
+  };
+  for (const auto& [what, bytes] : hostile) {
+    const auto started = std::chrono::steady_clock::now();
+    const std::string answer = testing::exchange_raw(port, bytes, true);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10))
+        << what << ": the connection is closed, not left hanging";
+    // Whatever DCMTK answers (nothing, or an A-ASSOCIATE-RJ / A-ABORT PDU), it is no acceptance.
+    EXPECT_TRUE(answer.empty() || answer[0] == '\x03' || answer[0] == '\x07') << what;
+    ASSERT_TRUE(node_->running()) << what << "\n" << node_->log();
+    EXPECT_TRUE(echo_works()) << what;
+  }
 }
 
 TEST_F(RejectTest, AWrongCalledAeTitleIsRejected) {

@@ -31,7 +31,8 @@ std::vector<fs::path> files_below(const fs::path& dir) {
 std::vector<fs::path> generate_corpus(const fs::path& dir, const std::vector<std::string>& flags) {
   std::vector<std::string> argv = {gencorpus_binary(), "--out", dir.string()};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  auto result = run(argv);
+  // Generous: a sanitizer build writes a large corpus (400 MB) at a tenth of the release speed.
+  auto result = run(argv, std::chrono::seconds(600));
   if (result.exit_code != 0) throw std::runtime_error("gencorpus failed: " + result.output);
   return files_below(dir);
 }
@@ -140,13 +141,28 @@ ToolResult run_dcmtk_tool(std::vector<std::string> argv, const std::vector<std::
   return {r.exit_code, r.output};
 }
 
-StorescuResult storescu(int port, const std::vector<std::string>& paths,
-                        const std::string& called_aet) {
-  std::vector<std::string> argv = {"storescu", "-aec",      called_aet,          "+sd",
-                                   "+r",       "127.0.0.1", std::to_string(port)};
+namespace {
+
+StorescuResult run_storescu(int port, const std::vector<std::string>& paths,
+                            const std::vector<std::string>& options,
+                            const std::string& called_aet) {
+  std::vector<std::string> argv = {"storescu"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {"-aec", called_aet, "+sd", "+r", "127.0.0.1", std::to_string(port)});
   argv.insert(argv.end(), paths.begin(), paths.end());
   auto result = run(argv, std::chrono::seconds(300), {"TCP_NODELAY=1"});
   return {result.exit_code, result.output};
+}
+
+}  // namespace
+
+StorescuResult storescu(int port, const std::vector<std::string>& paths,
+                        const std::string& called_aet) {
+  return run_storescu(port, paths, {}, called_aet);
+}
+
+StorescuResult storescu_each(int port, const std::vector<std::string>& paths) {
+  return run_storescu(port, paths, {"-v", "-nh"}, "PACSNODE");
 }
 
 std::size_t responses_with(const std::string& storescu_output, const std::string& status) {

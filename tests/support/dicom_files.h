@@ -64,5 +64,8 @@ std::size_t responses_with(const std::string& storescu_output, const std::string
 
 StorescuResult storescu(int port, const std::vector<std::string>& paths,
                         const std::string& called_aet = "PACSNODE");
+// storescu -v -nh: every file is sent even after a refusal, and each response is in the output
+// (count them with responses_with); the exit code is 0 whatever the statuses.
+StorescuResult storescu_each(int port, const std::vector<std::string>& paths);
 
 }  // namespace pacs::testing

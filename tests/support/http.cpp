@@ -1,5 +1,10 @@
 #include "tests/support/http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/src.hpp>  // Boost.JSON header-only: Debian ships its headers, not its library
 
@@ -200,6 +205,26 @@ HttpResponse stow(int port, const std::vector<std::filesystem::path>& files,
       {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
        "Accept: application/dicom+json"},
       body_file);
+}
+
+std::string exchange_raw(int port, const std::string& bytes, bool hang_up) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    if (hang_up) ::shutdown(fd, SHUT_WR);
+    char buffer[4096];
+    // Bounded by the receive timeout and the server closing the connection.
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+  }
+  ::close(fd);
+  return answer;
 }
 
 }  // namespace pacs::testing

@@ -43,6 +43,10 @@ std::string boundary_of(const std::string& content_type);
 void write_multipart(const std::filesystem::path& out, const std::string& boundary,
                      const std::vector<std::filesystem::path>& files);
 
+// Sends raw bytes to a loopback port (then, with hang_up, ends the sending side as a dropped client
+// would) and returns what comes back until the server closes or 10 s pass without a byte.
+std::string exchange_raw(int port, const std::string& bytes, bool hang_up = false);
+
 // One STOW-RS request of the files to /dicom-web/studies, its body written to `body_file`.
 HttpResponse stow(int port, const std::vector<std::filesystem::path>& files,
                   const std::filesystem::path& body_file);
