@@ -11,6 +11,7 @@
 #include "pacsnode/app/fsck_command.h"
 #include "pacsnode/app/import.h"
 #include "pacsnode/app/queue_command.h"
+#include "pacsnode/app/secret_commands.h"
 #include "pacsnode/app/serve.h"
 #include "pacsnode/dimse/server.h"
 
@@ -24,7 +25,10 @@ void print_usage() {
       "  import PATH...   ingest DICOM files and folders through the node's pipeline\n"
       "  queue [STATE]    the store-and-forward queue (STATE: pending, sent or failed)\n"
       "  fsck [--repair]  check the data directory against the index, with the node stopped\n"
-      "                   (exit 0 clean, 1 all repaired, 4 problems left, 8 could not check)\n\n"
+      "                   (exit 0 clean, 1 all repaired, 4 problems left, 8 could not check)\n"
+      "  new-token        a random HTTP API token and the hash to configure (--api-token)\n"
+      "  hash-token       the hash of the API token given on standard input\n"
+      "  hash-password    the hash of the password given on standard input (--basic-user)\n\n"
       "flags (for every command):\n%s",
       pacs::flags_help().c_str());
 }
@@ -38,6 +42,8 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   const std::string command = args[0];
+  if (command == "new-token" || command == "hash-token" || command == "hash-password")
+    return pacs::secret_command(command);
   std::vector<std::string> flags(args.begin() + 1, args.end());
   // fsck's own flag; the others are the node's (data directory, index).
   const bool repair = command == "fsck" && std::erase(flags, "--repair") > 0;

@@ -12,6 +12,7 @@ packages=(
   libexpected-dev libtomlplusplus-dev      # tl::expected, TOML config
   libopenjp2-7-dev                         # JPEG 2000
   zlib1g-dev                               # deflated objects
+  libssl-dev                               # JWT signatures and secret hashes (OpenSSL)
   libgtest-dev googletest                  # tests
   dicom3tools                              # dciodvfy: an independent check of the objects we make
   libopenjp2-tools libgdcm-tools           # opj_compress/opj_decompress, gdcmconv: JPEG 2000 peers

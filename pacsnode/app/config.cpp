@@ -1,5 +1,8 @@
 #include "pacsnode/app/config.h"
 
+#include "pacsnode/dimse/access_policy.h"
+#include "security/secrets.h"
+
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -66,6 +69,35 @@ Result<void> add_hl7_destination(const std::string& text, Config& config) {
   if (!peer) return tl::unexpected(peer.error());
   config.hl7_destinations[peer->first] = peer->second;
   return {};
+}
+
+// NAME:ACCESS[,ACCESS...]:HASH, e.g. viewer:read:sha256$...; the hash is checked when the
+// authenticator is built.
+Result<security::Credential> parse_credential(const std::string& text, const char* flag) {
+  const auto first = text.find(':');
+  const auto second = first == std::string::npos ? first : text.find(':', first + 1);
+  if (first == 0 || second == std::string::npos)
+    return fail(ErrorCode::InvalidArgument,
+                std::string(flag) +
+                    ": expected NAME:ACCESS[,ACCESS]:HASH (ACCESS: read, write, "
+                    "admin; HASH from pacsnode hash-token / hash-password)");
+  security::Credential out{text.substr(0, first), text.substr(second + 1), 0};
+  std::string accesses = text.substr(first + 1, second - first - 1);
+  for (std::size_t from = 0, guard = 0; guard <= accesses.size(); ++guard) {
+    const auto comma = accesses.find(',', from);
+    const std::string word = accesses.substr(from, comma - from);
+    auto access = security::parse_access(word);
+    if (!access)
+      return fail(ErrorCode::InvalidArgument,
+                  std::string(flag) + ": '" + word + "' is not read, write or admin");
+    out.access |= *access;
+    if (comma == std::string::npos) break;
+    from = comma + 1;
+  }
+  if (auto ok = security::check_stored_secret(out.hash); !ok)
+    return fail(ErrorCode::InvalidArgument,
+                std::string(flag) + " " + out.name + ": " + ok.error().message);
+  return out;
 }
 
 Result<void> set_policy(std::string_view text, Config& config) {
@@ -144,6 +176,56 @@ const std::vector<Flag>& flags() {
          auto p = parse_port(v, "--http-port");
          if (!p) return tl::unexpected(p.error());
          c.http_port = *p;
+         return {};
+       }},
+      {"--http-address", "ADDRESS",
+       "the address HTTP listens on (default 127.0.0.1); any other needs authentication or "
+       "--http-auth off",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v.empty()) return fail(ErrorCode::InvalidArgument, "--http-address is empty");
+         c.http_address = v;
+         return {};
+       }},
+      {"--http-auth", "off",
+       "serve HTTP without authentication even beyond loopback (only behind something that "
+       "authenticates)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v != "off") return fail(ErrorCode::InvalidArgument, "--http-auth: only 'off'");
+         c.http_auth_off = true;
+         return {};
+       }},
+      {"--jwt-issuer", "URL",
+       "accept bearer JWTs from this issuer (with --jwt-audience, --jwks-file)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.http_auth.jwt_issuer = v;
+         return {};
+       }},
+      {"--jwt-audience", "NAME", "the audience (aud) a JWT must name",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.http_auth.jwt_audience = v;
+         return {};
+       }},
+      {"--jwks-file", "FILE", "the issuer's signing keys (a JWKS document; RS256 and ES256)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.http_auth.jwks_file = v;
+         return {};
+       }},
+      {"--api-token", "NAME:ACCESS:HASH",
+       "a static bearer token by its hash (pacsnode hash-token), with read, write and/or admin "
+       "access, e.g. viewer:read:sha256$... (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto credential = parse_credential(v, "--api-token");
+         if (!credential) return tl::unexpected(credential.error());
+         c.http_auth.api_tokens.push_back(std::move(*credential));
+         return {};
+       }},
+      {"--basic-user", "NAME:ACCESS:HASH",
+       "an HTTP Basic user for legacy viewers, by password hash (pacsnode hash-password) "
+       "(repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto credential = parse_credential(v, "--basic-user");
+         if (!credential) return tl::unexpected(credential.error());
+         c.http_auth.basic_users.push_back(std::move(*credential));
          return {};
        }},
       {"--http-cors-origin", "ORIGIN",
@@ -235,6 +317,26 @@ const std::vector<Flag>& flags() {
        [](const std::string& v, Config& c) {
          c.allowed_calling_aets.insert(v);
          return check_aet(v, "--allow-calling-aet");
+       }},
+      {"--ae-permission", "AET=SERVICES[@ADDRESSES]",
+       "the DIMSE services a calling AE may use (echo, store, find, move, get, worklist, mpps "
+       "or all, comma-separated), optionally only from these addresses, e.g. "
+       "CT1=echo,store@10.1.2.3; naming any AE refuses the others (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto permission = dimse::parse_ae_permission(v);
+         if (!permission) return tl::unexpected(permission.error());
+         if (auto ok = check_aet(permission->first, "--ae-permission"); !ok) return ok;
+         c.ae_permissions.push_back(v);
+         return {};
+       }},
+      {"--unknown-aes", "accept|reject",
+       "calling AEs no --ae-permission or --allow-calling-aet names: refused (the default once "
+       "any AE is named) or allowed every service",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v != "accept" && v != "reject")
+           return fail(ErrorCode::InvalidArgument, "--unknown-aes: accept or reject");
+         c.unknown_aes_allowed = v == "accept";
+         return {};
        }},
       {"--duplicate-policy", "keep|overwrite|reject",
        "a different object under a known SOP Instance UID (default keep)",
@@ -403,6 +505,36 @@ Result<void> load_config_file(const std::string& path, Config& config) {
         if (auto ok = apply(flag("--allow-calling-aet"), *v); !ok) return ok;
       }
     }
+    if (dimse->contains("unknown_aes")) {
+      auto v = get<std::string>(*dimse, "unknown_aes");
+      if (!v) return wrong("dimse.unknown_aes");
+      if (auto ok = apply(flag("--unknown-aes"), *v); !ok) return ok;
+    }
+    // [dimse.aes.CT1] services = ["echo", "store"], addresses = ["10.1.2.3"]
+    if (auto aes = (*dimse)["aes"]; aes) {
+      if (!aes.as_table()) return wrong("dimse.aes");
+      for (const auto& [aet, entry] : *aes.as_table()) {
+        const std::string where = "dimse.aes." + std::string(aet.str());
+        auto table = entry.as_table();
+        if (!table) return wrong(where);
+        auto words = [&](const char* key, std::string& out) -> bool {
+          auto array = (*table)[key].as_array();
+          if (!array) return !table->contains(key);
+          for (const auto& item : *array) {
+            auto v = item.value<std::string>();
+            if (!v) return false;
+            out += (out.empty() ? "" : ",") + *v;
+          }
+          return true;
+        };
+        std::string services, addresses;
+        if (!words("services", services)) return wrong(where + ".services");
+        if (!words("addresses", addresses)) return wrong(where + ".addresses");
+        const std::string text =
+            std::string(aet.str()) + "=" + services + (addresses.empty() ? "" : "@" + addresses);
+        if (auto ok = apply(flag("--ae-permission"), text); !ok) return ok;
+      }
+    }
   }
   if (auto storage = root["storage"].as_table(); storage && storage->contains("sync_directories")) {
     auto v = get<bool>(*storage, "sync_directories");
@@ -458,6 +590,54 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       if (auto ok = apply(flag(name), *v); !ok) return ok;
     }
   }
+  if (auto http = root["http"].as_table()) {
+    const std::pair<const char*, const char*> http_strings[] = {{"address", "--http-address"},
+                                                                {"auth", "--http-auth"}};
+    for (auto [key, name] : http_strings) {
+      if (!http->contains(key)) continue;
+      auto v = (*http)[key].value<std::string>();
+      if (!v) return wrong(std::string("http.") + key);
+      if (auto ok = apply(flag(name), *v); !ok) return ok;
+    }
+    // [http.jwt] issuer, audience, jwks_file
+    if (auto jwt = (*http)["jwt"]; jwt) {
+      if (!jwt.as_table()) return wrong("http.jwt");
+      const std::pair<const char*, std::string security::AuthSettings::*> keys[] = {
+          {"issuer", &security::AuthSettings::jwt_issuer},
+          {"audience", &security::AuthSettings::jwt_audience},
+          {"jwks_file", &security::AuthSettings::jwks_file}};
+      for (auto [key, field] : keys) {
+        if (!jwt.as_table()->contains(key)) continue;
+        auto v = (*jwt.as_table())[key].value<std::string>();
+        if (!v) return wrong(std::string("http.jwt.") + key);
+        config.http_auth.*field = *v;
+      }
+    }
+    // [[http.tokens]] / [[http.users]]: name, access = ["read", ...], hash
+    const std::pair<const char*, const char*> credential_lists[] = {{"tokens", "--api-token"},
+                                                                    {"users", "--basic-user"}};
+    for (auto [key, name] : credential_lists) {
+      if (!http->contains(key)) continue;
+      auto array = (*http)[key].as_array();
+      if (!array) return wrong(std::string("http.") + key);
+      for (const auto& item : *array) {
+        const auto* entry = item.as_table();
+        const auto credential_name = entry ? (*entry)["name"].value<std::string>() : std::nullopt;
+        const auto hash = entry ? (*entry)["hash"].value<std::string>() : std::nullopt;
+        const auto* access = entry ? (*entry)["access"].as_array() : nullptr;
+        if (!credential_name || !hash || !access)
+          return wrong(std::string("http.") + key + " (name, access and hash)");
+        std::string accesses;
+        for (const auto& a : *access) {
+          auto word = a.value<std::string>();
+          if (!word) return wrong(std::string("http.") + key + ".access");
+          accesses += (accesses.empty() ? "" : ",") + *word;
+        }
+        if (auto ok = apply(flag(name), *credential_name + ":" + accesses + ":" + *hash); !ok)
+          return ok;
+      }
+    }
+  }
   if (auto peers = root["peers"].as_table()) {
     for (const auto& [aet, value] : *peers) {
       auto v = value.value<std::string>();
@@ -465,6 +645,24 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       if (auto ok = add_peer(std::string(aet.str()) + "=" + *v, config); !ok) return ok;
     }
   }
+  return {};
+}
+
+bool is_loopback_address(const std::string& address) {
+  return address.starts_with("127.") || address == "::1" || address == "localhost";
+}
+
+Result<void> check_config(const Config& config) {
+  if (config.http_auth_off && config.http_auth.configured())
+    return fail(ErrorCode::InvalidArgument,
+                "--http-auth off contradicts the configured JWT issuer, API tokens or users");
+  if (config.http_port != 0 && !is_loopback_address(config.http_address) &&
+      !config.http_auth.configured() && !config.http_auth_off)
+    return fail(ErrorCode::InvalidArgument,
+                "refusing to serve HTTP on " + config.http_address +
+                    " without authentication: configure a JWT issuer (--jwt-issuer, "
+                    "--jwt-audience, --jwks-file), API tokens (--api-token) or users "
+                    "(--basic-user), or say --http-auth off to serve it open on purpose");
   return {};
 }
 

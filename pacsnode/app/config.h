@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "pacsnode/services/forwarder.h"
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/routing.h"
+#include "security/authenticator.h"
 #include "storage/model/log.h"
 #include "storage/model/orders.h"
 #include "storage/model/result.h"
@@ -27,6 +29,9 @@ struct Config {
   std::string aet = "PACSNODE";
   std::uint16_t dimse_port = 11112;
   std::uint16_t http_port = 8080;              // 0: no HTTP face
+  std::string http_address = "127.0.0.1";      // beyond loopback only with authentication
+  security::AuthSettings http_auth;            // none configured: no authentication
+  bool http_auth_off = false;                  // open beyond loopback, on purpose
   std::vector<std::string> http_cors_origins;  // browser origins allowed to call DICOMweb
   std::uint64_t http_max_request_mb = 8192;    // one request body (a STOW upload) at most
   std::size_t http_max_connections = 512;      // served at once; one more gets 503
@@ -42,7 +47,11 @@ struct Config {
   std::string viewer_url;                        // a template with {study}, {accession}
   unsigned max_associations = 32;
   unsigned max_find_results = 10000;  // per C-FIND; more matches are cut with a warning in the log
-  std::set<std::string> allowed_calling_aets;
+  std::set<std::string> allowed_calling_aets;  // each may use every service
+  // Calling AEs with the DIMSE services they may use, as AET=SERVICES[@ADDRESSES] (see
+  // dimse::parse_ae_permission), checked when read.
+  std::vector<std::string> ae_permissions;
+  std::optional<bool> unknown_aes_allowed;  // unset: allowed while no AE is named
   bool accept_unknown_sop_classes = false;
   DuplicatePolicy duplicate_policy = DuplicatePolicy::Keep;
   bool always_sync_directories = false;  // also where the filesystem makes it unnecessary
@@ -59,6 +68,11 @@ struct CommandLine {
   std::vector<std::string> positional;
   bool help = false;
 };
+
+// Settings that are each fine but wrong together, or unsafe: HTTP beyond loopback without
+// authentication (unless turned off on purpose). The error says what to change.
+Result<void> check_config(const Config& config);
+bool is_loopback_address(const std::string& address);
 
 // Reads --config FILE first (if given), then applies every other flag over it.
 Result<CommandLine> parse_command_line(const std::vector<std::string>& args);

@@ -8,6 +8,7 @@
 #include <map>
 #include <thread>
 
+#include "dicomweb/access_gate.h"
 #include "dicomweb/http_server.h"
 #include "dicomweb/service.h"
 #include "dicomweb/workflow_api.h"
@@ -33,6 +34,20 @@ int serve(const Config& config) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  if (auto ok = check_config(config); !ok) {
+    PACS_LOG(Error) << ok.error().message;
+    return 2;
+  }
+  // HTTP authentication, when configured: a JWKS that cannot be read stops the start here.
+  std::unique_ptr<security::Authenticator> authenticator;
+  if (config.http_auth.configured()) {
+    auto created = security::Authenticator::create(config.http_auth);
+    if (!created) {
+      PACS_LOG(Error) << "HTTP authentication: " << created.error().message;
+      return 2;
+    }
+    authenticator = std::move(*created);
+  }
   // Held while the node runs, so that `pacsnode fsck` does not check a store being written.
   auto in_use = DataDirLock::acquire(config.data_dir, DataDirLock::Mode::Shared);
   if (!in_use) {
@@ -108,26 +123,36 @@ int serve(const Config& config) {
       },
       config.forwarding);
   forwarder_ready = &forwarder;
+  dimse::AccessPolicy access;
+  for (const auto& aet : config.allowed_calling_aets)
+    access.permit(aet, {*dimse::parse_services("all"), {}});
+  for (const auto& text : config.ae_permissions) {
+    auto permission = dimse::parse_ae_permission(text);  // checked when the config was read
+    if (permission) access.permit(permission->first, permission->second);
+  }
+  if (config.unknown_aes_allowed) access.set_unknown_aes_allowed(*config.unknown_aes_allowed);
   dimse::DimseServer dimse({.aet = config.aet,
                             .port = config.dimse_port,
                             .max_associations = config.max_associations,
-                            .allowed_calling_aets = config.allowed_calling_aets,
+                            .access = access,
                             .accept_unknown_sop_classes = config.accept_unknown_sop_classes,
                             .timeout_seconds = 60,
                             .peers = peers},
                            *node->ingest, query, retrieve, mpps);
-  // The DICOMweb face, on loopback only until authentication exists (see README).
+  // The DICOMweb face; beyond loopback only with authentication (check_config).
   web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web"});
   web::WorkflowApi workflow_api(*node->index);
+  const web::AccessGate gate(authenticator.get());
   std::unique_ptr<web::HttpServer> http;
   if (config.http_port != 0) {
     http = std::make_unique<web::HttpServer>(
-        web::HttpOptions{.address = "127.0.0.1",
+        web::HttpOptions{.address = config.http_address,
                          .port = config.http_port,
                          .max_body_bytes = config.http_max_request_mb << 20,
                          .max_connections = config.http_max_connections,
                          .cors_origins = config.http_cors_origins},
-        [&dicomweb, &workflow_api](web::Exchange& exchange) {
+        [&dicomweb, &workflow_api, &gate](web::Exchange& exchange) {
+          if (!gate.admit(exchange)) return web::already_answered();
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
                                                               : dicomweb.handle(exchange);
         });

@@ -2,6 +2,9 @@
 
 #include <dcmtk/dcmdata/dcuid.h>
 
+#include <set>
+#include <string_view>
+
 #include "storage/model/log.h"
 
 namespace pacs::dimse {
@@ -76,21 +79,63 @@ OFBool Scp::checkCalledAETitleAccepted(const OFString& called) {
   return trimmed(called.c_str()) == context_.options.aet;
 }
 
-OFBool Scp::checkCallingAETitleAccepted(const OFString& calling) {
-  const auto& allowed = context_.options.allowed_calling_aets;
-  return allowed.empty() || allowed.count(trimmed(calling.c_str())) > 0;
+// DcmSCP asks about the calling AE and the calling host separately, after
+// notifyAssociationRequest, which has judged both: each check refuses with its own reason.
+OFBool Scp::checkCallingAETitleAccepted(const OFString&) {
+  if (verdict_ != AccessPolicy::Verdict::UnknownAe) return OFTrue;
+  PACS_LOG(Warn) << "association refused: calling AE " << calling_ << " from " << peer_address_
+                 << " is not known";
+  return OFFalse;
+}
+
+OFBool Scp::checkCallingHostAccepted(const OFString&) {
+  if (verdict_ != AccessPolicy::Verdict::WrongAddress) return OFTrue;
+  PACS_LOG(Warn) << "association refused: calling AE " << calling_ << " may not call from "
+                 << peer_address_;
+  return OFFalse;
 }
 
 void Scp::notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType& action) {
   params_ = const_cast<T_ASC_Parameters*>(&params);
   calling_ = trimmed(params.DULparams.callingAPTitle);
+  peer_address_ = trimmed(params.DULparams.callingPresentationAddress);
+  verdict_ = context_.options.access.admit(calling_, peer_address_);
   DcmThreadSCP::notifyAssociationRequest(params, action);
 }
 
 OFCondition Scp::negotiateAssociation() {
   OFCondition c = DcmThreadSCP::negotiateAssociation();
   if (c.good() && context_.options.accept_unknown_sop_classes && params_) accept_unknown_classes();
+  if (c.good() && params_) refuse_denied_services();
   return c;
+}
+
+void Scp::refuse_denied_services() {
+  const int count = ASC_countPresentationContexts(params_);
+  std::set<std::string_view> denied;
+  for (int i = 0; i < count; ++i) {
+    T_ASC_PresentationContext pc;
+    if (ASC_getPresentationContext(params_, i, &pc).bad()) continue;
+    if (pc.resultReason != ASC_P_ACCEPTANCE) continue;
+    const std::string sop_class = trimmed(pc.abstractSyntax);
+    // Anything accepted that is not one of the named services is a storage class (known to
+    // DCMTK, or unknown and accepted on purpose).
+    const auto service = service_of_sop_class(sop_class, true);
+    const auto& access = context_.options.access;
+    if (service && access.allows(calling_, *service)) continue;
+    // A storage context on which the requester takes the SCP role carries C-GET's sub-operations
+    // back to it: it stays for an AE that may get (handle_store still refuses its C-STOREs).
+    const bool requester_is_scp =
+        pc.acceptedRole == ASC_SC_ROLE_SCP || pc.acceptedRole == ASC_SC_ROLE_SCUSCP;
+    if (service == DimseService::Store && requester_is_scp &&
+        access.allows(calling_, DimseService::Get))
+      continue;
+    ASC_refusePresentationContext(params_, pc.presentationContextID, ASC_P_USERREJECTION);
+    if (service) denied.insert(service_name(*service));
+  }
+  for (const auto& service : denied)
+    PACS_LOG(Warn) << "calling AE " << calling_ << " may not use " << service
+                   << ": its presentation contexts are refused";
 }
 
 void Scp::notifyAssociationTermination() {

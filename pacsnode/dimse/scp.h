@@ -37,12 +37,15 @@ class Scp : public DcmThreadSCP {
                                     const DcmPresentationContextInfo& info) override;
   OFBool checkCalledAETitleAccepted(const OFString& called) override;
   OFBool checkCallingAETitleAccepted(const OFString& calling) override;
+  OFBool checkCallingHostAccepted(const OFString& host) override;
   void notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType& action) override;
   OFCondition negotiateAssociation() override;
   void notifyAssociationTermination() override;
 
  private:
   void accept_unknown_classes();
+  // Refuses the accepted presentation contexts of services the calling AE may not use.
+  void refuse_denied_services();
   // The data set that follows a request's command on presentation context id.
   OFCondition receive_dataset(T_ASC_PresentationContextID id, std::unique_ptr<DcmDataset>& out);
   OFCondition handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationContextID id);
@@ -55,7 +58,8 @@ class Scp : public DcmThreadSCP {
   const Context& context_;
   T_ASC_Association* association_ = nullptr;
   T_ASC_Parameters* params_ = nullptr;
-  std::string calling_;
+  std::string calling_, peer_address_;
+  AccessPolicy::Verdict verdict_ = AccessPolicy::Verdict::Accept;
   unsigned long stored_ = 0, failed_ = 0;
 };
 

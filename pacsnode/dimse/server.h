@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "pacsnode/dimse/access_policy.h"
 #include "pacsnode/dimse/sender.h"
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/mpps.h"
@@ -20,7 +21,7 @@ struct DimseOptions {
   std::string aet = "PACSNODE";
   std::uint16_t port = 11112;
   unsigned max_associations = 32;
-  std::set<std::string> allowed_calling_aets;  // empty: any calling AE
+  AccessPolicy access;  // which calling AEs may use which services, from where
   bool accept_unknown_sop_classes =
       false;                              // accept proposals of storage classes DCMTK does not know
   unsigned timeout_seconds = 60;          // ACSE/DIMSE: a silent peer frees its thread after this

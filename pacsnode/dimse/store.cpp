@@ -13,8 +13,11 @@ OFCondition Scp::handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationCont
   // "out of resources": writing it would fail partway, and DCMTK can only abort the association
   // when a write fails mid-receive.
   const auto room = context_.ingest.check_room();
+  // An AE that may only get keeps its storage contexts for C-GET sub-operations: a C-STORE it
+  // sends on them is read and refused (0124H, Refused: Not Authorized, PS3.7 C.5).
+  const bool authorized = context_.options.access.allows(calling_, DimseService::Store);
   TempFile temp = context_.ingest.new_temp_file();
-  const std::string target = room ? temp.path().string() : "/dev/null";
+  const std::string target = room && authorized ? temp.path().string() : "/dev/null";
   OFCondition c = receiveSTORERequest(request, id, OFString(target.c_str()));
   if (c.bad()) {
     // The association broke while the dataset streamed in (or the disk filled under it): nothing
@@ -23,6 +26,13 @@ OFCondition Scp::handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationCont
                    << calling_ << " not received: " << c.text();
     ++failed_;
     return c;
+  }
+  if (!authorized) {
+    PACS_LOG(Warn) << "C-STORE " << trimmed(request.AffectedSOPInstanceUID) << " from " << calling_
+                   << " refused: the AE may not store";
+    ++failed_;
+    return sendSTOREResponse(id, request.MessageID, request.AffectedSOPClassUID,
+                             request.AffectedSOPInstanceUID, 0x0124);
   }
   const Announced announced{trimmed(request.AffectedSOPClassUID),
                             trimmed(request.AffectedSOPInstanceUID), calling_};

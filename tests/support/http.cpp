@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/src.hpp>  // Boost.JSON header-only: Debian ships its headers, not its library
 
 #include <cctype>
 #include <fstream>
@@ -197,14 +196,14 @@ std::vector<std::string> dicom_json_problems(const boost::json::value& value) {
 }
 
 HttpResponse stow(int port, const std::vector<std::filesystem::path>& files,
-                  const std::filesystem::path& body_file) {
+                  const std::filesystem::path& body_file, const std::vector<std::string>& headers) {
   const std::string boundary = "pacs-stow-boundary-0123456789";
   write_multipart(body_file, boundary, files);
-  return http_request(
-      port, "POST", "/dicom-web/studies",
-      {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
-       "Accept: application/dicom+json"},
-      body_file);
+  std::vector<std::string> all = {
+      "Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
+      "Accept: application/dicom+json"};
+  all.insert(all.end(), headers.begin(), headers.end());
+  return http_request(port, "POST", "/dicom-web/studies", all, body_file);
 }
 
 std::string exchange_raw(int port, const std::string& bytes, bool hang_up) {

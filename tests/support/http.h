@@ -47,9 +47,11 @@ void write_multipart(const std::filesystem::path& out, const std::string& bounda
 // would) and returns what comes back until the server closes or 10 s pass without a byte.
 std::string exchange_raw(int port, const std::string& bytes, bool hang_up = false);
 
-// One STOW-RS request of the files to /dicom-web/studies, its body written to `body_file`.
+// One STOW-RS request of the files to /dicom-web/studies, its body written to `body_file`, with
+// any extra headers (e.g. Authorization).
 HttpResponse stow(int port, const std::vector<std::filesystem::path>& files,
-                  const std::filesystem::path& body_file);
+                  const std::filesystem::path& body_file,
+                  const std::vector<std::string>& headers = {});
 
 boost::json::value parse_json(const std::string& text);
 // Checks one DICOM JSON object against PS3.18 Annex F; returns the problems found.

@@ -7,8 +7,8 @@
 
 namespace pacs::testing {
 
-MppsScu::MppsScu(int port) {
-  setAETitle("MODALITY");
+MppsScu::MppsScu(int port, const std::string& aet) {
+  setAETitle(aet.c_str());
   setPeerAETitle("PACSNODE");
   setPeerHostName("127.0.0.1");
   setPeerPort(static_cast<Uint16>(port));

@@ -13,8 +13,8 @@ namespace pacs::testing {
 
 class MppsScu : public DcmSCU {
  public:
-  // Associates with PACSNODE at 127.0.0.1:port; throws when it cannot.
-  explicit MppsScu(int port);
+  // Associates as `aet` with PACSNODE at 127.0.0.1:port; throws when it cannot.
+  explicit MppsScu(int port, const std::string& aet = "MODALITY");
   ~MppsScu() override;
 
   // The DIMSE status of the response, or -1 when no response came.
