@@ -330,11 +330,13 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
       }
       if (!answered) break;
     }
-    const auto ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     PACS_LOG(Info) << "HTTP " << exchange.method() << " " << path_of(exchange.target()) << " "
-                   << exchange.status() << " " << exchange.bytes_sent() << " bytes " << ms << " ms";
+                   << exchange.status() << " " << exchange.bytes_sent() << " bytes "
+                   << seconds * 1000 << " ms";
+    if (options_.on_answered)
+      options_.on_answered(exchange.method(), exchange.target(), exchange.status(), seconds);
     if (!exchange.keep_alive()) break;
   }
   beast::error_code ignored;

@@ -51,6 +51,8 @@ struct HttpOptions {
   std::size_t max_connections = 512;
   // Origins allowed to call from a browser (CORS); "*" allows any. Empty: no CORS headers.
   std::vector<std::string> cors_origins;
+  // Told of every answered request (method, target, status, seconds), e.g. for metrics.
+  std::function<void(std::string_view, std::string_view, unsigned, double)> on_answered;
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;

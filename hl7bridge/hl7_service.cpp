@@ -1,11 +1,13 @@
 #include "hl7bridge/hl7_service.h"
 
 #include <chrono>
+#include <set>
 
 #include "hl7bridge/charset.h"
 #include "hl7bridge/patients.h"
 #include "hl7bridge/reports.h"
 #include "storage/model/log.h"
+#include "storage/model/metrics.h"
 
 namespace pacs::hl7 {
 namespace {
@@ -29,7 +31,39 @@ std::string Hl7Service::next_control_id() {
   return "PN" + start + "-" + std::to_string(++counter_);
 }
 
+namespace {
+
+// The ACK code (MSA-1) of an acknowledgement we wrote; "none" without one.
+std::string ack_code_of(const std::optional<std::string>& ack) {
+  if (!ack) return "none";
+  const auto msa = ack->find("\rMSA");
+  if (msa == std::string::npos || msa + 5 >= ack->size()) return "none";
+  const char separator = (*ack)[msa + 4];
+  const auto end = ack->find(separator, msa + 5);
+  return ack->substr(msa + 5, end == std::string::npos ? std::string::npos : end - msa - 5);
+}
+
+// A message type as a metric label: the types the node handles by name, the rest together (the
+// label set must not grow with whatever senders write into MSH-9).
+std::string type_label(const std::string& type) {
+  static const std::set<std::string> known = {"ORM^O01", "OMI^O23", "ADT^A01", "ADT^A04",
+                                              "ADT^A08", "ADT^A40", "ORU^R01"};
+  return type.empty() ? "unparseable" : known.count(type) ? type : "other";
+}
+
+}  // namespace
+
 std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
+  std::string type;
+  auto ack = respond(bytes, type);
+  metrics::registry()
+      .counter("pacsnode_hl7_messages_total", "HL7 messages received, by type and ACK code",
+               {{"type", type_label(type)}, {"ack", ack_code_of(ack)}})
+      .add();
+  return ack;
+}
+
+std::optional<std::string> Hl7Service::respond(std::string_view bytes, std::string& type_out) {
   const std::string now = hl7_timestamp_now();
   auto parsed = Message::parse(bytes);
   if (!parsed) {
@@ -51,6 +85,7 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
                                        options_.application, options_.facility);
   const Message& message = *parsed;
   const std::string type = message.message_type() + "^" + message.trigger_event();
+  type_out = type;
   const std::string sender = message.sending_application() + "|" + message.sending_facility();
   const std::string control_id = message.control_id();
 

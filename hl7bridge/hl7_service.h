@@ -36,6 +36,8 @@ class Hl7Service {
   std::optional<std::string> handle(std::string_view bytes);
 
  private:
+  // handle() without the counting; type_out gets MSH-9 once the message parses.
+  std::optional<std::string> respond(std::string_view bytes, std::string& type_out);
   std::string next_control_id();
 
   Index& index_;

@@ -144,6 +144,9 @@ class Index {
   virtual Result<std::vector<OutboxItem>> outbox_items(const std::string& state,
                                                        std::size_t limit) = 0;
   virtual Result<std::map<std::string, std::int64_t>> outbox_counts() = 0;
+  // When the oldest pending item of each queue was made (ms since the epoch), by queue:
+  // "forwarding" (outbound_queue) and "hl7" (the HL7 outbox); a queue with none pending is absent.
+  virtual Result<std::map<std::string, std::int64_t>> oldest_pending_ms() = 0;
   virtual Result<void> update_outbox(std::int64_t id, const std::string& state,
                                      std::int64_t next_attempt_ms, const std::string& error) = 0;
   // What the index knows of a study (stored, or only ordered), for outbound messages.

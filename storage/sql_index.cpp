@@ -394,6 +394,19 @@ class SqlIndex final : public Index {
     });
   }
 
+  Result<std::map<std::string, std::int64_t>> oldest_pending_ms() override {
+    return guarded([&](sql::Connection& c) -> Result<std::map<std::string, std::int64_t>> {
+      std::map<std::string, std::int64_t> out;
+      const std::pair<const char*, const char*> queues[] = {
+          {"forwarding", "SELECT MIN(created_ms) FROM outbound_queue WHERE state = 'pending'"},
+          {"hl7", "SELECT MIN(created_ms) FROM hl7_outbox WHERE state = 'pending'"}};
+      for (auto [name, sql] : queues)
+        for (const auto& r : c.query(sql))
+          if (!r.is_null(0)) out[name] = r.integer(0);
+      return out;
+    });
+  }
+
   Result<void> update_outbox(std::int64_t id, const std::string& state,
                              std::int64_t next_attempt_ms, const std::string& error) override {
     return guarded([&](sql::Connection& c) -> Result<void> {

@@ -1,15 +1,18 @@
 #include "pacsnode/app/serve.h"
 
 #include <signal.h>
+#include <sys/statvfs.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "dicomweb/access_gate.h"
 #include "dicomweb/http_server.h"
+#include "dicomweb/operations.h"
 #include "dicomweb/service.h"
 #include "dicomweb/workflow_api.h"
 #include "hl7bridge/hl7_service.h"
@@ -23,8 +26,67 @@
 #include "pacsnode/services/reports.h"
 #include "storage/data_dir_lock.h"
 #include "storage/model/log.h"
+#include "storage/model/metrics.h"
 
 namespace pacs {
+
+namespace {
+
+void count_http_request(std::string_view method, std::string_view target, unsigned status,
+                        double seconds) {
+  const std::string route = web::route_of(target);
+  // Methods as labels only where the face serves them: the label set must stay small.
+  static const std::set<std::string_view> served = {"GET", "HEAD", "POST", "OPTIONS"};
+  const std::string verb = served.count(method) ? std::string(method) : "other";
+  auto& registry = metrics::registry();
+  registry
+      .counter("pacsnode_http_requests_total", "HTTP requests answered, by route, method, status",
+               {{"route", route}, {"method", verb}, {"status", std::to_string(status)}})
+      .add();
+  registry
+      .histogram("pacsnode_http_request_duration_seconds",
+                 "HTTP request latency, from its header to the end of its answer",
+                 {{"route", route}})
+      .observe(seconds);
+}
+
+// Queue depths, the age of the oldest pending item, and the data disk's free space, read from the
+// index and the filesystem when /metrics is scraped.
+void watch_queues_and_disk(Index& index, const std::string& data_dir) {
+  metrics::registry().on_scrape([&index, data_dir](metrics::Registry& registry) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    const auto forwarding = index.queue_counts();
+    const auto hl7 = index.outbox_counts();
+    const auto oldest = index.oldest_pending_ms();
+    const std::pair<const char*, const Result<std::map<std::string, std::int64_t>>*> queues[] = {
+        {"forwarding", &forwarding}, {"hl7", &hl7}};
+    for (auto [queue, counts] : queues) {
+      if (!*counts) continue;  // the index is away: the values stay as last read
+      for (const char* state : {"pending", "sent", "failed"}) {
+        const auto it = (*counts)->find(state);
+        registry
+            .gauge("pacsnode_queue_items", "Items of the outbound queues, by queue and state",
+                   {{"queue", queue}, {"state", state}})
+            .set(it == (*counts)->end() ? 0 : static_cast<double>(it->second));
+      }
+      if (!oldest) continue;
+      const auto since = oldest->find(queue);
+      registry
+          .gauge("pacsnode_queue_oldest_pending_age_seconds",
+                 "Age of the oldest pending item of each outbound queue (0: none pending)",
+                 {{"queue", queue}})
+          .set(since == oldest->end() ? 0 : static_cast<double>(now_ms - since->second) / 1000);
+    }
+    struct statvfs disk {};
+    if (::statvfs(data_dir.c_str(), &disk) == 0)
+      registry.gauge("pacsnode_storage_free_bytes", "Free space on the data directory's disk")
+          .set(static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize));
+  });
+}
+
+}  // namespace
 
 int serve(const Config& config) {
   // Signals are taken by one thread with sigwait, so block them before any other thread starts.
@@ -143,6 +205,13 @@ int serve(const Config& config) {
   web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web"});
   web::WorkflowApi workflow_api(*node->index);
   const web::AccessGate gate(authenticator.get());
+  // Ready: the index answers and the data disk has room for what arrives.
+  web::OperationsApi operations([&node]() -> Result<void> {
+    if (auto reachable = node->index->queue_counts(); !reachable)
+      return fail(ErrorCode::IndexUnavailable, "index: " + reachable.error().message);
+    return node->ingest->check_room();
+  });
+  watch_queues_and_disk(*node->index, config.data_dir);
   std::unique_ptr<web::HttpServer> http;
   if (config.http_port != 0) {
     http = std::make_unique<web::HttpServer>(
@@ -150,9 +219,11 @@ int serve(const Config& config) {
                          .port = config.http_port,
                          .max_body_bytes = config.http_max_request_mb << 20,
                          .max_connections = config.http_max_connections,
-                         .cors_origins = config.http_cors_origins},
-        [&dicomweb, &workflow_api, &gate](web::Exchange& exchange) {
+                         .cors_origins = config.http_cors_origins,
+                         .on_answered = count_http_request},
+        [&dicomweb, &workflow_api, &operations, &gate](web::Exchange& exchange) {
           if (!gate.admit(exchange)) return web::already_answered();
+          if (web::OperationsApi::handles(exchange.target())) return operations.handle(exchange);
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
                                                               : dicomweb.handle(exchange);
         });

@@ -9,6 +9,7 @@
 
 #include "pacsnode/dimse/scp.h"
 #include "storage/model/log.h"
+#include "storage/model/metrics.h"
 
 namespace pacs::dimse {
 namespace {
@@ -48,8 +49,16 @@ class DimseServer::Pool : public DcmBaseSCPPool {
     }
     OFBool busy() override { return Scp::isConnected(); }
     OFCondition workerListen(T_ASC_Association* const assoc) override {
+      static auto& active = metrics::registry().gauge("pacsnode_dimse_associations_active",
+                                                      "DICOM associations being served now");
+      static auto& total = metrics::registry().counter(
+          "pacsnode_dimse_associations_total", "DICOM associations taken (refused ones included)");
+      total.add();
+      active.add(1);
       Scp::set_association(assoc);
-      return Scp::run(assoc);
+      const OFCondition c = Scp::run(assoc);
+      active.add(-1);
+      return c;
     }
   };
 

@@ -11,6 +11,7 @@
 #include "storage/checksum.h"
 #include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
+#include "storage/model/metrics.h"
 #include "storage/part10.h"
 
 namespace pacs {
@@ -172,14 +173,67 @@ Result<void> IngestService::check_room() const {
                                           " MB kept free)");
 }
 
+namespace {
+
+// Objects taken in, by outcome, and the bytes of the new ones (metrics on /metrics).
+void count_outcome(IngestOutcome outcome, std::uint64_t size_bytes) {
+  static auto& stored = metrics::registry().counter(
+      "pacsnode_instances_received_total", "Objects received (C-STORE, STOW-RS, import) by outcome",
+      {{"outcome", "stored"}});
+  static auto& replaced = metrics::registry().counter("pacsnode_instances_received_total", "",
+                                                      {{"outcome", "replaced"}});
+  static auto& resent = metrics::registry().counter("pacsnode_instances_received_total", "",
+                                                    {{"outcome", "identical_resend"}});
+  static auto& kept = metrics::registry().counter("pacsnode_instances_received_total", "",
+                                                  {{"outcome", "kept_existing"}});
+  static auto& bytes = metrics::registry().counter("pacsnode_stored_bytes_total",
+                                                   "Bytes of the objects stored or replaced");
+  switch (outcome) {
+    case IngestOutcome::Stored:
+      stored.add();
+      bytes.add(static_cast<double>(size_bytes));
+      break;
+    case IngestOutcome::Replaced:
+      replaced.add();
+      bytes.add(static_cast<double>(size_bytes));
+      break;
+    case IngestOutcome::IdenticalResend:
+      resent.add();
+      break;
+    case IngestOutcome::KeptExisting:
+      kept.add();
+      break;
+  }
+}
+
+}  // namespace
+
 Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announced>& announced) {
+  auto refused = [](const Error& error) {
+    metrics::registry()
+        .counter("pacsnode_instances_refused_total", "Objects refused at ingest, by reason",
+                 {{"reason", to_string(error.code)}})
+        .add();
+    return tl::unexpected(error);
+  };
+  auto result = ingest_counted(std::move(file), announced);
+  if (!result) return refused(result.error());
+  return result;
+}
+
+Result<Stored> IngestService::ingest_counted(TempFile file,
+                                             const std::optional<Announced>& announced) {
   if (auto room = check_room(); !room) return tl::unexpected(room.error());
   auto parsed = parse_received(file.path(), announced, routes_);
   if (!parsed) return tl::unexpected(parsed.error());
   IndexEntry& entry = parsed->entry;
   const std::string sop = entry.instance.sop_instance_uid.str();
   const std::string study = entry.study.study_uid.str();
-  auto done = [&](IngestOutcome outcome) { return Stored{outcome, sop, study}; };
+  const std::uint64_t size_bytes = parsed->size_bytes;
+  auto done = [&](IngestOutcome outcome) {
+    count_outcome(outcome, size_bytes);
+    return Stored{outcome, sop, study};
+  };
 
   // A known SOP Instance UID: the same bytes again is a no-op; otherwise the policy decides.
   // The check runs again inside the index transaction, where a concurrent arrival is caught.

@@ -77,6 +77,7 @@ class IngestService {
   Result<Stored> ingest_copy(const std::filesystem::path& source);
 
  private:
+  Result<Stored> ingest_counted(TempFile file, const std::optional<Announced>& announced);
   BlobStore& blobs_;
   Index& index_;
   GroupCommitter& committer_;
