@@ -17,7 +17,7 @@ packages=(
   dicom3tools                              # dciodvfy: an independent check of the objects we make
   libopenjp2-tools libgdcm-tools           # opj_compress/opj_decompress, gdcmconv: JPEG 2000 peers
   clang                                    # libFuzzer and the sanitizers (scripts/fuzz.sh)
-  curl procps psmisc
+  curl procps psmisc openssl
 )
 # Extra groups some scripts need: `setup.sh bench` adds the peers the benchmarks compare against.
 if [[ "${1:-}" == "bench" ]]; then

@@ -384,6 +384,55 @@ const std::vector<Flag>& flags() {
        [](const std::string& v, Config& c) {
          return set_unsigned(v, c.forwarding.max_attempts, "--route-max-attempts");
        }},
+      {"--tls-certificate", "FILE", "the node's TLS certificate (PEM, with its chain)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.tls.certificate = v;
+         return {};
+       }},
+      {"--tls-private-key", "FILE", "the private key of --tls-certificate (PEM, unencrypted)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.tls.private_key = v;
+         return {};
+       }},
+      {"--tls-ca", "FILE", "CA certificates (PEM) trusted for peers' certificates",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.tls.ca_file = v;
+         return {};
+       }},
+      {"--tls-client-certificates", "none|optional|require",
+       "what TLS listeners ask of clients' certificates (default none)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (!security::parse_client_certificates(v, c.tls.client_certificates))
+           return fail(ErrorCode::InvalidArgument,
+                       "--tls-client-certificates: none, optional or require");
+         return {};
+       }},
+      {"--tls-profile", "bcp195|bcp195-nd|bcp195-ex",
+       "the TLS profile (PS3.15 B.9-B.11; default bcp195)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.tls.profile = v;
+         return {};
+       }},
+      {"--dimse-tls", nullptr, "DICOM over TLS only on the DIMSE port",
+       [](const std::string&, Config& c) -> Result<void> {
+         c.dimse_tls = true;
+         return {};
+       }},
+      {"--mllp-tls", nullptr, "MLLP over TLS only on the HL7 port",
+       [](const std::string&, Config& c) -> Result<void> {
+         c.mllp_tls = true;
+         return {};
+       }},
+      {"--peer-tls", "AET", "reach this --peer over TLS (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.tls_peers.insert(v);
+         return {};
+       }},
+      {"--hl7-destination-tls", "NAME", "reach this --hl7-destination over TLS (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.tls_hl7_destinations.insert(v);
+         return {};
+       }},
       {"--log-level", "LEVEL", "debug, info (default), warn, error or off",
        [](const std::string& v, Config& c) { return set_log_level(v, c); }},
   };
@@ -638,6 +687,42 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       }
     }
   }
+  // [tls] certificate, private_key, ca_file, client_certificates, profile, peers = [AET...],
+  // hl7_destinations = [NAME...]; and tls = true in [dimse], [mllp] for the listeners.
+  if (auto tls = root["tls"].as_table()) {
+    const std::pair<const char*, const char*> tls_keys[] = {
+        {"certificate", "--tls-certificate"},
+        {"private_key", "--tls-private-key"},
+        {"ca_file", "--tls-ca"},
+        {"client_certificates", "--tls-client-certificates"},
+        {"profile", "--tls-profile"}};
+    for (auto [key, name] : tls_keys) {
+      if (!tls->contains(key)) continue;
+      auto v = (*tls)[key].value<std::string>();
+      if (!v) return wrong(std::string("tls.") + key);
+      if (auto ok = apply(flag(name), *v); !ok) return ok;
+    }
+    const std::pair<const char*, const char*> tls_lists[] = {
+        {"peers", "--peer-tls"}, {"hl7_destinations", "--hl7-destination-tls"}};
+    for (auto [key, name] : tls_lists) {
+      if (!tls->contains(key)) continue;
+      auto array = (*tls)[key].as_array();
+      if (!array) return wrong(std::string("tls.") + key);
+      for (const auto& item : *array) {
+        auto v = item.value<std::string>();
+        if (!v) return wrong(std::string("tls.") + key);
+        if (auto ok = apply(flag(name), *v); !ok) return ok;
+      }
+    }
+  }
+  const std::pair<const char*, bool Config::*> tls_faces[] = {{"dimse", &Config::dimse_tls},
+                                                              {"mllp", &Config::mllp_tls}};
+  for (auto [section, field] : tls_faces)
+    if (auto table = root[section].as_table(); table && table->contains("tls")) {
+      auto v = (*table)["tls"].value<bool>();
+      if (!v) return wrong(std::string(section) + ".tls");
+      config.*field = *v;
+    }
   if (auto peers = root["peers"].as_table()) {
     for (const auto& [aet, value] : *peers) {
       auto v = value.value<std::string>();
@@ -653,6 +738,22 @@ bool is_loopback_address(const std::string& address) {
 }
 
 Result<void> check_config(const Config& config) {
+  const bool tls_used = config.dimse_tls || config.mllp_tls || !config.tls_peers.empty() ||
+                        !config.tls_hl7_destinations.empty();
+  if (tls_used) {
+    if (auto ok = security::check_tls_settings(config.tls); !ok) return ok;
+    if (!config.tls_peers.empty() || !config.tls_hl7_destinations.empty())
+      if (config.tls.ca_file.empty())
+        return fail(ErrorCode::InvalidArgument,
+                    "TLS to peers needs --tls-ca: their certificates are verified");
+  }
+  for (const auto& aet : config.tls_peers)
+    if (!config.peers.count(aet))
+      return fail(ErrorCode::InvalidArgument, "--peer-tls " + aet + ": no such --peer");
+  for (const auto& name : config.tls_hl7_destinations)
+    if (!config.hl7_destinations.count(name))
+      return fail(ErrorCode::InvalidArgument,
+                  "--hl7-destination-tls " + name + ": no such --hl7-destination");
   if (config.http_auth_off && config.http_auth.configured())
     return fail(ErrorCode::InvalidArgument,
                 "--http-auth off contradicts the configured JWT issuer, API tokens or users");

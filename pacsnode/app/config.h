@@ -12,6 +12,7 @@
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/routing.h"
 #include "security/authenticator.h"
+#include "security/tls.h"
 #include "storage/model/log.h"
 #include "storage/model/orders.h"
 #include "storage/model/result.h"
@@ -60,6 +61,11 @@ struct Config {
   std::vector<RouteRule> routes;         // store-and-forward rules
   ForwardPolicy forwarding;
   log::Level log_level = log::Level::Info;
+  // TLS: the node's certificate and trust, which faces use it (each then refuses plain
+  // connections), and the outbound peers and HL7 destinations reached over it.
+  security::TlsSettings tls;
+  bool dimse_tls = false, mllp_tls = false;
+  std::set<std::string> tls_peers, tls_hl7_destinations;
 };
 
 // What the command line asked for: the config, plus any words that are not flags.

@@ -20,6 +20,7 @@
 #include "hl7bridge/outbox.h"
 #include "pacsnode/app/node.h"
 #include "pacsnode/dimse/server.h"
+#include "pacsnode/dimse/tls_layer.h"
 #include "pacsnode/services/forwarder.h"
 #include "pacsnode/services/mpps.h"
 #include "pacsnode/services/recovery.h"
@@ -164,8 +165,27 @@ int serve(const Config& config) {
     options.messages.study_complete_as_orm = config.study_complete_as_orm;
     outbox = std::make_unique<hl7::Outbox>(*node->index, std::move(options));
   }
+  // DIMSE over TLS: one layer for the listener, one for the peers reached over TLS.
+  dimse::TlsLayer dimse_tls, outbound_tls;
+  if (config.dimse_tls) {
+    auto layer = dimse::make_tls_layer(config.tls, true);
+    if (!layer) {
+      PACS_LOG(Error) << layer.error().message;
+      return 2;
+    }
+    dimse_tls = std::move(*layer);
+  }
+  if (!config.tls_peers.empty()) {
+    auto layer = dimse::make_tls_layer(config.tls, false);
+    if (!layer) {
+      PACS_LOG(Error) << layer.error().message;
+      return 2;
+    }
+    outbound_tls = std::move(*layer);
+  }
   std::map<std::string, dimse::RemoteAe> peers;
-  for (const auto& [aet, peer] : config.peers) peers[aet] = {peer.host, peer.port};
+  for (const auto& [aet, peer] : config.peers)
+    peers[aet] = {peer.host, peer.port, config.tls_peers.count(aet) ? outbound_tls : nullptr};
   Forwarder forwarder(
       *node->index, *node->blobs,
       [&](const std::string& destination, const std::vector<RetrieveItem>& items,
@@ -199,7 +219,8 @@ int serve(const Config& config) {
                             .access = access,
                             .accept_unknown_sop_classes = config.accept_unknown_sop_classes,
                             .timeout_seconds = 60,
-                            .peers = peers},
+                            .peers = peers,
+                            .tls = dimse_tls},
                            *node->ingest, query, retrieve, mpps);
   // The DICOMweb face; beyond loopback only with authentication (check_config).
   web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web"});

@@ -79,9 +79,15 @@ class OutboundAssociation {
   std::string open(const SendRequest& request, const std::vector<ProposedContext>& contexts) {
     OFCondition c = ASC_initializeNetwork(NET_REQUESTOR, 0,
                                           static_cast<int>(request.timeout_seconds), &network_);
+    const bool tls = request.destination.tls != nullptr;
+    if (c.good() && tls) c = ASC_setTransportLayer(network_, request.destination.tls.get(), 0);
     T_ASC_Parameters* params = nullptr;
     if (c.good()) c = ASC_createAssociationParameters(&params, ASC_MAXIMUMPDUSIZE);
-    if (c.bad()) return c.text();
+    if (c.good() && tls) c = ASC_setTransportLayerType(params, OFTrue);
+    if (c.bad()) {
+      if (params) ASC_destroyAssociationParameters(&params);
+      return c.text();
+    }
     const std::string address =
         request.destination.host + ":" + std::to_string(request.destination.port);
     c = ASC_setAPTitles(params, request.own_aet.c_str(), request.destination_aet.c_str(), nullptr);

@@ -4,18 +4,22 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "pacsnode/services/retrieve.h"
 
 class DcmDataset;
+class DcmTransportLayer;
 
 namespace pacs::dimse {
 
 struct RemoteAe {
   std::string host;
   std::uint16_t port = 0;
+  // Associations to it go over TLS through this layer (shared, made once at start); null: plain.
+  std::shared_ptr<DcmTransportLayer> tls;
 };
 
 struct SubOperations {

@@ -84,6 +84,7 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryServi
   config.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
   config.setDIMSETimeout(o.timeout_seconds);
   config.setHostLookupEnabled(OFFalse);
+  if (o.tls) config.setTransportLayer(o.tls.get());
   pool_->setMaxThreads(static_cast<Uint16>(o.max_associations));
 
   const OFList<OFString> verification =
@@ -111,8 +112,9 @@ DimseServer::~DimseServer() = default;
 
 Result<void> DimseServer::run() {
   const DimseOptions& o = pool_->context().options;
-  PACS_LOG(Info) << "DIMSE: AE " << o.aet << " listening on port " << o.port << " (up to "
-                 << o.max_associations << " associations)";
+  PACS_LOG(Info) << "DIMSE: AE " << o.aet << " listening on port " << o.port
+                 << (o.tls ? " (TLS only)" : "") << " (up to " << o.max_associations
+                 << " associations)";
   const OFCondition c = pool_->listen();
   if (c.bad() && c != NET_EC_StopAfterAssociation)
     return fail(ErrorCode::InvalidArgument,

@@ -26,6 +26,8 @@ struct DimseOptions {
       false;                              // accept proposals of storage classes DCMTK does not know
   unsigned timeout_seconds = 60;          // ACSE/DIMSE: a silent peer frees its thread after this
   std::map<std::string, RemoteAe> peers;  // C-MOVE destinations, by AE title
+  // Set: every association on the port is TLS (plain connections fail the handshake).
+  std::shared_ptr<DcmTransportLayer> tls;
 };
 
 class DimseServer {

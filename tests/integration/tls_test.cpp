@@ -1,0 +1,97 @@
+// TLS on the DIMSE face: DCMTK's tools over TLS against the node, plain connections and
+// untrusted client certificates refused, and C-MOVE to a destination reached over TLS.
+#include <dcmtk/dcmdata/dctagkey.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/dicom_files.h"
+#include "tests/support/process.h"
+#include "tests/support/storescp.h"
+#include "tests/support/test_node.h"
+#include "tests/support/tls_files.h"
+
+namespace pacs {
+namespace {
+using testing::TestNode;
+
+class TlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { files_ = new testing::TlsFiles; }
+  static void TearDownTestSuite() { delete files_; }
+
+  void SetUp() override {
+    corpus_ = testing::generate_corpus(dir_.path() / "corpus",
+                                       {"--patients", "1", "--studies", "1", "--series", "1",
+                                        "--instances", "2", "--rows", "16", "--columns", "16"});
+  }
+  // A DCMTK tool against the node: flags, then the address, then any files.
+  testing::CommandResult dcmtk(std::vector<std::string> argv, int port,
+                               const std::vector<std::string>& after = {}) {
+    argv.insert(argv.end(), {"-aec", "PACSNODE", "127.0.0.1", std::to_string(port)});
+    argv.insert(argv.end(), after.begin(), after.end());
+    return testing::run(argv, std::chrono::seconds(60), {"TCP_NODELAY=1"});
+  }
+  std::vector<std::string> client_tls(bool rogue = false) {
+    return {"+tls", rogue ? files_->rogue_key() : files_->client_key(),
+            rogue ? files_->rogue_certificate() : files_->client_certificate(), "+cf",
+            files_->ca()};
+  }
+  std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+
+  static testing::TlsFiles* files_;
+  testing::TempDir dir_;
+  std::vector<std::filesystem::path> corpus_;
+};
+testing::TlsFiles* TlsTest::files_ = nullptr;
+
+TEST_F(TlsTest, DimseOverTlsOnlyWithTrustedClientCertificates) {
+  auto flags = files_->node_flags();
+  flags.insert(flags.end(), {"--dimse-tls", "--tls-client-certificates", "require"});
+  TestNode node({.db = "sqlite", .extra_flags = flags});
+  node.start();
+  const int port = node.dimse_port();
+  const std::vector<std::string> paths = {corpus_[0].string(), corpus_[1].string()};
+
+  auto stored = dcmtk(with({"storescu"}, client_tls()), port, paths);
+  ASSERT_EQ(stored.exit_code, 0) << stored.output << node.log();
+  EXPECT_EQ(node.open_index()->counts()->instances, 2);
+  auto found =
+      dcmtk(with({"findscu", "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID"},
+                 client_tls()),
+            port);
+  EXPECT_EQ(found.exit_code, 0) << found.output;
+
+  EXPECT_NE(dcmtk({"echoscu"}, port).exit_code, 0) << "a plain connection is refused";
+  auto rogue = dcmtk(with({"echoscu"}, client_tls(true)), port);
+  EXPECT_NE(rogue.exit_code, 0) << "a certificate from an untrusted CA is refused";
+  auto anonymous = dcmtk({"echoscu", "+tla", "+cf", files_->ca()}, port);
+  EXPECT_NE(anonymous.exit_code, 0) << "no certificate at all is refused when one is required";
+  EXPECT_TRUE(node.running());
+  EXPECT_EQ(dcmtk(with({"echoscu"}, client_tls()), port).exit_code, 0) << "and it serves on";
+}
+
+TEST_F(TlsTest, CMoveReachesADestinationOverTls) {
+  // The destination: storescp over TLS, trusting our CA, requiring the node's certificate.
+  testing::Storescp destination(
+      {"+tls", files_->client_key(), files_->client_certificate(), "+cf", files_->ca()});
+  auto flags = files_->node_flags();
+  flags.insert(flags.end(), {"--peer", "DEST=127.0.0.1:" + std::to_string(destination.port()),
+                             "--peer-tls", "DEST"});
+  TestNode node({.db = "sqlite", .extra_flags = flags});
+  node.start();
+  ASSERT_EQ(
+      testing::storescu(node.dimse_port(), {corpus_[0].string(), corpus_[1].string()}).exit_code,
+      0);
+  auto moved = testing::run_dcmtk_tool(
+      {"movescu", "-S", "-aec", "PACSNODE", "-aem", "DEST"},
+      {"QueryRetrieveLevel=STUDY",
+       "StudyInstanceUID=" + testing::value_of(corpus_[0], DcmTagKey(0x0020, 0x000D))},
+      node.dimse_port());
+  EXPECT_EQ(moved.exit_code, 0) << moved.output << node.log();
+  EXPECT_EQ(destination.files().size(), 2u);
+}
+
+}  // namespace
+}  // namespace pacs
