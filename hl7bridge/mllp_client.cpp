@@ -11,9 +11,11 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "hl7bridge/mllp_framer.h"
+#include "security/tls_session.h"
 
 namespace pacs::hl7 {
 namespace {
@@ -67,8 +69,17 @@ Result<std::string> send_mllp(const MllpPeer& peer, std::string_view message,
   if (error != 0)
     return fail(ErrorCode::Conflict, "cannot connect to " + where + ": " + std::strerror(error));
 
+  std::unique_ptr<security::TlsSession> tls;
+  if (peer.tls) {
+    auto session =
+        security::TlsSession::handshake(peer.tls, socket.fd(), false, deadline, peer.host);
+    if (!session) return fail(ErrorCode::Conflict, where + ": " + session.error().message);
+    tls = std::move(*session);
+  }
   const std::string frame = mllp_frame(message);
-  std::string_view rest(frame);
+  if (tls && !tls->write_all(frame, deadline))
+    return fail(ErrorCode::Conflict, "sending to " + where + " over TLS failed");
+  std::string_view rest(tls ? std::string_view() : std::string_view(frame));
   // Bounded by the frame and the deadline.
   while (!rest.empty()) {
     const ssize_t n = ::send(socket.fd(), rest.data(), rest.size(), MSG_NOSIGNAL);
@@ -85,10 +96,17 @@ Result<std::string> send_mllp(const MllpPeer& peer, std::string_view message,
   std::array<char, 16 * 1024> buffer;
   // Bounded by the deadline: every pass reads something or waits until it.
   while (answers.empty()) {
-    if (!wait_for(socket.fd(), POLLIN, deadline))
+    if (!(tls && tls->buffered()) && !wait_for(socket.fd(), POLLIN, deadline))
       return fail(ErrorCode::Conflict, "no acknowledgement from " + where + " in time");
-    const ssize_t n = ::recv(socket.fd(), buffer.data(), buffer.size(), 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    ssize_t n = 0;
+    if (tls) {
+      const long got = tls->read(buffer.data(), buffer.size());
+      if (got == security::TlsSession::kWouldBlock) continue;
+      n = got;
+    } else {
+      n = ::recv(socket.fd(), buffer.data(), buffer.size(), 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    }
     if (n <= 0)
       return fail(ErrorCode::Conflict, where + " closed the connection without acknowledging");
     framer.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)), answers);

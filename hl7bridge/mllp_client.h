@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "security/tls.h"
 #include "storage/model/result.h"
 
 namespace pacs::hl7 {
@@ -12,6 +13,7 @@ namespace pacs::hl7 {
 struct MllpPeer {
   std::string host;  // an IPv4 address
   int port = 0;
+  security::SslContext tls;  // set: over TLS, the peer's certificate checked against host
 };
 
 // Connects, sends the framed message and returns the acknowledgement's text. Fails (with a

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hl7bridge/mllp_framer.h"
+#include "security/tls_session.h"
 #include "storage/model/log.h"
 
 namespace pacs::hl7 {
@@ -20,6 +21,8 @@ namespace {
 
 // Blocking waits are cut into slices this long, so stop() is noticed.
 constexpr int kPollSliceMs = 200;
+// A TLS handshake, or the write of one answer, takes at most this long.
+constexpr auto kHandshakeTime = std::chrono::seconds(10);
 
 bool send_all(int fd, std::string_view bytes) {
   // Bounded by the bytes: every pass sends some or fails.
@@ -113,6 +116,33 @@ void MllpServer::accept_loop() {
 }
 
 void MllpServer::serve(int fd, std::string who) {
+  std::unique_ptr<security::TlsSession> tls;
+  if (options_.tls) {
+    auto session = security::TlsSession::handshake(
+        options_.tls, fd, true, std::chrono::steady_clock::now() + kHandshakeTime);
+    if (!session) {
+      PACS_LOG(Warn) << "MLLP " << who << ": " << session.error().message << "; closing";
+      return;
+    }
+    tls = std::move(*session);
+    const auto subject = tls->peer_subject();
+    PACS_LOG(Info) << "MLLP " << who << ": TLS"
+                   << (subject.empty() ? "" : " with client certificate " + subject);
+  }
+  // The connection's bytes, through TLS or straight from the socket.
+  auto receive = [&](char* into, std::size_t size) -> ssize_t {
+    if (!tls) return ::recv(fd, into, size, 0);
+    const long n = tls->read(into, size);
+    if (n < 0) {
+      errno = n == security::TlsSession::kWouldBlock ? EAGAIN : ECONNRESET;
+      return -1;
+    }
+    return n;
+  };
+  auto send = [&](std::string_view bytes) {
+    return tls ? tls->write_all(bytes, std::chrono::steady_clock::now() + kHandshakeTime)
+               : send_all(fd, bytes);
+  };
   MllpFramer framer(options_.max_message_bytes);
   std::array<char, 64 * 1024> buffer;
   std::vector<std::string> messages;
@@ -127,11 +157,14 @@ void MllpServer::serve(int fd, std::string who) {
                      << (framer.buffered_bytes() ? " (an unfinished message is dropped)" : "");
       return;
     }
-    pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, kPollSliceMs);
+    // TLS may hold decrypted bytes the socket no longer shows.
+    const int ready = tls && tls->buffered() ? 1 : [&] {
+      pollfd p{fd, POLLIN, 0};
+      return ::poll(&p, 1, kPollSliceMs);
+    }();
     if (ready == 0) continue;
-    const ssize_t n = ready < 0 ? -1 : ::recv(fd, buffer.data(), buffer.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
+    const ssize_t n = ready < 0 ? -1 : receive(buffer.data(), buffer.size());
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
       if (framer.buffered_bytes())
         PACS_LOG(Warn) << "MLLP " << who << ": connection ended inside a message ("
@@ -148,7 +181,7 @@ void MllpServer::serve(int fd, std::string who) {
         PACS_LOG(Warn) << "MLLP " << who << ": message not processed, closing without an answer";
         return;
       }
-      if (!send_all(fd, mllp_frame(*ack))) return;
+      if (!send(mllp_frame(*ack))) return;
     }
     if (framer.state() == MllpFramer::State::Oversize) {
       PACS_LOG(Warn) << "MLLP " << who << ": a message over " << options_.max_message_bytes

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <thread>
 
+#include "security/tls.h"
 #include "storage/model/result.h"
 
 namespace pacs::hl7 {
@@ -29,6 +30,8 @@ struct MllpOptions {
   std::chrono::seconds idle_timeout{300};
   // Connections served at once; one more is closed at once (and logged).
   unsigned max_connections = 64;
+  // Set: every connection is TLS (a plain one fails the handshake and is closed).
+  security::SslContext tls;
 };
 
 class MllpServer {

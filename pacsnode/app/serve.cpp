@@ -151,11 +151,27 @@ int serve(const Config& config) {
   std::vector<std::string> hl7_destinations;
   for (const auto& [name, peer] : config.hl7_destinations) hl7_destinations.push_back(name);
   MppsService mpps(*node->index, hl7_destinations);
+  // MLLP over TLS: a context for the listener, one for destinations reached over TLS.
+  security::SslContext mllp_tls, hl7_outbound_tls;
+  for (auto [wanted, context, server] :
+       {std::tuple{config.mllp_tls, &mllp_tls, true},
+        std::tuple{!config.tls_hl7_destinations.empty(), &hl7_outbound_tls, false}}) {
+    if (!wanted) continue;
+    auto made = server ? security::make_server_context(config.tls)
+                       : security::make_client_context(config.tls);
+    if (!made) {
+      PACS_LOG(Error) << "MLLP TLS: " << made.error().message;
+      return 2;
+    }
+    *context = std::move(*made);
+  }
   std::unique_ptr<hl7::Outbox> outbox;
   if (!config.hl7_destinations.empty()) {
     hl7::OutboxOptions options;
     for (const auto& [name, peer] : config.hl7_destinations)
-      options.destinations[name] = {peer.host, peer.port};
+      options.destinations[name] = {
+          peer.host, peer.port,
+          config.tls_hl7_destinations.count(name) ? hl7_outbound_tls : nullptr};
     options.study_quiet_period = std::chrono::seconds(config.study_quiet_seconds);
     options.messages.dicomweb_root =
         (config.public_url.empty() ? "http://127.0.0.1:" + std::to_string(config.http_port)
@@ -253,7 +269,7 @@ int serve(const Config& config) {
       return 1;
     }
   }
-  // The HL7 face, on loopback only until TLS and peer checks exist (see README).
+  // The HL7 face, on loopback (a listen address and peer checks are not configurable yet).
   hl7::Hl7Options hl7_options;
   hl7_options.orders.station_aet_by_modality = config.worklist_station_aets;
   // Below the data disk's reserve nothing new is written, orders included: the SQLite index
@@ -268,7 +284,8 @@ int serve(const Config& config) {
                          .port = config.mllp_port,
                          .max_message_bytes = config.mllp_max_message_kb << 10,
                          .idle_timeout = std::chrono::seconds(config.mllp_idle_seconds),
-                         .max_connections = 64},
+                         .max_connections = 64,
+                         .tls = mllp_tls},
         [&hl7_service](std::string_view message) { return hl7_service.handle(message); });
     if (auto started = mllp->start(); !started) {
       PACS_LOG(Error) << started.error().message;

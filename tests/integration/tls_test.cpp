@@ -3,7 +3,9 @@
 #include <dcmtk/dcmdata/dctagkey.h>
 #include <gtest/gtest.h>
 
+#include "security/tls.h"
 #include "tests/support/dicom_files.h"
+#include "tests/support/mllp.h"
 #include "tests/support/process.h"
 #include "tests/support/storescp.h"
 #include "tests/support/test_node.h"
@@ -91,6 +93,77 @@ TEST_F(TlsTest, CMoveReachesADestinationOverTls) {
       node.dimse_port());
   EXPECT_EQ(moved.exit_code, 0) << moved.output << node.log();
   EXPECT_EQ(destination.files().size(), 2u);
+}
+
+security::SslContext context(const testing::TlsFiles& files, bool server, bool rogue = false) {
+  security::TlsSettings settings;
+  settings.certificate = rogue    ? files.rogue_certificate()
+                         : server ? files.server_certificate()
+                                  : files.client_certificate();
+  settings.private_key = rogue    ? files.rogue_key()
+                         : server ? files.server_key()
+                                  : files.client_key();
+  settings.ca_file = files.ca();
+  settings.client_certificates = security::TlsSettings::ClientCertificates::Require;
+  auto made =
+      server ? security::make_server_context(settings) : security::make_client_context(settings);
+  if (!made) throw std::runtime_error(made.error().message);
+  return *made;
+}
+
+testing::Order order(int n) {
+  testing::Order o;
+  o.control_id = "TLS" + std::to_string(n);
+  o.placer = "TLSP" + std::to_string(n);
+  o.filler = "TLSF" + std::to_string(n);
+  o.accession = "TLSA" + std::to_string(n);
+  o.patient_id = "TLSPAT";
+  return o;
+}
+
+TEST_F(TlsTest, MllpOverTlsOnlyWithTrustedClientCertificates) {
+  auto flags = files_->node_flags();
+  flags.insert(flags.end(), {"--mllp-tls", "--tls-client-certificates", "require"});
+  TestNode node({.db = "sqlite", .extra_flags = flags});
+  node.start();
+  {
+    testing::MllpClient client(node.mllp_port(), context(*files_, false));
+    for (int n = 1; n <= 3; ++n) {
+      auto ack = client.exchange(testing::orm(order(n)));
+      ASSERT_TRUE(ack) << node.log();
+      EXPECT_EQ(testing::ack_code(*ack), "AA");
+    }
+  }
+  EXPECT_TRUE(node.open_index()->find_order("TLSP3", "").value().has_value());
+
+  testing::MllpClient plain(node.mllp_port());
+  EXPECT_FALSE(plain.exchange(testing::orm(order(4)), std::chrono::seconds(5)))
+      << "plain MLLP gets no answer";
+  // With TLS 1.3 the client may finish its side of the handshake before the server refuses its
+  // certificate: then the refusal shows as no answer.
+  bool refused = false;
+  try {
+    testing::MllpClient rogue(node.mllp_port(), context(*files_, false, true));
+    refused = !rogue.exchange(testing::orm(order(5)), std::chrono::seconds(5));
+  } catch (const std::runtime_error&) {
+    refused = true;
+  }
+  EXPECT_TRUE(refused) << "a certificate from an untrusted CA fails the handshake";
+  EXPECT_FALSE(node.open_index()->find_order("TLSP4", "").value().has_value());
+  EXPECT_FALSE(node.open_index()->find_order("TLSP5", "").value().has_value());
+  EXPECT_NE(node.log().find("TLS handshake failed"), std::string::npos);
+}
+
+TEST_F(TlsTest, OutboundHl7ReachesADestinationOverTls) {
+  const int ris_port = testing::free_port();
+  testing::MllpListener ris(ris_port, context(*files_, true));
+  auto flags = files_->node_flags();
+  flags.insert(flags.end(), {"--hl7-destination", "RIS=127.0.0.1:" + std::to_string(ris_port),
+                             "--hl7-destination-tls", "RIS", "--study-quiet-seconds", "1"});
+  TestNode node({.db = "sqlite", .extra_flags = flags});
+  node.start();
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {corpus_[0].string()}).exit_code, 0);
+  EXPECT_TRUE(ris.wait_for("ORU^R01", std::chrono::seconds(30))) << node.log();
 }
 
 }  // namespace

@@ -27,9 +27,43 @@ std::string msa_field(const std::string& ack, std::size_t n) {
   return segment.substr(start, segment.find('|', start) - start);
 }
 
+// Some bytes of a connection, plain or TLS, within the timeout: > 0 read, 0 closed, -1 broken,
+// kNothingInTime.
+constexpr long kNothingInTime = -2;
+long read_some(int fd, security::TlsSession* tls, char* into, std::size_t size,
+               std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Bounded by the deadline: every pass reads or waits for the socket until it.
+  for (;;) {
+    if (!(tls && tls->buffered())) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return kNothingInTime;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return kNothingInTime;
+    }
+    if (!tls) return ::recv(fd, into, size, 0);
+    const long got = tls->read(into, size);
+    if (got == security::TlsSession::kFailed) return -1;
+    if (got != security::TlsSession::kWouldBlock) return got;
+  }
+}
+
+bool write_all(int fd, security::TlsSession* tls, std::string_view bytes) {
+  if (tls)
+    return tls->write_all(bytes, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  // Bounded by the bytes: every pass writes some or fails.
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
 }  // namespace
 
-MllpClient::MllpClient(int port) {
+MllpClient::MllpClient(int port, const security::SslContext& tls) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -39,20 +73,25 @@ MllpClient::MllpClient(int port) {
     throw std::runtime_error("cannot connect to MLLP port " + std::to_string(port));
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (tls) {
+    auto session = security::TlsSession::handshake(
+        tls, fd_, false, std::chrono::steady_clock::now() + std::chrono::seconds(10), "127.0.0.1");
+    if (!session) {
+      ::close(fd_);
+      fd_ = -1;
+      throw std::runtime_error(session.error().message);
+    }
+    tls_ = std::move(*session);
+  }
 }
 
 MllpClient::~MllpClient() {
+  tls_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
 
 bool MllpClient::send_raw(std::string_view bytes) {
-  // Bounded by the bytes: every pass writes some or fails.
-  while (!bytes.empty()) {
-    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
+  return write_all(fd_, tls_.get(), bytes);
 }
 
 std::optional<std::string> MllpClient::read_frame(std::chrono::milliseconds timeout) {
@@ -72,11 +111,8 @@ std::optional<std::string> MllpClient::read_frame(std::chrono::milliseconds time
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
     char buffer[65536];
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    const long n = read_some(fd_, tls_.get(), buffer, sizeof buffer, left);
     if (n <= 0) return std::nullopt;
     pending_.append(buffer, static_cast<std::size_t>(n));
   }
@@ -98,15 +134,13 @@ bool MllpClient::closed_by_peer(std::chrono::milliseconds timeout) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
     char buffer[65536];
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-    if (n <= 0) return true;
+    const long n = read_some(fd_, tls_.get(), buffer, sizeof buffer, left);
+    if (n == 0 || n == -1) return true;
   }
 }
 
-MllpListener::MllpListener(int port) {
+MllpListener::MllpListener(int port, security::SslContext tls) : tls_(std::move(tls)) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
   ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -150,12 +184,22 @@ void MllpListener::run() {
     if (::poll(&p, 1, 100) <= 0) continue;
     const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
+    std::unique_ptr<security::TlsSession> tls;
+    if (tls_) {
+      auto session = security::TlsSession::handshake(
+          tls_, fd, true, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+      if (!session) {
+        ::close(fd);
+        continue;
+      }
+      tls = std::move(*session);
+    }
     std::string pending;
     while (!stop_) {
-      pollfd c{fd, POLLIN, 0};
-      if (::poll(&c, 1, 100) == 0) continue;
       char buffer[65536];
-      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      const long n =
+          read_some(fd, tls.get(), buffer, sizeof buffer, std::chrono::milliseconds(100));
+      if (n == kNothingInTime) continue;
       if (n <= 0) break;
       pending.append(buffer, static_cast<std::size_t>(n));
       const auto start = pending.find('\x0b'), end = pending.find('\x1c');
@@ -174,8 +218,9 @@ void MllpListener::run() {
       }
       const std::string ack = "\x0bMSH|^~\\&|TEST|TEST|PACSNODE||20261124093000||ACK|A" +
                               control_id + "|P|2.5.1\rMSA|AA|" + control_id + "\r\x1c\r";
-      ::send(fd, ack.data(), ack.size(), MSG_NOSIGNAL);
+      write_all(fd, tls.get(), ack);
     }
+    tls.reset();
     ::close(fd);
   }
 }

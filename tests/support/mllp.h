@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -11,11 +12,15 @@
 #include <thread>
 #include <vector>
 
+#include "security/tls_session.h"
+
 namespace pacs::testing {
 
 class MllpClient {
  public:
-  explicit MllpClient(int port);  // throws when it cannot connect
+  // Connects (over TLS with a client context: the node's certificate is checked for 127.0.0.1);
+  // throws when it cannot.
+  explicit MllpClient(int port, const security::SslContext& tls = nullptr);
   ~MllpClient();
   MllpClient(const MllpClient&) = delete;
   MllpClient& operator=(const MllpClient&) = delete;
@@ -33,6 +38,7 @@ class MllpClient {
 
  private:
   int fd_ = -1;
+  std::unique_ptr<security::TlsSession> tls_;
   std::string pending_;  // bytes read after the last frame
 };
 
@@ -40,7 +46,8 @@ class MllpClient {
 // answers each with an AA.
 class MllpListener {
  public:
-  explicit MllpListener(int port);  // throws when it cannot listen
+  // Listens (over TLS with a server context); throws when it cannot.
+  explicit MllpListener(int port, security::SslContext tls = nullptr);
   ~MllpListener();
   MllpListener(const MllpListener&) = delete;
   MllpListener& operator=(const MllpListener&) = delete;
@@ -53,6 +60,7 @@ class MllpListener {
  private:
   void run();
   int fd_ = -1;
+  security::SslContext tls_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<std::string> messages_;  // guarded by mu_
