@@ -29,10 +29,10 @@ std::string_view path_of(std::string_view target) {
 
 }  // namespace
 
-Exchange::Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+Exchange::Exchange(Link& link, beast::flat_buffer& buffer,
                    http::request_parser<http::buffer_body>& parser, const HttpOptions& options,
                    net::thread_pool& workers)
-    : stream_(stream), buffer_(buffer), parser_(parser), options_(options), workers_(workers) {}
+    : link_(link), buffer_(buffer), parser_(parser), options_(options), workers_(workers) {}
 
 std::string_view Exchange::header(http::field field) const {
   const auto it = parser_.get().find(field);
@@ -50,16 +50,19 @@ net::awaitable<std::size_t> Exchange::read_body(std::span<char> into) {
     // The client waits for this before it sends the body (RFC 9110 10.1.1).
     continue_sent_ = true;
     http::response<http::empty_body> go_on{http::status::continue_, parser_.get().version()};
-    stream_.expires_after(options_.timeout);
-    co_await http::async_write(stream_, go_on, net::use_awaitable);
+    link_.tcp().expires_after(options_.timeout);
+    auto write = [&](auto& s) { return http::async_write(s, go_on, net::use_awaitable); };
+    co_await link_.apply(write);
   }
   auto& body = parser_.get().body();
   body.data = into.data();
   body.size = into.size();
-  stream_.expires_after(options_.timeout);
+  link_.tcp().expires_after(options_.timeout);
   beast::error_code ec;
-  co_await http::async_read_some(stream_, buffer_, parser_,
-                                 net::redirect_error(net::use_awaitable, ec));
+  auto read = [&](auto& s) {
+    return http::async_read_some(s, buffer_, parser_, net::redirect_error(net::use_awaitable, ec));
+  };
+  co_await link_.apply(read);
   // need_buffer only says the buffer we lent is full: that is what we asked for.
   if (ec == http::error::need_buffer) ec = {};
   if (ec == http::error::body_limit)
@@ -106,8 +109,9 @@ net::awaitable<void> Exchange::send_response() {
   response.prepare_payload();
   if (head) response.body().clear();
   status_ = static_cast<unsigned>(p.status);
-  stream_.expires_after(options_.timeout);
-  co_await http::async_write(stream_, response, net::use_awaitable);
+  link_.tcp().expires_after(options_.timeout);
+  auto write = [&](auto& s) { return http::async_write(s, response, net::use_awaitable); };
+  co_await link_.apply(write);
 }
 
 net::awaitable<void> Exchange::begin_stream(const http::status& status,
@@ -125,24 +129,32 @@ net::awaitable<void> Exchange::begin_stream(const http::status& status,
   head_only_ = parser_.get().method() == http::verb::head;
   status_ = static_cast<unsigned>(status);
   http::response_serializer<http::empty_body> serializer{response};
-  stream_.expires_after(options_.timeout);
-  co_await http::async_write_header(stream_, serializer, net::use_awaitable);
+  link_.tcp().expires_after(options_.timeout);
+  auto write = [&](auto& s) { return http::async_write_header(s, serializer, net::use_awaitable); };
+  co_await link_.apply(write);
 }
 
 net::awaitable<void> Exchange::stream(std::span<const char> bytes) {
   if (bytes.empty() || head_only_) co_return;
-  stream_.expires_after(options_.timeout);
+  link_.tcp().expires_after(options_.timeout);
+  auto chunk = [&](auto& s) {
+    return net::async_write(s, http::make_chunk(net::buffer(bytes.data(), bytes.size())),
+                            net::use_awaitable);
+  };
+  auto raw = [&](auto& s) {
+    return net::async_write(s, net::buffer(bytes.data(), bytes.size()), net::use_awaitable);
+  };
   if (chunked_)
-    co_await net::async_write(stream_, http::make_chunk(net::buffer(bytes.data(), bytes.size())),
-                              net::use_awaitable);
+    co_await link_.apply(chunk);
   else
-    co_await net::async_write(stream_, net::buffer(bytes.data(), bytes.size()), net::use_awaitable);
+    co_await link_.apply(raw);
   bytes_sent_ += bytes.size();
 }
 
 net::awaitable<bool> Exchange::stream_file(int fd, std::uint64_t length) {
-  if (chunked_ || head_only_) co_return false;
-  auto& socket = stream_.socket();
+  // TLS encrypts in user space: the file goes through a buffer there (the caller's fallback).
+  if (chunked_ || head_only_ || link_.secure()) co_return false;
+  auto& socket = link_.tcp().socket();
   socket.native_non_blocking(true);
   off_t offset = 0;
   // Bounded by the length: every pass sends some bytes or waits until the socket takes more;
@@ -174,15 +186,24 @@ net::awaitable<bool> Exchange::stream_file(int fd, std::uint64_t length) {
 
 net::awaitable<void> Exchange::end_stream() {
   if (!chunked_ || head_only_) co_return;
-  stream_.expires_after(options_.timeout);
-  co_await net::async_write(stream_, http::make_chunk_last(), net::use_awaitable);
+  link_.tcp().expires_after(options_.timeout);
+  auto write = [&](auto& s) {
+    return net::async_write(s, http::make_chunk_last(), net::use_awaitable);
+  };
+  co_await link_.apply(write);
 }
 
 HttpServer::HttpServer(HttpOptions options, Handler handler)
     : options_(std::move(options)),
       handler_(std::move(handler)),
       io_(static_cast<int>(std::max(1u, options_.network_threads))),
-      workers_(std::max(1u, options_.worker_threads)) {}
+      workers_(std::max(1u, options_.worker_threads)) {
+  if (options_.tls) {
+    // Asio's context takes ownership of the OpenSSL context it wraps: it gets a reference.
+    SSL_CTX_up_ref(options_.tls.get());
+    tls_ = std::make_unique<net::ssl::context>(options_.tls.get());
+  }
+}
 
 HttpServer::~HttpServer() {
   stop();
@@ -206,7 +227,8 @@ Result<void> HttpServer::start() {
   net::co_spawn(io_, accept_loop(), net::detached);
   for (unsigned i = 0; i < std::max(1u, options_.network_threads); ++i)
     threads_.emplace_back([this] { io_.run(); });
-  PACS_LOG(Info) << "HTTP: listening on " << options_.address << ":" << options_.port;
+  PACS_LOG(Info) << (tls_ ? "HTTPS" : "HTTP") << ": listening on " << options_.address << ":"
+                 << options_.port;
   return {};
 }
 
@@ -271,7 +293,17 @@ net::awaitable<void> HttpServer::refuse_busy(tcp::socket socket) {
 }
 
 net::awaitable<void> HttpServer::session(tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+  Link link(std::move(socket), tls_.get());
+  if (link.secure()) {
+    beast::error_code ec;
+    link.tcp().expires_after(options_.timeout);
+    co_await link.tls()->async_handshake(net::ssl::stream_base::server,
+                                         net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      PACS_LOG(Warn) << "HTTPS: TLS handshake failed: " << ec.message();
+      co_return;
+    }
+  }
   beast::flat_buffer buffer;
   // Beast reads at most the buffer's free capacity (up to 64 KB) per receive: a buffer sized for
   // a header alone would read request bodies a couple of kilobytes at a time.
@@ -281,14 +313,18 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
     http::request_parser<http::buffer_body> parser;
     parser.header_limit(options_.max_header_bytes);
     parser.body_limit(options_.max_body_bytes);
-    stream.expires_after(options_.timeout);
+    link.tcp().expires_after(options_.timeout);
     beast::error_code ec;
-    co_await http::async_read_header(stream, buffer, parser,
+    auto read_header = [&](auto& s) {
+      return http::async_read_header(s, buffer, parser,
                                      net::redirect_error(net::use_awaitable, ec));
+    };
+    co_await link.apply(read_header);
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::connection_reset || ec == net::error::eof)
+        ec == net::error::connection_reset || ec == net::error::eof ||
+        ec == net::ssl::error::stream_truncated)
       break;
-    Exchange exchange(stream, buffer, parser, options_, workers_);
+    Exchange exchange(link, buffer, parser, options_, workers_);
     const auto started = std::chrono::steady_clock::now();
     if (ec) {
       // A request we cannot even read: say why, then close.
@@ -340,7 +376,7 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
     if (!exchange.keep_alive()) break;
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  link.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace pacs::web

@@ -16,6 +16,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -30,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "security/tls.h"
 #include "storage/model/result.h"
 
 namespace pacs::web {
@@ -51,18 +53,45 @@ struct HttpOptions {
   std::size_t max_connections = 512;
   // Origins allowed to call from a browser (CORS); "*" allows any. Empty: no CORS headers.
   std::vector<std::string> cors_origins;
+  // Set: HTTPS only (a plain request fails the handshake); client certificates as the context
+  // asks.
+  security::SslContext tls;
   // Told of every answered request (method, target, status, seconds), e.g. for metrics.
   std::function<void(std::string_view, std::string_view, unsigned, double)> on_answered;
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// A connection's byte stream: plain TCP, or TLS over it. Reads and writes go through apply(),
+// which hands whichever is in use to an operation written once for both.
+class Link {
+ public:
+  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+  Link(net::ip::tcp::socket socket, net::ssl::context* tls) {
+    if (tls)
+      tls_.emplace(std::move(socket), *tls);
+    else
+      plain_.emplace(std::move(socket));
+  }
+  beast::tcp_stream& tcp() { return tls_ ? tls_->next_layer() : *plain_; }
+  TlsStream* tls() { return tls_ ? &*tls_ : nullptr; }
+  bool secure() const { return tls_.has_value(); }
+  // op(stream) for the stream in use; both give the same awaitable type.
+  template <typename Op>
+  auto apply(Op& op) {
+    return tls_ ? op(*tls_) : op(*plain_);
+  }
+
+ private:
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<TlsStream> tls_;
+};
+
 // One request and its response, as a handler sees them.
 class Exchange {
  public:
-  Exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-           http::request_parser<http::buffer_body>& parser, const HttpOptions& options,
-           net::thread_pool& workers);
+  Exchange(Link& link, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
+           const HttpOptions& options, net::thread_pool& workers);
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
@@ -98,6 +127,7 @@ class Exchange {
   net::awaitable<bool> stream_file(int fd, std::uint64_t length);
 
   bool replied() const { return status_ != 0; }
+  bool secure() const { return link_.secure(); }  // the request came over TLS
   unsigned status() const { return status_; }
   std::uint64_t bytes_sent() const { return bytes_sent_; }
   bool keep_alive() const { return keep_alive_; }
@@ -162,7 +192,7 @@ class Exchange {
  private:
   void add_common_headers(http::response_header<>& header, const Headers& extra);
 
-  beast::tcp_stream& stream_;
+  Link& link_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;
   const HttpOptions& options_;
@@ -200,6 +230,7 @@ class HttpServer {
 
   HttpOptions options_;
   Handler handler_;
+  std::unique_ptr<net::ssl::context> tls_;  // from options_.tls
   net::io_context io_;
   net::thread_pool workers_;
   std::unique_ptr<net::ip::tcp::acceptor> acceptor_;

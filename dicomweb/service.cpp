@@ -57,7 +57,7 @@ std::string base_url(const Exchange& exchange, const WebContext& context) {
     return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
   });
   if (host.empty() || !plain) host = "127.0.0.1";
-  return "http://" + host + context.base_path;
+  return (exchange.secure() ? "https://" : "http://") + host + context.base_path;
 }
 
 void reply_error(Exchange& exchange, http::status status, const std::string& message) {

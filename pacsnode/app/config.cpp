@@ -418,6 +418,11 @@ const std::vector<Flag>& flags() {
          c.dimse_tls = true;
          return {};
        }},
+      {"--http-tls", nullptr, "HTTPS only on the HTTP port",
+       [](const std::string&, Config& c) -> Result<void> {
+         c.http_tls = true;
+         return {};
+       }},
       {"--mllp-tls", nullptr, "MLLP over TLS only on the HL7 port",
        [](const std::string&, Config& c) -> Result<void> {
          c.mllp_tls = true;
@@ -715,8 +720,8 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       }
     }
   }
-  const std::pair<const char*, bool Config::*> tls_faces[] = {{"dimse", &Config::dimse_tls},
-                                                              {"mllp", &Config::mllp_tls}};
+  const std::pair<const char*, bool Config::*> tls_faces[] = {
+      {"dimse", &Config::dimse_tls}, {"http", &Config::http_tls}, {"mllp", &Config::mllp_tls}};
   for (auto [section, field] : tls_faces)
     if (auto table = root[section].as_table(); table && table->contains("tls")) {
       auto v = (*table)["tls"].value<bool>();
@@ -738,8 +743,8 @@ bool is_loopback_address(const std::string& address) {
 }
 
 Result<void> check_config(const Config& config) {
-  const bool tls_used = config.dimse_tls || config.mllp_tls || !config.tls_peers.empty() ||
-                        !config.tls_hl7_destinations.empty();
+  const bool tls_used = config.dimse_tls || config.http_tls || config.mllp_tls ||
+                        !config.tls_peers.empty() || !config.tls_hl7_destinations.empty();
   if (tls_used) {
     if (auto ok = security::check_tls_settings(config.tls); !ok) return ok;
     if (!config.tls_peers.empty() || !config.tls_hl7_destinations.empty())

@@ -64,7 +64,7 @@ struct Config {
   // TLS: the node's certificate and trust, which faces use it (each then refuses plain
   // connections), and the outbound peers and HL7 destinations reached over it.
   security::TlsSettings tls;
-  bool dimse_tls = false, mllp_tls = false;
+  bool dimse_tls = false, http_tls = false, mllp_tls = false;
   std::set<std::string> tls_peers, tls_hl7_destinations;
 };
 

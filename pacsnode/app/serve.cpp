@@ -151,16 +151,16 @@ int serve(const Config& config) {
   std::vector<std::string> hl7_destinations;
   for (const auto& [name, peer] : config.hl7_destinations) hl7_destinations.push_back(name);
   MppsService mpps(*node->index, hl7_destinations);
-  // MLLP over TLS: a context for the listener, one for destinations reached over TLS.
-  security::SslContext mllp_tls, hl7_outbound_tls;
+  // OpenSSL contexts: the MLLP and HTTPS listeners', and one for HL7 destinations over TLS.
+  security::SslContext mllp_tls, hl7_outbound_tls, https;
   for (auto [wanted, context, server] :
-       {std::tuple{config.mllp_tls, &mllp_tls, true},
+       {std::tuple{config.mllp_tls, &mllp_tls, true}, std::tuple{config.http_tls, &https, true},
         std::tuple{!config.tls_hl7_destinations.empty(), &hl7_outbound_tls, false}}) {
     if (!wanted) continue;
     auto made = server ? security::make_server_context(config.tls)
                        : security::make_client_context(config.tls);
     if (!made) {
-      PACS_LOG(Error) << "MLLP TLS: " << made.error().message;
+      PACS_LOG(Error) << "TLS: " << made.error().message;
       return 2;
     }
     *context = std::move(*made);
@@ -174,7 +174,8 @@ int serve(const Config& config) {
           config.tls_hl7_destinations.count(name) ? hl7_outbound_tls : nullptr};
     options.study_quiet_period = std::chrono::seconds(config.study_quiet_seconds);
     options.messages.dicomweb_root =
-        (config.public_url.empty() ? "http://127.0.0.1:" + std::to_string(config.http_port)
+        (config.public_url.empty() ? std::string(config.http_tls ? "https" : "http") +
+                                         "://127.0.0.1:" + std::to_string(config.http_port)
                                    : config.public_url) +
         "/dicom-web";
     options.messages.viewer_url = config.viewer_url;
@@ -257,6 +258,7 @@ int serve(const Config& config) {
                          .max_body_bytes = config.http_max_request_mb << 20,
                          .max_connections = config.http_max_connections,
                          .cors_origins = config.http_cors_origins,
+                         .tls = https,
                          .on_answered = count_http_request},
         [&dicomweb, &workflow_api, &operations, &gate](web::Exchange& exchange) {
           if (!gate.admit(exchange)) return web::already_answered();

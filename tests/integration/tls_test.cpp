@@ -5,6 +5,7 @@
 
 #include "security/tls.h"
 #include "tests/support/dicom_files.h"
+#include "tests/support/http.h"
 #include "tests/support/mllp.h"
 #include "tests/support/process.h"
 #include "tests/support/storescp.h"
@@ -152,6 +153,44 @@ TEST_F(TlsTest, MllpOverTlsOnlyWithTrustedClientCertificates) {
   EXPECT_FALSE(node.open_index()->find_order("TLSP4", "").value().has_value());
   EXPECT_FALSE(node.open_index()->find_order("TLSP5", "").value().has_value());
   EXPECT_NE(node.log().find("TLS handshake failed"), std::string::npos);
+}
+
+TEST_F(TlsTest, HttpsOnlyWithCurlAndTrustedClientCertificates) {
+  auto flags = files_->node_flags();
+  flags.insert(flags.end(), {"--http-tls", "--tls-client-certificates", "optional"});
+  TestNode node({.db = "sqlite", .extra_flags = flags});
+  node.start();
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {corpus_[0].string()}).exit_code, 0);
+  const int port = node.http_port();
+  const std::vector<std::string> trusting = {"--cacert", files_->ca()};
+  auto studies = testing::https_request(port, "GET", "/dicom-web/studies", trusting,
+                                        {"Accept: application/dicom+json"});
+  ASSERT_EQ(studies.status, 200) << studies.error << node.log();
+  EXPECT_NE(studies.body.find("https://127.0.0.1:" + std::to_string(port) + "/dicom-web/studies/"),
+            std::string::npos)
+      << "Retrieve URLs name the scheme the client used: " << studies.body;
+  // WADO-RS streams files through TLS (no sendfile there): the bytes are the stored ones.
+  const auto study = testing::value_of(corpus_[0], DcmTagKey(0x0020, 0x000D));
+  auto retrieved = testing::https_request(port, "GET", "/dicom-web/studies/" + study, trusting);
+  EXPECT_EQ(retrieved.status, 200);
+  EXPECT_NE(retrieved.body.find(testing::dataset_bytes(corpus_[0]).substr(0, 4096)),
+            std::string::npos);
+  auto with_certificate =
+      testing::https_request(port, "GET", "/health",
+                             {"--cacert", files_->ca(), "--cert", files_->client_certificate(),
+                              "--key", files_->client_key()});
+  EXPECT_EQ(with_certificate.status, 200);
+
+  EXPECT_EQ(testing::http_request(port, "GET", "/health").status, 0) << "plain HTTP is refused";
+  EXPECT_EQ(testing::https_request(port, "GET", "/health", {}).status, 0)
+      << "curl does not trust the node without the CA";
+  EXPECT_EQ(testing::https_request(port, "GET", "/health",
+                                   {"--cacert", files_->ca(), "--cert", files_->rogue_certificate(),
+                                    "--key", files_->rogue_key()})
+                .status,
+            0)
+      << "a client certificate that is sent must verify";
+  EXPECT_EQ(testing::https_request(port, "GET", "/health", trusting).status, 200);
 }
 
 TEST_F(TlsTest, OutboundHl7ReachesADestinationOverTls) {

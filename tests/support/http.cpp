@@ -31,9 +31,11 @@ std::string slurp(const std::filesystem::path& path) {
 
 }  // namespace
 
-HttpResponse http_request(int port, const std::string& method, const std::string& path,
-                          const std::vector<std::string>& headers,
-                          const std::filesystem::path& body_file) {
+namespace {
+
+HttpResponse curl(const std::string& url, const std::string& method,
+                  const std::vector<std::string>& headers, const std::filesystem::path& body_file,
+                  const std::vector<std::string>& extra_arguments) {
   char dir_template[] = "/tmp/pacsnode-http-XXXXXX";
   const std::filesystem::path dir = ::mkdtemp(dir_template);
   std::vector<std::string> argv = {"curl",
@@ -57,7 +59,8 @@ HttpResponse http_request(int port, const std::string& method, const std::string
     argv.push_back("--data-binary");
     argv.push_back("@" + body_file.string());
   }
-  argv.push_back("http://127.0.0.1:" + std::to_string(port) + path);
+  argv.insert(argv.end(), extra_arguments.begin(), extra_arguments.end());
+  argv.push_back(url);
   const auto r = run(argv, std::chrono::seconds(90));
   HttpResponse out;
   out.body = slurp(dir / "b");
@@ -86,6 +89,21 @@ HttpResponse http_request(int port, const std::string& method, const std::string
     slot = slot.empty() ? value : slot + "\n" + value;
   }
   return out;
+}
+
+}  // namespace
+
+HttpResponse http_request(int port, const std::string& method, const std::string& path,
+                          const std::vector<std::string>& headers,
+                          const std::filesystem::path& body_file) {
+  return curl("http://127.0.0.1:" + std::to_string(port) + path, method, headers, body_file, {});
+}
+
+HttpResponse https_request(int port, const std::string& method, const std::string& path,
+                           const std::vector<std::string>& curl_tls_arguments,
+                           const std::vector<std::string>& headers) {
+  return curl("https://127.0.0.1:" + std::to_string(port) + path, method, headers, {},
+              curl_tls_arguments);
 }
 
 std::optional<std::vector<MultipartPart>> parse_multipart_strict(const std::string& body,

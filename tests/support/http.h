@@ -27,6 +27,11 @@ HttpResponse http_request(int port, const std::string& method, const std::string
                           const std::vector<std::string>& headers = {},
                           const std::filesystem::path& body_file = {});
 
+// The same over HTTPS, with curl's TLS arguments (--cacert FILE, --cert FILE, --key FILE).
+HttpResponse https_request(int port, const std::string& method, const std::string& path,
+                           const std::vector<std::string>& curl_tls_arguments,
+                           const std::vector<std::string>& headers = {});
+
 struct MultipartPart {
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
