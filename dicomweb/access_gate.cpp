@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "dicomweb/handlers.h"
+#include "security/audit_trail.h"
 #include "storage/model/log.h"
 
 namespace pacs::web {
@@ -22,8 +23,17 @@ bool AccessGate::admit(Exchange& exchange) const {
   if (!needed) return true;
   const auto decision = authenticator_->decide(exchange.header(http::field::authorization), *needed,
                                                std::time(nullptr));
-  if (decision.kind == security::Decision::Allowed) return true;
+  if (decision.kind == security::Decision::Allowed) {
+    exchange.set_caller(decision.caller.name);
+    return true;
+  }
   const bool forbidden = decision.kind == security::Decision::Forbidden;
+  // A failed login is an audit event (PS3.15 A.5.3.16); a refused scope a security alert.
+  if (forbidden)
+    audit::record(audit::security_alert(decision.caller.name, exchange.peer_address(),
+                                        decision.reason, "HTTP"));
+  else
+    audit::record(audit::user_authentication(false, "", exchange.peer_address(), decision.reason));
   // The target may carry query values (patient names): the log names the method and the path.
   const auto target = exchange.target();
   PACS_LOG(Warn) << "HTTP " << exchange.method() << " " << target.substr(0, target.find('?'))

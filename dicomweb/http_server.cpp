@@ -34,6 +34,12 @@ Exchange::Exchange(Link& link, beast::flat_buffer& buffer,
                    net::thread_pool& workers)
     : link_(link), buffer_(buffer), parser_(parser), options_(options), workers_(workers) {}
 
+std::string Exchange::peer_address() const {
+  beast::error_code ec;
+  const auto endpoint = link_.tcp().socket().remote_endpoint(ec);
+  return ec ? std::string() : endpoint.address().to_string();
+}
+
 std::string_view Exchange::header(http::field field) const {
   const auto it = parser_.get().find(field);
   return it == parser_.get().end() ? std::string_view{} : trim_view(it->value());

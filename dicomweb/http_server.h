@@ -128,6 +128,10 @@ class Exchange {
 
   bool replied() const { return status_ != 0; }
   bool secure() const { return link_.secure(); }  // the request came over TLS
+  std::string peer_address() const;
+  // Who the access gate let in ("" without authentication), for the audit trail.
+  const std::string& caller() const { return caller_; }
+  void set_caller(std::string name) { caller_ = std::move(name); }
   unsigned status() const { return status_; }
   std::uint64_t bytes_sent() const { return bytes_sent_; }
   bool keep_alive() const { return keep_alive_; }
@@ -197,6 +201,7 @@ class Exchange {
   http::request_parser<http::buffer_body>& parser_;
   const HttpOptions& options_;
   net::thread_pool& workers_;
+  std::string caller_;
   unsigned status_ = 0;
   std::uint64_t bytes_sent_ = 0;
   bool keep_alive_ = true;

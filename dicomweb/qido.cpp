@@ -13,6 +13,8 @@
 
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
+#include "security/audit_trail.h"
+#include "security/encoding.h"
 #include "storage/dicom_attributes.h"
 
 namespace pacs::web {
@@ -263,11 +265,26 @@ SearchOutcome run_search(const WebContext& context, const SearchPlan& plan, cons
 
 }  // namespace
 
+namespace {
+// QIDO-RS is audited as a query on the Study Root C-FIND model (PS3.15 A.5.3.12).
+constexpr const char* kStudyRootFind = "1.2.840.10008.5.1.4.1.2.2.1";
+}  // namespace
+
 net::awaitable<void> search(Exchange& exchange, const WebContext& context,
                             const SearchRequest& request) {
   const std::string& level = request.level;
   const std::string base = base_url(exchange, context);
   SearchPlan plan = plan_search(context, level, request.within, request.parameters, base);
+  // The query as the client sent it (the target's query string), in the audit trail.
+  const auto target = exchange.target();
+  const auto question = target.find('?');
+  audit::record(audit::query(
+      plan.error.empty() ? 0 : 4,
+      audit::remote(exchange.caller().empty() ? "anonymous" : exchange.caller(),
+                    exchange.peer_address(), true),
+      audit::node_participant(context.aet, false), kStudyRootFind,
+      security::base64_encode(question == std::string_view::npos ? std::string_view()
+                                                                 : target.substr(question + 1))));
   if (!plan.error.empty()) {
     reply_error(exchange, http::status::bad_request, plan.error);
     co_return;

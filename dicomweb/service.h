@@ -16,6 +16,7 @@ struct WebContext {
   RetrieveService& retrieve;
   IngestService& ingest;
   std::string base_path = "/dicom-web";
+  std::string aet = "PACSNODE";  // the node, as the audit trail names it
 };
 
 class DicomWebService {

@@ -18,6 +18,7 @@
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
 #include "pacsnode/services/store_status.h"
+#include "security/audit_trail.h"
 #include "storage/model/log.h"
 
 namespace pacs::web {
@@ -62,6 +63,7 @@ struct PartOutcome {
   std::uint16_t failure = 0;  // 0: stored
   std::string why;
   std::optional<ErrorCode> cause;  // why it failed, where the node knows
+  std::string patient_id;          // of a stored part, for the audit trail
 };
 
 // Nothing stored: 409 when the instances were at fault; 507 when the disk had no room, 503 when
@@ -191,7 +193,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
   std::vector<std::function<PartOutcome()>> tasks;
   for (Part& part : parts) {
     tasks.push_back([&context, &study, &part]() -> PartOutcome {
-      if (!part.error.empty()) return {{}, part.failure, part.error, part.cause};
+      if (!part.error.empty()) return {{}, part.failure, part.error, part.cause, {}};
       PartOutcome out;
       out.identity = identity_of(part.file.path());
       if (!study.empty() && out.identity.study != study) {
@@ -204,6 +206,8 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
         out.failure = store_status_for(stored.error());
         out.why = stored.error().message;
         out.cause = stored.error().code;
+      } else {
+        out.patient_id = stored->patient_id;
       }
       return out;
     });
@@ -214,6 +218,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
   DcmDataset response;
   std::size_t stored = 0;
   std::string only_study = study;
+  audit::TransferTally received;
   for (const PartOutcome& o : outcomes) {
     DcmItem* item = nullptr;
     const DcmTagKey sequence = o.failure ? DCM_FailedSOPSequence : DCM_ReferencedSOPSequence;
@@ -229,6 +234,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
       continue;
     }
     ++stored;
+    received.add(o.identity.study, o.patient_id, o.identity.sop_class);
     if (only_study.empty()) only_study = o.identity.study;
     item->putAndInsertString(
         DCM_RetrieveURL, (base + "/studies/" + o.identity.study + "/series/" + o.identity.series +
@@ -240,6 +246,12 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
   const http::status status = stored == outcomes.size() ? http::status::ok
                               : stored > 0              ? http::status::accepted
                                                         : status_when_none_stored(outcomes);
+  if (!received.empty())
+    audit::record(audit::instances_transferred(
+        true, stored == outcomes.size() ? 0 : 4,
+        audit::remote(exchange.caller().empty() ? "anonymous" : exchange.caller(),
+                      exchange.peer_address(), true),
+        audit::node_participant(context.aet, false), received.studies()));
   exchange.respond(status, "application/dicom+json", to_dicom_json(response));
 }
 

@@ -6,6 +6,7 @@
 #include "hl7bridge/charset.h"
 #include "hl7bridge/patients.h"
 #include "hl7bridge/reports.h"
+#include "security/audit_trail.h"
 #include "storage/model/log.h"
 #include "storage/model/metrics.h"
 
@@ -51,15 +52,45 @@ std::string type_label(const std::string& type) {
   return type.empty() ? "unparseable" : known.count(type) ? type : "other";
 }
 
+// The order and patient record events of the audit trail (PS3.15 A.5.3.8, A.5.3.9) for a
+// message that was applied (AA) or understood and refused (AE).
+void audit_record_event(std::string_view bytes, const std::string& type, const std::string& ack,
+                        const std::string& node_aet) {
+  const bool order = type == "ORM^O01" || type == "OMI^O23";
+  const bool patient = type.starts_with("ADT^");
+  if ((!order && !patient) || (ack != "AA" && ack != "AE")) return;
+  auto message = Message::parse(bytes);
+  if (!message) return;
+  const Segment* pid = message->find("PID");
+  const std::string patient_id = pid ? pid->value(3) : std::string();
+  char action = 'U';
+  if (order) {
+    const Segment* orc = message->find("ORC");
+    const std::string control = orc ? orc->value(1) : std::string();
+    action = control == "NW"                                         ? 'C'
+             : control == "CA" || control == "DC" || control == "OC" ? 'D'
+                                                                     : 'U';
+  } else if (type == "ADT^A01" || type == "ADT^A04") {
+    action = 'C';
+  }
+  const int outcome = ack == "AA" ? 0 : 4;
+  const auto sender = audit::remote(message->sending_application(), "", true);
+  const auto node = audit::node_participant(node_aet, false);
+  audit::record(order ? audit::order_record(action, outcome, sender, node, patient_id)
+                      : audit::patient_record(action, outcome, sender, node, patient_id));
+}
+
 }  // namespace
 
 std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
   std::string type;
   auto ack = respond(bytes, type);
+  const std::string code = ack_code_of(ack);
   metrics::registry()
       .counter("pacsnode_hl7_messages_total", "HL7 messages received, by type and ACK code",
-               {{"type", type_label(type)}, {"ack", ack_code_of(ack)}})
+               {{"type", type_label(type)}, {"ack", code}})
       .add();
+  audit_record_event(bytes, type, code, options_.application);
   return ack;
 }
 

@@ -438,6 +438,21 @@ const std::vector<Flag>& flags() {
          c.tls_hl7_destinations.insert(v);
          return {};
        }},
+      {"--audit-log", "FILE", "the append-only audit trail (default DATA-DIR/audit.log)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.audit_log = v;
+         return {};
+       }},
+      {"--audit-syslog", "URL",
+       "also send audit messages to a syslog collector: udp://IPV4:PORT or tls://IPV4:PORT (TLS "
+       "with the node's certificate, the collector's checked against --tls-ca)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (!v.starts_with("udp://") && !v.starts_with("tls://"))
+           return fail(ErrorCode::InvalidArgument,
+                       "--audit-syslog: udp://HOST:PORT or tls://HOST:PORT");
+         c.audit_syslog = v;
+         return {};
+       }},
       {"--log-level", "LEVEL", "debug, info (default), warn, error or off",
        [](const std::string& v, Config& c) { return set_log_level(v, c); }},
   };
@@ -728,6 +743,16 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       if (!v) return wrong(std::string(section) + ".tls");
       config.*field = *v;
     }
+  if (auto audit = root["audit"].as_table()) {
+    const std::pair<const char*, const char*> audit_keys[] = {{"log_file", "--audit-log"},
+                                                              {"syslog", "--audit-syslog"}};
+    for (auto [key, name] : audit_keys) {
+      if (!audit->contains(key)) continue;
+      auto v = (*audit)[key].value<std::string>();
+      if (!v) return wrong(std::string("audit.") + key);
+      if (auto ok = apply(flag(name), *v); !ok) return ok;
+    }
+  }
   if (auto peers = root["peers"].as_table()) {
     for (const auto& [aet, value] : *peers) {
       auto v = value.value<std::string>();
@@ -744,10 +769,12 @@ bool is_loopback_address(const std::string& address) {
 
 Result<void> check_config(const Config& config) {
   const bool tls_used = config.dimse_tls || config.http_tls || config.mllp_tls ||
-                        !config.tls_peers.empty() || !config.tls_hl7_destinations.empty();
+                        !config.tls_peers.empty() || !config.tls_hl7_destinations.empty() ||
+                        config.audit_syslog.starts_with("tls://");
   if (tls_used) {
     if (auto ok = security::check_tls_settings(config.tls); !ok) return ok;
-    if (!config.tls_peers.empty() || !config.tls_hl7_destinations.empty())
+    if (!config.tls_peers.empty() || !config.tls_hl7_destinations.empty() ||
+        config.audit_syslog.starts_with("tls://"))
       if (config.tls.ca_file.empty())
         return fail(ErrorCode::InvalidArgument,
                     "TLS to peers needs --tls-ca: their certificates are verified");

@@ -66,6 +66,9 @@ struct Config {
   security::TlsSettings tls;
   bool dimse_tls = false, http_tls = false, mllp_tls = false;
   std::set<std::string> tls_peers, tls_hl7_destinations;
+  // The audit trail (PS3.15 A.5): always written locally (default DATA/audit.log), and sent to a
+  // syslog collector when one is given (udp://HOST:PORT or tls://HOST:PORT).
+  std::string audit_log, audit_syslog;
 };
 
 // What the command line asked for: the config, plus any words that are not flags.

@@ -25,6 +25,7 @@
 #include "pacsnode/services/mpps.h"
 #include "pacsnode/services/recovery.h"
 #include "pacsnode/services/reports.h"
+#include "security/audit_trail.h"
 #include "storage/data_dir_lock.h"
 #include "storage/model/log.h"
 #include "storage/model/metrics.h"
@@ -126,6 +127,18 @@ int serve(const Config& config) {
     PACS_LOG(Error) << node.error().message;
     return 1;
   }
+  // The audit trail, from here to the end of serve(): every face records into it.
+  auto trail = audit::Trail::open(
+      {config.audit_log.empty() ? (node->blobs->root() / "audit.log").string() : config.audit_log,
+       config.audit_syslog, config.tls, config.aet});
+  if (!trail) {
+    PACS_LOG(Error) << trail.error().message;
+    return 2;
+  }
+  audit::install(trail->get());
+  struct Uninstall {
+    ~Uninstall() { audit::install(nullptr); }
+  } uninstall_before_the_trail_closes;
   // A marker that exists while the node runs: found at start, it means the last run did not stop
   // cleanly, and the newest index rows are checked against their files.
   const std::filesystem::path marker = node->blobs->root() / "pacsnode.running";
@@ -240,7 +253,7 @@ int serve(const Config& config) {
                             .tls = dimse_tls},
                            *node->ingest, query, retrieve, mpps);
   // The DICOMweb face; beyond loopback only with authentication (check_config).
-  web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web"});
+  web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web", config.aet});
   web::WorkflowApi workflow_api(*node->index);
   const web::AccessGate gate(authenticator.get());
   // Ready: the index answers and the data disk has room for what arrives.
@@ -294,6 +307,7 @@ int serve(const Config& config) {
       return 1;
     }
   }
+  audit::record(audit::application_activity(true, config.aet));
   std::jthread signals([&](std::stop_token stop) {
     // Woken by SIGINT/SIGTERM, or by the SIGTERM the main thread sends itself on the way out.
     int received = 0;
@@ -312,6 +326,7 @@ int serve(const Config& config) {
     return 1;
   }
   forwarder_ready = nullptr;
+  audit::record(audit::application_activity(false, config.aet));
   std::filesystem::remove(marker);
   PACS_LOG(Info) << "pacsnode stopped";
   return 0;

@@ -25,6 +25,7 @@ OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContex
                             &detail);
   };
   auto parsed = context_.query.parse(*identifier, model);
+  audit_query(trimmed(request.AffectedSOPClassUID), *identifier, parsed.has_value());
   if (!parsed) return refuse(STATUS_FIND_Error_DataSetDoesNotMatchSOPClass, parsed.error().message);
 
   const Uint16 pending = parsed->unsupported_optional_keys

@@ -65,6 +65,7 @@ OFCondition Scp::handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextI
     if (counts.remaining == 0 || !pacer.due()) continue;  // the final response follows anyway
     if (c = respond(STATUS_Pending, nullptr, ""); c.bad()) return c;
   }
+  audit_sent(calling_, peer_address_, *items, counts);
   PACS_LOG(Info) << "C-GET from " << calling_ << ": " << counts.completed << " sent, "
                  << counts.failed << " failed, " << counts.warning << " warnings"
                  << (cancelled ? " (cancelled)" : "");

@@ -55,6 +55,7 @@ OFCondition Scp::handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContex
     c = answer(STATUS_Pending, now, nullptr, "");
     return c.good();
   });
+  audit_sent(destination, peer->second.host, *items, counts);
   if (c.bad()) return c;  // the requester's association broke
   PACS_LOG(Info) << "C-MOVE from " << calling_ << " to " << destination << ": " << counts.completed
                  << " sent, " << counts.failed << " failed, " << counts.warning << " warnings"

@@ -2,9 +2,13 @@
 
 #include <dcmtk/dcmdata/dcuid.h>
 
+#include <map>
 #include <set>
 #include <string_view>
 
+#include "security/audit_trail.h"
+#include "security/encoding.h"
+#include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
 
 namespace pacs::dimse {
@@ -85,6 +89,8 @@ OFBool Scp::checkCallingAETitleAccepted(const OFString&) {
   if (verdict_ != AccessPolicy::Verdict::UnknownAe) return OFTrue;
   PACS_LOG(Warn) << "association refused: calling AE " << calling_ << " from " << peer_address_
                  << " is not known";
+  audit::record(audit::security_alert(calling_, peer_address_, "calling AE title not recognized",
+                                      context_.options.aet));
   return OFFalse;
 }
 
@@ -92,6 +98,8 @@ OFBool Scp::checkCallingHostAccepted(const OFString&) {
   if (verdict_ != AccessPolicy::Verdict::WrongAddress) return OFTrue;
   PACS_LOG(Warn) << "association refused: calling AE " << calling_ << " may not call from "
                  << peer_address_;
+  audit::record(audit::security_alert(
+      calling_, peer_address_, "calling AE not allowed from this address", context_.options.aet));
   return OFFalse;
 }
 
@@ -108,6 +116,27 @@ OFCondition Scp::negotiateAssociation() {
   if (c.good() && context_.options.accept_unknown_sop_classes && params_) accept_unknown_classes();
   if (c.good() && params_) refuse_denied_services();
   return c;
+}
+
+void Scp::audit_sent(const std::string& destination_aet, const std::string& destination_address,
+                     const std::vector<RetrieveItem>& items, const SubOperations& counts) {
+  if (items.empty()) return;
+  audit::TransferTally sent;
+  std::map<std::string, std::string> patients;  // by study: one index lookup per study
+  for (const auto& item : items) {
+    auto [it, fresh] = patients.try_emplace(item.study_uid);
+    if (fresh) it->second = context_.retrieve.patient_of_study(item.study_uid);
+    sent.add(item.study_uid, it->second, item.sop_class_uid);
+  }
+  audit::record(audit::instances_transferred(
+      false, counts.failed ? 4 : 0, audit::node_participant(context_.options.aet, false),
+      audit::remote(destination_aet, destination_address, false), sent.studies()));
+}
+
+void Scp::audit_query(const std::string& sop_class, DcmDataset& identifier, bool answered) {
+  audit::record(audit::query(answered ? 0 : 4, audit::remote(calling_, peer_address_, true),
+                             audit::node_participant(context_.options.aet, false), sop_class,
+                             security::base64_encode(encode_attributes(identifier))));
 }
 
 void Scp::refuse_denied_services() {
@@ -142,6 +171,12 @@ void Scp::notifyAssociationTermination() {
   if (stored_ + failed_ > 0)
     PACS_LOG(Info) << "association from " << calling_ << " ended: " << stored_ << " stored, "
                    << failed_ << " failed";
+  // One record per association for what it brought (PS3.15 A.5.3.10, action C).
+  if (!received_.empty())
+    audit::record(audit::instances_transferred(
+        true, failed_ ? 4 : 0, audit::remote(calling_, peer_address_, true),
+        audit::node_participant(context_.options.aet, false), received_.studies()));
+  received_.clear();
   stored_ = failed_ = 0;
   params_ = nullptr;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pacsnode/dimse/server.h"
+#include "security/audit_event.h"
 
 namespace pacs::dimse {
 
@@ -44,6 +45,10 @@ class Scp : public DcmThreadSCP {
 
  private:
   void accept_unknown_classes();
+  // Audit records (PS3.15 A.5.3) of this association's transfers and queries.
+  void audit_sent(const std::string& destination_aet, const std::string& destination_address,
+                  const std::vector<RetrieveItem>& items, const SubOperations& counts);
+  void audit_query(const std::string& sop_class, DcmDataset& identifier, bool answered);
   // Refuses the accepted presentation contexts of services the calling AE may not use.
   void refuse_denied_services();
   // The data set that follows a request's command on presentation context id.
@@ -61,6 +66,7 @@ class Scp : public DcmThreadSCP {
   std::string calling_, peer_address_;
   AccessPolicy::Verdict verdict_ = AccessPolicy::Verdict::Accept;
   unsigned long stored_ = 0, failed_ = 0;
+  audit::TransferTally received_;  // what C-STORE brought on this association
 };
 
 }  // namespace pacs::dimse

@@ -40,6 +40,7 @@ OFCondition Scp::handle_store(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationCont
                      : Result<Stored>(tl::unexpected(room.error()));
   if (stored) {
     ++stored_;
+    received_.add(stored->study_uid, stored->patient_id, stored->sop_class_uid);
     PACS_LOG(Debug) << "C-STORE " << stored->sop_instance_uid << " (study " << stored->study_uid
                     << ") from " << calling_ << ": " << to_string(stored->outcome);
     return sendSTOREResponse(id, request.MessageID, request.AffectedSOPClassUID,

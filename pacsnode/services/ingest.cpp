@@ -230,9 +230,11 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
   const std::string sop = entry.instance.sop_instance_uid.str();
   const std::string study = entry.study.study_uid.str();
   const std::uint64_t size_bytes = parsed->size_bytes;
+  const std::string sop_class = entry.instance.sop_class_uid.str();
+  const std::string patient_id = entry.patient.patient_id;
   auto done = [&](IngestOutcome outcome) {
     count_outcome(outcome, size_bytes);
-    return Stored{outcome, sop, study};
+    return Stored{outcome, sop, study, sop_class, patient_id};
   };
 
   // A known SOP Instance UID: the same bytes again is a no-op; otherwise the policy decides.

@@ -51,6 +51,7 @@ struct Stored {
   IngestOutcome outcome;
   std::string sop_instance_uid;
   std::string study_uid;
+  std::string sop_class_uid, patient_id;  // for the audit trail
 };
 
 class IngestService {

@@ -21,4 +21,9 @@ Result<std::vector<RetrieveItem>> RetrieveService::resolve(DcmDataset& identifie
   return items;
 }
 
+std::string RetrieveService::patient_of_study(const std::string& study_uid) const {
+  auto facts = index_.study_facts(study_uid);
+  return facts && *facts ? (*facts)->patient_id : std::string();
+}
+
 }  // namespace pacs

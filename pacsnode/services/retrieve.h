@@ -31,6 +31,9 @@ class RetrieveService {
   // instance below them, in a stable order. The same matching as C-FIND.
   Result<std::vector<RetrieveItem>> resolve(DcmDataset& identifier, QueryModel model) const;
 
+  // The Patient ID of a stored study ("" when unknown), for the audit trail.
+  std::string patient_of_study(const std::string& study_uid) const;
+
  private:
   const QueryService& query_;
   Index& index_;
