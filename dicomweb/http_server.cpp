@@ -31,8 +31,13 @@ std::string_view path_of(std::string_view target) {
 
 Exchange::Exchange(Link& link, beast::flat_buffer& buffer,
                    http::request_parser<http::buffer_body>& parser, const HttpOptions& options,
-                   net::thread_pool& workers)
-    : link_(link), buffer_(buffer), parser_(parser), options_(options), workers_(workers) {}
+                   net::thread_pool& workers, std::string request_id)
+    : link_(link),
+      buffer_(buffer),
+      parser_(parser),
+      options_(options),
+      workers_(workers),
+      request_id_(std::move(request_id)) {}
 
 std::string Exchange::peer_address() const {
   beast::error_code ec;
@@ -81,6 +86,7 @@ net::awaitable<std::size_t> Exchange::read_body(std::span<char> into) {
 
 void Exchange::add_common_headers(http::response_header<>& header, const Headers& extra) {
   header.set(http::field::server, "pacsnode");
+  header.set("X-Request-Id", request_id_);
   const std::string_view origin = this->header(http::field::origin);
   if (!origin.empty()) {
     const auto& allowed = options_.cors_origins;
@@ -238,12 +244,20 @@ Result<void> HttpServer::start() {
   return {};
 }
 
-void HttpServer::stop() {
+void HttpServer::stop(std::chrono::seconds drain) {
   if (threads_.empty()) return;
   net::post(io_, [this] {
     beast::error_code ignored;
     if (acceptor_) acceptor_->close(ignored);
   });
+  // A graceful stop: an upload or a retrieve under way is finished and answered, not cut.
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  if (in_flight_ > 0) PACS_LOG(Info) << "HTTP: finishing " << in_flight_ << " requests";
+  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (in_flight_ > 0)
+    PACS_LOG(Warn) << "HTTP: " << in_flight_ << " requests cut off after " << drain.count()
+                   << " s of draining";
   io_.stop();
   threads_.clear();  // joins
   workers_.stop();
@@ -330,7 +344,14 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
         ec == net::error::connection_reset || ec == net::error::eof ||
         ec == net::ssl::error::stream_truncated)
       break;
-    Exchange exchange(link, buffer, parser, options_, workers_);
+    Exchange exchange(link, buffer, parser, options_, workers_,
+                      "http-" + std::to_string(++requests_));
+    // Counted until the answer is out, so that stop() can wait for it.
+    struct InFlight {
+      std::atomic<std::size_t>& count;
+      explicit InFlight(std::atomic<std::size_t>& c) : count(c) { ++count; }
+      ~InFlight() { --count; }
+    } in_flight(in_flight_);
     const auto started = std::chrono::steady_clock::now();
     if (ec) {
       // A request we cannot even read: say why, then close.
@@ -344,19 +365,27 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
         co_await exchange.send_response();
       } catch (const std::exception&) {
       }
-      PACS_LOG(Warn) << "HTTP: unreadable request: " << ec.message();
+      auto note = [&] { PACS_LOG(Warn) << "HTTP: unreadable request: " << ec.message(); };
+      Exchange::in_scope(exchange.request_id(), note);
       break;
     }
     std::string failure;
     try {
-      co_await handler_(exchange);
+      // The handler's synchronous part (the access gate) logs with the request's name; what it
+      // runs on the worker pool does too (Exchange::blocking).
+      auto start = [&] { return handler_(exchange); };
+      net::awaitable<void> work = Exchange::in_scope(exchange.request_id(), start);
+      co_await std::move(work);
     } catch (const std::exception& e) {
       failure = e.what();
     }
     if (!failure.empty()) {
       // Mid-stream failures cannot be answered any more; the connection ends.
-      PACS_LOG(Warn) << "HTTP " << exchange.method() << " " << path_of(exchange.target())
-                     << " failed: " << failure;
+      auto note = [&] {
+        PACS_LOG(Warn) << "HTTP " << exchange.method() << " " << path_of(exchange.target())
+                       << " failed: " << failure;
+      };
+      Exchange::in_scope(exchange.request_id(), note);
       if (exchange.replied()) break;
     }
     if (!exchange.replied()) {
@@ -374,9 +403,12 @@ net::awaitable<void> HttpServer::session(tcp::socket socket) {
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    PACS_LOG(Info) << "HTTP " << exchange.method() << " " << path_of(exchange.target()) << " "
-                   << exchange.status() << " " << exchange.bytes_sent() << " bytes "
-                   << seconds * 1000 << " ms";
+    auto access_log = [&] {
+      PACS_LOG(Info) << "HTTP " << exchange.method() << " " << path_of(exchange.target()) << " "
+                     << exchange.status() << " " << exchange.bytes_sent() << " bytes "
+                     << seconds * 1000 << " ms";
+    };
+    Exchange::in_scope(exchange.request_id(), access_log);
     if (options_.on_answered)
       options_.on_answered(exchange.method(), exchange.target(), exchange.status(), seconds);
     if (!exchange.keep_alive()) break;

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "security/tls.h"
+#include "storage/model/log.h"
 #include "storage/model/result.h"
 
 namespace pacs::web {
@@ -91,7 +92,7 @@ class Link {
 class Exchange {
  public:
   Exchange(Link& link, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
-           const HttpOptions& options, net::thread_pool& workers);
+           const HttpOptions& options, net::thread_pool& workers, std::string request_id);
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
@@ -136,12 +137,27 @@ class Exchange {
   std::uint64_t bytes_sent() const { return bytes_sent_; }
   bool keep_alive() const { return keep_alive_; }
 
-  // Runs f on the worker pool and resumes here with its result.
+  // f() with the log lines it writes naming the request `id` (a plain function: see log::Scope).
+  template <typename F>
+  static std::invoke_result_t<F&> in_scope(const std::string& id, F& f) {
+    log::Scope scope(id);
+    return f();
+  }
+
+  // "http-N": names the request in the log and in the X-Request-Id answer header.
+  const std::string& request_id() const { return request_id_; }
+
+  // Runs f on the worker pool and resumes here with its result; its log lines name the request.
   template <typename F>
   net::awaitable<std::invoke_result_t<F>> blocking(F f) {
     using R = std::invoke_result_t<F>;
     co_return co_await net::co_spawn(
-        workers_, [f = std::move(f)]() mutable -> net::awaitable<R> { co_return f(); },
+        workers_,
+        // Only trivially destructible captures: GCC 12 destroys a coroutine lambda's captured
+        // std::string twice (seen in co_spawn's entry point). The exchange outlives the call.
+        [f = std::move(f), id = &request_id_]() mutable -> net::awaitable<R> {
+          co_return in_scope(*id, f);
+        },
         net::use_awaitable);
   }
 
@@ -164,19 +180,22 @@ class Exchange {
     const auto executor = co_await net::this_coro::executor;
     auto shared = std::make_shared<Shared>(executor, tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i) {
-      net::post(workers_, [shared, i, executor, task = std::move(tasks[i])]() mutable {
-        // An exception must not escape into the pool's thread: it is rethrown to the caller.
-        try {
-          shared->results[i].emplace(task());
-        } catch (...) {
-          shared->errors[i] = std::current_exception();
-        }
-        if (--shared->remaining == 0)
-          // On the caller's strand: the expiry moves into the past whether or not the caller
-          // waits yet, so the wait below never misses it.
-          net::post(executor,
-                    [shared] { shared->done.expires_at(net::steady_timer::time_point::min()); });
-      });
+      net::post(workers_,
+                [shared, i, executor, id = request_id_, task = std::move(tasks[i])]() mutable {
+                  // An exception must not escape into the pool's thread: it is rethrown to the
+                  // caller.
+                  try {
+                    shared->results[i].emplace(in_scope(id, task));
+                  } catch (...) {
+                    shared->errors[i] = std::current_exception();
+                  }
+                  if (--shared->remaining == 0)
+                    // On the caller's strand: the expiry moves into the past whether or not the
+                    // caller waits yet, so the wait below never misses it.
+                    net::post(executor, [shared] {
+                      shared->done.expires_at(net::steady_timer::time_point::min());
+                    });
+                });
     }
     if (!tasks.empty()) {
       beast::error_code ignored;
@@ -201,6 +220,7 @@ class Exchange {
   http::request_parser<http::buffer_body>& parser_;
   const HttpOptions& options_;
   net::thread_pool& workers_;
+  std::string request_id_;
   std::string caller_;
   unsigned status_ = 0;
   std::uint64_t bytes_sent_ = 0;
@@ -225,8 +245,9 @@ class HttpServer {
 
   // Binds and starts serving on the network threads; returns at once.
   Result<void> start();
-  // Stops accepting, closes connections, joins the threads.
-  void stop();
+  // Stops accepting, lets the requests being served finish (up to `drain`), then closes every
+  // connection and joins the threads.
+  void stop(std::chrono::seconds drain = std::chrono::seconds(30));
 
  private:
   net::awaitable<void> accept_loop();
@@ -241,6 +262,8 @@ class HttpServer {
   std::unique_ptr<net::ip::tcp::acceptor> acceptor_;
   std::vector<std::jthread> threads_;
   std::atomic<std::size_t> connections_{0};  // sessions running
+  std::atomic<std::size_t> in_flight_{0};    // requests read and not yet answered
+  std::atomic<std::uint64_t> requests_{0};   // numbers requests for the log
 };
 
 }  // namespace pacs::web

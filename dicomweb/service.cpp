@@ -5,36 +5,15 @@
 
 #include "dicomweb/handlers.h"
 #include "dicomweb/url.h"
+#include "storage/model/json_text.h"
 #include "storage/model/uid.h"
 #include "storage/model/utf8.h"
 
 namespace pacs::web {
 
 std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
   // Text from a request (a query key, a path segment) may carry any bytes: JSON must be UTF-8.
-  return with_invalid_utf8_replaced(out + "\"");
+  return with_invalid_utf8_replaced(json_quoted(text));
 }
 
 namespace {

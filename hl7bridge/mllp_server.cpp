@@ -107,6 +107,7 @@ void MllpServer::accept_loop() {
     connection_threads_.remove_if([](const Connection& c) { return c.done->load(); });
     auto done = std::make_shared<std::atomic<bool>>(false);
     connection_threads_.push_back({done, std::jthread([this, fd, done, who = std::move(who)] {
+                                     log::Scope scope("mllp-" + std::to_string(++serial_));
                                      serve(fd, who);
                                      ::close(fd);
                                      --connections_;

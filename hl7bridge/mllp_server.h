@@ -57,6 +57,7 @@ class MllpServer {
   int listen_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::atomic<unsigned> connections_{0};
+  std::atomic<std::uint64_t> serial_{0};  // numbers connections for the log
   std::jthread acceptor_;
   struct Connection {
     std::shared_ptr<std::atomic<bool>> done;  // set by the thread as it ends

@@ -6,10 +6,12 @@
 #include <vector>
 
 #include "codecs/registry.h"
+#include "pacsnode/app/check_command.h"
 #include "pacsnode/app/config.h"
 #include "pacsnode/app/dcmtk_log.h"
 #include "pacsnode/app/fsck_command.h"
 #include "pacsnode/app/import.h"
+#include "pacsnode/app/privileges.h"
 #include "pacsnode/app/queue_command.h"
 #include "pacsnode/app/secret_commands.h"
 #include "pacsnode/app/serve.h"
@@ -26,6 +28,7 @@ void print_usage() {
       "  queue [STATE]    the store-and-forward queue (STATE: pending, sent or failed)\n"
       "  fsck [--repair]  check the data directory against the index, with the node stopped\n"
       "                   (exit 0 clean, 1 all repaired, 4 problems left, 8 could not check)\n"
+      "  check-config     check the configuration as serve would, without starting\n"
       "  new-token        a random HTTP API token and the hash to configure (--api-token)\n"
       "  hash-token       the hash of the API token given on standard input\n"
       "  hash-password    the hash of the password given on standard input (--basic-user)\n\n"
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
   }
   const pacs::Config& config = parsed->config;
   pacs::log::set_level(config.log_level);
+  pacs::log::set_format(config.log_format);
   pacs::route_dcmtk_logging(config.log_level);
   // Before any DCMTK socket exists.
   pacs::dimse::disable_nagle_for_dcmtk_sockets();
@@ -70,6 +74,13 @@ int main(int argc, char** argv) {
   // of files without a meta header).
   const pacs::codecs::CodecRegistry codecs;
 
+  // Root is given up before any file or socket is opened (check-config opens none to speak of).
+  if (!config.run_as.empty() && command != "check-config") {
+    if (auto dropped = pacs::run_as(config.run_as, config.data_dir); !dropped) {
+      std::fprintf(stderr, "pacsnode: %s\n", dropped.error().message.c_str());
+      return 2;
+    }
+  }
   int rc = 2;
   if (command == "serve") {
     if (!parsed->positional.empty()) {
@@ -86,6 +97,8 @@ int main(int argc, char** argv) {
     else
       std::fprintf(stderr, "pacsnode fsck: unexpected argument '%s'\n",
                    parsed->positional[0].c_str());
+  } else if (command == "check-config") {
+    rc = pacs::check_config_command(config);
   } else if (command == "queue") {
     rc = pacs::show_queue(config, parsed->positional);
   } else {

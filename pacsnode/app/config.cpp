@@ -453,6 +453,19 @@ const std::vector<Flag>& flags() {
          c.audit_syslog = v;
          return {};
        }},
+      {"--run-as", "USER",
+       "started as root: run as this user (the data directory is made for it when missing)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v.empty()) return fail(ErrorCode::InvalidArgument, "--run-as is empty");
+         c.run_as = v;
+         return {};
+       }},
+      {"--log-format", "text|json", "log lines as text (default) or one JSON object each",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (!log::parse_format(v, c.log_format))
+           return fail(ErrorCode::InvalidArgument, "--log-format: text or json");
+         return {};
+       }},
       {"--log-level", "LEVEL", "debug, info (default), warn, error or off",
        [](const std::string& v, Config& c) { return set_log_level(v, c); }},
   };
@@ -490,8 +503,12 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     throw std::logic_error("no such flag");
   };
   // Every key maps onto the flag of the same meaning, so both check values the same way.
-  const std::pair<const char*, const char*> strings[] = {
-      {"data_dir", "--data-dir"}, {"db", "--db"}, {"aet", "--aet"}, {"log_level", "--log-level"}};
+  const std::pair<const char*, const char*> strings[] = {{"data_dir", "--data-dir"},
+                                                         {"db", "--db"},
+                                                         {"aet", "--aet"},
+                                                         {"log_level", "--log-level"},
+                                                         {"log_format", "--log-format"},
+                                                         {"run_as", "--run-as"}};
   for (auto [key, name] : strings)
     if (root.contains(key)) {
       auto v = get<std::string>(root, key);

@@ -61,6 +61,7 @@ struct Config {
   std::vector<RouteRule> routes;         // store-and-forward rules
   ForwardPolicy forwarding;
   log::Level log_level = log::Level::Info;
+  log::Format log_format = log::Format::Text;
   // TLS: the node's certificate and trust, which faces use it (each then refuses plain
   // connections), and the outbound peers and HL7 destinations reached over it.
   security::TlsSettings tls;
@@ -69,6 +70,7 @@ struct Config {
   // The audit trail (PS3.15 A.5): always written locally (default DATA/audit.log), and sent to a
   // syslog collector when one is given (udp://HOST:PORT or tls://HOST:PORT).
   std::string audit_log, audit_syslog;
+  std::string run_as;  // started as root: become this user before opening anything
 };
 
 // What the command line asked for: the config, plus any words that are not flags.

@@ -55,6 +55,9 @@ class DimseServer::Pool : public DcmBaseSCPPool {
           "pacsnode_dimse_associations_total", "DICOM associations taken (refused ones included)");
       total.add();
       active.add(1);
+      // Every line about this association names it (the worker thread serves it to the end).
+      static std::atomic<std::uint64_t> associations{0};
+      log::Scope scope("assoc-" + std::to_string(++associations));
       Scp::set_association(assoc);
       const OFCondition c = Scp::run(assoc);
       active.add(-1);

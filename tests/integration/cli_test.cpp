@@ -5,9 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <thread>
 
 #include "tests/support/dicom_files.h"
+#include "tests/support/process.h"
 #include "tests/support/test_node.h"
 
 namespace pacs {
@@ -136,6 +140,62 @@ TEST(Cli, SigtermStopsTheNodeCleanly) {
   EXPECT_EQ(node.stop(), 0) << node.log();
   EXPECT_FALSE(fs::exists(node.data_dir() / "pacsnode.running"));
   EXPECT_NE(node.log().find("pacsnode stopped"), std::string::npos);
+}
+
+TEST(Cli, CheckConfigRefusesWhatServeWouldAndSumsUpTheRest) {
+  auto open_http =
+      testing::run({testing::pacsnode_binary(), "check-config", "--http-address", "0.0.0.0"});
+  EXPECT_EQ(open_http.exit_code, 2);
+  EXPECT_NE(open_http.output.find("refusing to serve HTTP on 0.0.0.0 without authentication"),
+            std::string::npos)
+      << open_http.output;
+  auto no_certificate = testing::run({testing::pacsnode_binary(), "check-config", "--dimse-tls"});
+  EXPECT_EQ(no_certificate.exit_code, 2);
+  EXPECT_NE(no_certificate.output.find("TLS needs a certificate"), std::string::npos);
+  auto missing_jwks =
+      testing::run({testing::pacsnode_binary(), "check-config", "--jwt-issuer", "https://idp.test",
+                    "--jwt-audience", "pacsnode", "--jwks-file", "/nonexistent/jwks.json"});
+  EXPECT_EQ(missing_jwks.exit_code, 2);
+  EXPECT_NE(missing_jwks.output.find("cannot be read"), std::string::npos) << missing_jwks.output;
+  auto fine = testing::run({testing::pacsnode_binary(), "check-config", "--ae-permission",
+                            "CT1=echo,store", "--peer", "ARCHIVE=127.0.0.1:104"});
+  EXPECT_EQ(fine.exit_code, 0) << fine.output;
+  EXPECT_NE(fine.output.find("config OK"), std::string::npos);
+  EXPECT_NE(fine.output.find("1 AE permissions"), std::string::npos) << fine.output;
+}
+
+TEST(Cli, StartedAsRootTheNodeRunsAsTheGivenUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to change user";
+  testing::TempDir dir;
+  // The user must reach its data directory: the test's folder is opened to it.
+  fs::permissions(dir.path(),
+                  fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const auto data = dir.path() / "data";
+  const int port = testing::free_port();
+  testing::Background node(serve_args(data, port, {"--run-as", "nobody", "--mllp-port", "0"}),
+                           (dir.path() / "node.log").string());
+  for (int i = 0; i < 200 && !testing::port_accepts(port); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(testing::port_accepts(port)) << testing::read_all(dir.path() / "node.log");
+  std::ifstream status("/proc/" + std::to_string(node.pid()) + "/status");
+  std::string line, uids;
+  while (std::getline(status, line))
+    if (line.rfind("Uid:", 0) == 0) uids = line;
+  EXPECT_EQ(uids.find(" 0"), std::string::npos) << "no root id left: " << uids;
+  EXPECT_NE(uids.find("65534"), std::string::npos) << uids;
+  const auto files = testing::generate_corpus(
+      dir.path() / "corpus", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                              "1", "--rows", "16", "--columns", "16"});
+  EXPECT_EQ(testing::storescu(port, {files[0].string()}).exit_code, 0);
+  EXPECT_EQ(node.stop(), 0);
+  for (const auto& stored : testing::files_below(data / "objects")) {
+    struct stat info {};
+    ASSERT_EQ(::stat(stored.c_str(), &info), 0);
+    EXPECT_EQ(info.st_uid, 65534u) << stored;
+  }
+  auto refused = testing::run({testing::pacsnode_binary(), "serve", "--run-as", "no-such-user"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.output.find("no user 'no-such-user'"), std::string::npos);
 }
 
 }  // namespace

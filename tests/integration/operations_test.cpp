@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <sstream>
+#include <thread>
 
 #include "security/secrets.h"
 #include "tests/support/dicom_files.h"
 #include "tests/support/http.h"
 #include "tests/support/mllp.h"
+#include "tests/support/process.h"
 #include "tests/support/test_node.h"
 
 namespace pacs {
@@ -107,6 +110,68 @@ TEST(Operations, ReadyTurnsTo503WhenTheDataDiskIsAtItsReserve) {
   EXPECT_EQ(ready.status, 503);
   EXPECT_NE(ready.body.find("\"status\":\"not ready\""), std::string::npos) << ready.body;
   EXPECT_EQ(ready.header("retry-after"), "5");
+}
+
+TEST(Operations, JsonLogLinesNameTheirAssociationOrRequest) {
+  testing::TempDir dir;
+  TestNode node({.db = "sqlite", .extra_flags = {"--log-format", "json"}});
+  node.start();
+  const auto files = testing::generate_corpus(
+      dir.path() / "corpus", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                              "1", "--rows", "16", "--columns", "16"});
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {files[0].string()}).exit_code, 0);
+  auto found = testing::http_request(node.http_port(), "GET", "/dicom-web/studies");
+  ASSERT_EQ(found.status, 200);
+  const std::string request_id = found.header("x-request-id");
+  EXPECT_EQ(request_id.rfind("http-", 0), 0u) << request_id;
+  ASSERT_EQ(node.stop(), 0);
+  std::istringstream lines(node.log());
+  int json_lines = 0, access_lines = 0, association_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;  // the test harness's own lines
+    const auto object = testing::parse_json(line).as_object();
+    ++json_lines;
+    EXPECT_TRUE(object.contains("time") && object.contains("level") && object.contains("message"))
+        << line;
+    const std::string message(object.at("message").as_string());
+    if (message.rfind("HTTP GET /dicom-web/studies 200", 0) == 0) {
+      ++access_lines;
+      EXPECT_EQ(object.at("context").as_string(), request_id);
+    }
+    if (object.contains("context") && object.at("context").as_string().starts_with("assoc-"))
+      ++association_lines;
+  }
+  EXPECT_GT(json_lines, 3);
+  EXPECT_EQ(access_lines, 1);
+  EXPECT_GE(association_lines, 1) << node.log();
+}
+
+TEST(Operations, AStopFinishesTheUploadUnderWay) {
+  testing::TempDir dir;
+  TestNode node({.db = "sqlite", .extra_flags = {}});
+  node.start();
+  const auto files = testing::generate_corpus(
+      dir.path() / "corpus", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                              "1", "--rows", "512", "--columns", "512"});
+  const auto body = dir.path() / "body";
+  const std::string boundary = "drain-boundary";
+  testing::write_multipart(body, boundary, files);
+  // About four seconds of upload at 128 KB/s; the node is told to stop one second in.
+  const auto answer = dir.path() / "answer";
+  testing::Background upload(
+      {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--limit-rate", "128k", "-X", "POST",
+       "-H", "Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
+       "--data-binary", "@" + body.string(),
+       "http://127.0.0.1:" + std::to_string(node.http_port()) + "/dicom-web/studies"},
+      answer.string());
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_TRUE(upload.running()) << "the upload must still be under way when the stop comes";
+  EXPECT_EQ(node.stop(), 0) << node.log();
+  for (int i = 0; i < 100 && upload.running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(testing::read_all(answer), "200") << node.log();
+  EXPECT_NE(node.log().find("HTTP: finishing 1 requests"), std::string::npos);
+  EXPECT_EQ(node.open_index()->counts()->instances, 1);
 }
 
 }  // namespace
