@@ -87,7 +87,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "pacsnode serve: unexpected argument '%s'\n",
                    parsed->positional[0].c_str());
     } else {
-      rc = pacs::serve(config);
+      rc = pacs::serve(config, [flags]() -> pacs::Result<pacs::Config> {
+        auto again = pacs::parse_command_line(flags);
+        if (!again) return tl::unexpected(again.error());
+        return again->config;
+      });
     }
   } else if (command == "import") {
     rc = pacs::import_paths(config, parsed->positional);

@@ -19,6 +19,7 @@
 #include "hl7bridge/mllp_server.h"
 #include "hl7bridge/outbox.h"
 #include "pacsnode/app/node.h"
+#include "pacsnode/dimse/peer_directory.h"
 #include "pacsnode/dimse/server.h"
 #include "pacsnode/dimse/tls_layer.h"
 #include "pacsnode/services/forwarder.h"
@@ -88,14 +89,23 @@ void watch_queues_and_disk(Index& index, const std::string& data_dir) {
   });
 }
 
+// The peers of a configuration, those named for TLS reached through `tls`.
+std::map<std::string, dimse::RemoteAe> peers_of(const Config& config, const dimse::TlsLayer& tls) {
+  std::map<std::string, dimse::RemoteAe> peers;
+  for (const auto& [aet, peer] : config.peers)
+    peers[aet] = {peer.host, peer.port, config.tls_peers.count(aet) ? tls : nullptr};
+  return peers;
+}
+
 }  // namespace
 
-int serve(const Config& config) {
+int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   // Signals are taken by one thread with sigwait, so block them before any other thread starts.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload peers and routing rules
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   if (auto ok = check_config(config); !ok) {
@@ -213,21 +223,19 @@ int serve(const Config& config) {
     }
     outbound_tls = std::move(*layer);
   }
-  std::map<std::string, dimse::RemoteAe> peers;
-  for (const auto& [aet, peer] : config.peers)
-    peers[aet] = {peer.host, peer.port, config.tls_peers.count(aet) ? outbound_tls : nullptr};
+  const auto peers = std::make_shared<dimse::PeerDirectory>(peers_of(config, outbound_tls));
   Forwarder forwarder(
       *node->index, *node->blobs,
       [&](const std::string& destination, const std::vector<RetrieveItem>& items,
           std::string& error) {
-        const auto peer = peers.find(destination);
+        const auto peer = peers->find(destination);
         std::vector<std::string> failed;
-        if (peer == peers.end()) {
+        if (!peer) {
           error = "destination " + destination + " is not a configured peer (--peer)";
           for (const auto& item : items) failed.push_back(item.sop_instance_uid);
           return failed;
         }
-        const dimse::SendRequest request{config.aet, destination, peer->second, "", 0, 60};
+        const dimse::SendRequest request{config.aet, destination, *peer, "", 0, 60};
         auto counts =
             dimse::send_instances(request, items, [](const dimse::SubOperations&) { return true; });
         error = counts.error;
@@ -308,10 +316,40 @@ int serve(const Config& config) {
     }
   }
   audit::record(audit::application_activity(true, config.aet));
+  // SIGHUP: the peers and routing rules anew; a configuration that does not check keeps the
+  // running one.
+  auto reload = [&] {
+    auto fresh = reread();
+    if (fresh) {
+      if (auto ok = check_config(*fresh); !ok) fresh = tl::unexpected(ok.error());
+    }
+    if (fresh && !fresh->tls_peers.empty() && !outbound_tls) {
+      auto layer = dimse::make_tls_layer(fresh->tls, false);
+      if (layer)
+        outbound_tls = std::move(*layer);
+      else
+        fresh = tl::unexpected(layer.error());
+    }
+    if (!fresh) {
+      PACS_LOG(Error) << "reload refused, the running configuration stays: "
+                      << fresh.error().message;
+      return;
+    }
+    peers->replace(peers_of(*fresh, outbound_tls));
+    node->ingest->set_routes(fresh->routes);
+    PACS_LOG(Info) << "configuration reloaded: " << fresh->peers.size() << " peers, "
+                   << fresh->routes.size() << " routing rules (other settings change at the next "
+                   << "start)";
+  };
   std::jthread signals([&](std::stop_token stop) {
-    // Woken by SIGINT/SIGTERM, or by the SIGTERM the main thread sends itself on the way out.
+    // Woken by SIGINT/SIGTERM, or by the SIGTERM the main thread sends itself on the way out;
+    // SIGHUP reloads and waits on. Bounded by the signals the process gets.
     int received = 0;
-    sigwait(&stop_signals, &received);
+    for (;;) {
+      sigwait(&stop_signals, &received);
+      if (received != SIGHUP || stop.stop_requested()) break;
+      reload();
+    }
     if (!stop.stop_requested()) PACS_LOG(Info) << "signal " << received << ": stopping";
     dimse.stop();
   });

@@ -27,8 +27,8 @@ OFCondition Scp::handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContex
                             counts.failed, counts.warning);
   };
   // The destination is an AE title: its address comes from our configuration only.
-  const auto peer = context_.options.peers.find(destination);
-  if (peer == context_.options.peers.end()) {
+  const auto peer = context_.options.peers->find(destination);
+  if (!peer) {
     PACS_LOG(Warn) << "C-MOVE from " << calling_ << " to unknown destination " << destination;
     return answer(STATUS_MOVE_Refused_MoveDestinationUnknown, {}, nullptr,
                   "move destination " + destination + " unknown");
@@ -42,9 +42,12 @@ OFCondition Scp::handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContex
                   {}, nullptr, items.error().message);
   }
   bool cancelled = false;
-  const SendRequest send{context_.options.aet, destination,
-                         peer->second,         calling_,
-                         request.MessageID,    context_.options.timeout_seconds};
+  const SendRequest send{context_.options.aet,
+                         destination,
+                         *peer,
+                         calling_,
+                         request.MessageID,
+                         context_.options.timeout_seconds};
   PendingPacer pacer;
   const SubOperations counts = send_instances(send, *items, [&](const SubOperations& now) {
     if (checkForCANCEL(id, request.MessageID).good()) {
@@ -55,7 +58,7 @@ OFCondition Scp::handle_move(T_DIMSE_C_MoveRQ& request, T_ASC_PresentationContex
     c = answer(STATUS_Pending, now, nullptr, "");
     return c.good();
   });
-  audit_sent(destination, peer->second.host, *items, counts);
+  audit_sent(destination, peer->host, *items, counts);
   if (c.bad()) return c;  // the requester's association broke
   PACS_LOG(Info) << "C-MOVE from " << calling_ << " to " << destination << ": " << counts.completed
                  << " sent, " << counts.failed << " failed, " << counts.warning << " warnings"

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "pacsnode/dimse/access_policy.h"
+#include "pacsnode/dimse/peer_directory.h"
 #include "pacsnode/dimse/sender.h"
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/mpps.h"
@@ -23,9 +24,9 @@ struct DimseOptions {
   unsigned max_associations = 32;
   AccessPolicy access;  // which calling AEs may use which services, from where
   bool accept_unknown_sop_classes =
-      false;                              // accept proposals of storage classes DCMTK does not know
-  unsigned timeout_seconds = 60;          // ACSE/DIMSE: a silent peer frees its thread after this
-  std::map<std::string, RemoteAe> peers;  // C-MOVE destinations, by AE title
+      false;                      // accept proposals of storage classes DCMTK does not know
+  unsigned timeout_seconds = 60;  // ACSE/DIMSE: a silent peer frees its thread after this
+  std::shared_ptr<const PeerDirectory> peers;  // C-MOVE destinations, by AE title
   // Set: every association on the port is TLS (plain connections fail the handshake).
   std::shared_ptr<DcmTransportLayer> tls;
 };

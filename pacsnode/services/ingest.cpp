@@ -159,9 +159,15 @@ IngestService::IngestService(BlobStore& blobs, Index& index, GroupCommitter& com
       index_(index),
       committer_(committer),
       policy_(policy),
-      routes_(std::move(routes)),
+      routes_(std::make_shared<const std::vector<RouteRule>>(std::move(routes))),
       forwarding_queued_(std::move(forwarding_queued)),
       min_free_bytes_(min_free_bytes) {}
+
+void IngestService::set_routes(std::vector<RouteRule> routes) {
+  auto fresh = std::make_shared<const std::vector<RouteRule>>(std::move(routes));
+  std::lock_guard lock(routes_mu_);
+  routes_ = std::move(fresh);
+}
 
 Result<void> IngestService::check_room() const {
   if (min_free_bytes_ == 0) return {};
@@ -224,7 +230,12 @@ Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announce
 Result<Stored> IngestService::ingest_counted(TempFile file,
                                              const std::optional<Announced>& announced) {
   if (auto room = check_room(); !room) return tl::unexpected(room.error());
-  auto parsed = parse_received(file.path(), announced, routes_);
+  std::shared_ptr<const std::vector<RouteRule>> routes;
+  {
+    std::lock_guard lock(routes_mu_);
+    routes = routes_;
+  }
+  auto parsed = parse_received(file.path(), announced, *routes);
   if (!parsed) return tl::unexpected(parsed.error());
   IndexEntry& entry = parsed->entry;
   const std::string sop = entry.instance.sop_instance_uid.str();

@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -74,6 +76,9 @@ class IngestService {
   // index. Returns only after both are durable, or with an error that left nothing behind.
   Result<Stored> ingest(TempFile file, const std::optional<Announced>& announced);
 
+  // New store-and-forward rules, for the objects that arrive from now on.
+  void set_routes(std::vector<RouteRule> routes);
+
   // Copies a file from outside the store (import); files without a meta header are given one.
   Result<Stored> ingest_copy(const std::filesystem::path& source);
 
@@ -83,7 +88,9 @@ class IngestService {
   Index& index_;
   GroupCommitter& committer_;
   DuplicatePolicy policy_;
-  std::vector<RouteRule> routes_;
+  // Replaced whole on a configuration reload; each ingest takes the current set.
+  mutable std::mutex routes_mu_;
+  std::shared_ptr<const std::vector<RouteRule>> routes_;  // guarded by routes_mu_
   std::function<void()> forwarding_queued_;
   std::uint64_t min_free_bytes_;
 };

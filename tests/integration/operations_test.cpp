@@ -1,6 +1,8 @@
 // The operations endpoints on a real node: /health and /ready without credentials, /metrics for
 // admins only, its counters moving with what the node is sent (C-STORE, STOW-RS, HL7, HTTP).
+#include <dcmtk/dcmdata/dctagkey.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <regex>
 #include <sstream>
@@ -11,6 +13,7 @@
 #include "tests/support/http.h"
 #include "tests/support/mllp.h"
 #include "tests/support/process.h"
+#include "tests/support/storescp.h"
 #include "tests/support/test_node.h"
 
 namespace pacs {
@@ -144,6 +147,54 @@ TEST(Operations, JsonLogLinesNameTheirAssociationOrRequest) {
   EXPECT_GT(json_lines, 3);
   EXPECT_EQ(access_lines, 1);
   EXPECT_GE(association_lines, 1) << node.log();
+}
+
+TEST(Operations, SighupReloadsPeersAndRoutingRules) {
+  testing::TempDir dir;
+  testing::Storescp destination;
+  const auto config = dir.path() / "pacsnode.toml";
+  testing::write_all(config, "aet = \"PACSNODE\"\n");
+  TestNode node({.db = "sqlite",
+                 .extra_flags = {"--config", config.string(), "--route-retry-seconds", "0.2"}});
+  node.start();
+  const auto files = testing::generate_corpus(
+      dir.path() / "corpus", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                              "2", "--rows", "16", "--columns", "16"});
+  const auto study = testing::value_of(files[0], DcmTagKey(0x0020, 0x000D));
+  auto move = [&] {
+    return testing::run_dcmtk_tool({"movescu", "-S", "-aec", "PACSNODE", "-aem", "DEST"},
+                                   {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study},
+                                   node.dimse_port());
+  };
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {files[0].string()}).exit_code, 0);
+  EXPECT_NE(move().output.find("Refused: MoveDestinationUnknown"), std::string::npos)
+      << "DEST is not a peer yet";
+  auto wait_for_log = [&](const std::string& text) {
+    for (int i = 0; i < 100; ++i) {
+      if (node.log().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+
+  testing::write_all(config,
+                     "aet = \"PACSNODE\"\nroutes = [\"->DEST\"]\n[peers]\nDEST = \"127.0.0.1:" +
+                         std::to_string(destination.port()) + "\"\n");
+  ASSERT_EQ(::kill(node.pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_for_log("configuration reloaded: 1 peers, 1 routing rules")) << node.log();
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {files[1].string()}).exit_code, 0);
+  for (int i = 0; i < 100 && destination.files().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(destination.files().size(), 1u) << "the new rule forwards what arrives now";
+  EXPECT_EQ(move().exit_code, 0);
+  EXPECT_EQ(destination.files().size(), 2u) << "and DEST is a C-MOVE destination";
+
+  // A broken file is refused and the running configuration stays.
+  testing::write_all(config, "[peers\n");
+  ASSERT_EQ(::kill(node.pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_for_log("reload refused, the running configuration stays")) << node.log();
+  EXPECT_EQ(move().exit_code, 0);
+  EXPECT_TRUE(node.running());
 }
 
 TEST(Operations, AStopFinishesTheUploadUnderWay) {
