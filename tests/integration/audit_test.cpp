@@ -199,12 +199,7 @@ TEST(AuditTest, StoreQueryMoveLoginAndOrdersAreAuditedLocallyAndOverUdp) {
                                     node.dimse_port())
                 .exit_code,
             0);
-  testing::Order order;
-  order.control_id = "AUD1";
-  order.placer = "AUDP1";
-  order.filler = "AUDF1";
-  order.accession = "AUDA1";
-  order.patient_id = "AUDPAT";
+  const auto order = testing::numbered_order("AUD", 1, "AUDPAT");
   testing::MllpClient mllp(node.mllp_port());
   ASSERT_EQ(testing::ack_code(mllp.exchange(testing::orm(order)).value_or("")), "AA");
   EXPECT_EQ(

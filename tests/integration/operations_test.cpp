@@ -62,12 +62,7 @@ TEST(Operations, ProbesAreOpenAndMetricsMoveWithTheTraffic) {
           .status,
       200);
   ASSERT_EQ(testing::storescu(node.dimse_port(), {files[0].string()}).exit_code, 0);  // again
-  testing::Order order;
-  order.control_id = "OPS1";
-  order.placer = "OPSP1";
-  order.filler = "OPSF1";
-  order.accession = "OPSA1";
-  order.patient_id = "OPSPAT";
+  const auto order = testing::numbered_order("OPS", 1, "OPSPAT");
   testing::MllpClient mllp(node.mllp_port());
   ASSERT_EQ(testing::ack_code(mllp.exchange(testing::orm(order)).value_or("")), "AA");
   ASSERT_TRUE(mllp.exchange("MSH|^~\\&|RIS|H|PACS|H|20260101||ZZZ^Z01|OPS2|P|2.5\r"));

@@ -113,13 +113,7 @@ security::SslContext context(const testing::TlsFiles& files, bool server, bool r
 }
 
 testing::Order order(int n) {
-  testing::Order o;
-  o.control_id = "TLS" + std::to_string(n);
-  o.placer = "TLSP" + std::to_string(n);
-  o.filler = "TLSF" + std::to_string(n);
-  o.accession = "TLSA" + std::to_string(n);
-  o.patient_id = "TLSPAT";
-  return o;
+  return testing::numbered_order("TLS", n, "TLSPAT");
 }
 
 TEST_F(TlsTest, MllpOverTlsOnlyWithTrustedClientCertificates) {

@@ -286,4 +286,15 @@ std::string orm(const Order& o) {
   return out;
 }
 
+Order numbered_order(const std::string& prefix, int n, const std::string& patient_id) {
+  Order o;
+  const std::string number = std::to_string(n);
+  o.control_id = prefix + number;
+  o.placer = prefix + "P" + number;
+  o.filler = prefix + "F" + number;
+  o.accession = prefix + "A" + number;
+  o.patient_id = patient_id;
+  return o;
+}
+
 }  // namespace pacs::testing

@@ -91,4 +91,8 @@ struct Order {
 // An ORM^O01 as IHE RAD-4 shapes it (v2.3.1, ISO 8859-1, ZDS with the Study Instance UID).
 std::string orm(const Order& o);
 
+// Order `n` of a series named by `prefix`: control ID PREFIXn, placer PREFIXPn, filler PREFIXFn,
+// accession PREFIXAn, for the patient given.
+Order numbered_order(const std::string& prefix, int n, const std::string& patient_id);
+
 }  // namespace pacs::testing
