@@ -54,47 +54,42 @@ std::string type_label(const std::string& type) {
 
 // The order and patient record events of the audit trail (PS3.15 A.5.3.8, A.5.3.9) for a
 // message that was applied (AA) or understood and refused (AE).
-void audit_record_event(std::string_view bytes, const std::string& type, const std::string& ack,
+void audit_record_event(const MessageFacts& facts, const std::string& ack,
                         const std::string& node_aet) {
-  const bool order = type == "ORM^O01" || type == "OMI^O23";
-  const bool patient = type.starts_with("ADT^");
+  const bool order = facts.type == "ORM^O01" || facts.type == "OMI^O23";
+  const bool patient = facts.type.starts_with("ADT^");
   if ((!order && !patient) || (ack != "AA" && ack != "AE")) return;
-  auto message = Message::parse(bytes);
-  if (!message) return;
-  const Segment* pid = message->find("PID");
-  const std::string patient_id = pid ? pid->value(3) : std::string();
   char action = 'U';
   if (order) {
-    const Segment* orc = message->find("ORC");
-    const std::string control = orc ? orc->value(1) : std::string();
+    const std::string& control = facts.order_control;
     action = control == "NW"                                         ? 'C'
              : control == "CA" || control == "DC" || control == "OC" ? 'D'
                                                                      : 'U';
-  } else if (type == "ADT^A01" || type == "ADT^A04") {
+  } else if (facts.type == "ADT^A01" || facts.type == "ADT^A04") {
     action = 'C';
   }
   const int outcome = ack == "AA" ? 0 : 4;
-  const auto sender = audit::remote(message->sending_application(), "", true);
+  const auto sender = audit::remote(facts.sending_application, "", true);
   const auto node = audit::node_participant(node_aet, false);
-  audit::record(order ? audit::order_record(action, outcome, sender, node, patient_id)
-                      : audit::patient_record(action, outcome, sender, node, patient_id));
+  audit::record(order ? audit::order_record(action, outcome, sender, node, facts.patient_id)
+                      : audit::patient_record(action, outcome, sender, node, facts.patient_id));
 }
 
 }  // namespace
 
 std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
-  std::string type;
-  auto ack = respond(bytes, type);
+  MessageFacts facts;
+  auto ack = respond(bytes, facts);
   const std::string code = ack_code_of(ack);
   metrics::registry()
       .counter("pacsnode_hl7_messages_total", "HL7 messages received, by type and ACK code",
-               {{"type", type_label(type)}, {"ack", code}})
+               {{"type", type_label(facts.type)}, {"ack", code}})
       .add();
-  audit_record_event(bytes, type, code, options_.application);
+  audit_record_event(facts, code, options_.application);
   return ack;
 }
 
-std::optional<std::string> Hl7Service::respond(std::string_view bytes, std::string& type_out) {
+std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFacts& facts) {
   const std::string now = hl7_timestamp_now();
   auto parsed = Message::parse(bytes);
   if (!parsed) {
@@ -116,7 +111,10 @@ std::optional<std::string> Hl7Service::respond(std::string_view bytes, std::stri
                                        options_.application, options_.facility);
   const Message& message = *parsed;
   const std::string type = message.message_type() + "^" + message.trigger_event();
-  type_out = type;
+  facts.type = type;
+  facts.sending_application = message.sending_application();
+  if (const Segment* pid = message.find("PID")) facts.patient_id = pid->value(3);
+  if (const Segment* orc = message.find("ORC")) facts.order_control = orc->value(1);
   const std::string sender = message.sending_application() + "|" + message.sending_facility();
   const std::string control_id = message.control_id();
 

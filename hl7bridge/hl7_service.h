@@ -24,6 +24,14 @@ struct Hl7Options {
   std::function<Result<void>()> room_for_writes;
 };
 
+// What the metrics and the audit trail say of a message, read while it is handled.
+struct MessageFacts {
+  std::string type;                 // MSH-9, once the message parses
+  std::string sending_application;  // MSH-3
+  std::string patient_id;           // PID-3
+  std::string order_control;        // ORC-1
+};
+
 class Hl7Service {
  public:
   // reports: where ORU^R01 reports go (nullptr: ORU is refused as unsupported).
@@ -36,8 +44,8 @@ class Hl7Service {
   std::optional<std::string> handle(std::string_view bytes);
 
  private:
-  // handle() without the counting; type_out gets MSH-9 once the message parses.
-  std::optional<std::string> respond(std::string_view bytes, std::string& type_out);
+  // handle() without the counting and auditing.
+  std::optional<std::string> respond(std::string_view bytes, MessageFacts& facts);
   std::string next_control_id();
 
   Index& index_;
