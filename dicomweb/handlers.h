@@ -8,6 +8,7 @@
 
 #include "dicomweb/http_server.h"
 #include "dicomweb/service.h"
+#include "security/audit_event.h"
 
 namespace pacs::web {
 
@@ -20,6 +21,10 @@ struct ResourceUids {
 
 // A JSON string literal of the text (quoted, escaped).
 std::string json_string(const std::string& text);
+
+// Who sent the request, as the audit trail names a requestor: the caller the access gate let in
+// ("anonymous" without authentication) and the peer's address.
+audit::Participant requestor(const Exchange& exchange);
 
 // The service's own URL as the client reached it, for Retrieve URLs and BulkDataURIs.
 std::string base_url(const Exchange& exchange, const WebContext& context);

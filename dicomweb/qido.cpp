@@ -279,10 +279,8 @@ net::awaitable<void> search(Exchange& exchange, const WebContext& context,
   const auto target = exchange.target();
   const auto question = target.find('?');
   audit::record(audit::query(
-      plan.error.empty() ? 0 : 4,
-      audit::remote(exchange.caller().empty() ? "anonymous" : exchange.caller(),
-                    exchange.peer_address(), true),
-      audit::node_participant(context.aet, false), kStudyRootFind,
+      plan.error.empty() ? 0 : 4, requestor(exchange), audit::node_participant(context.aet, false),
+      kStudyRootFind,
       security::base64_encode(question == std::string_view::npos ? std::string_view()
                                                                  : target.substr(question + 1))));
   if (!plan.error.empty()) {

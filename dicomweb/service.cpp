@@ -29,6 +29,11 @@ Headers preflight_headers() {
 
 }  // namespace
 
+audit::Participant requestor(const Exchange& exchange) {
+  return audit::remote(exchange.caller().empty() ? "anonymous" : exchange.caller(),
+                       exchange.peer_address(), true);
+}
+
 std::string base_url(const Exchange& exchange, const WebContext& context) {
   std::string host(exchange.header(http::field::host));
   // The host goes into URLs inside JSON and headers: only the characters a host and port have.

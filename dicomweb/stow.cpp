@@ -248,9 +248,7 @@ net::awaitable<void> store_instances(Exchange& exchange, const WebContext& conte
                                                         : status_when_none_stored(outcomes);
   if (!received.empty())
     audit::record(audit::instances_transferred(
-        true, stored == outcomes.size() ? 0 : 4,
-        audit::remote(exchange.caller().empty() ? "anonymous" : exchange.caller(),
-                      exchange.peer_address(), true),
+        true, stored == outcomes.size() ? 0 : 4, requestor(exchange),
         audit::node_participant(context.aet, false), received.studies()));
   exchange.respond(status, "application/dicom+json", to_dicom_json(response));
 }
