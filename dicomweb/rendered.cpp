@@ -1,5 +1,6 @@
 // Rendered images (PS3.18 10.4.1.1.5, 8.3.5) and WADO-URI (PS3.18 9): DCMTK's DicomImage with the
-// JPEG and PNG plugins; the window from the request, else the stored one, else the pixel range.
+// JPEG and PNG plugins; the window from the request, else the stored one (window, else VOI LUT),
+// else the pixel range.
 #include <dcmtk/config/osconfig.h>  // must come first for DCMTK
 
 #include <dcmtk/dcmimgle/dcmimage.h>  // before the plugins, which need its export macros
@@ -15,6 +16,7 @@
 #include <stdio.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -34,7 +36,8 @@ constexpr unsigned kMaxViewport = 8192;
 struct RenderOptions {
   unsigned frame = 0;  // 0-based
   std::optional<double> center, width;
-  unsigned rows = 0, columns = 0;  // the viewport; 0: natural size
+  EF_VoiLutFunction function = EFV_Linear;  // of the requested window
+  unsigned rows = 0, columns = 0;           // the viewport; 0: natural size
   unsigned quality = 90;
   bool png = false;
 };
@@ -77,12 +80,19 @@ Result<std::string> render(const std::filesystem::path& file, const RenderOption
     return fail(ErrorCode::InvalidObject, std::string("cannot render this instance: ") +
                                               DicomImage::getString(image.getStatus()));
   if (image.isMonochrome()) {
-    if (options.center && options.width)
+    if (options.center && options.width) {
       image.setWindow(*options.center, *options.width);
-    else if (image.getWindowCount() > 0)
+      // The requested function, whatever the object's VOI LUT Function (0028,1056) says.
+      image.setVoiLutFunction(options.function);
+    } else if (image.getWindowCount() > 0) {
       image.setWindow(0);
-    else
+    } else if (image.getVoiLutCount() > 0) {
+      // An object may carry its VOI as a VOI LUT Sequence instead of a window (PS3.3 C.11.2);
+      // the pixel range would ignore the curve it asks for.
+      image.setVoiLut(0);
+    } else {
       image.setMinMaxWindow();
+    }
   }
   std::unique_ptr<DicomImage> scaled;
   if (options.rows > 0 && options.columns > 0) {
@@ -182,13 +192,26 @@ std::string parse_rendered(const RenderRequest& request, std::string_view accept
     options.rows = static_cast<unsigned>(values[1]);
   }
   if (const std::string w = parameter(request.parameters, "window"); !w.empty()) {
-    // center,width[,shape]: the shape (linear, sigmoid) is not offered; linear is applied.
+    // center,width[,function] (PS3.18 8.3.5.1.3): linear when no function is given.
     const std::size_t second = w.find(',', w.find(',') + 1);
     const auto values = numbers(w.substr(0, second));
     if (values.size() != 2 || values[1] <= 0)
-      return "window must be center,width[,shape] with a positive width";
+      return "window must be center,width[,function] with a positive width";
     options.center = values[0];
     options.width = values[1];
+    std::string function = second == std::string::npos ? "linear" : w.substr(second + 1);
+    std::transform(function.begin(), function.end(), function.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (function == "sigmoid") {
+      options.function = EFV_Sigmoid;
+    } else if (function == "linear-exact") {
+      // DCMTK 3.6.7 has no LINEAR_EXACT; LINEAR with centre c + 0.5 and width w + 1 is the same
+      // function (PS3.3 C.11.2.1.2.1 against C.11.2.1.3.2).
+      *options.center += 0.5;
+      *options.width += 1;
+    } else if (function != "linear") {
+      return "the window function must be linear, linear-exact or sigmoid";
+    }
   }
   if (request.thumbnail && options.rows == 0) options.rows = options.columns = kThumbnailSize;
   return {};

@@ -14,6 +14,7 @@ packages=(
   zlib1g-dev                               # deflated objects
   libssl-dev                               # JWT signatures and secret hashes (OpenSSL)
   libgtest-dev googletest                  # tests
+  libpng-dev libjpeg-dev                   # tests decode rendered images to compare them
   dicom3tools                              # dciodvfy: an independent check of the objects we make
   libopenjp2-tools libgdcm-tools           # opj_compress/opj_decompress, gdcmconv: JPEG 2000 peers
   clang                                    # libFuzzer and the sanitizers (scripts/fuzz.sh)
