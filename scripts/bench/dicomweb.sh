@@ -64,18 +64,6 @@ make_corpus dw-wado "the retrieve study (200 instances of 512x512)" --patients 1
 make_corpus dw-stow "the STOW study (100 instances of 512x512)" --patients 1 --studies 1 \
   --series 1 --instances 100 --rows 512 --columns 512 --seed 24
 corpus=$repo/build/bench-corpus
-first_file() { find "$1" -name '*.dcm' | sort | head -n 1; }
-tag_of() { python3 - "$1" "$2" <<'PY'
-import sys
-# Reads one short string element from an explicit VR little endian Part 10 file.
-data = open(sys.argv[1], 'rb').read()
-group, element = int(sys.argv[2][:4], 16), int(sys.argv[2][4:], 16)
-needle = group.to_bytes(2, 'little') + element.to_bytes(2, 'little')
-at = data.find(needle, 132)
-length = int.from_bytes(data[at + 6:at + 8], 'little')
-print(data[at + 8:at + 8 + length].decode().strip('\0 '))
-PY
-}
 patient=$(tag_of "$(first_file "$corpus/dw-find/dicom")" 00100020)
 meta_study=$(tag_of "$(first_file "$corpus/dw-meta/dicom")" 0020000D)
 wado_study=$(tag_of "$(first_file "$corpus/dw-wado/dicom")" 0020000D)

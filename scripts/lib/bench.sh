@@ -14,6 +14,8 @@
 #   bench_begin                   stops whatever runs on exit (cleanup); makes the temp dir `work`
 #   pg_start_if_needed            sources scripts/lib/pg.sh and starts PostgreSQL if a target needs it
 #   make_corpus KEY NOTE ARG...   generates build/bench-corpus/KEY with pacsnode-gencorpus ARG...
+#   first_file DIR                the first .dcm file below DIR (by name)
+#   tag_of FILE GGGGEEEE          a short string element of an explicit VR little endian file
 #   free_port                     prints a free loopback TCP port (scripts/lib/net.sh)
 #   start_server LOG CMD...       starts the target in its own process group (`server_pid`)
 #   start_pacsnode LOG DATA PORT DB [ARG...]  starts `pacsnode_bin` serve as AET PACSNODE
@@ -184,7 +186,8 @@ pg_start_if_needed() {
 
 # ---- corpora, cached by their parameters
 # Generates a corpus into build/bench-corpus/KEY unless it is there, saying "generating NOTE" on
-# stderr; extra arguments go to pacsnode-gencorpus (CT, explicit VR little endian).
+# stderr; extra arguments go to pacsnode-gencorpus after its defaults here (CT, explicit VR little
+# endian), so they may change them (--syntax j2k, --modality CR).
 make_corpus() {
   local note=$2 root=${repo:?}/build/bench-corpus/$1
   shift 2
@@ -193,13 +196,29 @@ make_corpus() {
     mkdir -p "$repo/build/bench-corpus"
     rm -rf "$root"
     corpus_tmp=$(mktemp -d "$repo/build/bench-corpus/.tmp.XXXXXX")
-    "$gencorpus_bin" --out "$corpus_tmp/dicom" "$@" --modality CT --syntax explicit \
+    "$gencorpus_bin" --out "$corpus_tmp/dicom" --modality CT --syntax explicit "$@" \
       >"$corpus_tmp/gencorpus.log" 2>&1 ||
       { cat "$corpus_tmp/gencorpus.log" >&2; die "pacsnode-gencorpus failed"; }
     touch "$corpus_tmp/complete"
     mv "$corpus_tmp" "$root"
     corpus_tmp=""
   fi
+}
+
+first_file() { find "$1" -name '*.dcm' | sort | head -n 1; }
+
+tag_of() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+# Reads one short string element from an explicit VR little endian Part 10 file (its first
+# occurrence after the preamble: the element must come before any item holding the same tag).
+data = open(sys.argv[1], 'rb').read()
+group, element = int(sys.argv[2][:4], 16), int(sys.argv[2][4:], 16)
+needle = group.to_bytes(2, 'little') + element.to_bytes(2, 'little')
+at = data.find(needle, 132)
+length = int.from_bytes(data[at + 6:at + 8], 'little')
+print(data[at + 8:at + 8 + length].decode().strip('\0 '))
+PY
 }
 
 # ---- servers and clients
