@@ -1,5 +1,7 @@
 #include "codecs/j2k_codec.h"
 
+#include "codecs/lossy_history.h"
+
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcpixel.h>
@@ -153,14 +155,6 @@ Result<void> decode_frame(const std::vector<DcmPixelItem*>& fragments, const Fra
 unsigned threads_of(const DcmCodecParameter* parameter) {
   const auto* ours = dynamic_cast<const J2kCodecParameter*>(parameter);
   return ours ? ours->threads() : 1;
-}
-
-// Appends a value to a multi-valued string attribute (the lossy compression history).
-void append_value(DcmItem& dataset, const DcmTagKey& tag, const std::string& value) {
-  OFString existing;
-  const bool has = dataset.findAndGetOFStringArray(tag, existing).good() && !existing.empty();
-  dataset.putAndInsertString(tag,
-                             ((has ? std::string(existing.c_str()) + "\\" : "") + value).c_str());
 }
 
 }  // namespace

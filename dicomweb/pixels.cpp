@@ -16,6 +16,7 @@
 
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
+#include "pacsnode/services/transcode.h"
 
 namespace pacs::web {
 namespace {
@@ -44,38 +45,49 @@ std::string canonical_media_type(const std::string& type) {
   return type;
 }
 
-// Whether the client asks for frames in the stored compressed syntax (its media type, with no
-// transfer-syntax parameter or that very syntax), before any uncompressed alternative.
-bool wants_stored_compressed(std::string_view accept, const std::string& stored) {
-  const std::string media = media_type_of(stored);
-  if (media.empty() || accept.empty()) return false;
+// The syntax a compressed media type means when the client names none (PS3.18 Table 8.7.3-5):
+// the lossless one of each family.
+std::string default_syntax_of(const std::string& media_type) {
+  if (media_type == "image/jpeg") return UID_JPEGProcess14SV1TransferSyntax;
+  if (media_type == "image/jls") return UID_JPEGLSLosslessTransferSyntax;
+  if (media_type == "image/jp2") return UID_JPEG2000LosslessOnlyTransferSyntax;
+  if (media_type == "image/dicom-rle") return UID_RLELosslessTransferSyntax;
+  return {};
+}
+
+// How frames go out: uncompressed (application/octet-stream in explicit little endian), or in a
+// compressed syntax with its media type, the stored one or one the codecs produce.
+struct FrameEncoding {
+  std::string media_type, syntax;
+};
+
+// The first encoding the Accept header allows that we can produce; nullopt for none.
+std::optional<FrameEncoding> frame_encoding(std::string_view accept, const std::string& stored) {
+  const FrameEncoding uncompressed{"application/octet-stream", kExplicitLittle};
+  if (accept.empty()) return uncompressed;
   for (const AcceptedType& offer : parse_accept(accept)) {
     if (offer.q <= 0) continue;
     const std::string& t = offer.type.type;
     const std::string type =
         canonical_media_type(t == "multipart/related" ? offer.type.parameter("type") : t);
-    const std::string syntax = offer.type.parameter("transfer-syntax");
-    if (type == media && (syntax.empty() || syntax == "*" || syntax == stored)) return true;
-    if (type.empty() || type == "application/octet-stream" || t == "*/*") return false;
+    std::string syntax = offer.type.parameter("transfer-syntax");
+    if (t == "*/*" || type.empty() || type == "application/octet-stream") {
+      if (syntax.empty() || syntax == "*" || syntax == kExplicitLittle) return uncompressed;
+      continue;
+    }
+    const std::string stored_type = media_type_of(stored);
+    if (syntax.empty() || syntax == "*")
+      syntax = type == stored_type ? stored : default_syntax_of(type);
+    if (syntax.empty() || media_type_of(syntax) != type) continue;
+    if (syntax == stored || can_produce(stored, syntax)) return FrameEncoding{type, syntax};
   }
-  return false;
+  return std::nullopt;
 }
 
-// Uncompressed little endian is what we produce; a client must accept it.
+// Bulk data is served uncompressed only.
 bool accepts_octet_stream(std::string_view accept) {
-  if (accept.empty()) return true;
-  for (const AcceptedType& offer : parse_accept(accept)) {
-    if (offer.q <= 0) continue;
-    const std::string& t = offer.type.type;
-    if (t == "*/*" || t == "application/octet-stream") return true;
-    if (t != "multipart/related") continue;
-    const std::string type = offer.type.parameter("type");
-    const std::string syntax = offer.type.parameter("transfer-syntax");
-    if ((type.empty() || type == "application/octet-stream") &&
-        (syntax.empty() || syntax == "*" || syntax == kExplicitLittle))
-      return true;
-  }
-  return false;
+  const auto encoding = frame_encoding(accept, {});
+  return encoding && encoding->syntax == kExplicitLittle;
 }
 
 // "1,3,2": 1-based frame numbers in request order; nullopt for anything else (0, duplicates).
@@ -155,25 +167,25 @@ Parts read_frames(const std::filesystem::path& file, const std::vector<Uint32>& 
   return out;
 }
 
-// The frames' codestreams as stored, without the DICOM item headers (PS3.5 A.4): one fragment
-// per frame, or the fragments the Basic Offset Table assigns to each frame, or, for a single
-// frame, all fragments.
-Parts read_compressed_frames(const std::filesystem::path& file, const std::vector<Uint32>& frames) {
+// The frames' codestreams, without the DICOM item headers (PS3.5 A.4): one fragment per frame,
+// or the fragments the Basic Offset Table assigns to each frame, or, for a single frame, all
+// fragments. The data set holds them in its current (compressed) representation.
+Parts compressed_frames(DcmDataset& dataset, const std::vector<Uint32>& frames) {
   Parts out;
-  DcmFileFormat ff;
   DcmElement* element = nullptr;
-  if (ff.loadFile(file.c_str()).bad() ||
-      ff.getDataset()->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
+  if (dataset.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
     out.error = {ErrorCode::NotFound, "the instance has no pixel data"};
     return out;
   }
-  DcmDataset& dataset = *ff.getDataset();
   Sint32 count = 1;
   dataset.findAndGetSint32(DCM_NumberOfFrames, count);
   count = std::max<Sint32>(count, 1);
   DcmPixelSequence* sequence = nullptr;
   auto* pixels = static_cast<DcmPixelData*>(element);
-  if (pixels->getEncapsulatedRepresentation(dataset.getOriginalXfer(), nullptr, sequence).bad() ||
+  E_TransferSyntax current = EXS_Unknown;
+  const DcmRepresentationParameter* parameter = nullptr;
+  pixels->getCurrentRepresentationKey(current, parameter);
+  if (pixels->getEncapsulatedRepresentation(current, parameter, sequence).bad() ||
       sequence == nullptr || sequence->card() < 2) {
     out.error = {ErrorCode::InvalidObject, "the pixel data is not encapsulated"};
     return out;
@@ -307,23 +319,27 @@ net::awaitable<void> retrieve_frames(Exchange& exchange, const WebContext& conte
   const auto items = co_await exchange.blocking([&] { return find_instances(context, uids); });
   if (answered_if_missing(exchange, items)) co_return;
   const RetrieveItem& item = items->front();
-  const std::string_view accept = exchange.header(http::field::accept);
-  if (wants_stored_compressed(accept, item.transfer_syntax)) {
-    const Parts parts =
-        co_await exchange.blocking([&] { return read_compressed_frames(item.file, *frames); });
-    answer_parts(exchange, parts, "", media_type_of(item.transfer_syntax), item.transfer_syntax);
-    co_return;
-  }
-  if (!accepts_octet_stream(accept)) {
-    const std::string stored = media_type_of(item.transfer_syntax);
+  const auto encoding = frame_encoding(exchange.header(http::field::accept), item.transfer_syntax);
+  if (!encoding) {
     reply_error(exchange, http::status::not_acceptable,
                 "frames are served uncompressed (multipart/related; "
-                "type=\"application/octet-stream\") or in their stored syntax's media type (" +
-                    (stored.empty() ? std::string("stored uncompressed here") : stored) + ")");
+                "type=\"application/octet-stream\") or as image/jpeg, image/jls, image/jp2 or "
+                "image/dicom-rle in a syntax the node can produce from " +
+                    item.transfer_syntax);
     co_return;
   }
-  const Parts parts = co_await exchange.blocking([&] { return read_frames(item.file, *frames); });
-  answer_parts(exchange, parts, "");
+  const Parts parts = co_await exchange.blocking([&] {
+    if (encoding->syntax == kExplicitLittle) return read_frames(item.file, *frames);
+    // The stored codestreams, or the object converted to the syntax asked for.
+    auto loaded = load_for_sending(item, encoding->syntax);
+    if (!loaded) {
+      Parts refused;
+      refused.error = loaded.error();
+      return refused;
+    }
+    return compressed_frames(*(*loaded)->getDataset(), *frames);
+  });
+  answer_parts(exchange, parts, "", encoding->media_type, encoding->syntax);
 }
 
 net::awaitable<void> retrieve_bulkdata(Exchange& exchange, const WebContext& context,

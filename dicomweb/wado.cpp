@@ -23,6 +23,7 @@
 #include "dicomweb/metadata_cache.h"
 #include "dicomweb/multipart.h"
 #include "pacsnode/services/transcode.h"
+#include "storage/model/log.h"
 
 namespace pacs::web {
 namespace {
@@ -61,8 +62,8 @@ bool accepts_json(std::string_view accept) {
 
 }  // namespace
 
-// A stored instance as it goes out when not as its stored bytes (another, uncompressed syntax, or
-// coerced patient attributes), as Part 10 bytes.
+// A stored instance as it goes out when not as its stored bytes (another syntax, or coerced
+// patient attributes), as Part 10 bytes.
 Result<std::string> converted_instance(const RetrieveItem& item, const std::string& syntax) {
   auto loaded = load_for_sending(item, syntax);
   if (!loaded) return tl::unexpected(loaded.error());
@@ -133,9 +134,33 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   std::vector<const RetrieveItem*> sendable;
   for (const RetrieveItem& item : *items)
     if (can_produce(item.transfer_syntax, *syntax)) sendable.push_back(&item);
+  auto part_syntax_of = [&syntax](const RetrieveItem& item) {
+    return *syntax == "*" ? item.transfer_syntax : *syntax;
+  };
+  // A converted part is made before its header goes out, so an instance an encoder refuses (JPEG
+  // baseline from 16-bit data, say) is left out rather than cutting the answer short. The first
+  // one is made before the status line: when it is refused, the status can still say so (406 when
+  // nothing is left, else 206 with a Warning). A later refusal can only be logged.
+  std::string last_refusal;
+  std::optional<std::string> first_converted;
+  // Bounded by the instances: every pass converts the first one or drops it.
+  while (!sendable.empty() &&
+         !sendable_as_stored(*sendable.front(), part_syntax_of(*sendable.front()))) {
+    const RetrieveItem& item = *sendable.front();
+    const std::string part_syntax = part_syntax_of(item);
+    auto bytes = co_await exchange.blocking([&] { return converted_instance(item, part_syntax); });
+    if (bytes) {
+      first_converted = std::move(*bytes);
+      break;
+    }
+    last_refusal = bytes.error().message;
+    PACS_LOG(Warn) << "WADO-RS: " << item.sop_instance_uid << " left out: " << last_refusal;
+    sendable.erase(sendable.begin());
+  }
   if (sendable.empty()) {
     reply_error(exchange, http::status::not_acceptable,
-                "no instance can be produced in transfer syntax " + *syntax);
+                "no instance can be produced in transfer syntax " + *syntax +
+                    (last_refusal.empty() ? "" : " (" + last_refusal + ")"));
     co_return;
   }
   const std::string boundary = new_boundary();
@@ -154,10 +179,9 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   std::vector<std::string> heads;
   std::optional<std::uint64_t> length = 0;
   for (const RetrieveItem* item : sendable) {
-    const bool as_stored = *syntax == "*" || *syntax == item->transfer_syntax;
-    const std::string part_syntax = as_stored ? item->transfer_syntax : *syntax;
+    const std::string part_syntax = part_syntax_of(*item);
     const bool raw = sendable_as_stored(*item, part_syntax);
-    heads.push_back(std::string(heads.empty() ? "" : "\r\n") + "--" + boundary +
+    heads.push_back("--" + boundary +
                     "\r\nContent-Type: application/dicom; transfer-syntax=" + part_syntax +
                     "\r\nContent-Location: " + instance_url(base, *item) + "\r\n\r\n");
     std::error_code ec;
@@ -165,25 +189,38 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
     if (!raw || ec)
       length.reset();
     else if (length)
-      *length += heads.back().size() + size;
+      *length += heads.back().size() + (heads.size() > 1 ? 2 : 0) + size;
   }
   const std::string close = "\r\n--" + boundary + "--\r\n";
   if (length) *length += close.size();
   co_await exchange.begin_stream(status, content_type, headers, length);
   std::vector<char> buffer(kChunkBytes);
+  bool first_part = true;
   for (std::size_t i = 0; i < sendable.size(); ++i) {
     const RetrieveItem* item = sendable[i];
-    const bool as_stored = *syntax == "*" || *syntax == item->transfer_syntax;
-    const std::string part_syntax = as_stored ? item->transfer_syntax : *syntax;
-    const std::string& head = heads[i];
-    co_await exchange.stream(head);
+    const std::string part_syntax = part_syntax_of(*item);
+    const std::string head = (first_part ? "" : "\r\n") + heads[i];
     if (!sendable_as_stored(*item, part_syntax)) {
-      const auto bytes =
-          co_await exchange.blocking([&] { return converted_instance(*item, part_syntax); });
-      if (!bytes) throw std::runtime_error(bytes.error().message);
-      co_await exchange.stream(*bytes);
+      std::string converted;
+      if (i == 0 && first_converted) {
+        converted = std::move(*first_converted);
+      } else {
+        auto bytes =
+            co_await exchange.blocking([&] { return converted_instance(*item, part_syntax); });
+        if (!bytes) {
+          PACS_LOG(Warn) << "WADO-RS: " << item->sop_instance_uid
+                         << " left out of an answer under way: " << bytes.error().message;
+          continue;
+        }
+        converted = std::move(*bytes);
+      }
+      co_await exchange.stream(head);
+      co_await exchange.stream(converted);
+      first_part = false;
       continue;
     }
+    co_await exchange.stream(head);
+    first_part = false;
     {
       const int fd = ::open(item->file.c_str(), O_RDONLY | O_CLOEXEC);
       struct stat status {};

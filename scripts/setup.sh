@@ -17,12 +17,13 @@ packages=(
   libpng-dev libjpeg-dev                   # tests decode rendered images to compare them
   dicom3tools                              # dciodvfy: an independent check of the objects we make
   libopenjp2-tools libgdcm-tools           # opj_compress/opj_decompress, gdcmconv: JPEG 2000 peers
+  openjph-tools                            # ojph_compress: HTJ2K codestreams from another coder
   clang                                    # libFuzzer and the sanitizers (scripts/fuzz.sh)
   curl procps psmisc openssl
 )
 # Extra groups some scripts need: `setup.sh bench` adds the peers the benchmarks compare against.
 if [[ "${1:-}" == "bench" ]]; then
-  packages+=(orthanc orthanc-dicomweb python3)
+  packages+=(orthanc orthanc-dicomweb orthanc-gdcm python3)  # GDCM: Orthanc transcodes J2K
 fi
 
 missing=()

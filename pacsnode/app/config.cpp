@@ -3,6 +3,9 @@
 #include "pacsnode/dimse/access_policy.h"
 #include "security/secrets.h"
 
+#include <dcmtk/config/osconfig.h>  // must come first for DCMTK
+
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -241,6 +244,17 @@ const std::vector<Flag>& flags() {
        "free space kept on the data disk; below it new objects are refused (C-STORE A700, "
        "STOW-RS 507) until space returns (default 128)",
        in_range(&Config::min_free_mb, 1048576, "--min-free-mb")},
+      {"--store-as", "SYNTAX-UID",
+       "store every image in this transfer syntax (e.g. 1.2.840.10008.1.2.4.90, JPEG 2000 "
+       "lossless); one that cannot be converted is stored as it arrived (default: as it arrives)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         // Whether a codec writes it is checked when the node opens (codecs registered).
+         if (DcmXfer(v.c_str()).getXfer() == EXS_Unknown)
+           return fail(ErrorCode::InvalidArgument,
+                       "--store-as: " + v + " is not a transfer syntax");
+         c.store_as = v;
+         return {};
+       }},
       {"--http-max-connections", "N",
        "HTTP connections served at once; one more gets 503 (default 512)",
        in_range(&Config::http_max_connections, 100000, "--http-max-connections")},
@@ -621,6 +635,11 @@ Result<void> load_config_file(const std::string& path, Config& config) {
         if (auto ok = apply(flag("--ae-permission"), text); !ok) return ok;
       }
     }
+  }
+  if (auto storage = root["storage"].as_table(); storage && storage->contains("store_as")) {
+    auto v = get<std::string>(*storage, "store_as");
+    if (!v) return wrong("storage.store_as");
+    if (auto ok = apply(flag("--store-as"), *v); !ok) return ok;
   }
   if (auto storage = root["storage"].as_table(); storage && storage->contains("sync_directories")) {
     auto v = get<bool>(*storage, "sync_directories");

@@ -57,6 +57,7 @@ struct Config {
   DuplicatePolicy duplicate_policy = DuplicatePolicy::Keep;
   bool always_sync_directories = false;  // also where the filesystem makes it unnecessary
   std::uint64_t min_free_mb = 128;       // kept free on the data disk: below it ingest refuses
+  std::string store_as;                  // storage policy: images stored in this syntax
   std::map<std::string, Peer> peers;     // remote AEs the node sends to
   std::vector<RouteRule> routes;         // store-and-forward rules
   ForwardPolicy forwarding;

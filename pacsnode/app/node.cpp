@@ -1,8 +1,18 @@
 #include "pacsnode/app/node.h"
 
+#include <dcmtk/config/osconfig.h>  // must come first for DCMTK
+
+#include <dcmtk/dcmdata/dcuid.h>
+
+#include "pacsnode/services/transcode.h"
+
 namespace pacs {
 
 Result<Node> open_node(const Config& config, std::function<void()> forwarding_queued) {
+  if (!config.store_as.empty() &&
+      !can_produce(UID_LittleEndianExplicitTransferSyntax, config.store_as))
+    return fail(ErrorCode::InvalidArgument,
+                "--store-as " + config.store_as + ": no codec writes that transfer syntax");
   Node node;
   auto blobs = BlobStore::open(config.data_dir, config.always_sync_directories);
   if (!blobs) return tl::unexpected(blobs.error());
@@ -13,7 +23,7 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
   node.committer = std::make_unique<GroupCommitter>(*node.index, *node.blobs);
   node.ingest = std::make_unique<IngestService>(
       *node.blobs, *node.index, *node.committer, config.duplicate_policy, config.routes,
-      std::move(forwarding_queued), config.min_free_mb << 20);
+      std::move(forwarding_queued), config.min_free_mb << 20, config.store_as);
   return node;
 }
 

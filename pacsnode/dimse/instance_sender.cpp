@@ -33,16 +33,21 @@ std::string hex_status(Uint16 status) {
 }
 
 // The accepted context to send an instance on: the stored syntax first (bytes unchanged), then the
-// uncompressed ones DCMTK can convert to. Exact matches only: DCMTK's
-// ASC_findAcceptedPresentationContextID falls back to any uncompressed context when the asked-for
-// syntax was not accepted, which would send compressed bytes under an uncompressed label.
+// uncompressed ones, then the lossless compressed ones the codecs can produce (never a lossy one:
+// nobody asked for the loss). Exact matches only: DCMTK's ASC_findAcceptedPresentationContextID
+// falls back to any uncompressed context when the asked-for syntax was not accepted, which would
+// send compressed bytes under an uncompressed label.
 T_ASC_PresentationContextID choose_context(T_ASC_Association* association, const RetrieveItem& item,
                                            std::string& syntax) {
+  std::vector<std::string> candidates{item.transfer_syntax, UID_LittleEndianExplicitTransferSyntax,
+                                      UID_LittleEndianImplicitTransferSyntax,
+                                      UID_BigEndianExplicitTransferSyntax};
+  const auto& compressed = lossless_compressed_syntaxes();
+  candidates.insert(candidates.end(), compressed.begin(), compressed.end());
   const int contexts = ASC_countPresentationContexts(association->params);
-  for (const std::string& candidate :
-       {item.transfer_syntax, std::string(UID_LittleEndianExplicitTransferSyntax),
-        std::string(UID_LittleEndianImplicitTransferSyntax),
-        std::string(UID_BigEndianExplicitTransferSyntax)}) {
+  for (const std::string& candidate : candidates) {
+    if (candidate != item.transfer_syntax && !can_produce(item.transfer_syntax, candidate))
+      continue;
     for (int i = 0; i < contexts; ++i) {
       T_ASC_PresentationContext pc;
       if (ASC_getPresentationContext(association->params, i, &pc).bad()) continue;

@@ -24,16 +24,20 @@ struct ProposedContext {
 };
 
 // Per (SOP class, stored syntax): one context with the stored syntax alone, so an acceptor that
-// supports it cannot pick another one and the bytes go out unchanged; and, where DCMTK can
-// convert the stored syntax, one with the uncompressed fallbacks.
+// supports it cannot pick another one and the bytes go out unchanged; one with the uncompressed
+// fallbacks; and one with the lossless compressed syntaxes the codecs produce, for receivers that
+// take only those (choose_context prefers the earlier contexts when several are accepted).
 std::vector<ProposedContext> contexts_for(const std::string& sop_class, const std::string& stored) {
   std::vector<ProposedContext> out{{sop_class, {stored}}};
-  std::vector<std::string> fallbacks;
-  for (const char* uncompressed :
-       {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax})
-    if (stored != uncompressed && can_produce(stored, uncompressed))
-      fallbacks.push_back(uncompressed);
-  if (!fallbacks.empty()) out.push_back({sop_class, std::move(fallbacks)});
+  for (const std::vector<std::string>& group :
+       {std::vector<std::string>{UID_LittleEndianExplicitTransferSyntax,
+                                 UID_LittleEndianImplicitTransferSyntax},
+        lossless_compressed_syntaxes()}) {
+    std::vector<std::string> fallbacks;
+    for (const std::string& syntax : group)
+      if (syntax != stored && can_produce(stored, syntax)) fallbacks.push_back(syntax);
+    if (!fallbacks.empty()) out.push_back({sop_class, std::move(fallbacks)});
+  }
   return out;
 }
 

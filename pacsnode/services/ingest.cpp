@@ -3,11 +3,13 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 
 #include <fstream>
 #include <string_view>
 
 #include "pacsnode/services/deflated.h"
+#include "pacsnode/services/transcode.h"
 #include "storage/checksum.h"
 #include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
@@ -154,14 +156,16 @@ const char* to_string(IngestOutcome outcome) {
 
 IngestService::IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer,
                              DuplicatePolicy policy, std::vector<RouteRule> routes,
-                             std::function<void()> forwarding_queued, std::uint64_t min_free_bytes)
+                             std::function<void()> forwarding_queued, std::uint64_t min_free_bytes,
+                             std::string store_as)
     : blobs_(blobs),
       index_(index),
       committer_(committer),
       policy_(policy),
       routes_(std::make_shared<const std::vector<RouteRule>>(std::move(routes))),
       forwarding_queued_(std::move(forwarding_queued)),
-      min_free_bytes_(min_free_bytes) {}
+      min_free_bytes_(min_free_bytes),
+      store_as_(std::move(store_as)) {}
 
 void IngestService::set_routes(std::vector<RouteRule> routes) {
   auto fresh = std::make_shared<const std::vector<RouteRule>>(std::move(routes));
@@ -237,6 +241,13 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
   }
   auto parsed = parse_received(file.path(), announced, *routes);
   if (!parsed) return tl::unexpected(parsed.error());
+  std::optional<TempFile> converted =
+      converted_for_storage(file, parsed->entry.instance.transfer_syntax);
+  if (converted) {
+    parsed = parse_received(converted->path(), announced, *routes);
+    if (!parsed) return tl::unexpected(parsed.error());
+  }
+  TempFile& kept = converted ? *converted : file;
   IndexEntry& entry = parsed->entry;
   const std::string sop = entry.instance.sop_instance_uid.str();
   const std::string study = entry.study.study_uid.str();
@@ -254,7 +265,7 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
   if (!existing) return tl::unexpected(existing.error());
   bool replace = false;
   if (*existing) {
-    if (same_dataset(file.path(), blobs_.absolute((*existing)->relative_path)))
+    if (same_dataset(kept.path(), blobs_.absolute((*existing)->relative_path)))
       return done(IngestOutcome::IdenticalResend);
     if (policy_ == DuplicatePolicy::Reject)
       return fail(ErrorCode::Duplicate, "duplicate SOP Instance UID " + sop + " refused by policy");
@@ -263,9 +274,9 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
   }
 
   // Read back from the page cache the parse just filled: the checksum records what is acknowledged.
-  auto checksum = file_checksum(file.path());
+  auto checksum = file_checksum(kept.path());
   if (!checksum) return tl::unexpected(checksum.error());
-  auto placed = blobs_.place(file, entry.study.study_uid, entry.series.series_uid,
+  auto placed = blobs_.place(kept, entry.study.study_uid, entry.series.series_uid,
                              entry.instance.sop_instance_uid);
   if (!placed) return tl::unexpected(placed.error());
   entry.instance.relative_path = *placed;
@@ -311,6 +322,33 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
       return done(IngestOutcome::KeptExisting);
   }
   return done(IngestOutcome::Stored);
+}
+
+std::optional<TempFile> IngestService::converted_for_storage(const TempFile& arrived,
+                                                             const std::string& arrived_syntax) {
+  if (store_as_.empty() || arrived_syntax == store_as_ || !can_produce(arrived_syntax, store_as_))
+    return std::nullopt;
+  DcmFileFormat ff;
+  if (ff.loadFile(arrived.path().c_str()).bad() || !ff.getDataset()->tagExists(DCM_PixelData))
+    return std::nullopt;  // not an image: nothing to compress
+  std::string sop;
+  if (const char* uid = nullptr;
+      ff.getDataset()->findAndGetString(DCM_SOPInstanceUID, uid).good() && uid != nullptr)
+    sop = uid;
+  if (auto done = convert(*ff.getDataset(), store_as_); !done) {
+    PACS_LOG(Warn) << sop << " stored as it arrived (" << arrived_syntax
+                   << "), not as the storage policy's " << store_as_ << ": "
+                   << done.error().message;
+    return std::nullopt;
+  }
+  TempFile out = new_temp_file();
+  if (OFCondition c = ff.saveFile(out.path().c_str(), DcmXfer(store_as_.c_str()).getXfer());
+      c.bad()) {
+    PACS_LOG(Warn) << sop << " stored as it arrived: writing it as " << store_as_
+                   << " failed: " << c.text();
+    return std::nullopt;
+  }
+  return out;
 }
 
 Result<Stored> IngestService::ingest_copy(const fs::path& source) {

@@ -61,9 +61,11 @@ class IngestService {
   // min_free_bytes: the space kept free on the data disk; below it new objects are refused
   // (StorageFull) rather than let the disk fill mid-object, which would leave the index (when it
   // shares the disk) and the other faces without room.
+  // store_as: a transfer syntax every image is stored in (a storage policy, e.g. JPEG 2000
+  // lossless); empty: objects are stored as they arrive.
   IngestService(BlobStore& blobs, Index& index, GroupCommitter& committer, DuplicatePolicy policy,
                 std::vector<RouteRule> routes = {}, std::function<void()> forwarding_queued = {},
-                std::uint64_t min_free_bytes = 0);
+                std::uint64_t min_free_bytes = 0, std::string store_as = {});
 
   // Where a face writes an arriving object before handing it to ingest().
   TempFile new_temp_file() { return blobs_.new_temp_file(); }
@@ -84,6 +86,10 @@ class IngestService {
 
  private:
   Result<Stored> ingest_counted(TempFile file, const std::optional<Announced>& announced);
+  // The arrived object in the store_as syntax, when the policy applies to it and its pixel data
+  // converts; nullopt to keep it as it arrived (never lose an image for want of a conversion).
+  std::optional<TempFile> converted_for_storage(const TempFile& arrived,
+                                                const std::string& arrived_syntax);
   BlobStore& blobs_;
   Index& index_;
   GroupCommitter& committer_;
@@ -93,6 +99,7 @@ class IngestService {
   std::shared_ptr<const std::vector<RouteRule>> routes_;  // guarded by routes_mu_
   std::function<void()> forwarding_queued_;
   std::uint64_t min_free_bytes_;
+  std::string store_as_;
 };
 
 }  // namespace pacs

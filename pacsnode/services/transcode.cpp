@@ -2,18 +2,61 @@
 
 #include "pacsnode/services/coercion.h"
 
+#include "codecs/lossy_history.h"
+#include "codecs/registry.h"
+
 #include <dcmtk/dcmdata/dccodec.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
 namespace pacs {
 
+bool is_lossy_syntax(const std::string& syntax) {
+  const DcmXfer xfer(syntax.c_str());
+  return xfer.getXfer() != EXS_Unknown && xfer.isLossy();
+}
+
 bool can_produce(const std::string& stored, const std::string& wanted) {
   if (wanted == "*" || wanted == stored) return true;
   const DcmXfer from(stored.c_str()), to(wanted.c_str());
-  if (from.getXfer() == EXS_Unknown || to.getXfer() == EXS_Unknown || to.isEncapsulated())
-    return false;
-  return from.isNotEncapsulated() || DcmCodecList::canChangeCoding(from.getXfer(), to.getXfer());
+  if (from.getXfer() == EXS_Unknown || to.getXfer() == EXS_Unknown) return false;
+  // Compressed data is decoded to explicit little endian first, then encoded as asked.
+  const bool readable = from.isNotEncapsulated() ||
+                        DcmCodecList::canChangeCoding(from.getXfer(), EXS_LittleEndianExplicit);
+  if (!readable) return false;
+  return to.isNotEncapsulated() ||
+         DcmCodecList::canChangeCoding(EXS_LittleEndianExplicit, to.getXfer());
+}
+
+const std::vector<std::string>& lossless_compressed_syntaxes() {
+  // The order a sender proposes them in: best compression of the lossless ones first.
+  static const std::vector<std::string> kSyntaxes{
+      UID_JPEG2000LosslessOnlyTransferSyntax, UID_JPEGLSLosslessTransferSyntax,
+      UID_JPEGProcess14SV1TransferSyntax, UID_RLELosslessTransferSyntax};
+  return kSyntaxes;
+}
+
+Result<void> convert(DcmDataset& dataset, const std::string& syntax) {
+  const DcmXfer to(syntax.c_str());
+  const E_TransferSyntax target = to.getXfer();
+  if (target == EXS_Unknown) return fail(ErrorCode::InvalidObject, "unknown syntax " + syntax);
+  // DCMTK's codecs convert between a compressed and an uncompressed representation only: a
+  // compressed object goes to another compressed syntax through explicit little endian.
+  const DcmXfer from(dataset.getOriginalXfer());
+  if (to.isEncapsulated() && from.isEncapsulated() && from.getXfer() != target &&
+      dataset.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad())
+    return fail(ErrorCode::InvalidObject, "cannot decode its pixel data");
+  if (OFCondition c =
+          dataset.chooseRepresentation(target, codecs::representation_parameter(target));
+      c.bad())
+    return fail(ErrorCode::InvalidObject,
+                std::string("cannot encode it as ") + syntax + ": " + c.text());
+  if (!dataset.canWriteXfer(target))
+    return fail(ErrorCode::InvalidObject, "cannot write it as " + syntax);
+  codecs::complete_lossy_history(dataset, target);
+  return {};
 }
 
 Result<std::unique_ptr<DcmFileFormat>> load_for_sending(const RetrieveItem& item,
@@ -22,10 +65,9 @@ Result<std::unique_ptr<DcmFileFormat>> load_for_sending(const RetrieveItem& item
   if (ff->loadFile(item.file.c_str()).bad())
     return fail(ErrorCode::StorageFailure, "stored file cannot be read");
   if (item.patient_update) coerce_patient(*ff->getDataset(), *item.patient_update);
-  const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
-  DcmDataset* dataset = ff->getDataset();
-  if (dataset->chooseRepresentation(target, nullptr).bad() || !dataset->canWriteXfer(target))
-    return fail(ErrorCode::InvalidObject, "cannot convert it to " + syntax);
+  if (syntax == "*" || syntax == item.transfer_syntax) return ff;
+  if (auto converted = convert(*ff->getDataset(), syntax); !converted)
+    return tl::unexpected(converted.error());
   return ff;
 }
 

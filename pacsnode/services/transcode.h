@@ -6,22 +6,38 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pacsnode/services/retrieve.h"
 #include "storage/model/result.h"
 
+class DcmDataset;
 class DcmFileFormat;
 
 namespace pacs {
 
 // Whether an object stored in `stored` can be sent in `wanted` ("*": as stored): the same syntax,
-// or an uncompressed one that DCMTK converts to (decompressing with the registered decoders).
+// or one the registered codecs (codecs/registry.h) convert to: any uncompressed syntax, and the
+// compressed ones with an encoder, from any syntax with a decoder. This knows syntaxes only: an
+// encoder may still refuse a pixel layout (8-bit JPEG baseline from 16-bit data, say), which
+// convert() reports.
 bool can_produce(const std::string& stored, const std::string& wanted);
 
-// The stored object as it goes out: loaded, converted to `syntax` (the stored one, or an
-// uncompressed one, see can_produce), with its patient attributes coerced when the item says so.
-// Fails with StorageFailure when the file cannot be read, InvalidObject when it cannot be
-// converted.
+// Whether producing `syntax` loses information (JPEG baseline and extended, near-lossless JPEG-LS,
+// JPEG 2000 lossy): done only where someone asked for that syntax by name, never as a fallback.
+bool is_lossy_syntax(const std::string& syntax);
+
+// The lossless compressed syntaxes the node can produce, as fallbacks for receivers that accept
+// neither the stored syntax nor an uncompressed one.
+const std::vector<std::string>& lossless_compressed_syntaxes();
+
+// Converts a loaded data set's pixel data to `syntax`, through explicit little endian when both
+// are compressed. InvalidObject when a codec refuses it.
+Result<void> convert(DcmDataset& dataset, const std::string& syntax);
+
+// The stored object as it goes out: loaded, converted to `syntax` (see can_produce), with its
+// patient attributes coerced when the item says so. Fails with StorageFailure when the file
+// cannot be read, InvalidObject when it cannot be converted.
 Result<std::unique_ptr<DcmFileFormat>> load_for_sending(const RetrieveItem& item,
                                                         const std::string& syntax);
 

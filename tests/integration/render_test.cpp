@@ -8,10 +8,9 @@
 // Tolerance: at most 1 per 8-bit sample. Both sides are DCMTK's image toolkit today, but the node
 // is free to render by other means (and another DCMTK may round a window edge differently); one
 // grey level is below what a viewer shows, while a wrong window, polarity, colour conversion,
-// palette or frame moves most samples by far more. One exception, 2 for YBR_FULL stored as JPEG
-// lossless (see tolerance_for). JPEG answers are compared with dcmj2pnm's JPEG at the same quality
-// and sampling, decoded by the same libjpeg, with the same tolerance. YBR_FULL_422 is rendered
-// uncompressed only: no lossless syntax codes subsampled colour.
+// palette or frame moves most samples by far more. JPEG answers are compared with dcmj2pnm's JPEG
+// at the same quality and sampling, decoded by the same libjpeg, with the same tolerance.
+// YBR_FULL_422 is rendered uncompressed only: no lossless syntax codes subsampled colour.
 #include <dcmtk/config/osconfig.h>  // must come first for DCMTK
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -126,14 +125,6 @@ std::optional<Image> decode_jpeg(const std::string& bytes) {
   jpeg_finish_decompress(&info);
   jpeg_destroy_decompress(&info);
   return image;
-}
-
-// The tolerance for one stored copy. DCMTK's JPEG decoder, as the node registers it, turns
-// YBR_FULL into RGB while it decodes (IJG's integer conversion) even from lossless JPEG, which then
-// renders up to 2 off the uncompressed YBR_FULL object (DicomImage's conversion). Registering the
-// decoder with EDC_lossyOnly (dcmj2pnm +cl) keeps lossless JPEG lossless and this at kTolerance.
-int tolerance_for(const std::string& object, const std::string& syntax) {
-  return object == "ybr-full" && syntax == "jpeg-lossless" ? 2 : kTolerance;
 }
 
 // The largest per-sample difference, or -1 when the shapes differ.
@@ -580,7 +571,7 @@ TEST_F(RenderTest, EveryPhotometricInterpretationAndWindowRendersAsDcmj2pnmDoes)
       for (const Stored& s : state_->stored) {
         if (s.object != &object) continue;
         const std::string syntax = " (" + s.syntax + ")";
-        const int tolerance = tolerance_for(object.name, s.syntax);
+        const int tolerance = kTolerance;
         check(object.name + " " + request.name + syntax,
               instance_path(s) + "/rendered" + request.rendered_query, *expected, false, tolerance);
         if (request.name == "no window" || !request.uri_query.empty())

@@ -72,13 +72,26 @@ std::string canonical_dataset(const fs::path& file) {
   return bytes;
 }
 
-std::string value_of(const fs::path& file, const DcmTagKey& tag) {
+namespace {
+std::string read_value(const fs::path& file, const DcmTagKey& tag, bool all) {
   DcmFileFormat ff;
   if (ff.loadFile(file.c_str(), EXS_Unknown, EGL_noChange, 1024).bad())
     throw std::runtime_error("cannot read " + file.string());
   OFString v;
-  ff.getDataset()->findAndGetOFString(tag, v);
+  if (all)
+    ff.getDataset()->findAndGetOFStringArray(tag, v);
+  else
+    ff.getDataset()->findAndGetOFString(tag, v);
   return v.c_str();
+}
+}  // namespace
+
+std::string value_of(const fs::path& file, const DcmTagKey& tag) {
+  return read_value(file, tag, false);
+}
+
+std::string values_of(const fs::path& file, const DcmTagKey& tag) {
+  return read_value(file, tag, true);
 }
 
 FileIdentity identity_of(const fs::path& file) {

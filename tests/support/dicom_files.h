@@ -30,6 +30,8 @@ struct FileIdentity {
 FileIdentity identity_of(const std::filesystem::path& file);
 // One attribute's value as text (empty when absent), read from the file's header.
 std::string value_of(const std::filesystem::path& file, const DcmTagKey& tag);
+// Every value of a multi-valued attribute, separated by backslashes.
+std::string values_of(const std::filesystem::path& file, const DcmTagKey& tag);
 
 struct StoreAttempt {
   std::filesystem::path file;
