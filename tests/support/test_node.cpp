@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -53,6 +54,16 @@ TestNode::TestNode(Options options) : options_(std::move(options)) {
 }
 
 TestNode::~TestNode() {
+  // A node that ended by itself while a test talked to it shows up in the test only as refused
+  // connections; say so here, with the end of its log, before the log goes with the temp dir.
+  if (process_ && !ended_by_test_ && !process_->running()) {
+    const std::string text = log();
+    constexpr std::size_t kTail = 4000;
+    std::fprintf(stderr,
+                 "pacsnode (DIMSE port %d) ended by itself during the test; its log%s:\n%s\n",
+                 dimse_port_, text.size() > kTail ? " (end)" : "",
+                 text.substr(text.size() > kTail ? text.size() - kTail : 0).c_str());
+  }
   if (process_) process_->stop();
 }
 
@@ -95,10 +106,12 @@ void TestNode::start() {
 }
 
 int TestNode::stop() {
+  ended_by_test_ = true;
   return process_ ? process_->stop() : 0;
 }
 
 void TestNode::kill_hard() {
+  ended_by_test_ = true;
   if (process_) process_->kill_hard();
 }
 

@@ -76,6 +76,7 @@ class TestNode {
   std::filesystem::path data_dir_ = data_.path() / "data";
   int dimse_port_ = 0, http_port_ = 0, mllp_port_ = 0;
   std::unique_ptr<Background> process_;
+  bool ended_by_test_ = false;  // stop() or kill_hard(): an end the test asked for
 };
 
 std::string pacsnode_binary();
