@@ -65,6 +65,7 @@ struct FrameEncoding {
 std::optional<FrameEncoding> frame_encoding(std::string_view accept, const std::string& stored) {
   const FrameEncoding uncompressed{"application/octet-stream", kExplicitLittle};
   if (accept.empty()) return uncompressed;
+  const std::string stored_type = media_type_of(stored);
   for (const AcceptedType& offer : parse_accept(accept)) {
     if (offer.q <= 0) continue;
     const std::string& t = offer.type.type;
@@ -75,7 +76,6 @@ std::optional<FrameEncoding> frame_encoding(std::string_view accept, const std::
       if (syntax.empty() || syntax == "*" || syntax == kExplicitLittle) return uncompressed;
       continue;
     }
-    const std::string stored_type = media_type_of(stored);
     if (syntax.empty() || syntax == "*")
       syntax = type == stored_type ? stored : default_syntax_of(type);
     if (syntax.empty() || media_type_of(syntax) != type) continue;

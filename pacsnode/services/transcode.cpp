@@ -13,11 +13,6 @@
 
 namespace pacs {
 
-bool is_lossy_syntax(const std::string& syntax) {
-  const DcmXfer xfer(syntax.c_str());
-  return xfer.getXfer() != EXS_Unknown && xfer.isLossy();
-}
-
 bool can_produce(const std::string& stored, const std::string& wanted) {
   if (wanted == "*" || wanted == stored) return true;
   const DcmXfer from(stored.c_str()), to(wanted.c_str());

@@ -23,10 +23,6 @@ namespace pacs {
 // convert() reports.
 bool can_produce(const std::string& stored, const std::string& wanted);
 
-// Whether producing `syntax` loses information (JPEG baseline and extended, near-lossless JPEG-LS,
-// JPEG 2000 lossy): done only where someone asked for that syntax by name, never as a fallback.
-bool is_lossy_syntax(const std::string& syntax);
-
 // The lossless compressed syntaxes the node can produce, as fallbacks for receivers that accept
 // neither the stored syntax nor an uncompressed one.
 const std::vector<std::string>& lossless_compressed_syntaxes();
