@@ -1,5 +1,6 @@
-// One association of the DIMSE face. DCMTK builds a fresh Scp per association on its worker
-// thread; each service's handler lives in a file of its own (store, find, move, get, mpps).
+// One association of the DIMSE face. The server builds a fresh Scp per association and runs it
+// on a thread of its own; each service's handler lives in a file of its own (store, find, move,
+// get, mpps).
 #pragma once
 
 #include <dcmtk/dcmnet/scpthrd.h>
@@ -30,7 +31,7 @@ class Scp : public DcmThreadSCP {
  public:
   explicit Scp(const Context& context) : context_(context) {}
   // C-GET sends on the requester's association and must see which contexts it accepted; DcmSCP
-  // keeps its association private, so the pool hands it over here too.
+  // keeps its association private, so the server hands it over here too.
   void set_association(T_ASC_Association* association) { association_ = association; }
 
  protected:

@@ -1,10 +1,15 @@
-// The DIMSE face's server: the SCP pool, its configuration and presentation contexts.
+// The DIMSE face's server: the accept loop, its configuration and presentation contexts.
 #include "pacsnode/dimse/server.h"
 
 #include <dcmtk/dcmdata/dcuid.h>
-#include <dcmtk/dcmnet/scppool.h>
+#include <dcmtk/dcmnet/assoc.h>
+#include <dcmtk/dcmnet/scpcfg.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <list>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "pacsnode/dimse/scp.h"
@@ -29,43 +34,127 @@ const std::vector<const char*>& query_transfer_syntaxes() {
 
 }  // namespace
 
-// DCMTK's DcmSCPPool builds workers with a default constructor; this pool hands each worker the
-// services it needs instead of going through a global.
-class DimseServer::Pool : public DcmBaseSCPPool {
+// The accept loop and one thread per association. DCMTK's DcmSCPPool is not used: its worker
+// threads are never joined (each served association leaked a thread stack, two memory mappings,
+// so a busy node hit vm.max_map_count after ~32,000 associations), a worker could be deleted by
+// its own thread while the accepting thread still wrote to it, and a failed thread start ended
+// its listen loop for good, silently closing the port.
+class DimseServer::Listener {
  public:
-  Pool(DimseOptions options, IngestService& ingest, QueryService& query, RetrieveService& retrieve,
-       MppsService& mpps)
+  Listener(DimseOptions options, IngestService& ingest, QueryService& query,
+           RetrieveService& retrieve, MppsService& mpps)
       : context_{std::move(options), ingest, query, retrieve, mpps} {}
-  const Context& context() const { return context_; }
+  ~Listener() { join_sessions(/*only_finished=*/false); }
 
- protected:
-  DcmBaseSCPWorker* createSCPWorker() override { return new Worker(*this, context_); }
+  const Context& context() const { return context_; }
+  DcmSCPConfig& config() { return config_; }
+  void stop() { stopping_ = true; }
+
+  OFCondition listen() {
+    const DcmSharedSCPConfig shared(config_);
+    T_ASC_Network* network = nullptr;
+    OFCondition c = ASC_initializeNetwork(NET_ACCEPTOR, static_cast<int>(config_.getPort()),
+                                          static_cast<int>(config_.getACSETimeout()), &network);
+    if (c.bad()) return c;
+    const bool tls = config_.transportLayerEnabled();
+    if (tls) c = ASC_setTransportLayer(network, config_.getTransportLayer(), 0);
+    // Bounded by stop(): the accept below waits at most the connection timeout (1 s).
+    while (c.good() && !stopping_) {
+      join_sessions(/*only_finished=*/true);
+      T_ASC_Association* assoc = nullptr;
+      const OFCondition received = ASC_receiveAssociation(
+          network, &assoc, config_.getMaxReceivePDULength(), nullptr, nullptr, tls,
+          config_.getConnectionBlockingMode(), static_cast<int>(config_.getConnectionTimeout()));
+      if (received == DUL_NOASSOCIATIONREQUEST) {
+        ASC_destroyAssociation(&assoc);
+      } else if (received.bad()) {
+        PACS_LOG(Debug) << "DIMSE: a connection ended before its association request: "
+                        << received.text();
+        drop(assoc);
+      } else {
+        start_session(assoc, shared);
+      }
+    }
+    join_sessions(/*only_finished=*/false);
+    ASC_dropNetwork(&network);
+    return c;
+  }
 
  private:
-  struct Worker : DcmBaseSCPWorker, private Scp {
-    Worker(Pool& pool, const Context& context) : DcmBaseSCPWorker(pool), Scp(context) {}
-    OFCondition setSharedConfig(const DcmSharedSCPConfig& config) override {
-      return Scp::setSharedConfig(config);
-    }
-    OFBool busy() override { return Scp::isConnected(); }
-    OFCondition workerListen(T_ASC_Association* const assoc) override {
-      static auto& active = metrics::registry().gauge("pacsnode_dimse_associations_active",
-                                                      "DICOM associations being served now");
-      static auto& total = metrics::registry().counter(
-          "pacsnode_dimse_associations_total", "DICOM associations taken (refused ones included)");
-      total.add();
-      active.add(1);
-      // Every line about this association names it (the worker thread serves it to the end).
-      static std::atomic<std::uint64_t> associations{0};
-      log::Scope scope("assoc-" + std::to_string(++associations));
-      Scp::set_association(assoc);
-      const OFCondition c = Scp::run(assoc);
-      active.add(-1);
-      return c;
-    }
+  struct Session {
+    std::unique_ptr<Scp> scp;
+    std::thread thread;
+    std::atomic<bool> finished{false};
   };
 
+  void start_session(T_ASC_Association* assoc, const DcmSharedSCPConfig& shared) {
+    if (sessions_.size() >= context_.options.max_associations) {
+      PACS_LOG(Warn) << "DIMSE: " << sessions_.size()
+                     << " associations already served; one more is refused";
+      reject(assoc, ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+      return;
+    }
+    Session& session = sessions_.emplace_back();
+    session.scp = std::make_unique<Scp>(context_);
+    session.scp->setSharedConfig(shared);
+    try {
+      session.thread = std::thread([&session, assoc] {
+        serve(*session.scp, assoc);
+        session.finished = true;
+      });
+    } catch (const std::system_error& e) {
+      PACS_LOG(Error) << "DIMSE: no thread for an association (" << e.what()
+                      << "); refused, the port stays open";
+      sessions_.pop_back();
+      reject(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+    }
+  }
+
+  static void serve(Scp& scp, T_ASC_Association* assoc) {
+    static auto& active = metrics::registry().gauge("pacsnode_dimse_associations_active",
+                                                    "DICOM associations being served now");
+    static auto& total = metrics::registry().counter(
+        "pacsnode_dimse_associations_total", "DICOM associations taken (refused ones included)");
+    total.add();
+    active.add(1);
+    // Every line about this association names it (this thread serves it to the end).
+    static std::atomic<std::uint64_t> associations{0};
+    log::Scope scope("assoc-" + std::to_string(++associations));
+    scp.set_association(assoc);
+    scp.run(assoc);  // DcmSCP releases or aborts the association and frees it
+    active.add(-1);
+  }
+
+  // Joins the threads of ended associations, or of all of them (each ends when its peer
+  // releases, aborts or stays silent past the DIMSE timeout).
+  void join_sessions(bool only_finished) {
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      if (only_finished && !it->finished) {
+        ++it;
+        continue;
+      }
+      it->thread.join();
+      it = sessions_.erase(it);
+    }
+  }
+
+  static void reject(T_ASC_Association* assoc, T_ASC_RejectParametersReason reason) {
+    T_ASC_RejectParameters rejection{ASC_RESULT_REJECTEDTRANSIENT,
+                                     ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED, reason};
+    ASC_rejectAssociation(assoc, &rejection);
+    drop(assoc);
+  }
+
+  static void drop(T_ASC_Association* assoc) {
+    if (!assoc) return;
+    ASC_dropAssociation(assoc);
+    ASC_destroyAssociation(&assoc);
+  }
+
   Context context_;
+  DcmSCPConfig config_;
+  std::atomic<bool> stopping_{false};
+  std::list<Session> sessions_;  // touched by the accepting thread only
 };
 
 void disable_nagle_for_dcmtk_sockets() {
@@ -74,9 +163,9 @@ void disable_nagle_for_dcmtk_sockets() {
 
 DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryService& query,
                          RetrieveService& retrieve, MppsService& mpps)
-    : pool_(std::make_unique<Pool>(std::move(options), ingest, query, retrieve, mpps)) {
-  const DimseOptions& o = pool_->context().options;
-  DcmSCPConfig& config = pool_->getConfig();
+    : listener_(std::make_unique<Listener>(std::move(options), ingest, query, retrieve, mpps)) {
+  const DimseOptions& o = listener_->context().options;
+  DcmSCPConfig& config = listener_->config();
   config.setAETitle(o.aet.c_str());
   config.setPort(o.port);
   config.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
@@ -88,7 +177,6 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryServi
   config.setDIMSETimeout(o.timeout_seconds);
   config.setHostLookupEnabled(OFFalse);
   if (o.tls) config.setTransportLayer(o.tls.get());
-  pool_->setMaxThreads(static_cast<Uint16>(o.max_associations));
 
   const OFList<OFString> verification =
       as_oflist({UID_LittleEndianExplicitTransferSyntax, UID_BigEndianExplicitTransferSyntax,
@@ -114,19 +202,19 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryServi
 DimseServer::~DimseServer() = default;
 
 Result<void> DimseServer::run() {
-  const DimseOptions& o = pool_->context().options;
+  const DimseOptions& o = listener_->context().options;
   PACS_LOG(Info) << "DIMSE: AE " << o.aet << " listening on port " << o.port
                  << (o.tls ? " (TLS only)" : "") << " (up to " << o.max_associations
                  << " associations)";
-  const OFCondition c = pool_->listen();
-  if (c.bad() && c != NET_EC_StopAfterAssociation)
+  const OFCondition c = listener_->listen();
+  if (c.bad())
     return fail(ErrorCode::InvalidArgument,
                 "DIMSE port " + std::to_string(o.port) + ": " + c.text());
   return {};
 }
 
 void DimseServer::stop() {
-  pool_->stopAfterCurrentAssociations();
+  listener_->stop();
 }
 
 }  // namespace pacs::dimse

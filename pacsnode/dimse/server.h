@@ -44,8 +44,8 @@ class DimseServer {
   void stop();
 
  private:
-  class Pool;
-  std::unique_ptr<Pool> pool_;
+  class Listener;
+  std::unique_ptr<Listener> listener_;
 };
 
 // Nagle's algorithm makes every C-STORE wait for a delayed ACK (~40 ms). DCMTK disables it when
