@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (clang, ASan + UBSan, in ./build-asan) and runs each for a bounded
 # time from its seed corpus in tests/fuzz/corpus/<target> (which holds the regression inputs of
 # every crash found so far). A crash, leak, sanitizer report or timeout fails the run; its input is
-# saved under fuzz-out/<target>/ to be added to the corpus once fixed. CI runs 30 s per target.
+# saved under fuzz-out/<target>/ to be added to the corpus once fixed. CI runs 20 s per target.
 #
 #   scripts/fuzz.sh [--no-setup] [--seconds N] [--jobs N=2] [--targets a,b,...]
 set -euo pipefail

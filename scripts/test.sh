@@ -3,7 +3,7 @@
 # SQLite and against a throwaway PostgreSQL server that this script starts (as the postgres user,
 # on a free loopback port) and stops when it ends; then the same suite built with clang under
 # AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh), and each fuzz target for
-# 30 seconds (scripts/fuzz.sh). Extra arguments go to ctest (e.g. -R Store) and run the first
+# 20 seconds (scripts/fuzz.sh). Extra arguments go to ctest (e.g. -R Store) and run the first
 # suite only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +15,5 @@ source scripts/lib/suite.sh
 run_suite build "$@"
 if (($# == 0)); then
   scripts/sanitize.sh --no-setup address
-  scripts/fuzz.sh --no-setup --seconds 30
+  scripts/fuzz.sh --no-setup --seconds 20
 fi
