@@ -14,6 +14,7 @@
 #include <charconv>
 #include <set>
 
+#include "codecs/htj2k.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
 #include "pacsnode/services/transcode.h"
@@ -119,7 +120,7 @@ struct Parts {
 Parts read_frames(const std::filesystem::path& file, const std::vector<Uint32>& frames) {
   Parts out;
   DcmFileFormat ff;
-  if (ff.loadFile(file.c_str()).bad()) {
+  if (codecs::load_file(ff, file.c_str()).bad()) {
     out.error = {ErrorCode::StorageFailure, "stored file unreadable"};
     return out;
   }

@@ -23,6 +23,7 @@
 #include <memory>
 #include <sstream>
 
+#include "codecs/htj2k.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
 #include "pacsnode/services/transcode.h"
@@ -66,7 +67,7 @@ std::optional<unsigned> count_in(const std::string& text, unsigned low, unsigned
 // The image, or why not (NotFound: no such frame; InvalidObject: not renderable).
 Result<std::string> render(const std::filesystem::path& file, const RenderOptions& options) {
   DcmFileFormat ff;
-  if (ff.loadFile(file.c_str()).bad())
+  if (codecs::load_file(ff, file.c_str()).bad())
     return fail(ErrorCode::StorageFailure, "stored file unreadable");
   DcmDataset* dataset = ff.getDataset();
   Sint32 frames = 1;

@@ -2,6 +2,7 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmnet/assoc.h>
 #include <dcmtk/dcmnet/dimse.h>
 
@@ -26,9 +27,12 @@ struct ProposedContext {
 // Per (SOP class, stored syntax): one context with the stored syntax alone, so an acceptor that
 // supports it cannot pick another one and the bytes go out unchanged; one with the uncompressed
 // fallbacks; and one with the lossless compressed syntaxes the codecs produce, for receivers that
-// take only those (choose_context prefers the earlier contexts when several are accepted).
+// take only those (choose_context prefers the earlier contexts when several are accepted). A
+// stored syntax DCMTK does not know (HTJ2K) is not proposed: its DIMSE layer refuses every message
+// on such a context, the response to our C-STORE included.
 std::vector<ProposedContext> contexts_for(const std::string& sop_class, const std::string& stored) {
-  std::vector<ProposedContext> out{{sop_class, {stored}}};
+  std::vector<ProposedContext> out;
+  if (DcmXfer(stored.c_str()).getXfer() != EXS_Unknown) out.push_back({sop_class, {stored}});
   for (const std::vector<std::string>& group :
        {std::vector<std::string>{UID_LittleEndianExplicitTransferSyntax,
                                  UID_LittleEndianImplicitTransferSyntax},

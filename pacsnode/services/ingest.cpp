@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string_view>
 
+#include "codecs/htj2k.h"
 #include "pacsnode/services/deflated.h"
 #include "pacsnode/services/transcode.h"
 #include "storage/checksum.h"
@@ -74,8 +75,7 @@ Result<ParsedObject> parse_received(const fs::path& path, const std::optional<An
     }
     // Reading every element, with large values skipped rather than loaded, finds a truncated
     // object (an element running past the end) without the cost of loading pixel data.
-    const OFCondition c =
-        file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_fileOnly);
+    const OFCondition c = codecs::load_file(file, path.c_str(), kMaxLoadedValue, ERM_fileOnly);
     if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
   }
   OFString syntax;
@@ -329,13 +329,14 @@ std::optional<TempFile> IngestService::converted_for_storage(const TempFile& arr
   if (store_as_.empty() || arrived_syntax == store_as_ || !can_produce(arrived_syntax, store_as_))
     return std::nullopt;
   DcmFileFormat ff;
-  if (ff.loadFile(arrived.path().c_str()).bad() || !ff.getDataset()->tagExists(DCM_PixelData))
+  if (codecs::load_file(ff, arrived.path().c_str()).bad() ||
+      !ff.getDataset()->tagExists(DCM_PixelData))
     return std::nullopt;  // not an image: nothing to compress
   std::string sop;
   if (const char* uid = nullptr;
       ff.getDataset()->findAndGetString(DCM_SOPInstanceUID, uid).good() && uid != nullptr)
     sop = uid;
-  if (auto done = convert(*ff.getDataset(), store_as_); !done) {
+  if (auto done = convert(*ff.getDataset(), arrived_syntax, store_as_); !done) {
     PACS_LOG(Warn) << sop << " stored as it arrived (" << arrived_syntax
                    << "), not as the storage policy's " << store_as_ << ": "
                    << done.error().message;

@@ -27,9 +27,9 @@ bool can_produce(const std::string& stored, const std::string& wanted);
 // neither the stored syntax nor an uncompressed one.
 const std::vector<std::string>& lossless_compressed_syntaxes();
 
-// Converts a loaded data set's pixel data to `syntax`, through explicit little endian when both
-// are compressed. InvalidObject when a codec refuses it.
-Result<void> convert(DcmDataset& dataset, const std::string& syntax);
+// Converts a data set's pixel data, loaded from a file in `stored` syntax, to `syntax`, through
+// explicit little endian when both are compressed. InvalidObject when a codec refuses it.
+Result<void> convert(DcmDataset& dataset, const std::string& stored, const std::string& syntax);
 
 // The stored object as it goes out: loaded, converted to `syntax` (see can_produce), with its
 // patient attributes coerced when the item says so. Fails with StorageFailure when the file

@@ -7,9 +7,9 @@
 // Tool limitations met here: PGM/PPM hold unsigned samples only, so signed images go to and from
 // OpenJPEG as .rawl (little-endian raw planes, signedness given with -F); the OpenJPEG tools code
 // one image per run, so a multi-frame object is handled frame by frame; Debian's GDCM 3.0 and
-// OpenJPEG 2.5 tools cannot write HTJ2K, so no HTJ2K from a peer is tried; Debian's gdcmconv links
-// the system libopenjp2, so it checks the DICOM side (fragments, offset table, attributes)
-// independently of DCMTK and of us, but not another wavelet coder.
+// OpenJPEG 2.5 tools cannot write HTJ2K, so HTJ2K comes from OpenJPH's ojph_compress; Debian's
+// gdcmconv links the system libopenjp2, so it checks the DICOM side (fragments, offset table,
+// attributes) independently of DCMTK and of us, but not another wavelet coder.
 #include <dcmtk/config/osconfig.h>  // must come first for DCMTK
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -361,7 +361,7 @@ TEST_P(CodecInteropTest, EveryLosslessSyntaxRoundTripsExactly) {
     SCOPED_TRACE(syntax);
     DcmFileFormat ff;
     ASSERT_TRUE(ff.loadFile(explicit_.c_str()).good());
-    const auto converted = convert(*ff.getDataset(), syntax);
+    const auto converted = convert(*ff.getDataset(), kExplicitLittle, syntax);
     ASSERT_TRUE(converted) << converted.error().message;
     const auto file = dir_.path() / ("roundtrip-" + syntax + ".dcm");
     ASSERT_TRUE(ff.saveFile(file.c_str(), DcmXfer(syntax.c_str()).getXfer()).good());
@@ -880,6 +880,133 @@ TEST_P(CodecNodeTest, J2kInstancesRender) {
       EXPECT_EQ(last.body.substr(0, 2), "\xff\xd8");
     }
   }
+}
+
+// HTJ2K objects (1.2.840.10008.1.2.4.201), made here from OpenJPH's ojph_compress codestreams
+// (no DICOM toolkit on Debian writes them): stored as they came (STOW-RS; DCMTK's DIMSE cannot
+// carry a syntax it does not know), handed back byte for byte and as their codestreams, and
+// decoded by OpenJPEG for every other syntax, /rendered and a C-MOVE.
+TEST_P(CodecNodeTest, Htj2kObjectsAreKeptAsTheyCameAndDecodedForEverythingElse) {
+  const auto originals = testing::generate_corpus(
+      corpus_.path() / "ht-explicit",
+      {"--patients", "1", "--studies", "1", "--series", "1", "--instances", "2", "--rows", "48",
+       "--columns", "40", "--rgb", "--bits", "8", "--frames", "2", "--seed", "71"});
+  std::vector<fs::path> htj2k_files;
+  std::map<std::string, std::vector<std::string>> codestreams;  // SOP Instance UID -> per frame
+  std::map<std::string, Pixels> expected;
+  for (const auto& file : originals) {
+    const Pixels p = pixels_of(file);
+    const std::string sop = testing::identity_of(file).sop_instance_uid;
+    expected[sop] = p;
+    auto* sequence = new DcmPixelSequence(DCM_PixelSequenceTag);
+    sequence->insert(new DcmPixelItem(DCM_PixelItemTag));  // empty Basic Offset Table
+    for (std::uint32_t f = 0; f < p.frames; ++f) {
+      const auto image = corpus_.path() / (sop + "." + std::to_string(f) + ".ppm");
+      const auto j2c = fs::path(image).replace_extension(".j2c");
+      write_pnm(image, p.frame(f), p.layout);
+      run_tool({"ojph_compress", "-i", image.string(), "-o", j2c.string(), "-reversible", "true"});
+      codestreams[sop].push_back(testing::read_all(j2c));
+      const std::string& bytes = codestreams[sop].back();
+      ASSERT_NE(bytes.find("\xff\x50"), std::string::npos) << "no HT capabilities marker";
+      auto* fragment = new DcmPixelItem(DCM_PixelItemTag);
+      fragment->putUint8Array(reinterpret_cast<const Uint8*>(bytes.data()),
+                              static_cast<unsigned long>(bytes.size()));
+      sequence->insert(fragment);
+    }
+    DcmFileFormat ff;
+    ASSERT_TRUE(ff.loadFile(file.c_str()).good());
+    DcmDataset& ds = *ff.getDataset();
+    ds.putAndInsertUint16(DCM_PlanarConfiguration, 0);
+    auto* pixel_data = new DcmPixelData(DCM_PixelData);
+    pixel_data->putOriginalRepresentation(EXS_JPEG2000LosslessOnly, nullptr, sequence);
+    ds.insert(pixel_data, OFTrue);
+    // Encoded as JPEG 2000 (the same encapsulation), labelled HTJ2K: the meta header is written
+    // as set, not made to match the encoding.
+    ASSERT_TRUE(ff.saveFile((corpus_.path() / "tmp.dcm").c_str(), EXS_JPEG2000LosslessOnly).good());
+    DcmFileFormat relabelled;
+    ASSERT_TRUE(relabelled.loadFile((corpus_.path() / "tmp.dcm").c_str()).good());
+    relabelled.getMetaInfo()->putAndInsertString(DCM_TransferSyntaxUID, "1.2.840.10008.1.2.4.201");
+    const auto out = corpus_.path() / ("ht-" + sop + ".dcm");
+    ASSERT_TRUE(relabelled
+                    .saveFile(out.c_str(), EXS_JPEG2000LosslessOnly, EET_UndefinedLength,
+                              EGL_recalcGL, EPD_noChange, 0, 0, EWM_dontUpdateMeta)
+                    .good());
+    ASSERT_NE(dump(out).find("1.2.840.10008.1.2.4.201"), std::string::npos) << dump(out);
+    htj2k_files.push_back(out);
+  }
+  const auto stowed = testing::stow(node_->http_port(), htj2k_files, corpus_.path() / "ht.body");
+  ASSERT_EQ(stowed.status, 200) << stowed.body << node_->log();
+
+  for (const auto& sent : htj2k_files) {
+    const std::string sop = testing::identity_of(sent).sop_instance_uid;
+    SCOPED_TRACE(sop);
+    const Pixels& original = expected[sop];
+    const auto as_stored = retrieve(sent, "1.2.840.10008.1.2.4.201");
+    EXPECT_TRUE(testing::read_all(as_stored) == testing::read_all(sent)) << "not the stored bytes";
+    for (const char* syntax : {kExplicitLittle, kJ2kLossless, UID_JPEGLSLosslessTransferSyntax}) {
+      SCOPED_TRACE(syntax);
+      const auto converted = retrieve(sent, syntax);
+      ASSERT_FALSE(converted.empty());
+      EXPECT_EQ(testing::identity_of(converted).transfer_syntax, syntax);
+      EXPECT_SAME_SAMPLES(pixels_of(converted).values, original.values);
+      if (std::string(syntax) == kJ2kLossless) {  // encoded anew: no HT capabilities marker
+        for (const std::string& fragment : fragments_of(converted)) {
+          EXPECT_EQ(fragment.substr(0, fragment.find("\xff\x90")).find("\xff\x50"),
+                    std::string::npos);
+        }
+      }
+    }
+    // No HTJ2K encoder: another HTJ2K syntax cannot be made.
+    const auto other = get(instance_path(sent), {"Accept: multipart/related; "
+                                                 "type=\"application/dicom\"; "
+                                                 "transfer-syntax=1.2.840.10008.1.2.4.203"});
+    EXPECT_EQ(other.status, 406) << other.body;
+    for (std::uint32_t f = 0; f < original.frames; ++f) {
+      SCOPED_TRACE("frame " + std::to_string(f + 1));
+      const std::string path = instance_path(sent) + "/frames/" + std::to_string(f + 1);
+      const auto coded = get(path, {"Accept: multipart/related; type=\"image/jphc\""});
+      ASSERT_EQ(coded.status, 200) << coded.body;
+      std::string why;
+      auto parts = testing::parse_multipart_strict(
+          coded.body, testing::boundary_of(coded.header("content-type")), why);
+      ASSERT_TRUE(parts && parts->size() == 1) << why;
+      EXPECT_EQ(parts->front().headers["content-type"],
+                "image/jphc; transfer-syntax=1.2.840.10008.1.2.4.201");
+      // The fragment as stored: the codestream, padded to even length.
+      const std::string& codestream = codestreams[sop][f];
+      EXPECT_EQ(parts->front().body.substr(0, codestream.size()), codestream);
+      EXPECT_LE(parts->front().body.size(), codestream.size() + 1);
+      const auto raw = get(path, {"Accept: multipart/related; type=\"application/octet-stream\""});
+      ASSERT_EQ(raw.status, 200) << raw.body;
+      parts = testing::parse_multipart_strict(
+          raw.body, testing::boundary_of(raw.header("content-type")), why);
+      ASSERT_TRUE(parts && parts->size() == 1) << why;
+      EXPECT_SAME_SAMPLES(
+          values_of(reinterpret_cast<const unsigned char*>(parts->front().body.data()),
+                    original.per_frame(), original.layout),
+          original.frame(f));
+    }
+    const auto png = get(instance_path(sent) + "/rendered", {"Accept: image/png"});
+    EXPECT_EQ(png.status, 200) << png.body;
+    EXPECT_EQ(png.body.substr(1, 3), "PNG");
+  }
+
+  // DEST takes uncompressed syntaxes only: the node decodes the HTJ2K it stored.
+  const std::string study = testing::value_of(htj2k_files.at(0), DCM_StudyInstanceUID);
+  const auto moved = testing::run_dcmtk_tool(
+      {"movescu", "-v", "-S", "-aec", "PACSNODE", "-aem", "DEST"},
+      {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study}, node_->dimse_port());
+  EXPECT_NE(moved.output.find("Received Final Move Response (Success)"), std::string::npos)
+      << moved.output << node_->log();
+  std::size_t arrived = 0;
+  for (const auto& file : receiver_.files()) {
+    const auto id = testing::identity_of(file);
+    if (!expected.count(id.sop_instance_uid)) continue;
+    ++arrived;
+    EXPECT_TRUE(DcmXfer(id.transfer_syntax.c_str()).isNotEncapsulated()) << id.transfer_syntax;
+    EXPECT_SAME_SAMPLES(pixels_of(file).values, expected[id.sop_instance_uid].values);
+  }
+  EXPECT_EQ(arrived, htj2k_files.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CodecNodeTest, ::testing::Values("sqlite", "postgresql"));
