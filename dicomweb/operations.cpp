@@ -71,6 +71,7 @@ net::awaitable<void> OperationsApi::handle(Exchange& exchange) {
 std::string route_of(std::string_view target) {
   const auto path = path_only(target);
   if (path == "/health" || path == "/ready" || path == "/metrics") return std::string(path);
+  if (path == "/ui" || path.starts_with("/ui/")) return "/ui";
   if (!path.starts_with("/dicom-web") && !path.starts_with("/api/") && path != "/wado")
     return "other";
   std::string route;

@@ -322,9 +322,26 @@ const std::vector<Flag>& flags() {
          return {};
        }},
       {"--viewer-url", "TEMPLATE",
-       "a viewer launch URL for outbound messages, with {study} and {accession} (default none)",
+       "the viewer launch URL outbound messages carry, with {study} and {accession} (default the "
+       "web UI's: PUBLIC-URL/ui/viewer?study={study})",
        [](const std::string& v, Config& c) -> Result<void> {
          c.viewer_url = v;
+         return {};
+       }},
+      {"--ui-dir", "DIR",
+       "serve the web UI from this directory instead of the copy built into the binary "
+       "(development)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         c.ui_dir = v;
+         return {};
+       }},
+      {"--external-viewer", "TEMPLATE",
+       "send /ui/viewer launches to this viewer URL, with {study}, {accession} and {patient} "
+       "(e.g. an OHIF viewer's; default the built-in viewer)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(ErrorCode::InvalidArgument, "--external-viewer: an http:// or https:// URL");
+         c.external_viewer = v;
          return {};
        }},
       {"--allow-calling-aet", "AET", "accept associations only from these calling AEs (repeatable)",
@@ -686,8 +703,11 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     }
   }
   if (auto http = root["http"].as_table()) {
-    const std::pair<const char*, const char*> http_keys[] = {{"public_url", "--public-url"},
-                                                             {"viewer_url", "--viewer-url"}};
+    const std::pair<const char*, const char*> http_keys[] = {
+        {"public_url", "--public-url"},
+        {"viewer_url", "--viewer-url"},
+        {"ui_dir", "--ui-dir"},
+        {"external_viewer", "--external-viewer"}};
     for (auto [key, name] : http_keys) {
       if (!http->contains(key)) continue;
       auto v = (*http)[key].value<std::string>();

@@ -45,7 +45,9 @@ struct Config {
   bool study_complete_as_orm = false;            // announce with ORM^O01 instead of ORU^R01
   WorkflowPolicy workflow;                       // what reconciliation does to the index
   std::string public_url;                        // empty: http://127.0.0.1:<http_port>
-  std::string viewer_url;                        // a template with {study}, {accession}
+  std::string viewer_url;       // a template with {study}, {accession}; empty: the UI's launch URL
+  std::string ui_dir;           // serve the web UI from this directory, not from the binary
+  std::string external_viewer;  // /ui/viewer hands off to this URL template
   unsigned max_associations = 32;
   unsigned max_find_results = 10000;  // per C-FIND; more matches are cut with a warning in the log
   std::set<std::string> allowed_calling_aets;  // each may use every service

@@ -14,6 +14,7 @@
 #include "dicomweb/http_server.h"
 #include "dicomweb/operations.h"
 #include "dicomweb/service.h"
+#include "dicomweb/ui_service.h"
 #include "dicomweb/workflow_api.h"
 #include "hl7bridge/hl7_service.h"
 #include "hl7bridge/mllp_server.h"
@@ -196,12 +197,13 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
           peer.host, peer.port,
           config.tls_hl7_destinations.count(name) ? hl7_outbound_tls : nullptr};
     options.study_quiet_period = std::chrono::seconds(config.study_quiet_seconds);
-    options.messages.dicomweb_root =
-        (config.public_url.empty() ? std::string(config.http_tls ? "https" : "http") +
-                                         "://127.0.0.1:" + std::to_string(config.http_port)
-                                   : config.public_url) +
-        "/dicom-web";
-    options.messages.viewer_url = config.viewer_url;
+    const std::string root = config.public_url.empty()
+                                 ? std::string(config.http_tls ? "https" : "http") +
+                                       "://127.0.0.1:" + std::to_string(config.http_port)
+                                 : config.public_url;
+    options.messages.dicomweb_root = root + "/dicom-web";
+    options.messages.viewer_url =
+        config.viewer_url.empty() ? web::viewer_launch_template(root) : config.viewer_url;
     options.messages.study_complete_as_orm = config.study_complete_as_orm;
     outbox = std::make_unique<hl7::Outbox>(*node->index, std::move(options));
   }
@@ -263,6 +265,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   // The DICOMweb face; beyond loopback only with authentication (check_config).
   web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web", config.aet});
   web::WorkflowApi workflow_api(*node->index);
+  web::UiService ui({.directory = config.ui_dir, .external_viewer = config.external_viewer});
   const web::AccessGate gate(authenticator.get());
   // Ready: the index answers and the data disk has room for what arrives.
   web::OperationsApi operations([&node]() -> Result<void> {
@@ -281,9 +284,10 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                          .cors_origins = config.http_cors_origins,
                          .tls = https,
                          .on_answered = count_http_request},
-        [&dicomweb, &workflow_api, &operations, &gate](web::Exchange& exchange) {
+        [&dicomweb, &workflow_api, &operations, &ui, &gate](web::Exchange& exchange) {
           if (!gate.admit(exchange)) return web::already_answered();
           if (web::OperationsApi::handles(exchange.target())) return operations.handle(exchange);
+          if (web::UiService::handles(exchange.target())) return ui.handle(exchange);
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
                                                               : dicomweb.handle(exchange);
         });

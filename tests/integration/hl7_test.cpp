@@ -934,6 +934,15 @@ TEST_P(Hl7Test, OrderToWorklistToStudyToNotificationWithAUrlThatReturnsTheStudy)
       study.body, testing::boundary_of(study.header("content-type")), why);
   ASSERT_TRUE(parts) << why;
   EXPECT_EQ(parts->size(), 3u) << "the URL returns the study";
+  // And the web UI's launch URL for it (the viewer opens the study: tests/browser).
+  ASSERT_TRUE(
+      std::regex_search(*oru, m, std::regex("OBX\\|[0-9]+\\|RP\\|VIEWER[^|]*\\|\\|([^^|]+)")))
+      << *oru;
+  EXPECT_EQ(m[1].str(), prefix + "/ui/viewer?study=" + study_uid);
+  const auto viewer =
+      testing::http_request(node_->http_port(), "GET", m[1].str().substr(prefix.size()), {});
+  EXPECT_EQ(viewer.status, 200);
+  EXPECT_EQ(viewer.header("content-type"), "text/html; charset=utf-8");
   // The study was announced once, though MPPS COMPLETED and the quiet period both complete it.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   int announcements = 0;
