@@ -20,7 +20,11 @@ packages=(
   openjph-tools                            # ojph_compress: HTJ2K codestreams from another coder
   clang                                    # libFuzzer and the sanitizers (scripts/fuzz.sh)
   curl procps psmisc openssl
+  chromium nodejs                          # the web UI's browser tests (tests/browser)
 )
+# npm for those tests: Debian's package, unless npm is already there (NodeSource's nodejs bundles
+# it and conflicts with Debian's npm package).
+command -v npm >/dev/null || packages+=(npm)
 # Extra groups some scripts need: `setup.sh bench` adds the peers the benchmarks compare against.
 if [[ "${1:-}" == "bench" ]]; then
   packages+=(orthanc orthanc-dicomweb orthanc-gdcm python3)  # GDCM: Orthanc transcodes J2K

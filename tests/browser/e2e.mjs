@@ -1,0 +1,289 @@
+// End-to-end test of the pacsnode web UI in a real browser (Debian's chromium via playwright-core).
+// Started by run.sh, which starts a node with an API token and stores synthetic studies; this
+// script gets everything from the environment:
+//   PACSNODE_URL        http://127.0.0.1:PORT
+//   PACSNODE_TOKEN      a bearer token with admin access
+//   E2E_PATIENT_ID      patient of the study to search, view and launch
+//   E2E_UNRECONCILED_PATIENT_ID  patient of the study that arrived without an order
+//   E2E_FILLER_ORDER    the filler order number of the order to link that study to
+//   E2E_EHR_MESSAGES    the file where the EHR stub writes the HL7 messages the node sends it
+//   ARTIFACTS_DIR       where screenshots go
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) { console.error(`e2e: ${name} is not set`); process.exit(2); }
+  return v;
+};
+const BASE = env('PACSNODE_URL');
+const TOKEN = env('PACSNODE_TOKEN');
+const PATIENT_ID = env('E2E_PATIENT_ID');
+const UNRECONCILED_PATIENT_ID = env('E2E_UNRECONCILED_PATIENT_ID');
+const FILLER_ORDER = env('E2E_FILLER_ORDER');
+const EHR_MESSAGES = env('E2E_EHR_MESSAGES');
+const ARTIFACTS = env('ARTIFACTS_DIR');
+const STEP_TIMEOUT = 15000;
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+async function api(p, init = {}) {
+  const response = await fetch(BASE + p, {
+    ...init, headers: { Authorization: `Bearer ${TOKEN}`, Accept: 'application/json', ...(init.headers || {}) },
+    signal: AbortSignal.timeout(10000),
+  });
+  assert.equal(response.status, 200, `${init.method || 'GET'} ${p} answered ${response.status}`);
+  return response.json();
+}
+const first = (ds, tag) => ds?.[tag]?.Value?.[0];
+
+// What the node holds, by the API (the UI must agree with it).
+const [study] = await api(`/dicom-web/studies?PatientID=${encodeURIComponent(PATIENT_ID)}`);
+assert.ok(study, `no study of patient ${PATIENT_ID} on the node`);
+const STUDY_UID = first(study, '0020000D');
+const ACCESSION = first(study, '00080050');
+const [orphan] = await api(`/dicom-web/studies?PatientID=${encodeURIComponent(UNRECONCILED_PATIENT_ID)}`);
+assert.ok(orphan, `no study of patient ${UNRECONCILED_PATIENT_ID} on the node`);
+const ORPHAN_UID = first(orphan, '0020000D');
+const unauthenticated = await fetch(`${BASE}/dicom-web/studies`, { signal: AbortSignal.timeout(10000) });
+assert.equal(unauthenticated.status, 401, 'the node must require the token (401 without it)');
+
+const userDataDir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'pacsnode-chromium-'));
+// A persistent context on a fresh, throwaway profile directory (the user-data-dir).
+const browser = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1280, height: 900 },
+  timeout: 30000,
+});
+const page = browser.pages()[0] || await browser.newPage();
+page.setDefaultTimeout(STEP_TIMEOUT);
+const pageErrors = [];
+const consoleLines = [];
+page.on('pageerror', (e) => pageErrors.push(e.message));
+page.on('console', (m) => consoleLines.push(m.text()));
+
+const screenshots = [];
+let stepName = 'start';
+async function shot(name, locator) {
+  const file = path.join(ARTIFACTS, `${String(screenshots.length + 1).padStart(2, '0')}-${name}.png`);
+  await (locator || page).screenshot({ path: file, ...(locator ? {} : { fullPage: true }) });
+  screenshots.push(file);
+  return file;
+}
+async function step(name, fn) {
+  stepName = name;
+  const t0 = Date.now();
+  await fn();
+  console.log(`e2e: ok   ${name} (${Date.now() - t0} ms)`);
+}
+
+// Pixel statistics of the viewer image, from its decoded pixels (canvas getImageData).
+async function imageStats() {
+  return page.$eval('#viewer-image', (img) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const seen = new Set();
+    let sum = 0; let sum2 = 0; let hash = 2166136261;
+    const n = data.length / 4;
+    for (let i = 0; i < data.length; i += 4) {
+      const v = data[i];  // grey: R = G = B
+      seen.add(v); sum += v; sum2 += v * v;
+      hash = Math.imul(hash ^ v, 16777619) >>> 0;
+    }
+    const mean = sum / n;
+    return { width: img.naturalWidth, height: img.naturalHeight, distinct: seen.size, mean,
+      stddev: Math.sqrt(Math.max(0, sum2 / n - mean * mean)), hash,
+      index: img.dataset.index, preset: img.dataset.preset };
+  });
+}
+function assertNotBlank(stats, what) {
+  assert.equal(stats.width, 128, `${what}: natural width ${stats.width}, expected 128`);
+  assert.equal(stats.height, 128, `${what}: natural height ${stats.height}, expected 128`);
+  assert.ok(stats.distinct >= 16, `${what}: only ${stats.distinct} grey levels, the image looks blank`);
+  assert.ok(stats.stddev > 5, `${what}: pixel standard deviation ${stats.stddev.toFixed(2)}, the image looks uniform`);
+}
+// Polls a page function until it returns true (page.waitForFunction evaluates strings, which the
+// UI's Content-Security-Policy forbids).
+async function until(fn, what, arg) {
+  const deadline = Date.now() + STEP_TIMEOUT;
+  while (!(await page.evaluate(fn, arg))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const loaded = (index, preset) => `#viewer-image[data-state="loaded"][data-index="${index}"][data-preset="${preset}"]`;
+
+try {
+  await step('login with the token', async () => {
+    await page.goto(`${BASE}/ui/`);
+    await page.waitForSelector('#login-form');
+    await page.fill('#token-input', 'not-a-valid-token');
+    await page.click('#login-submit');
+    await page.waitForSelector('#login-message.error');
+    await shot('login-refused');
+    await page.fill('#token-input', TOKEN);
+    await page.click('#login-submit');
+    await page.waitForSelector('#search-form');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('pacsnode.token')), TOKEN);
+  });
+
+  await step('search: by patient ID, then name + date range + modality', async () => {
+    await page.fill('#search-patient-id', PATIENT_ID);
+    await page.click('#search-submit');
+    await page.waitForSelector(`#search-results[data-state="ready"] tr[data-study-uid="${STUDY_UID}"]`);
+    const rows = await page.$$eval('#search-results [data-testid="study-row"]', (r) => r.map((e) => e.dataset.studyUid));
+    assert.deepEqual(rows, [STUDY_UID], 'the search by patient ID must find exactly the study');
+    assert.equal(await page.textContent(`tr[data-study-uid="${STUDY_UID}"] [data-testid="study-accession"]`), ACCESSION);
+    await until(() => document.querySelector('[data-testid="study-thumbnail"]')?.naturalWidth > 0, 'the study thumbnail');
+    await shot('search-results');
+    // Name (wildcard added by the UI, case-insensitive) with a date range and modality.
+    await page.fill('#search-patient-id', '');
+    await page.fill('#search-patient-name', 'doe1');
+    await page.fill('#search-date-from', '2015-01-01');
+    await page.fill('#search-date-to', '2015-01-31');
+    await page.selectOption('#search-modality', 'CT');
+    await page.click('#search-submit');
+    await page.waitForSelector(`#search-results[data-state="ready"] tr[data-study-uid="${STUDY_UID}"]`);
+    await page.fill('#search-date-from', '2016-01-01');
+    await page.fill('#search-date-to', '2016-12-31');
+    await page.click('#search-submit');
+    await page.waitForSelector('#search-results[data-state="ready"] #no-results');
+    // Back to the patient ID search for the next step (the browser's history keeps the search).
+    await page.goBack();
+    await page.waitForSelector(`#search-results[data-state="ready"] tr[data-study-uid="${STUDY_UID}"]`);
+  });
+
+  let firstStats;
+  await step('open the study and a series: the image renders', async () => {
+    await page.click(`tr[data-study-uid="${STUDY_UID}"] [data-testid="study-link"]`);
+    await page.waitForSelector(`#study-header[data-study-uid="${STUDY_UID}"]`);
+    const series = await page.$$('[data-testid="series-item"]');
+    assert.equal(series.length, 2, `expected 2 series, the page lists ${series.length}`);
+    await until(() => [...document.querySelectorAll('[data-testid="series-thumbnail"]')].every((i) => i.naturalWidth > 0), 'the series thumbnails');
+    await series[0].click();
+    await page.waitForSelector(loaded(0, 'default'));
+    assert.equal(await page.textContent('#image-position'), '1 / 3');
+    firstStats = await imageStats();
+    assertNotBlank(firstStats, 'first image');
+    await shot('viewer-first-image');
+    await shot('viewer-image-element', page.locator('#viewer-image'));
+  });
+
+  let lungStats;
+  await step('switch to the lung window preset: the image changes', async () => {
+    await page.click('#preset-lung');
+    await page.waitForSelector(loaded(0, 'lung'));
+    lungStats = await imageStats();
+    assertNotBlank(lungStats, 'lung window');
+    assert.notEqual(lungStats.hash, firstStats.hash, 'the lung preset must change the pixels');
+    assert.ok(Math.abs(lungStats.mean - firstStats.mean) > 1, `mean ${firstStats.mean.toFixed(1)} -> ${lungStats.mean.toFixed(1)}: no visible change`);
+    await shot('viewer-lung-window');
+  });
+
+  await step('scroll to the next images (wheel, key, button)', async () => {
+    await page.hover('#viewer-viewport');
+    await page.mouse.wheel(0, 120);
+    await page.waitForSelector(loaded(1, 'lung'));
+    const second = await imageStats();
+    assertNotBlank(second, 'second image');
+    assert.notEqual(second.hash, lungStats.hash, 'the next image must differ from the first');
+    assert.equal(await page.textContent('#image-position'), '2 / 3');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForSelector(loaded(2, 'lung'));
+    await page.click('#prev-image');
+    await page.waitForSelector(loaded(1, 'lung'));
+    await page.click('#zoom-in');
+    assert.equal(await page.getAttribute('#viewer-image', 'data-zoom'), '1.25');
+    await shot('viewer-second-image-zoomed');
+  });
+
+  await step('viewer launch URL by accession number', async () => {
+    await page.goto(`${BASE}/ui/viewer?accession=${encodeURIComponent(ACCESSION)}`);
+    await page.waitForSelector(`#study-header[data-study-uid="${STUDY_UID}"][data-accession="${ACCESSION}"]`);
+    await page.click('[data-testid="series-item"]');
+    await page.waitForSelector(loaded(0, 'default'));
+    assertNotBlank(await imageStats(), 'launched study image');
+    await shot('launch-by-accession');
+  });
+
+  await step('viewer launch URL by patient ID and by study UID', async () => {
+    await page.goto(`${BASE}/ui/viewer?patient=${encodeURIComponent(PATIENT_ID)}`);
+    await page.waitForSelector(`#study-header[data-study-uid="${STUDY_UID}"]`);
+    await page.goto(`${BASE}/ui/viewer?study=${encodeURIComponent(STUDY_UID)}`);
+    await page.waitForSelector(`#study-header[data-study-uid="${STUDY_UID}"]`);
+  });
+
+  await step('the viewer URL in the outbound HL7 message opens the study', async () => {
+    // The study is complete after --study-quiet-seconds; the node then sends ORU^R01 to the EHR.
+    const deadline = Date.now() + 30000;
+    let url;
+    while (!url) {
+      const messages = fs.readFileSync(EHR_MESSAGES, 'utf8').split('\n\n').filter((m) => m.includes(STUDY_UID));
+      const found = messages.join('\n').replaceAll('\\T\\', '&').match(/https?:\/\/[^|^~\\\s]+\/ui\/viewer\?[^|^~\\\s]+/);
+      if (found) url = found[0];
+      else if (Date.now() > deadline) throw new Error('the EHR got no message with a viewer URL for the study within 30 s');
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+    console.log(`e2e: the outbound message carries ${url}`);
+    await page.goto(url);
+    await page.waitForSelector(`#study-header[data-study-uid="${STUDY_UID}"]`);
+    await shot('launch-from-hl7-url');
+  });
+
+  await step('link the unreconciled study to its order', async () => {
+    await page.goto(`${BASE}/ui/#/reconciliation`);
+    const row = `#reconciliation-table tr[data-study-uid="${ORPHAN_UID}"]`;
+    await page.waitForSelector(row);
+    await shot('unreconciled-before');
+    await page.fill(`${row} [data-testid="recon-filler"]`, FILLER_ORDER);
+    await page.click(`${row} [data-testid="recon-link"]`);
+    await page.waitForSelector('#recon-message[data-state="ok"]');
+    await page.waitForSelector(row, { state: 'detached' });
+    await shot('unreconciled-after');
+    const unreconciled = await api('/api/reconciliation?state=unreconciled');
+    assert.ok(!unreconciled.some((l) => l.studyInstanceUID === ORPHAN_UID), 'the API still lists the study as unreconciled');
+    const linked = await api('/api/reconciliation?state=linked');
+    const link = linked.find((l) => l.studyInstanceUID === ORPHAN_UID);
+    assert.ok(link, 'the API does not list the study as linked');
+    assert.equal(link.fillerOrder, FILLER_ORDER, 'linked to another order');
+  });
+
+  await step('outbound queue and status pages', async () => {
+    await page.goto(`${BASE}/ui/#/outbox`);
+    await page.waitForSelector(`#outbox-table tr[data-study-uid="${STUDY_UID}"]`);
+    const outbox = await api('/api/outbox');
+    const rows = await page.$$eval('#outbox-table [data-testid="outbox-row"]', (r) => r.length);
+    assert.equal(rows, outbox.length, 'the outbox table and /api/outbox differ');
+    await shot('outbox');
+    await page.goto(`${BASE}/ui/#/status`);
+    await page.waitForSelector('#status-table');
+    const stored = Number(await page.textContent('#status-table tr[data-metric="objects-stored"] td'));
+    assert.ok(stored >= 6, `status shows ${stored} objects stored, expected at least 6`);
+    const associations = Number(await page.textContent('#status-table tr[data-metric="associations-total"] td'));
+    assert.ok(associations >= 2, `status shows ${associations} associations, expected at least 2`);
+    await shot('status');
+  });
+
+  await step('no page errors, no patient data in the console', async () => {
+    assert.deepEqual(pageErrors, [], `page errors: ${pageErrors.join('; ')}`);
+    const leaks = consoleLines.filter((l) => l.includes(PATIENT_ID) || l.includes(UNRECONCILED_PATIENT_ID) || l.includes(TOKEN));
+    assert.deepEqual(leaks, [], 'the console shows patient data or the token');
+  });
+} catch (error) {
+  try { await shot(`FAILED-${stepName.replace(/\W+/g, '-')}`); } catch { /* no page */ }
+  console.error(`e2e: FAIL ${stepName}: ${error.message}`);
+  if (pageErrors.length) console.error(`e2e: page errors: ${pageErrors.join('; ')}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close().catch(() => {});
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+  for (const f of screenshots) console.log(`e2e: screenshot ${f}`);
+}
+if (!process.exitCode) console.log('e2e: PASS');

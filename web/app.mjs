@@ -1,0 +1,380 @@
+// pacsnode web UI: hash routes (#/search, #/study/UID, #/reconciliation, #/outbox, #/status) and
+// the viewer launch URL /ui/viewer?study=UID | accession=A | patient=ID.
+import { AuthError, BlobUrls, getImageUrl, getJson, getText, apiFetch, setToken, token } from './api.mjs';
+import { h, value, values, formatDate, formatBytes, T } from './dom.mjs';
+import { Viewer, enc } from './viewer.mjs';
+
+const main = document.getElementById('app');
+const blobs = new BlobUrls();
+let keyHandler = null;
+let renderCount = 0;
+
+const STUDY_FIELDS = [T.StudyDescription, T.ModalitiesInStudy, T.NumberOfStudyRelatedSeries,
+  T.NumberOfStudyRelatedInstances, T.PatientBirthDate].join(',');
+
+// ---- routing -------------------------------------------------------------------------------
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [path, query = ''] = raw.split('?');
+  return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query) };
+}
+
+function launchParams() {
+  if (!/\/viewer\/?$/.test(location.pathname) || location.hash) return null;
+  const q = new URLSearchParams(location.search);
+  for (const kind of ['study', 'accession', 'patient']) if (q.get(kind)) return { kind, value: q.get(kind) };
+  return null;
+}
+
+async function route() {
+  const mine = ++renderCount;
+  blobs.clear();
+  if (keyHandler) { document.removeEventListener('keydown', keyHandler); keyHandler = null; }
+  document.getElementById('logout').hidden = !token();
+  const launch = launchParams();
+  const { parts, params } = parseHash();
+  const name = launch ? 'launch' : parts[0] || 'search';
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.route === name);
+  main.replaceChildren();
+  main.dataset.view = name;
+  main.dataset.state = 'loading';
+  const views = { search: searchView, study: studyView, reconciliation: reconciliationView,
+    outbox: outboxView, status: statusView, launch: launchView };
+  const view = views[name] || notFoundView;
+  try {
+    await view(launch || { parts, params });
+    if (mine === renderCount) main.dataset.state = 'ready';
+  } catch (error) {
+    if (mine !== renderCount) return;
+    if (error instanceof AuthError) loginView();
+    else showError(error);
+    main.dataset.state = error instanceof AuthError ? 'login' : 'error';
+  }
+}
+
+function stale(mine) { return mine !== renderCount; }
+
+function showError(error) {
+  console.error('pacsnode UI:', error.name, error.status || '');
+  main.append(h('p', { class: 'error', id: 'error-message', 'data-testid': 'error-message', role: 'alert' },
+    String(error.message || error)));
+}
+
+// ---- login ---------------------------------------------------------------------------------
+
+function loginView() {
+  main.replaceChildren();
+  main.dataset.view = 'login';
+  const input = h('input', { id: 'token-input', 'data-testid': 'token-input', type: 'password',
+    autocomplete: 'off', required: true, placeholder: 'API token', size: '48' });
+  const message = h('p', { id: 'login-message', class: 'muted' },
+    token() ? 'The token was not accepted. Enter another one.' : 'This node needs an API token.');
+  const form = h('form', { id: 'login-form', 'data-testid': 'login-form', class: 'card narrow',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      setToken(input.value.trim());
+      try {
+        await apiFetch('/dicom-web/studies?limit=1', { accept: 'application/dicom+json' });
+      } catch (error) {
+        if (error instanceof AuthError) {
+          setToken('');
+          message.textContent = 'The token was not accepted.';
+          message.className = 'error';
+          return;
+        }
+      }
+      route();
+    } },
+  h('h1', {}, 'Sign in'), message,
+  h('label', { for: 'token-input' }, 'Bearer token'), input,
+  h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'login-submit', 'data-testid': 'login-submit', class: 'primary' }, 'Sign in')));
+  main.append(form);
+  input.focus();
+}
+
+document.getElementById('logout').addEventListener('click', () => { setToken(''); route(); });
+
+// ---- study search --------------------------------------------------------------------------
+
+const SEARCH_FIELDS = [
+  { id: 'search-patient-name', param: 'name', label: 'Patient name', placeholder: 'Doe*' },
+  { id: 'search-patient-id', param: 'pid', label: 'Patient ID' },
+  { id: 'search-accession', param: 'acc', label: 'Accession number' },
+  { id: 'search-date-from', param: 'from', label: 'Study date from', type: 'date' },
+  { id: 'search-date-to', param: 'to', label: 'to', type: 'date' },
+];
+const MODALITIES = ['', 'CT', 'MR', 'CR', 'DX', 'US', 'XA', 'MG', 'NM', 'PT', 'RF', 'OT', 'SR'];
+
+function qidoQuery(params) {
+  const q = new URLSearchParams();
+  const name = params.get('name');
+  if (name) q.set('PatientName', /[*?]/.test(name) ? name : `${name}*`);
+  if (params.get('pid')) q.set('PatientID', params.get('pid'));
+  if (params.get('acc')) q.set('AccessionNumber', params.get('acc'));
+  const from = (params.get('from') || '').replaceAll('-', '');
+  const to = (params.get('to') || '').replaceAll('-', '');
+  if (from || to) q.set('StudyDate', from === to ? from : `${from}-${to}`);
+  if (params.get('mod')) q.set('ModalitiesInStudy', params.get('mod'));
+  q.set('includefield', STUDY_FIELDS);
+  q.set('limit', '100');
+  return q;
+}
+
+async function searchView({ params }) {
+  const mine = renderCount;
+  const inputs = SEARCH_FIELDS.map((f) => h('div', { class: 'field' },
+    h('label', { for: f.id }, f.label),
+    h('input', { id: f.id, 'data-testid': f.id, name: f.param, type: f.type || 'text',
+      placeholder: f.placeholder, value: params.get(f.param) || '' })));
+  const modality = h('select', { id: 'search-modality', 'data-testid': 'search-modality', name: 'mod' },
+    MODALITIES.map((m) => h('option', { value: m, selected: m === (params.get('mod') || '') }, m || 'Any')));
+  const form = h('form', { id: 'search-form', class: 'card search', onsubmit: (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (String(v).trim()) q.set(k, String(v).trim());
+    q.set('t', Date.now().toString(36));  // a new search even when the fields did not change
+    location.hash = `#/search?${q}`;
+  } },
+  ...inputs,
+  h('div', { class: 'field' }, h('label', { for: 'search-modality' }, 'Modality'), modality),
+  h('div', { class: 'field actions' }, h('button', { type: 'submit', id: 'search-submit', 'data-testid': 'search-submit', class: 'primary' }, 'Search')));
+  main.append(h('h1', {}, 'Studies'), form);
+  const results = h('div', { id: 'search-results', 'data-testid': 'search-results', 'data-state': 'loading' }, h('p', { class: 'muted' }, 'Searching…'));
+  main.append(results);
+  const studies = await getJson(`/dicom-web/studies?${qidoQuery(params)}`);
+  if (stale(mine)) return;
+  results.replaceChildren(studyTable(studies, mine));
+  results.dataset.state = 'ready';
+  results.dataset.count = String(studies.length);
+}
+
+function studyTable(studies, mine) {
+  if (!studies.length) return h('p', { class: 'muted', id: 'no-results' }, 'No matching studies.');
+  studies.sort((a, b) => String(value(b, T.StudyDate)).localeCompare(String(value(a, T.StudyDate))));
+  const rows = studies.map((s) => {
+    const uid = value(s, T.StudyInstanceUID);
+    const thumb = h('img', { class: 'thumb', alt: '', 'data-testid': 'study-thumbnail' });
+    loadThumb(thumb, `/dicom-web/studies/${enc(uid)}/thumbnail`, mine);
+    const open = () => { location.hash = `#/study/${enc(uid)}`; };
+    return h('tr', { 'data-testid': 'study-row', 'data-study-uid': uid, class: 'clickable', onclick: open },
+      h('td', {}, thumb),
+      h('td', {}, h('a', { href: `#/study/${enc(uid)}`, 'data-testid': 'study-link' }, value(s, T.PatientName) || '(no name)')),
+      h('td', {}, value(s, T.PatientID)),
+      h('td', {}, formatDate(value(s, T.StudyDate))),
+      h('td', { 'data-testid': 'study-accession' }, value(s, T.AccessionNumber)),
+      h('td', {}, values(s, T.ModalitiesInStudy).join(', ')),
+      h('td', {}, value(s, T.StudyDescription)),
+      h('td', { class: 'num' }, value(s, T.NumberOfStudyRelatedSeries)),
+      h('td', { class: 'num' }, value(s, T.NumberOfStudyRelatedInstances)));
+  });
+  return h('table', { class: 'grid', id: 'study-table' },
+    h('thead', {}, h('tr', {}, ['', 'Patient', 'Patient ID', 'Date', 'Accession', 'Modality', 'Description', 'Series', 'Images'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, rows));
+}
+
+async function loadThumb(img, path, mine) {
+  try {
+    const url = blobs.add(await getImageUrl(path, { accept: 'image/jpeg' }));
+    if (stale(mine)) { blobs.revoke(url); return; }
+    img.src = url;
+  } catch {
+    img.classList.add('missing');
+  }
+}
+
+// ---- study page with viewer ----------------------------------------------------------------
+
+async function studyView({ parts }) {
+  const mine = renderCount;
+  const studyUid = parts[1];
+  if (!studyUid) throw new Error('no study given');
+  const [studies, series] = await Promise.all([
+    getJson(`/dicom-web/studies?StudyInstanceUID=${enc(studyUid)}&includefield=${STUDY_FIELDS}`),
+    getJson(`/dicom-web/studies/${enc(studyUid)}/series?includefield=${T.SeriesDescription},${T.NumberOfSeriesRelatedInstances}`),
+  ]);
+  if (stale(mine)) return;
+  const study = studies[0];
+  if (!study) throw new Error('This study is not on the node.');
+  series.sort((a, b) => (Number(value(a, T.SeriesNumber)) || 0) - (Number(value(b, T.SeriesNumber)) || 0));
+  main.append(h('section', { id: 'study-header', class: 'card study-header', 'data-testid': 'study-header',
+    'data-study-uid': studyUid, 'data-accession': value(study, T.AccessionNumber) },
+  h('h1', {}, value(study, T.PatientName) || '(no name)'),
+  h('dl', {},
+    h('dt', {}, 'Patient ID'), h('dd', { id: 'study-patient-id' }, value(study, T.PatientID)),
+    h('dt', {}, 'Birth date'), h('dd', {}, formatDate(value(study, T.PatientBirthDate))),
+    h('dt', {}, 'Study date'), h('dd', {}, formatDate(value(study, T.StudyDate))),
+    h('dt', {}, 'Accession'), h('dd', { id: 'study-accession' }, value(study, T.AccessionNumber)),
+    h('dt', {}, 'Description'), h('dd', {}, value(study, T.StudyDescription)),
+    h('dt', {}, 'Modality'), h('dd', {}, values(study, T.ModalitiesInStudy).join(', ')))));
+
+  const viewer = new Viewer(studyUid, blobs, (error) => { if (error instanceof AuthError) loginView(); else showError(error); });
+  keyHandler = (event) => viewer.onKey(event);
+  document.addEventListener('keydown', keyHandler);
+  const items = series.map((s) => {
+    const uid = value(s, T.SeriesInstanceUID);
+    const thumb = h('img', { class: 'thumb', alt: '', 'data-testid': 'series-thumbnail' });
+    loadThumb(thumb, `/dicom-web/studies/${enc(studyUid)}/series/${enc(uid)}/thumbnail`, mine);
+    const item = h('li', {}, h('button', { type: 'button', class: 'series', 'data-testid': 'series-item', 'data-series-uid': uid,
+      onclick: async () => {
+        for (const b of list.querySelectorAll('.series')) b.classList.toggle('active', b === item.firstChild);
+        try { await viewer.openSeries(uid); } catch (error) { if (error instanceof AuthError) loginView(); else showError(error); }
+      } },
+    thumb,
+    h('span', { class: 'series-text' },
+      h('strong', {}, `#${value(s, T.SeriesNumber)} ${value(s, T.Modality)}`),
+      h('span', {}, value(s, T.SeriesDescription)),
+      h('span', { class: 'muted' }, `${value(s, T.NumberOfSeriesRelatedInstances)} images`))));
+    return item;
+  });
+  const list = h('ul', { id: 'series-list', 'data-testid': 'series-list', class: 'series-list' }, items);
+  main.append(h('div', { class: 'study-body' }, h('aside', {}, h('h2', {}, 'Series'), list), viewer.el));
+  if (!series.length) viewer.setStatus('This study has no series.');
+}
+
+// ---- viewer launch URL ---------------------------------------------------------------------
+
+async function launchView({ kind, value: wanted }) {
+  const mine = renderCount;
+  if (kind === 'study') return openStudy(wanted);
+  const key = kind === 'accession' ? 'AccessionNumber' : 'PatientID';
+  const studies = await getJson(`/dicom-web/studies?${key}=${encodeURIComponent(wanted)}&includefield=${STUDY_FIELDS}&limit=100`);
+  if (stale(mine)) return;
+  if (studies.length === 1) return openStudy(value(studies[0], T.StudyInstanceUID));
+  main.append(h('h1', {}, kind === 'accession' ? 'Studies with this accession number' : 'Studies of this patient'));
+  if (!studies.length) {
+    main.append(h('p', { class: 'muted', id: 'launch-none', 'data-testid': 'launch-none' }, 'No study on this node matches the link.'));
+    return;
+  }
+  main.append(h('p', { class: 'muted' }, 'Choose a study to open.'),
+    h('div', { id: 'launch-choices', 'data-testid': 'launch-choices' }, studyTable(studies, mine)));
+}
+
+function openStudy(uid) {
+  // Keep the launch URL's path but move to the study route (a reload then shows the study).
+  history.replaceState(null, '', `${location.pathname}${location.search}#/study/${enc(uid)}`);
+  return route();
+}
+
+// ---- reconciliation ------------------------------------------------------------------------
+
+async function reconciliationView() {
+  const mine = renderCount;
+  const message = h('p', { id: 'recon-message', 'data-testid': 'recon-message', role: 'status' });
+  main.append(h('h1', {}, 'Unreconciled studies'),
+    h('p', { class: 'muted' }, 'Studies that arrived without a matching order. Link one to an order by its placer and/or filler order number.'),
+    message);
+  const container = h('div', { id: 'reconciliation-list', 'data-testid': 'reconciliation-list', 'data-state': 'loading' });
+  main.append(container);
+  const load = async () => {
+    const links = await getJson('/api/reconciliation?state=unreconciled');
+    if (stale(mine)) return;
+    container.dataset.count = String(links.length);
+    if (!links.length) {
+      container.replaceChildren(h('p', { class: 'muted', id: 'recon-empty' }, 'Every study is linked to its order.'));
+    } else {
+      container.replaceChildren(h('table', { class: 'grid', id: 'reconciliation-table' },
+        h('thead', {}, h('tr', {}, ['Study', 'Patient ID', 'Reason', 'Since', 'Link to order'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, links.map((link) => reconRow(link, message, load)))));
+    }
+    container.dataset.state = 'ready';
+  };
+  await load();
+}
+
+function reconRow(link, message, reload) {
+  const uid = link.studyInstanceUID;
+  const placer = h('input', { name: 'placerOrder', placeholder: 'Placer order', 'data-testid': 'recon-placer', size: '12' });
+  const filler = h('input', { name: 'fillerOrder', placeholder: 'Filler order', 'data-testid': 'recon-filler', size: '12' });
+  const button = h('button', { type: 'submit', class: 'primary', 'data-testid': 'recon-link' }, 'Link');
+  const form = h('form', { class: 'inline', onsubmit: async (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    if (placer.value.trim()) q.set('placerOrder', placer.value.trim());
+    if (filler.value.trim()) q.set('fillerOrder', filler.value.trim());
+    if (![...q.keys()].length) { setMessage(message, 'error', 'Enter a placer or filler order number.'); return; }
+    button.disabled = true;
+    try {
+      await apiFetch(`/api/reconciliation/${enc(uid)}/link?${q}`, { method: 'POST', accept: 'application/json' });
+      setMessage(message, 'ok', `Linked study ${uid} to order ${[placer.value, filler.value].filter((v) => v.trim()).join(' / ')}.`);
+      await reload();
+    } catch (error) {
+      if (error instanceof AuthError) { loginView(); return; }
+      setMessage(message, 'error', `Could not link study ${uid}: ${error.message}`);
+      button.disabled = false;
+    }
+  } }, placer, filler, button);
+  return h('tr', { 'data-testid': 'recon-row', 'data-study-uid': uid },
+    h('td', { class: 'uid' }, h('a', { href: `#/study/${enc(uid)}` }, uid)),
+    h('td', {}, link.patientID),
+    h('td', {}, link.reason),
+    h('td', {}, link.updatedMs ? new Date(link.updatedMs).toLocaleString() : ''),
+    h('td', {}, form));
+}
+
+function setMessage(el, state, text) {
+  el.dataset.state = state;
+  el.className = state === 'ok' ? 'ok' : 'error';
+  el.textContent = text;
+}
+
+// ---- outbound queue ------------------------------------------------------------------------
+
+async function outboxView() {
+  const mine = renderCount;
+  const items = await getJson('/api/outbox');
+  if (stale(mine)) return;
+  main.append(h('h1', {}, 'Outbound HL7 queue'));
+  if (!items.length) { main.append(h('p', { class: 'muted', id: 'outbox-empty' }, 'Nothing has been queued.')); return; }
+  main.append(h('table', { class: 'grid', id: 'outbox-table', 'data-testid': 'outbox-table' },
+    h('thead', {}, h('tr', {}, ['#', 'Destination', 'Event', 'Study', 'State', 'Attempts', 'Last error', 'Detail'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, items.map((i) => h('tr', { 'data-testid': 'outbox-row', 'data-state': i.state, 'data-study-uid': i.studyInstanceUID, 'data-event': i.event },
+      h('td', { class: 'num' }, i.id), h('td', {}, i.destination), h('td', {}, i.event),
+      h('td', { class: 'uid' }, i.studyInstanceUID), h('td', {}, h('span', { class: `badge ${i.state}` }, i.state)),
+      h('td', { class: 'num' }, i.attempts), h('td', {}, i.lastError), h('td', { class: 'detail' }, i.detail))))));
+}
+
+// ---- status --------------------------------------------------------------------------------
+
+export function parseMetrics(text) {
+  const samples = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels = {};
+    for (const l of (m[3] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    samples.push({ name: m[1], labels, value: Number(m[4]) });
+  }
+  return samples;
+}
+
+async function statusView() {
+  const mine = renderCount;
+  const [text, health] = await Promise.all([
+    getText('/metrics'),
+    fetch('/health', { cache: 'no-store' }).then((r) => r.json()).catch(() => ({ status: 'unreachable' })),
+  ]);
+  if (stale(mine)) return;
+  const samples = parseMetrics(text);
+  const sum = (name, match = {}) => samples.filter((s) => s.name === name &&
+    Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+  const has = (name) => samples.some((s) => s.name === name);
+  const rows = [
+    ['health', 'Health', health.status],
+    ['associations-total', 'DICOM associations (since start)', sum('pacsnode_dimse_associations_total')],
+    ['associations-active', 'DICOM associations (active)', sum('pacsnode_dimse_associations_active')],
+    ['objects-stored', 'Objects stored (since start)', sum('pacsnode_instances_received_total', { outcome: 'stored' })],
+    ['bytes-stored', 'Bytes stored (since start)', formatBytes(sum('pacsnode_stored_bytes_total'))],
+    ['free-space', 'Free space on the data disk', has('pacsnode_storage_free_bytes') ? formatBytes(sum('pacsnode_storage_free_bytes')) : ''],
+    ['http-requests', 'HTTP requests', sum('pacsnode_http_requests_total')],
+    ['hl7-pending', 'Outbound HL7 pending / failed', `${sum('pacsnode_queue_items', { queue: 'hl7', state: 'pending' })} / ${sum('pacsnode_queue_items', { queue: 'hl7', state: 'failed' })}`],
+    ['forward-pending', 'Forwarding pending / failed', `${sum('pacsnode_queue_items', { queue: 'forwarding', state: 'pending' })} / ${sum('pacsnode_queue_items', { queue: 'forwarding', state: 'failed' })}`],
+  ];
+  main.append(h('h1', {}, 'Status'), h('table', { class: 'grid narrow', id: 'status-table', 'data-testid': 'status-table' },
+    h('tbody', {}, rows.map(([id, label, v]) => h('tr', { 'data-metric': id }, h('th', {}, label), h('td', { class: 'num' }, v))))));
+}
+
+async function notFoundView() { main.append(h('p', { class: 'error' }, 'No such page.'), h('a', { href: '#/search' }, 'Search studies')); }
+
+window.addEventListener('hashchange', route);
+route();
