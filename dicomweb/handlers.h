@@ -26,7 +26,9 @@ std::string json_string(const std::string& text);
 // ("anonymous" without authentication) and the peer's address.
 audit::Participant requestor(const Exchange& exchange);
 
-// The service's own URL as the client reached it, for Retrieve URLs and BulkDataURIs.
+// The node's URL as the client reached it (scheme, host and port), and the DICOMweb service's
+// below it, for Retrieve URLs and BulkDataURIs.
+std::string origin_url(const Exchange& exchange);
 std::string base_url(const Exchange& exchange, const WebContext& context);
 
 // A JSON error body with the reason, for every 4xx and 5xx the face sends (set, not yet sent:

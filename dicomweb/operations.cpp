@@ -72,6 +72,7 @@ std::string route_of(std::string_view target) {
   const auto path = path_only(target);
   if (path == "/health" || path == "/ready" || path == "/metrics") return std::string(path);
   if (path == "/ui" || path.starts_with("/ui/")) return "/ui";
+  if (path == "/fhir" || path.starts_with("/fhir/")) return "/fhir";
   if (!path.starts_with("/dicom-web") && !path.starts_with("/api/") && path != "/wado")
     return "other";
   std::string route;

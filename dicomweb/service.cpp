@@ -34,14 +34,18 @@ audit::Participant requestor(const Exchange& exchange) {
                        exchange.peer_address(), true);
 }
 
-std::string base_url(const Exchange& exchange, const WebContext& context) {
+std::string origin_url(const Exchange& exchange) {
   std::string host(exchange.header(http::field::host));
   // The host goes into URLs inside JSON and headers: only the characters a host and port have.
   const bool plain = std::all_of(host.begin(), host.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
   });
   if (host.empty() || !plain) host = "127.0.0.1";
-  return (exchange.secure() ? "https://" : "http://") + host + context.base_path;
+  return (exchange.secure() ? "https://" : "http://") + host;
+}
+
+std::string base_url(const Exchange& exchange, const WebContext& context) {
+  return origin_url(exchange) + context.base_path;
 }
 
 void reply_error(Exchange& exchange, http::status status, const std::string& message) {

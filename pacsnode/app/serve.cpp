@@ -16,6 +16,7 @@
 #include "dicomweb/service.h"
 #include "dicomweb/ui_service.h"
 #include "dicomweb/workflow_api.h"
+#include "fhir/fhir_api.h"
 #include "hl7bridge/hl7_service.h"
 #include "hl7bridge/mllp_server.h"
 #include "hl7bridge/outbox.h"
@@ -266,6 +267,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web", config.aet});
   web::WorkflowApi workflow_api(*node->index);
   web::UiService ui({.directory = config.ui_dir, .external_viewer = config.external_viewer});
+  fhir::FhirApi fhir_api(query, *node->index, "/dicom-web");
   const web::AccessGate gate(authenticator.get());
   // Ready: the index answers and the data disk has room for what arrives.
   web::OperationsApi operations([&node]() -> Result<void> {
@@ -284,10 +286,11 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                          .cors_origins = config.http_cors_origins,
                          .tls = https,
                          .on_answered = count_http_request},
-        [&dicomweb, &workflow_api, &operations, &ui, &gate](web::Exchange& exchange) {
+        [&dicomweb, &workflow_api, &operations, &ui, &fhir_api, &gate](web::Exchange& exchange) {
           if (!gate.admit(exchange)) return web::already_answered();
           if (web::OperationsApi::handles(exchange.target())) return operations.handle(exchange);
           if (web::UiService::handles(exchange.target())) return ui.handle(exchange);
+          if (fhir::FhirApi::handles(exchange.target())) return fhir_api.handle(exchange);
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
                                                               : dicomweb.handle(exchange);
         });

@@ -1,0 +1,475 @@
+#include "fhir/fhir_api.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <optional>
+
+#include "dicomweb/handlers.h"
+#include "dicomweb/url.h"
+#include "fhir/resources.h"
+
+namespace pacs::fhir {
+namespace json = boost::json;
+namespace http = web::http;
+namespace {
+
+using Datasets = std::vector<std::unique_ptr<DcmDataset>>;
+using Answer = FhirApi::Answer;
+constexpr std::size_t kDefaultCount = 100, kMaxCount = 1000;
+
+Answer outcome(http::status status, const char* code, const std::string& message) {
+  return {status, json::serialize(operation_outcome(code, message))};
+}
+
+Answer ok(const json::object& resource) {
+  return {http::status::ok, json::serialize(resource)};
+}
+
+std::string now_utc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// The value of a token parameter ("system|value" or "value") and its system.
+std::pair<std::string, std::string> token_of(const std::string& parameter) {
+  const auto bar = parameter.find('|');
+  if (bar == std::string::npos) return {"", parameter};
+  return {parameter.substr(0, bar), parameter.substr(bar + 1)};
+}
+
+// A reference parameter ("Patient/ID" or "ID") as the identifier it names.
+std::optional<std::string> referenced_id(const std::string& parameter, const std::string& type) {
+  std::string id = parameter;
+  if (id.starts_with(type + "/")) id = id.substr(type.size() + 1);
+  return identifier_of(id);
+}
+
+// YYYY-MM-DD as DICOM DA, moved by `days`; nullopt when it is not such a date.
+std::optional<std::string> dicom_date(const std::string& date, int days = 0) {
+  int y = 0, m = 0, d = 0;
+  if (date.size() != 10 || std::sscanf(date.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3)
+    return std::nullopt;
+  const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(m),
+                                        std::chrono::day(d)};
+  if (!ymd.ok()) return std::nullopt;
+  const std::chrono::year_month_day moved{std::chrono::sys_days(ymd) + std::chrono::days(days)};
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d%02u%02u", static_cast<int>(moved.year()),
+                static_cast<unsigned>(moved.month()), static_cast<unsigned>(moved.day()));
+  return text;
+}
+
+// A "started" parameter (a date with an optional eq/ge/gt/le/lt prefix) narrowing [from, to].
+bool narrow_dates(const std::string& parameter, std::string& from, std::string& to) {
+  std::string prefix = "eq", date = parameter;
+  if (parameter.size() > 2 && std::isalpha(static_cast<unsigned char>(parameter[0]))) {
+    prefix = parameter.substr(0, 2);
+    date = parameter.substr(2);
+  }
+  const int shift = prefix == "gt" ? 1 : prefix == "lt" ? -1 : 0;
+  const auto da = dicom_date(date, shift);
+  if (!da) return false;
+  if (prefix == "eq") {
+    from = to = *da;
+  } else if (prefix == "ge" || prefix == "gt") {
+    if (from.empty() || *da > from) from = *da;
+  } else if (prefix == "le" || prefix == "lt") {
+    if (to.empty() || *da < to) to = *da;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// In the order of their Series or Instance Number (the index answers in its own order).
+void by_number(Datasets& matches, const DcmTagKey& tag) {
+  auto number = [&tag](const std::unique_ptr<DcmDataset>& match) {
+    Sint32 n = 0;
+    return match->findAndGetSint32(tag, n).good() ? n : 0;
+  };
+  std::stable_sort(matches.begin(), matches.end(),
+                   [&](const auto& a, const auto& b) { return number(a) < number(b); });
+}
+
+// The study-level keys an ImagingStudy and its Patient need; empty ones are return keys.
+void add_study_keys(DcmDataset& keys) {
+  keys.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
+  for (const DcmTagKey& tag :
+       {DCM_StudyInstanceUID, DCM_StudyDate, DCM_AccessionNumber, DCM_StudyDescription,
+        DCM_PatientID, DCM_IssuerOfPatientID, DCM_PatientName, DCM_PatientBirthDate, DCM_PatientSex,
+        DCM_ModalitiesInStudy})
+    if (!keys.tagExists(tag)) keys.putAndInsertString(tag, "");
+}
+
+}  // namespace
+
+// One request, answered from the index (on the HTTP face's worker pool: it blocks).
+class Request {
+ public:
+  Request(const QueryService& query, Index& index, std::string base, std::string dicomweb_url)
+      : query_(query),
+        index_(index),
+        base_(std::move(base)),
+        dicomweb_url_(std::move(dicomweb_url)) {}
+
+  Answer answer(const web::Target& target) {
+    const auto& s = target.segments;  // "fhir" first
+    parameters_ = &target.query;
+    if (s.size() == 2 && s[1] == "metadata") return ok(capability_statement(base_, now_utc()));
+    if (s.size() < 2 || s.size() > 3)
+      return outcome(http::status::not_found, "not-found", "no such FHIR resource");
+    const std::string& type = s[1];
+    const std::optional<std::string> id = s.size() == 3 ? std::optional(s[2]) : std::nullopt;
+    if (type == "ImagingStudy") return id ? read_study(*id) : search_studies();
+    if (type == "Patient") return id ? read_patient(*id) : search_patients();
+    if (type == "ServiceRequest") return id ? read_order(*id) : search_orders();
+    if (type == "DiagnosticReport") return id ? read_report(*id) : search_reports();
+    if (type == "Endpoint") {
+      if (!id) return ok(searchset(base_, {endpoint(dicomweb_url_)}));
+      if (*id == "dicomweb") return ok(endpoint(dicomweb_url_));
+      return outcome(http::status::not_found, "not-found", "no such Endpoint");
+    }
+    return outcome(http::status::not_found, "not-supported",
+                   "resource type " + type + " is not served here");
+  }
+
+ private:
+  std::string parameter(const char* name) const {
+    for (const auto& [key, value] : *parameters_)
+      if (key == name) return value;
+    return {};
+  }
+
+  Result<Datasets> find(QueryModel model, DcmDataset& keys, std::size_t limit) const {
+    auto parsed = query_.parse(keys, model);
+    if (!parsed) return tl::unexpected(parsed.error());
+    Datasets out;
+    auto summary = query_.find(*parsed, [&](DcmDataset& match) {
+      out.push_back(std::make_unique<DcmDataset>(match));
+      return out.size() < limit;
+    });
+    if (!summary) return tl::unexpected(summary.error());
+    return out;
+  }
+
+  std::optional<std::string> order_of_study(const std::string& study_uid) const {
+    auto facts = index_.study_facts(study_uid);
+    if (!facts || !*facts || ((*facts)->placer_order.empty() && (*facts)->filler_order.empty()))
+      return std::nullopt;
+    OrderRecord order;
+    order.placer_order = (*facts)->placer_order;
+    order.filler_order = (*facts)->filler_order;
+    return service_request_id(order);
+  }
+
+  // The ImagingStudy of a study-level match: its series and their instances queried.
+  Result<json::object> study_resource(const DcmDataset& study) const {
+    OFString uid;
+    const_cast<DcmDataset&>(study).findAndGetOFString(DCM_StudyInstanceUID, uid);
+    DcmDataset series_keys;
+    series_keys.putAndInsertString(DCM_QueryRetrieveLevel, "SERIES");
+    series_keys.putAndInsertString(DCM_StudyInstanceUID, uid.c_str());
+    for (const DcmTagKey& tag :
+         {DCM_SeriesInstanceUID, DCM_Modality, DCM_SeriesNumber, DCM_SeriesDescription})
+      series_keys.putAndInsertString(tag, "");
+    auto series = find(QueryModel::StudyRoot, series_keys, kMaxCount);
+    if (!series) return tl::unexpected(series.error());
+    by_number(*series, DCM_SeriesNumber);
+    std::vector<SeriesAttributes> all;
+    for (auto& one : *series) {
+      OFString series_uid;
+      one->findAndGetOFString(DCM_SeriesInstanceUID, series_uid);
+      DcmDataset instance_keys;
+      instance_keys.putAndInsertString(DCM_QueryRetrieveLevel, "IMAGE");
+      instance_keys.putAndInsertString(DCM_StudyInstanceUID, uid.c_str());
+      instance_keys.putAndInsertString(DCM_SeriesInstanceUID, series_uid.c_str());
+      for (const DcmTagKey& tag : {DCM_SOPInstanceUID, DCM_SOPClassUID, DCM_InstanceNumber})
+        instance_keys.putAndInsertString(tag, "");
+      auto instances = find(QueryModel::StudyRoot, instance_keys, 100000);
+      if (!instances) return tl::unexpected(instances.error());
+      by_number(*instances, DCM_InstanceNumber);
+      all.push_back({std::move(one), std::move(*instances)});
+    }
+    return imaging_study({study, all, order_of_study(uid.c_str())});
+  }
+
+  Answer failure(const Error& error) const {
+    return outcome(error.code == ErrorCode::InvalidObject || error.code == ErrorCode::Malformed
+                       ? http::status::bad_request
+                       : http::status::service_unavailable,
+                   error.code == ErrorCode::InvalidObject ? "invalid" : "exception", error.message);
+  }
+
+  // Study-level matches for the search parameters: nullopt answer when the request is bad.
+  Result<Datasets> studies(DcmDataset& keys, std::optional<Answer>& refused) const {
+    add_study_keys(keys);
+    std::size_t count = kDefaultCount;
+    if (const auto text = parameter("_count"); !text.empty()) {
+      count = std::strtoul(text.c_str(), nullptr, 10);
+      if (count == 0 || count > kMaxCount) {
+        refused = outcome(http::status::bad_request, "invalid", "_count is 1 to 1000");
+        return Datasets{};
+      }
+    }
+    return find(QueryModel::StudyRoot, keys, count);
+  }
+
+  // The keys of an ImagingStudy or DiagnosticReport search; nullopt answer when it is bad.
+  bool study_search_keys(DcmDataset& keys, std::optional<Answer>& refused) const {
+    for (const char* name : {"patient", "subject"}) {
+      const std::string value = parameter(name);
+      if (value.empty()) continue;
+      const auto patient_id = referenced_id(value, "Patient");
+      if (!patient_id) {
+        refused =
+            outcome(http::status::bad_request, "invalid", std::string(name) + ": not a Patient id");
+        return false;
+      }
+      keys.putAndInsertString(DCM_PatientID, patient_id->c_str());
+    }
+    if (const auto identifier = parameter("identifier"); !identifier.empty()) {
+      const auto [system, value] = token_of(identifier);
+      if (system == "urn:dicom:uid" || value.starts_with("urn:oid:"))
+        keys.putAndInsertString(DCM_StudyInstanceUID,
+                                value.substr(value.starts_with("urn:oid:") ? 8 : 0).c_str());
+      else
+        keys.putAndInsertString(DCM_AccessionNumber, value.c_str());
+    }
+    std::string from, to;
+    for (const auto& [key, value] : *parameters_) {
+      if (key != "started") continue;
+      if (!narrow_dates(value, from, to)) {
+        refused = outcome(http::status::bad_request, "invalid",
+                          "started: a date (YYYY-MM-DD) with an optional eq, ge, gt, le or lt");
+        return false;
+      }
+    }
+    if (!from.empty() || !to.empty())
+      keys.putAndInsertString(DCM_StudyDate, from == to ? from.c_str() : (from + "-" + to).c_str());
+    return true;
+  }
+
+  Answer read_study(const std::string& id) const {
+    DcmDataset keys;
+    keys.putAndInsertString(DCM_StudyInstanceUID, id.c_str());
+    std::optional<Answer> refused;
+    auto found = studies(keys, refused);
+    if (!found) return failure(found.error());
+    if (found->empty())
+      return outcome(http::status::not_found, "not-found", "no such ImagingStudy");
+    auto resource = study_resource(*found->front());
+    return resource ? ok(*resource) : failure(resource.error());
+  }
+
+  Answer search_studies() const {
+    DcmDataset keys;
+    std::optional<Answer> refused;
+    if (!study_search_keys(keys, refused)) return *refused;
+    // Every study held is available; another status matches none.
+    if (const auto status = parameter("status"); !status.empty() && status != "available")
+      return ok(searchset(base_, {}));
+    auto found = studies(keys, refused);
+    if (refused) return *refused;
+    if (!found) return failure(found.error());
+    std::vector<json::object> resources;
+    for (const auto& study : *found) {
+      auto resource = study_resource(*study);
+      if (!resource) return failure(resource.error());
+      resources.push_back(std::move(*resource));
+    }
+    return ok(searchset(base_, std::move(resources)));
+  }
+
+  Result<Datasets> patients(DcmDataset& keys) const {
+    keys.putAndInsertString(DCM_QueryRetrieveLevel, "PATIENT");
+    for (const DcmTagKey& tag : {DCM_PatientID, DCM_IssuerOfPatientID, DCM_PatientName,
+                                 DCM_PatientBirthDate, DCM_PatientSex})
+      if (!keys.tagExists(tag)) keys.putAndInsertString(tag, "");
+    return find(QueryModel::PatientRoot, keys, kMaxCount);
+  }
+
+  Answer read_patient(const std::string& id) const {
+    const auto patient_id = identifier_of(id);
+    if (!patient_id) return outcome(http::status::not_found, "not-found", "no such Patient");
+    DcmDataset keys;
+    keys.putAndInsertString(DCM_PatientID, patient_id->c_str());
+    auto found = patients(keys);
+    if (!found) return failure(found.error());
+    if (found->empty()) return outcome(http::status::not_found, "not-found", "no such Patient");
+    return ok(patient(*found->front()));
+  }
+
+  Answer search_patients() const {
+    DcmDataset keys;
+    if (const auto identifier = parameter("identifier"); !identifier.empty())
+      keys.putAndInsertString(DCM_PatientID, token_of(identifier).second.c_str());
+    // FHIR string search: starts with, case-insensitive (the node's PN matching is).
+    if (const auto name = parameter("name"); !name.empty())
+      keys.putAndInsertString(DCM_PatientName, (name + "*").c_str());
+    auto found = patients(keys);
+    if (!found) return failure(found.error());
+    std::vector<json::object> resources;
+    for (const auto& one : *found) resources.push_back(patient(*one));
+    return ok(searchset(base_, std::move(resources)));
+  }
+
+  Result<std::optional<json::object>> order_resource(const OrderNumbers& numbers) const {
+    auto order = index_.find_order(numbers.placer, numbers.filler);
+    if (!order) return tl::unexpected(order.error());
+    if (!*order) return std::optional<json::object>{};
+    // Active until a final report answers it.
+    std::string status = "active";
+    if (!(*order)->study_uid.empty()) {
+      auto report = index_.find_report((*order)->study_uid);
+      if (report && *report && ((*report)->status == "F" || (*report)->status == "C"))
+        status = "completed";
+    }
+    return std::optional(service_request(**order, status));
+  }
+
+  Answer read_order(const std::string& id) const {
+    const auto numbers = order_numbers_of(id);
+    if (!numbers) return outcome(http::status::not_found, "not-found", "no such ServiceRequest");
+    auto resource = order_resource(*numbers);
+    if (!resource) return failure(resource.error());
+    if (!*resource) return outcome(http::status::not_found, "not-found", "no such ServiceRequest");
+    return ok(**resource);
+  }
+
+  Answer search_orders() const {
+    std::vector<json::object> resources;
+    if (const auto identifier = parameter("identifier"); !identifier.empty()) {
+      const std::string value = token_of(identifier).second;
+      // A filler order number first, then a placer one (the index's order of lookup).
+      for (const OrderNumbers& numbers : {OrderNumbers{"", value}, OrderNumbers{value, ""}}) {
+        auto resource = order_resource(numbers);
+        if (!resource) return failure(resource.error());
+        if (*resource) {
+          resources.push_back(std::move(**resource));
+          break;
+        }
+      }
+    }
+    return ok(searchset(base_, std::move(resources)));
+  }
+
+  Result<std::optional<json::object>> report_resource(const std::string& study_uid,
+                                                      const std::string& patient_id) const {
+    auto report = index_.find_report(study_uid);
+    if (!report) return tl::unexpected(report.error());
+    if (!*report) return std::optional<json::object>{};
+    std::optional<std::string> order;
+    if (!(*report)->placer_order.empty() || !(*report)->filler_order.empty()) {
+      OrderRecord numbers;
+      numbers.placer_order = (*report)->placer_order;
+      numbers.filler_order = (*report)->filler_order;
+      order = service_request_id(numbers);
+    } else {
+      order = order_of_study(study_uid);
+    }
+    return std::optional(diagnostic_report(**report, patient_id, order));
+  }
+
+  Answer read_report(const std::string& id) const {
+    DcmDataset keys;
+    keys.putAndInsertString(DCM_StudyInstanceUID, id.c_str());
+    std::optional<Answer> refused;
+    auto found = studies(keys, refused);
+    if (!found) return failure(found.error());
+    if (found->empty())
+      return outcome(http::status::not_found, "not-found", "no such DiagnosticReport");
+    OFString patient_id;
+    found->front()->findAndGetOFString(DCM_PatientID, patient_id);
+    auto resource = report_resource(id, patient_id.c_str());
+    if (!resource) return failure(resource.error());
+    if (!*resource)
+      return outcome(http::status::not_found, "not-found", "no such DiagnosticReport");
+    return ok(**resource);
+  }
+
+  Answer search_reports() const {
+    DcmDataset keys;
+    std::optional<Answer> refused;
+    if (!study_search_keys(keys, refused)) return *refused;
+    auto found = studies(keys, refused);
+    if (refused) return *refused;
+    if (!found) return failure(found.error());
+    std::vector<json::object> resources;
+    for (const auto& study : *found) {
+      OFString uid, patient_id;
+      study->findAndGetOFString(DCM_StudyInstanceUID, uid);
+      study->findAndGetOFString(DCM_PatientID, patient_id);
+      auto resource = report_resource(uid.c_str(), patient_id.c_str());
+      if (!resource) return failure(resource.error());
+      if (*resource) resources.push_back(std::move(**resource));
+    }
+    return ok(searchset(base_, std::move(resources)));
+  }
+
+  const QueryService& query_;
+  Index& index_;
+  std::string base_, dicomweb_url_;
+  const std::vector<std::pair<std::string, std::string>>* parameters_ = nullptr;
+};
+
+bool FhirApi::handles(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return path == "/fhir" || path.starts_with("/fhir/");
+}
+
+namespace {
+
+// JSON is what this server writes: an Accept header or _format that rules it out gets 406.
+bool wants_json(std::string_view accept, const std::string& format) {
+  if (!format.empty())
+    return format == "json" || format == "application/json" || format == "application/fhir+json";
+  if (accept.empty()) return true;
+  for (const char* type :
+       {"application/fhir+json", "application/json", "*/*", "application/*", "json"})
+    if (accept.find(type) != std::string_view::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+web::net::awaitable<void> FhirApi::handle(web::Exchange& exchange) {
+  constexpr const char* kType = "application/fhir+json; charset=utf-8";
+  const auto method = exchange.request().method();
+  if (method != http::verb::get && method != http::verb::head) {
+    const Answer a = outcome(http::status::method_not_allowed, "not-supported",
+                             "this FHIR server is read-only: GET");
+    exchange.respond(a.status, kType, a.body);
+    co_return;
+  }
+  const auto target = web::parse_target(exchange.target());
+  if (!target) {
+    const Answer a = outcome(http::status::bad_request, "invalid", "broken percent-encoding");
+    exchange.respond(a.status, kType, a.body);
+    co_return;
+  }
+  std::string format;
+  for (const auto& [key, value] : target->query)
+    if (key == "_format") format = value;
+  if (!wants_json(exchange.header(http::field::accept), format)) {
+    const Answer a = outcome(http::status::not_acceptable, "not-supported",
+                             "FHIR resources are served as application/fhir+json only");
+    exchange.respond(a.status, kType, a.body);
+    co_return;
+  }
+  const std::string origin = web::origin_url(exchange);
+  Request request(query_, index_, origin + "/fhir", origin + dicomweb_path_);
+  const Answer a = co_await exchange.blocking([&] { return request.answer(*target); });
+  exchange.respond(a.status, kType, a.body);
+}
+
+}  // namespace pacs::fhir

@@ -1,0 +1,61 @@
+// FHIR R4 resources (JSON) from what the node keeps: ImagingStudy from the index's study, series
+// and instance attributes, Patient, ServiceRequest from an HL7 order, DiagnosticReport from an ORU
+// report, the DICOMweb Endpoint, and the searchset Bundle, OperationOutcome and
+// CapabilityStatement around them. Pure mapping, no I/O: fhir_api.cpp fetches.
+#pragma once
+
+#include <dcmtk/config/osconfig.h>  // must come first for DCMTK
+
+#include <dcmtk/dcmdata/dcdatset.h>
+
+#include <boost/json/value.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/model/orders.h"
+
+namespace pacs::fhir {
+
+// A FHIR id ([A-Za-z0-9.-]{1,64}) for a DICOM or HL7 identifier: the text itself where it is one,
+// else "x" and its bytes in hex; nullopt when even that does not fit.
+std::optional<std::string> resource_id(const std::string& text);
+// The identifier a resource id stands for; nullopt for an id resource_id cannot have made.
+std::optional<std::string> identifier_of(const std::string& id);
+
+// The ServiceRequest of an order is named by its filler order number, or its placer order number
+// when it has none ("f-" / "p-" and the resource_id).
+std::optional<std::string> service_request_id(const OrderRecord& order);
+struct OrderNumbers {
+  std::string placer, filler;
+};
+std::optional<OrderNumbers> order_numbers_of(const std::string& service_request_id);
+
+struct SeriesAttributes {
+  std::unique_ptr<DcmDataset> series;
+  std::vector<std::unique_ptr<DcmDataset>> instances;
+};
+
+struct StudyResources {
+  const DcmDataset& study;  // study level, with the patient's attributes
+  const std::vector<SeriesAttributes>& series;
+  std::optional<std::string> service_request;  // the order's ServiceRequest id
+};
+
+boost::json::object imaging_study(const StudyResources& study);
+boost::json::object patient(const DcmDataset& attributes);
+boost::json::object service_request(const OrderRecord& order, const std::string& status);
+boost::json::object diagnostic_report(const ReportRecord& report, const std::string& patient_id,
+                                      const std::optional<std::string>& service_request);
+boost::json::object endpoint(const std::string& dicomweb_url);
+boost::json::object capability_statement(const std::string& base, const std::string& now_utc);
+
+// A searchset Bundle of full resources; `base` is the FHIR root (http://host:port/fhir).
+boost::json::object searchset(const std::string& base, std::vector<boost::json::object> resources);
+// An OperationOutcome with one issue: severity error, the code (not-found, invalid,
+// not-supported, exception) and the message.
+boost::json::object operation_outcome(const std::string& code, const std::string& message);
+
+}  // namespace pacs::fhir
