@@ -1,5 +1,12 @@
 #include "dicomweb/workflow_api.h"
 
+#include <dcmtk/dcmdata/dcdeftag.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/url.h"
 
@@ -20,6 +27,65 @@ std::string link_json(const StudyLink& link) {
          ",\"accessionNumber\":" + json_string(link.accession_number) +
          ",\"patientID\":" + json_string(link.patient_id) +
          ",\"updatedMs\":" + std::to_string(link.updated_ms) + "}";
+}
+
+// The "limit" parameter: 1000 when absent, nullopt when it is not 1 to 100000.
+std::optional<std::size_t> limit_of(const Target& target) {
+  const std::string text = parameter(target, "limit");
+  if (text.empty()) return 1000;
+  const auto n = std::strtoul(text.c_str(), nullptr, 10);
+  if (n == 0 || n > 100000 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return n;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The worklist's scheduled steps as Modality Worklist serves them (the same matching), with the
+// attributes a worklist page shows.
+Result<std::string> worklist_json(const QueryService& query, const Target& target,
+                                  std::size_t limit) {
+  DcmDataset keys;
+  for (const DcmTagKey& tag :
+       {DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex, DCM_AccessionNumber,
+        DCM_StudyInstanceUID, DCM_RequestedProcedureID, DCM_RequestedProcedureDescription})
+    keys.putAndInsertString(tag, "");
+  DcmItem* step = nullptr;
+  keys.findOrCreateSequenceItem(DCM_ScheduledProcedureStepSequence, step);
+  if (step == nullptr) return fail(ErrorCode::InvalidArgument, "cannot make the query");
+  const std::pair<const char*, DcmTagKey> filters[] = {
+      {"modality", DCM_Modality},
+      {"station", DCM_ScheduledStationAETitle},
+      {"date", DCM_ScheduledProcedureStepStartDate}};
+  for (const auto& [name, tag] : filters)
+    step->putAndInsertString(tag, parameter(target, name).c_str());
+  for (const DcmTagKey& tag :
+       {DCM_ScheduledProcedureStepStartTime, DCM_ScheduledProcedureStepID,
+        DCM_ScheduledProcedureStepDescription, DCM_ScheduledProcedureStepStatus})
+    step->putAndInsertString(tag, "");
+  auto parsed = query.parse(keys, QueryModel::Worklist);
+  if (!parsed) return tl::unexpected(parsed.error());
+  std::string body = "[";
+  std::size_t answered = 0;
+  auto found = query.find(*parsed, [&](DcmDataset& item) {
+    if (answered++ > 0) body += ',';
+    body += to_dicom_json(item);
+    return answered < limit;
+  });
+  if (!found) return tl::unexpected(found.error());
+  return body + "]\n";
+}
+
+std::string message_json(const LoggedMessage& logged) {
+  const MessageRecord& m = logged.message;
+  return "{\"sender\":" + json_string(m.sender) + ",\"controlId\":" + json_string(m.control_id) +
+         ",\"messageType\":" + json_string(m.message_type) +
+         ",\"ackCode\":" + json_string(m.ack_code) + ",\"ack\":" + json_string(m.ack) +
+         ",\"receivedMs\":" + std::to_string(logged.received_ms) + "}";
 }
 
 }  // namespace
@@ -43,17 +109,13 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
       reply_error(exchange, http::status::bad_request, "state is unreconciled or linked");
       co_return;
     }
-    const std::string limit_text = parameter(*target, "limit");
-    std::size_t limit = 1000;
-    if (!limit_text.empty()) {
-      const auto n = std::strtoul(limit_text.c_str(), nullptr, 10);
-      if (n == 0 || n > 100000 || limit_text.find_first_not_of("0123456789") != std::string::npos) {
-        reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
-        co_return;
-      }
-      limit = n;
+    const auto limit = limit_of(*target);
+    if (!limit) {
+      reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
+      co_return;
     }
-    const auto links = co_await exchange.blocking([&] { return index_.study_links(state, limit); });
+    const auto links =
+        co_await exchange.blocking([&] { return index_.study_links(state, *limit); });
     if (!links) {
       reply_error(exchange, http::status::service_unavailable, links.error().message);
       co_return;
@@ -144,6 +206,91 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
               ",\"attempts\":" + std::to_string(item.attempts) +
               ",\"lastError\":" + json_string(item.last_error) + "}";
     exchange.respond(http::status::ok, "application/json", body + "]\n");
+    co_return;
+  }
+  // GET /api/worklist[?modality=..][&station=..][&date=YYYYMMDD or a range][&limit=N]
+  if (s.size() == 2 && s[0] == "api" && s[1] == "worklist") {
+    if (method != http::verb::get && method != http::verb::head) {
+      reply_error(exchange, http::status::method_not_allowed, "use GET");
+      co_return;
+    }
+    const auto limit = limit_of(*target);
+    if (!limit) {
+      reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
+      co_return;
+    }
+    const auto body =
+        co_await exchange.blocking([&] { return worklist_json(query_, *target, *limit); });
+    if (!body) {
+      const bool bad = body.error().code == ErrorCode::InvalidObject ||
+                       body.error().code == ErrorCode::InvalidArgument;
+      reply_error(exchange, bad ? http::status::bad_request : http::status::service_unavailable,
+                  body.error().message);
+      co_return;
+    }
+    exchange.respond(http::status::ok, "application/dicom+json", *body);
+    co_return;
+  }
+  // GET /api/hl7/messages[?controlId=..][&limit=N]: the HL7 messages processed, newest first,
+  // with the acknowledgement each got.
+  if (s.size() == 3 && s[0] == "api" && s[1] == "hl7" && s[2] == "messages") {
+    if (method != http::verb::get && method != http::verb::head) {
+      reply_error(exchange, http::status::method_not_allowed, "use GET");
+      co_return;
+    }
+    const auto limit = limit_of(*target);
+    if (!limit) {
+      reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
+      co_return;
+    }
+    const std::string control_id = parameter(*target, "controlId");
+    const auto messages =
+        co_await exchange.blocking([&] { return index_.logged_messages(control_id, *limit); });
+    if (!messages) {
+      reply_error(exchange, http::status::service_unavailable, messages.error().message);
+      co_return;
+    }
+    std::string body = "[";
+    for (const LoggedMessage& m : *messages) body += (body.size() > 1 ? "," : "") + message_json(m);
+    exchange.respond(http::status::ok, "application/json", body + "]\n");
+    co_return;
+  }
+  // POST /api/outbox/{id}/retry: a failed (or waiting) outbound message is due again now.
+  if (s.size() == 4 && s[0] == "api" && s[1] == "outbox" && s[3] == "retry") {
+    if (method != http::verb::post) {
+      reply_error(exchange, http::status::method_not_allowed, "use POST");
+      co_return;
+    }
+    const std::string& id_text = s[2];
+    if (id_text.empty() || id_text.size() > 18 ||
+        id_text.find_first_not_of("0123456789") != std::string::npos) {
+      reply_error(exchange, http::status::bad_request, "the outbox item is named by its number");
+      co_return;
+    }
+    const std::int64_t id = std::stoll(id_text);
+    const auto retried = co_await exchange.blocking([&]() -> Result<bool> {
+      auto items = index_.outbox_items("", 100000);
+      if (!items) return tl::unexpected(items.error());
+      const auto item = std::find_if(items->begin(), items->end(),
+                                     [id](const OutboxItem& i) { return i.id == id; });
+      if (item == items->end()) return false;
+      if (item->state == "sent") return fail(ErrorCode::Duplicate, "already sent");
+      if (auto updated = index_.update_outbox(id, "pending", now_ms(), item->last_error); !updated)
+        return tl::unexpected(updated.error());
+      return true;
+    });
+    if (!retried) {
+      const bool sent = retried.error().code == ErrorCode::Duplicate;
+      reply_error(exchange, sent ? http::status::conflict : http::status::service_unavailable,
+                  retried.error().message);
+      co_return;
+    }
+    if (!*retried) {
+      reply_error(exchange, http::status::not_found, "no such outbox item");
+      co_return;
+    }
+    exchange.respond(http::status::ok, "application/json",
+                     "{\"id\":" + std::to_string(id) + ",\"state\":\"pending\"}\n");
     co_return;
   }
   reply_error(exchange, http::status::not_found, "no such API resource");

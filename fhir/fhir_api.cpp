@@ -329,8 +329,10 @@ class Request {
     if (!*order) return std::optional<json::object>{};
     // Active until a final report answers it.
     std::string status = "active";
-    if (!(*order)->study_uid.empty()) {
-      auto report = index_.find_report((*order)->study_uid);
+    const std::string& study =
+        (*order)->linked_study_uid.empty() ? (*order)->study_uid : (*order)->linked_study_uid;
+    if (!study.empty()) {
+      auto report = index_.find_report(study);
       if (report && *report && ((*report)->status == "F" || (*report)->status == "C"))
         status = "completed";
     }

@@ -62,7 +62,11 @@ json::object human_name(const std::string& pn) {
     from = caret + 1;
   }
   parts.resize(5);
-  json::object name{{"text", alphabetic}};
+  // Text as people write it: prefix, given, middle, family, suffix.
+  std::string text;
+  for (const std::size_t i : {3u, 1u, 2u, 0u, 4u})
+    if (!parts[i].empty()) text += (text.empty() ? "" : " ") + parts[i];
+  json::object name{{"text", text}};
   if (!parts[0].empty()) name["family"] = parts[0];
   json::array given;
   for (const std::size_t i : {1u, 2u})
@@ -265,7 +269,8 @@ json::object diagnostic_report(const ReportRecord& report, const std::string& pa
   if (const auto date = fhir_date(report.observed.substr(0, 8)); !date.empty())
     out["effectiveDateTime"] = date;
   if (!report.observer.empty())
-    out["resultsInterpreter"] = json::array{json::object{{"display", report.observer}}};
+    out["resultsInterpreter"] =
+        json::array{json::object{{"display", human_name(report.observer)["text"]}}};
   if (!report.text.empty()) out["conclusion"] = report.text;
   return out;
 }

@@ -162,6 +162,9 @@ class Index {
   // The acknowledgement recorded for a message from this sender with this control ID, if any.
   virtual Result<std::optional<std::string>> recorded_ack(const std::string& sender,
                                                           const std::string& control_id) = 0;
+  // The message log, newest first: every processed message, or those with this control ID.
+  virtual Result<std::vector<LoggedMessage>> logged_messages(const std::string& control_id,
+                                                             std::size_t limit) = 0;
   virtual int schema_version() = 0;
   // How many write transactions are worth running at once: SQLite has one writer at a time,
   // PostgreSQL lets writers of different patients proceed side by side.

@@ -291,11 +291,16 @@ class SqlIndex final : public Index {
       const Value params[] = {*pk};
       auto rows = c.query(
           "SELECT placer_order, filler_order, accession_number, requested_procedure_id, "
-          "study_uid, patient_id, issuer, patient_name FROM orders WHERE pk = ?",
+          "study_uid, patient_id, issuer, patient_name, "
+          "COALESCE((SELECT l.study_uid FROM study_links l WHERE l.order_pk = o.pk "
+          "AND l.state = 'linked' ORDER BY l.updated_ms DESC, l.pk DESC LIMIT 1), '') "
+          "FROM orders o WHERE o.pk = ?",
           params);
       const auto& r = rows.at(0);
-      return OrderRecord{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4),
-                         r.text(5), r.text(6), r.text(7), {}};
+      OrderRecord order{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4),
+                        r.text(5), r.text(6), r.text(7), {}};
+      order.linked_study_uid = r.text(8);
+      return order;
     });
   }
 
@@ -455,6 +460,22 @@ class SqlIndex final : public Index {
           c.query("SELECT ack FROM hl7_messages WHERE sender = ? AND control_id = ?", params);
       if (rows.empty()) return std::optional<std::string>{};
       return std::optional<std::string>{rows[0].text(0)};
+    });
+  }
+
+  Result<std::vector<LoggedMessage>> logged_messages(const std::string& control_id,
+                                                     std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<LoggedMessage>> {
+      const std::string columns =
+          "SELECT sender, control_id, message_type, ack_code, ack, received_ms FROM hl7_messages ";
+      const std::string order = " ORDER BY pk DESC LIMIT " + std::to_string(limit);
+      const Value params[] = {control_id};
+      auto rows = control_id.empty() ? c.query(columns + order, {})
+                                     : c.query(columns + "WHERE control_id = ?" + order, params);
+      std::vector<LoggedMessage> out;
+      for (const auto& r : rows)
+        out.push_back({{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4)}, r.integer(5)});
+      return out;
     });
   }
 

@@ -265,7 +265,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                            *node->ingest, query, retrieve, mpps);
   // The DICOMweb face; beyond loopback only with authentication (check_config).
   web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web", config.aet});
-  web::WorkflowApi workflow_api(*node->index);
+  web::WorkflowApi workflow_api(*node->index, query);
   web::UiService ui({.directory = config.ui_dir, .external_viewer = config.external_viewer});
   fhir::FhirApi fhir_api(query, *node->index, "/dicom-web");
   const web::AccessGate gate(authenticator.get());

@@ -159,11 +159,14 @@ void ReportService::remove_instance(const std::string& sop_instance_uid) {
 }
 
 Result<ReportRecord> ReportService::store(ReportRecord report, const MessageRecord& message) {
-  // The study: the order's, else the one with the accession number.
+  // The study: the one linked to the order (reconciliation may have linked a study whose UID is
+  // not the one the order scheduled), else the order's, else the one with the accession number.
   if (report.study_uid.empty()) {
     auto order = index_.find_order(report.placer_order, report.filler_order);
     if (!order) return tl::unexpected(order.error());
-    if (*order) report.study_uid = (*order)->study_uid;
+    if (*order)
+      report.study_uid =
+          !(*order)->linked_study_uid.empty() ? (*order)->linked_study_uid : (*order)->study_uid;
   }
   if (report.study_uid.empty() && !report.accession_number.empty()) {
     FindQuery query;

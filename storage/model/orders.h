@@ -29,6 +29,9 @@ struct OrderRecord {
   std::string patient_id, issuer_of_patient_id, patient_name;
   std::vector<WorklistItem> steps;
   std::string patient_birth_date = {}, patient_sex = {};  // DICOM DA and CS
+  // The study reconciliation linked to the order (the latest), which may carry another Study
+  // Instance UID than the one the order scheduled; empty while none is linked. Read only.
+  std::string linked_study_uid = {};
 };
 
 // What the workflow does to the index beyond recording links.
@@ -128,6 +131,12 @@ struct MessageRecord {
   std::string message_type;  // MSH-9, e.g. ORM^O01
   std::string ack_code;      // AA, AE, AR
   std::string ack;           // the acknowledgement message sent
+};
+
+// A processed message as the message log shows it: the record and when it arrived.
+struct LoggedMessage {
+  MessageRecord message;
+  std::int64_t received_ms = 0;
 };
 
 }  // namespace pacs

@@ -10,6 +10,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 pacsnode=$build/pacsnode/pacsnode
 gencorpus=$build/tests/pacsnode-gencorpus
 artifacts=$build/browser-artifacts
@@ -36,12 +38,7 @@ ehr_pid=
 cleanup() {
   local rc=$?
   if [[ -n $ehr_pid ]]; then kill "$ehr_pid" 2>/dev/null || true; wait "$ehr_pid" 2>/dev/null || true; fi
-  if [[ -n $node_pid ]] && kill -0 "$node_pid" 2>/dev/null; then
-    kill "$node_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$node_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$node_pid" 2>/dev/null || true
-    wait "$node_pid" 2>/dev/null || true
-  fi
+  stop_process "$node_pid"
   if ((rc != 0)) && [[ -f $work/node.log ]]; then
     echo "browser-test: last lines of the node's log:" >&2
     tail -n 30 "$work/node.log" >&2 || true
@@ -53,13 +50,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Four free loopback ports (bound and released by the kernel's choice).
-read -r dimse_port http_port mllp_port ehr_port < <(node -e '
-  const net = require("net");
-  const ports = [];
-  const next = () => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => {
-    ports.push(s.address().port); s.close(() => ports.length < 4 ? next() : console.log(ports.join(" "))); }); };
-  next();')
+# Four free loopback ports.
+read -r dimse_port http_port mllp_port ehr_port < <(free_ports 4)
 [[ -n $ehr_port ]] || fail "could not pick free ports"
 
 # An admin API token: the UI has to log in.
@@ -79,12 +71,7 @@ say "starting the node (DIMSE $dimse_port, HTTP $http_port, MLLP $mllp_port, EHR
   --hl7-destination "EHR=127.0.0.1:$ehr_port" --study-quiet-seconds 2 >"$work/node.log" 2>&1 &
 node_pid=$!
 base=http://127.0.0.1:$http_port
-for i in $(seq 100); do
-  curl -fsS --max-time 2 "$base/health" >/dev/null 2>&1 && break
-  kill -0 "$node_pid" 2>/dev/null || fail "the node exited at start"
-  ((i == 100)) && fail "the node did not answer /health within 20 s"
-  sleep 0.2
-done
+wait_for_health "$base" "$node_pid" || fail "the node did not answer /health within 20 s (or exited)"
 
 # Study 1 (seed 1: patient SYN1-0001): searched, viewed and launched. 2 series x 3 images.
 "$gencorpus" --out "$work/study1" --patients 1 --studies 1 --series 2 --instances 3 \

@@ -233,6 +233,75 @@ TEST_P(Hl7Test, AnOrderBecomesAWorklistItemFollowsChangesAndLeavesOnCancel) {
   EXPECT_EQ(err_code(ae), "204") << ae;
 }
 
+// The web UI's worklist and message log: the same worklist as Modality Worklist serves, and
+// every message processed with the ACK it got, by control ID.
+TEST_P(Hl7Test, TheWorklistAndTheMessageLogAreServedAsJson) {
+  Order o{.control_id = "RIS0042", .placer = "PL42", .filler = "FL42", .accession = "ACC42"};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  // A cancel of an order nobody placed: AE (unknown key), logged with its ACK.
+  Order unknown{.control_id = "RIS0043", .order_control = "CA", .placer = "PL99", .filler = "FL99"};
+  ASSERT_EQ(testing::ack_code(send(orm(unknown))), "AE");
+  auto get = [&](const std::string& path) {
+    return testing::http_request(node_->http_port(), "GET", path, {});
+  };
+  const auto worklist = get("/api/worklist?modality=CT");
+  ASSERT_EQ(worklist.status, 200) << worklist.body;
+  EXPECT_EQ(worklist.header("content-type"), "application/dicom+json");
+  const auto items = testing::parse_json(worklist.body).as_array();
+  ASSERT_EQ(items.size(), 1u) << worklist.body;
+  // DICOM JSON: AccessionNumber (0008,0050).
+  EXPECT_EQ(items[0].at("00080050").at("Value").as_array()[0].as_string(), "ACC42");
+  EXPECT_EQ(testing::parse_json(get("/api/worklist?modality=MR").body).as_array().size(), 0u);
+  EXPECT_EQ(get("/api/worklist?limit=0").status, 400);
+
+  const auto all = testing::parse_json(get("/api/hl7/messages").body).as_array();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].at("controlId").as_string(), "RIS0043") << "newest first";
+  EXPECT_EQ(all[0].at("ackCode").as_string(), "AE");
+  const auto one = testing::parse_json(get("/api/hl7/messages?controlId=RIS0042").body).as_array();
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].at("ackCode").as_string(), "AA");
+  EXPECT_NE(std::string(one[0].at("ack").as_string()).find("MSA|AA|RIS0042"), std::string::npos);
+  EXPECT_EQ(get("/api/hl7/messages?controlId=NONE").body, "[]\n");
+}
+
+// An outbound message that cannot be delivered waits for its next attempt; an operator's retry
+// makes it due at once. Only unsent items can be retried.
+TEST_P(Hl7Test, AnOutboxItemCanBeRetriedByHand) {
+  TestNode node(
+      {.db = url_,
+       .extra_flags = {"--hl7-destination", "EHR=127.0.0.1:" + std::to_string(testing::free_port()),
+                       "--study-quiet-seconds", "1"}});
+  node.start();
+  const auto files = testing::generate_corpus(
+      dir_.path() / "retry", {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                              "1", "--rows", "16", "--columns", "16"});
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {(dir_.path() / "retry").string()}).exit_code, 0);
+  std::int64_t id = -1;
+  // Bounded: the study completes after a second of quiet; the first delivery then fails.
+  for (int i = 0; i < 100 && id < 0; ++i) {
+    const auto items =
+        testing::parse_json(testing::http_request(node.http_port(), "GET", "/api/outbox", {}).body)
+            .as_array();
+    for (const auto& item : items)
+      if (item.at("attempts").as_int64() > 0) id = item.at("id").as_int64();
+    if (id < 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_GE(id, 0) << node.log();
+  auto post = [&](const std::string& path) {
+    return testing::http_request(node.http_port(), "POST", path, {});
+  };
+  const auto retried = post("/api/outbox/" + std::to_string(id) + "/retry");
+  EXPECT_EQ(retried.status, 200) << retried.body;
+  EXPECT_NE(retried.body.find("\"state\":\"pending\""), std::string::npos);
+  EXPECT_EQ(post("/api/outbox/999999/retry").status, 404);
+  EXPECT_EQ(post("/api/outbox/x1/retry").status, 400);
+  EXPECT_EQ(testing::http_request(node.http_port(), "GET",
+                                  "/api/outbox/" + std::to_string(id) + "/retry", {})
+                .status,
+            405);
+}
+
 TEST_P(Hl7Test, OmiOrdersScheduleEveryStepAndAGeneratedStudyUidStays) {
   // OMI^O23 v2.5.1: two IPC segments, two scheduled steps, station AE from IPC-9.
   const std::string omi = testing::hl7_message(

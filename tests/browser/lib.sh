@@ -1,0 +1,36 @@
+# Shell helpers shared by the browser-side tests' runners (run.sh, run-fhir.sh); sourced, not run.
+
+# free_ports N: N free loopback ports (bound and released by the kernel's choice), on one line.
+free_ports() {
+  node -e '
+    const net = require("net");
+    const n = Number(process.argv[1]);
+    const ports = [];
+    const next = () => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => {
+      ports.push(s.address().port); s.close(() => ports.length < n ? next() : console.log(ports.join(" "))); }); };
+    next();' "$1"
+}
+
+# stop_process PID: SIGTERM, up to 5 s for it to exit, then SIGKILL; reaps it.
+stop_process() {
+  local pid=$1
+  [[ -n $pid ]] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# wait_for_health BASE_URL PID: until BASE_URL/health answers (20 s at most); 1 if the process
+# exits or the time runs out.
+wait_for_health() {
+  local base=$1 pid=$2
+  for _ in $(seq 100); do
+    curl -fsS --max-time 2 "$base/health" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
