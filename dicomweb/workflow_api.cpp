@@ -80,6 +80,30 @@ Result<std::string> worklist_json(const QueryService& query, const Target& targe
   return body + "]\n";
 }
 
+// Makes an unsent item of a queue's listing due now; false when there is no such item.
+template <typename Items, typename Update>
+Result<bool> retry_unsent(const Items& items, std::int64_t id, const Update& update) {
+  if (!items) return tl::unexpected(items.error());
+  const auto item = std::find_if(items->begin(), items->end(),
+                                 [id](const auto& candidate) { return candidate.id == id; });
+  if (item == items->end()) return false;
+  if (item->state == "sent") return fail(ErrorCode::Duplicate, "already sent");
+  if (auto updated = update(*item); !updated) return tl::unexpected(updated.error());
+  return true;
+}
+
+// An operator's retry on the HL7 outbox ("outbox") or the store-and-forward queue.
+Result<bool> retry_now(Index& index, const std::string& queue, std::int64_t id) {
+  const std::int64_t now = now_ms();
+  if (queue == "outbox")
+    return retry_unsent(index.outbox_items("", 100000), id, [&](const OutboxItem& item) {
+      return index.update_outbox(id, "pending", now, item.last_error);
+    });
+  return retry_unsent(index.queue_items("", 100000), id, [&](const QueueItem& item) {
+    return index.update_queue_item(id, "pending", now, item.last_error, now);
+  });
+}
+
 std::string message_json(const LoggedMessage& logged) {
   const MessageRecord& m = logged.message;
   return "{\"sender\":" + json_string(m.sender) + ",\"controlId\":" + json_string(m.control_id) +
@@ -255,8 +279,38 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     exchange.respond(http::status::ok, "application/json", body + "]\n");
     co_return;
   }
-  // POST /api/outbox/{id}/retry: a failed (or waiting) outbound message is due again now.
-  if (s.size() == 4 && s[0] == "api" && s[1] == "outbox" && s[3] == "retry") {
+  // GET /api/forwarding[?state=pending|sent|failed]: the store-and-forward queue, newest first.
+  if (s.size() == 2 && s[0] == "api" && s[1] == "forwarding") {
+    if (method != http::verb::get && method != http::verb::head) {
+      reply_error(exchange, http::status::method_not_allowed, "use GET");
+      co_return;
+    }
+    const std::string state = parameter(*target, "state");
+    if (!state.empty() && state != "pending" && state != "sent" && state != "failed") {
+      reply_error(exchange, http::status::bad_request, "state is pending, sent or failed");
+      co_return;
+    }
+    const auto items = co_await exchange.blocking([&] { return index_.queue_items(state, 1000); });
+    if (!items) {
+      reply_error(exchange, http::status::service_unavailable, items.error().message);
+      co_return;
+    }
+    std::string body = "[";
+    for (const QueueItem& item : *items)
+      body += std::string(body.size() > 1 ? "," : "") + "{\"id\":" + std::to_string(item.id) +
+              ",\"destination\":" + json_string(item.destination) +
+              ",\"sopInstanceUID\":" + json_string(item.sop_instance_uid) +
+              ",\"state\":" + json_string(item.state) +
+              ",\"attempts\":" + std::to_string(item.attempts) +
+              ",\"nextAttemptMs\":" + std::to_string(item.next_attempt_ms) +
+              ",\"lastError\":" + json_string(item.last_error) + "}";
+    exchange.respond(http::status::ok, "application/json", body + "]\n");
+    co_return;
+  }
+  // POST /api/outbox/{id}/retry, /api/forwarding/{id}/retry: an unsent item (waiting for its
+  // next attempt, or failed for good) is due again now.
+  if (s.size() == 4 && s[0] == "api" && (s[1] == "outbox" || s[1] == "forwarding") &&
+      s[3] == "retry") {
     if (method != http::verb::post) {
       reply_error(exchange, http::status::method_not_allowed, "use POST");
       co_return;
@@ -264,21 +318,12 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     const std::string& id_text = s[2];
     if (id_text.empty() || id_text.size() > 18 ||
         id_text.find_first_not_of("0123456789") != std::string::npos) {
-      reply_error(exchange, http::status::bad_request, "the outbox item is named by its number");
+      reply_error(exchange, http::status::bad_request, "a queue item is named by its number");
       co_return;
     }
     const std::int64_t id = std::stoll(id_text);
-    const auto retried = co_await exchange.blocking([&]() -> Result<bool> {
-      auto items = index_.outbox_items("", 100000);
-      if (!items) return tl::unexpected(items.error());
-      const auto item = std::find_if(items->begin(), items->end(),
-                                     [id](const OutboxItem& i) { return i.id == id; });
-      if (item == items->end()) return false;
-      if (item->state == "sent") return fail(ErrorCode::Duplicate, "already sent");
-      if (auto updated = index_.update_outbox(id, "pending", now_ms(), item->last_error); !updated)
-        return tl::unexpected(updated.error());
-      return true;
-    });
+    const std::string& queue = s[1];
+    const auto retried = co_await exchange.blocking([&] { return retry_now(index_, queue, id); });
     if (!retried) {
       const bool sent = retried.error().code == ErrorCode::Duplicate;
       reply_error(exchange, sent ? http::status::conflict : http::status::service_unavailable,
@@ -286,7 +331,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
       co_return;
     }
     if (!*retried) {
-      reply_error(exchange, http::status::not_found, "no such outbox item");
+      reply_error(exchange, http::status::not_found, "no such " + queue + " item");
       co_return;
     }
     exchange.respond(http::status::ok, "application/json",

@@ -1,4 +1,5 @@
-// pacsnode web UI: hash routes (#/search, #/study/UID, #/reconciliation, #/outbox, #/status) and
+// pacsnode web UI: hash routes (#/search, #/study/UID, #/worklist, #/reconciliation, #/outbox,
+// #/hl7, #/status) and
 // the viewer launch URL /ui/viewer?study=UID | accession=A | patient=ID.
 import { AuthError, BlobUrls, getImageUrl, getJson, getText, apiFetch, setToken, token } from './api.mjs';
 import { h, value, values, formatDate, formatBytes, T } from './dom.mjs';
@@ -8,6 +9,8 @@ const main = document.getElementById('app');
 const blobs = new BlobUrls();
 let keyHandler = null;
 let renderCount = 0;
+// Undoes what the current view started (timers); route() calls it before the next view.
+let viewCleanup = null;
 
 const STUDY_FIELDS = [T.StudyDescription, T.ModalitiesInStudy, T.NumberOfStudyRelatedSeries,
   T.NumberOfStudyRelatedInstances, T.PatientBirthDate].join(',');
@@ -31,6 +34,7 @@ async function route() {
   const mine = ++renderCount;
   blobs.clear();
   if (keyHandler) { document.removeEventListener('keydown', keyHandler); keyHandler = null; }
+  if (viewCleanup) { const undo = viewCleanup; viewCleanup = null; undo(); }
   document.getElementById('logout').hidden = !token();
   const launch = launchParams();
   const { parts, params } = parseHash();
@@ -39,8 +43,9 @@ async function route() {
   main.replaceChildren();
   main.dataset.view = name;
   main.dataset.state = 'loading';
-  const views = { search: searchView, study: studyView, reconciliation: reconciliationView,
-    outbox: outboxView, status: statusView, launch: launchView };
+  delete main.dataset.polls;
+  const views = { search: searchView, study: studyView, worklist: worklistView, reconciliation: reconciliationView,
+    outbox: outboxView, hl7: hl7View, status: statusView, launch: launchView };
   const view = views[name] || notFoundView;
   try {
     await view(launch || { parts, params });
@@ -322,17 +327,181 @@ function setMessage(el, state, text) {
 
 async function outboxView() {
   const mine = renderCount;
-  const items = await getJson('/api/outbox');
-  if (stale(mine)) return;
-  main.append(h('h1', {}, 'Outbound HL7 queue'));
-  if (!items.length) { main.append(h('p', { class: 'muted', id: 'outbox-empty' }, 'Nothing has been queued.')); return; }
-  main.append(h('table', { class: 'grid', id: 'outbox-table', 'data-testid': 'outbox-table' },
-    h('thead', {}, h('tr', {}, ['#', 'Destination', 'Event', 'Study', 'State', 'Attempts', 'Last error', 'Detail'].map((t) => h('th', {}, t)))),
-    h('tbody', {}, items.map((i) => h('tr', { 'data-testid': 'outbox-row', 'data-state': i.state, 'data-study-uid': i.studyInstanceUID, 'data-event': i.event },
-      h('td', { class: 'num' }, i.id), h('td', {}, i.destination), h('td', {}, i.event),
-      h('td', { class: 'uid' }, i.studyInstanceUID), h('td', {}, h('span', { class: `badge ${i.state}` }, i.state)),
-      h('td', { class: 'num' }, i.attempts), h('td', {}, i.lastError), h('td', { class: 'detail' }, i.detail))))));
+  const message = h('p', { id: 'outbox-message', 'data-testid': 'outbox-message', role: 'status' });
+  const container = h('div', { id: 'outbox-list', 'data-testid': 'outbox-list', 'data-state': 'loading' });
+  main.append(h('h1', {}, 'Outbound HL7 queue'), message, container);
+  const load = async () => {
+    const items = await getJson('/api/outbox');
+    if (stale(mine)) return;
+    container.dataset.count = String(items.length);
+    if (!items.length) {
+      container.replaceChildren(h('p', { class: 'muted', id: 'outbox-empty' }, 'Nothing has been queued.'));
+    } else {
+      container.replaceChildren(h('table', { class: 'grid', id: 'outbox-table', 'data-testid': 'outbox-table' },
+        h('thead', {}, h('tr', {}, ['#', 'Destination', 'Event', 'Study', 'State', 'Attempts', 'Last error', 'Detail', ''].map((t) => h('th', {}, t)))),
+        h('tbody', {}, items.map((i) => outboxRow(i, message, load, mine)))));
+    }
+    container.dataset.state = 'ready';
+  };
+  await load();
 }
+
+function outboxRow(i, message, reload, mine) {
+  let retry = '';
+  if (i.state !== 'sent') {
+    retry = h('button', { type: 'button', 'data-testid': 'outbox-retry', 'data-id': i.id, onclick: async () => {
+      retry.disabled = true;
+      try {
+        const response = await apiFetch(`/api/outbox/${enc(String(i.id))}/retry`, { method: 'POST', accept: 'application/json' });
+        const result = await response.json().catch(() => ({}));
+        if (stale(mine)) return;
+        setMessage(message, 'ok', `Item #${i.id} queued for another attempt (state ${result.state || 'pending'}).`);
+      } catch (error) {
+        if (error instanceof AuthError) { loginView(); return; }
+        if (stale(mine)) return;
+        const why = error.status === 404 ? 'it no longer exists'
+          : error.status === 409 ? 'it has already been sent' : error.message;
+        setMessage(message, 'error', `Could not retry item #${i.id}: ${why}.`);
+      }
+      try { await reload(); } catch (error) { if (error instanceof AuthError) loginView(); else showError(error); }
+    } }, 'Retry');
+  }
+  return h('tr', { 'data-testid': 'outbox-row', 'data-id': i.id, 'data-state': i.state, 'data-study-uid': i.studyInstanceUID, 'data-event': i.event },
+    h('td', { class: 'num' }, i.id), h('td', {}, i.destination), h('td', {}, i.event),
+    h('td', { class: 'uid' }, i.studyInstanceUID), h('td', {}, h('span', { class: `badge ${i.state}` }, i.state)),
+    h('td', { class: 'num' }, i.attempts), h('td', {}, i.lastError), h('td', { class: 'detail' }, i.detail),
+    h('td', {}, retry));
+}
+
+// ---- modality worklist ---------------------------------------------------------------------
+
+const WL = {
+  RequestedProcedureDescription: '00321060', ScheduledProcedureStepSequence: '00400100',
+  ScheduledStationAETitle: '00400001', StartDate: '00400002', StartTime: '00400003',
+  StepDescription: '00400007', StepID: '00400009', StepStatus: '00400020',
+};
+
+function formatTime(tm) {
+  const m = /^(\d{2})(\d{2})?/.exec(String(tm || ''));
+  return m ? `${m[1]}:${m[2] || '00'}` : '';
+}
+
+function worklistQuery(params) {
+  const q = new URLSearchParams();
+  if (params.get('mod')) q.set('modality', params.get('mod'));
+  if (params.get('station')) q.set('station', params.get('station'));
+  const from = (params.get('from') || '').replaceAll('-', '');
+  const to = (params.get('to') || '').replaceAll('-', '');
+  if (from || to) q.set('date', from === to ? from : `${from}-${to}`);
+  q.set('limit', '200');
+  return q;
+}
+
+async function worklistView({ params }) {
+  const mine = renderCount;
+  const fields = [
+    { id: 'worklist-station', param: 'station', label: 'Station AE title' },
+    { id: 'worklist-date-from', param: 'from', label: 'Scheduled from', type: 'date' },
+    { id: 'worklist-date-to', param: 'to', label: 'to', type: 'date' },
+  ].map((f) => h('div', { class: 'field' },
+    h('label', { for: f.id }, f.label),
+    h('input', { id: f.id, 'data-testid': f.id, name: f.param, type: f.type || 'text', value: params.get(f.param) || '' })));
+  const modality = h('select', { id: 'worklist-modality', 'data-testid': 'worklist-modality', name: 'mod' },
+    MODALITIES.map((m) => h('option', { value: m, selected: m === (params.get('mod') || '') }, m || 'Any')));
+  const form = h('form', { id: 'worklist-form', 'data-testid': 'worklist-form', class: 'card search', onsubmit: (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (String(v).trim()) q.set(k, String(v).trim());
+    q.set('t', Date.now().toString(36));
+    location.hash = `#/worklist?${q}`;
+  } },
+  h('div', { class: 'field' }, h('label', { for: 'worklist-modality' }, 'Modality'), modality),
+  ...fields,
+  h('div', { class: 'field actions' }, h('button', { type: 'submit', id: 'worklist-submit', 'data-testid': 'worklist-submit', class: 'primary' }, 'Filter')));
+  const results = h('div', { id: 'worklist-results', 'data-testid': 'worklist-results', 'data-state': 'loading' }, h('p', { class: 'muted' }, 'Loading…'));
+  main.append(h('h1', {}, 'Modality worklist'), form, results);
+  const items = await getJson(`/api/worklist?${worklistQuery(params)}`);
+  if (stale(mine)) return;
+  results.dataset.count = String(items.length);
+  if (!items.length) {
+    results.replaceChildren(h('p', { class: 'muted', id: 'worklist-empty', 'data-testid': 'worklist-empty' }, 'No scheduled procedure steps match.'));
+  } else {
+    const step = (i) => i?.[WL.ScheduledProcedureStepSequence]?.Value?.[0] || {};
+    const when = (i) => `${value(step(i), WL.StartDate)}${value(step(i), WL.StartTime)}`;
+    items.sort((a, b) => when(a).localeCompare(when(b)));
+    results.replaceChildren(h('table', { class: 'grid', id: 'worklist-table', 'data-testid': 'worklist-table' },
+      h('thead', {}, h('tr', {}, ['Scheduled', 'Patient', 'Patient ID', 'Accession', 'Modality', 'Station', 'Procedure', 'Step ID', 'Step', 'Status'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, items.map((i) => {
+        const sps = step(i);
+        const status = String(value(sps, WL.StepStatus));
+        return h('tr', { 'data-testid': 'worklist-row', 'data-accession': value(i, T.AccessionNumber),
+          'data-study-uid': value(i, T.StudyInstanceUID), 'data-modality': value(sps, T.Modality) },
+        h('td', {}, `${formatDate(value(sps, WL.StartDate))} ${formatTime(value(sps, WL.StartTime))}`.trim()),
+        h('td', {}, value(i, T.PatientName)),
+        h('td', {}, value(i, T.PatientID)),
+        h('td', { 'data-testid': 'worklist-accession' }, value(i, T.AccessionNumber)),
+        h('td', { 'data-testid': 'worklist-modality-cell' }, value(sps, T.Modality)),
+        h('td', {}, value(sps, WL.ScheduledStationAETitle)),
+        h('td', {}, value(i, WL.RequestedProcedureDescription)),
+        h('td', {}, value(sps, WL.StepID)),
+        h('td', {}, value(sps, WL.StepDescription)),
+        h('td', {}, status ? h('span', { class: `badge ${status.toLowerCase()}` }, status) : ''));
+      }))));
+  }
+  results.dataset.state = 'ready';
+}
+
+// ---- HL7 messages --------------------------------------------------------------------------
+
+async function hl7View({ params }) {
+  const mine = renderCount;
+  const controlId = (params.get('controlId') || '').trim();
+  const input = h('input', { id: 'hl7-control-id', 'data-testid': 'hl7-control-id', name: 'controlId',
+    value: controlId, placeholder: 'MSH-10' });
+  const form = h('form', { id: 'hl7-form', 'data-testid': 'hl7-form', class: 'card search', onsubmit: (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    if (input.value.trim()) q.set('controlId', input.value.trim());
+    q.set('t', Date.now().toString(36));
+    location.hash = `#/hl7?${q}`;
+  } },
+  h('div', { class: 'field' }, h('label', { for: 'hl7-control-id' }, 'Message control ID'), input),
+  h('div', { class: 'field actions' },
+    h('button', { type: 'submit', id: 'hl7-submit', 'data-testid': 'hl7-submit', class: 'primary' }, 'Search'),
+    controlId ? h('a', { href: '#/hl7', id: 'hl7-clear' }, 'Show all') : ''));
+  const results = h('div', { id: 'hl7-results', 'data-testid': 'hl7-results', 'data-state': 'loading' }, h('p', { class: 'muted' }, 'Loading…'));
+  main.append(h('h1', {}, 'Received HL7 messages'), form, results);
+  const q = new URLSearchParams();
+  if (controlId) q.set('controlId', controlId);
+  q.set('limit', '200');
+  const messages = await getJson(`/api/hl7/messages?${q}`);
+  if (stale(mine)) return;
+  results.dataset.count = String(messages.length);
+  if (!messages.length) {
+    results.replaceChildren(h('p', { class: 'muted', id: 'hl7-empty', 'data-testid': 'hl7-empty' },
+      controlId ? 'No message with this control ID.' : 'No HL7 message has been received.'));
+  } else {
+    results.replaceChildren(h('table', { class: 'grid', id: 'hl7-table', 'data-testid': 'hl7-table' },
+      h('thead', {}, h('tr', {}, ['Received', 'Sender', 'Type', 'Control ID', 'ACK', 'Acknowledgement'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, messages.map((m) => {
+        const code = String(m.ackCode || '');
+        const segments = String(m.ack || '').split(/\r\n|\r|\n/).filter(Boolean);
+        return h('tr', { 'data-testid': 'hl7-row', 'data-control-id': m.controlId, 'data-ack-code': code },
+          h('td', {}, m.receivedMs ? new Date(m.receivedMs).toLocaleString() : ''),
+          h('td', {}, m.sender),
+          h('td', { 'data-testid': 'hl7-type' }, m.messageType),
+          h('td', { class: 'uid', 'data-testid': 'hl7-control' }, m.controlId),
+          h('td', {}, h('span', { class: `badge ack ack-${/^[A-Z]{2}$/.test(code) ? code : 'other'}`, 'data-testid': 'hl7-ack-code', title: ACK_MEANING[code] || '' }, code || '—')),
+          h('td', {}, segments.length
+            ? h('details', { 'data-testid': 'hl7-ack' }, h('summary', {}, `${segments.length} segment${segments.length === 1 ? '' : 's'}`),
+              h('pre', { class: 'hl7', 'data-testid': 'hl7-ack-text' }, segments.join('\n')))
+            : h('span', { class: 'muted' }, 'none')));
+      }))));
+  }
+  results.dataset.state = 'ready';
+}
+
+const ACK_MEANING = { AA: 'accepted', AE: 'error', AR: 'rejected', CA: 'commit accepted', CE: 'commit error', CR: 'commit rejected' };
 
 // ---- status --------------------------------------------------------------------------------
 
@@ -348,18 +517,25 @@ export function parseMetrics(text) {
   return samples;
 }
 
-async function statusView() {
-  const mine = renderCount;
-  const [text, health] = await Promise.all([
-    getText('/metrics'),
-    fetch('/health', { cache: 'no-store' }).then((r) => r.json()).catch(() => ({ status: 'unreachable' })),
-  ]);
-  if (stale(mine)) return;
-  const samples = parseMetrics(text);
-  const sum = (name, match = {}) => samples.filter((s) => s.name === name &&
+const STATUS_POLL_MS = 3000;
+const CHART_SAMPLES = 60;
+// The charts on the status page: a value per poll from the metrics (rate: per second between polls).
+const CHARTS = [
+  { id: 'associations-active', title: 'DICOM associations (active)', metric: 'pacsnode_dimse_associations_active', format: (v) => String(Math.round(v)) },
+  { id: 'objects-rate', title: 'Objects stored per second', metric: 'pacsnode_instances_received_total', match: { outcome: 'stored' }, rate: true, format: (v) => v.toFixed(v < 10 ? 2 : 0) },
+  { id: 'bytes-stored', title: 'Bytes stored (since start)', metric: 'pacsnode_stored_bytes_total', format: formatBytes },
+  { id: 'free-space', title: 'Free space on the data disk', metric: 'pacsnode_storage_free_bytes', format: formatBytes },
+];
+
+function metricSum(samples, name, match = {}) {
+  return samples.filter((s) => s.name === name &&
     Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+}
+
+function statusRows(samples, health) {
+  const sum = (name, match) => metricSum(samples, name, match);
   const has = (name) => samples.some((s) => s.name === name);
-  const rows = [
+  return [
     ['health', 'Health', health.status],
     ['associations-total', 'DICOM associations (since start)', sum('pacsnode_dimse_associations_total')],
     ['associations-active', 'DICOM associations (active)', sum('pacsnode_dimse_associations_active')],
@@ -370,8 +546,117 @@ async function statusView() {
     ['hl7-pending', 'Outbound HL7 pending / failed', `${sum('pacsnode_queue_items', { queue: 'hl7', state: 'pending' })} / ${sum('pacsnode_queue_items', { queue: 'hl7', state: 'failed' })}`],
     ['forward-pending', 'Forwarding pending / failed', `${sum('pacsnode_queue_items', { queue: 'forwarding', state: 'pending' })} / ${sum('pacsnode_queue_items', { queue: 'forwarding', state: 'failed' })}`],
   ];
-  main.append(h('h1', {}, 'Status'), h('table', { class: 'grid narrow', id: 'status-table', 'data-testid': 'status-table' },
-    h('tbody', {}, rows.map(([id, label, v]) => h('tr', { 'data-metric': id }, h('th', {}, label), h('td', { class: 'num' }, v))))));
+}
+
+async function fetchStatus() {
+  const [text, health] = await Promise.all([
+    getText('/metrics'),
+    fetch('/health', { cache: 'no-store' }).then((r) => r.json()).catch(() => ({ status: 'unreachable' })),
+  ]);
+  return { samples: parseMetrics(text), health, at: Date.now() };
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  el.append(...children);
+  return el;
+}
+
+// One small line chart: inline SVG, redrawn from its points ({t, v}) on every poll.
+function makeChart(def) {
+  const W = 300; const H = 90; const PAD = 4;
+  const area = svg('path', { class: 'chart-area', d: '' });
+  const line = svg('path', { class: 'chart-line', d: '', 'data-testid': 'chart-line' });
+  const plot = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': def.title,
+    class: 'chart-svg', 'data-testid': `chart-svg-${def.id}`, preserveAspectRatio: 'none' },
+  svg('line', { class: 'chart-axis', x1: 0, y1: H - 0.5, x2: W, y2: H - 0.5 }), area, line);
+  const current = h('span', { class: 'chart-value', 'data-testid': 'chart-value' }, '—');
+  const range = h('span', { class: 'muted chart-range' }, '');
+  const el = h('figure', { class: 'card chart', id: `chart-${def.id}`, 'data-testid': 'status-chart', 'data-chart': def.id, 'data-samples': '0' },
+    h('figcaption', {}, h('span', {}, def.title), current), plot, range);
+  const points = [];
+  let previous = null;
+  return {
+    el,
+    add(status) {
+      const raw = metricSum(status.samples, def.metric, def.match);
+      let v = raw;
+      if (def.rate) {
+        const before = previous;
+        previous = { t: status.at, v: raw };
+        if (!before) return;  // a rate needs two polls
+        const seconds = (status.at - before.t) / 1000;
+        v = seconds > 0 ? Math.max(0, raw - before.v) / seconds : 0;
+      }
+      points.push({ t: status.at, v });
+      if (points.length > CHART_SAMPLES) points.shift();
+      el.dataset.samples = String(points.length);
+      current.textContent = def.format(v);
+      const lo = Math.min(...points.map((p) => p.v));
+      const hi = Math.max(...points.map((p) => p.v));
+      const min = 0;  // from zero: a small change in a large value must not look like a cliff
+      const max = hi > 0 ? hi * 1.05 : 1;
+      range.textContent = `${def.format(lo)} – ${def.format(hi)} over the last ${points.length} sample${points.length === 1 ? '' : 's'}`;
+      if (points.length < 2) { line.setAttribute('d', ''); area.setAttribute('d', ''); return; }
+      const x = (i) => (i / (CHART_SAMPLES - 1)) * W;
+      const y = (val) => H - PAD - ((val - min) / (max - min)) * (H - 2 * PAD);
+      const offset = CHART_SAMPLES - points.length;  // the newest sample at the right edge
+      const d = points.map((p, i) => `${i ? 'L' : 'M'}${x(i + offset).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ');
+      line.setAttribute('d', d);
+      area.setAttribute('d', `${d} L${x(CHART_SAMPLES - 1).toFixed(1)},${H} L${x(offset).toFixed(1)},${H} Z`);
+    },
+  };
+}
+
+async function statusView() {
+  const mine = renderCount;
+  const first = await fetchStatus();
+  if (stale(mine)) return;
+  const cells = new Map();
+  const table = h('table', { class: 'grid narrow', id: 'status-table', 'data-testid': 'status-table' },
+    h('tbody', {}, statusRows(first.samples, first.health).map(([id, label, v]) => {
+      const td = h('td', { class: 'num' }, v);
+      cells.set(id, td);
+      return h('tr', { 'data-metric': id }, h('th', {}, label), td);
+    })));
+  const charts = CHARTS.map(makeChart);
+  const note = h('p', { class: 'muted', id: 'status-polling', 'data-testid': 'status-polling' },
+    `Updated every ${STATUS_POLL_MS / 1000} s while this page is open (last ${CHART_SAMPLES} samples).`);
+  main.append(h('h1', {}, 'Status'), h('div', { class: 'status-layout' }, table,
+    h('section', { id: 'status-charts', 'data-testid': 'status-charts', class: 'charts' }, charts.map((c) => c.el))), note);
+  const update = (status) => {
+    for (const [id, , v] of statusRows(status.samples, status.health)) {
+      const td = cells.get(id);
+      if (td && td.textContent !== String(v)) td.textContent = v;
+    }
+    for (const c of charts) c.add(status);
+    main.dataset.polls = String(Number(main.dataset.polls || 0) + 1);
+  };
+  main.dataset.polls = '0';
+  update(first);
+  let timer = null;
+  let busy = false;
+  const poll = async () => {
+    if (stale(mine)) { stop(); return; }
+    if (busy) return;
+    busy = true;
+    try {
+      const status = await fetchStatus();
+      if (!stale(mine)) { update(status); note.classList.remove('error'); }
+    } catch (error) {
+      if (stale(mine)) return;
+      if (error instanceof AuthError) { stop(); loginView(); return; }
+      note.classList.add('error');
+      note.textContent = `Could not read the metrics: ${error.message}`;
+    } finally {
+      busy = false;
+    }
+  };
+  const stop = () => { if (timer !== null) { clearInterval(timer); timer = null; } };
+  timer = setInterval(poll, STATUS_POLL_MS);
+  viewCleanup = stop;
 }
 
 async function notFoundView() { main.append(h('p', { class: 'error' }, 'No such page.'), h('a', { href: '#/search' }, 'Search studies')); }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/support/dicom_files.h"
+#include "tests/support/http.h"
 #include "tests/support/process.h"
 #include "tests/support/test_node.h"
 
@@ -111,6 +112,30 @@ TEST_P(RoutingTest, AForwardThatExhaustsItsAttemptsIsKeptAsFailedWithItsReason) 
   }
   EXPECT_TRUE(reasons.count("destination NOTAPEER is not a configured peer (--peer)"));
   EXPECT_EQ(node.log().find("gave up after 2 attempts") == std::string::npos, false);
+
+  // The web UI's view of the queue, and an operator's retry: the item is attempted again (and,
+  // the destination still down, fails again).
+  const auto listed =
+      testing::http_request(node.http_port(), "GET", "/api/forwarding?state=failed", {});
+  ASSERT_EQ(listed.status, 200);
+  const auto items = testing::parse_json(listed.body).as_array();
+  ASSERT_EQ(items.size(), 2u);
+  const std::int64_t id = failed.at(0).id;
+  const auto retried = testing::http_request(
+      node.http_port(), "POST", "/api/forwarding/" + std::to_string(id) + "/retry", {});
+  EXPECT_EQ(retried.status, 200) << retried.body;
+  const auto again = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::int64_t attempts = 0;
+  while (std::chrono::steady_clock::now() < again && attempts < 3) {
+    const auto now_failed = node.open_index()->queue_items("failed", 10);
+    for (const auto& item : now_failed.value())
+      if (item.id == id) attempts = item.attempts;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(attempts, 3) << "the retried item was not attempted again\n" << node.log();
+  EXPECT_EQ(
+      testing::http_request(node.http_port(), "POST", "/api/forwarding/424242/retry", {}).status,
+      404);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RoutingTest, ::testing::Values("sqlite", "postgresql"));
