@@ -325,34 +325,52 @@ function setMessage(el, state, text) {
 
 // ---- outbound queue ------------------------------------------------------------------------
 
+// The node's two outbound queues: HL7 messages to the EHR/RIS, and DICOM store-and-forward.
+const QUEUES = [
+  { key: 'outbox', title: 'Outbound HL7 queue', api: '/api/outbox',
+    headings: ['#', 'Destination', 'Event', 'Study', 'State', 'Attempts', 'Last error', 'Detail', ''],
+    cells: (i) => [h('td', { class: 'num' }, i.id), h('td', {}, i.destination), h('td', {}, i.event),
+      h('td', { class: 'uid' }, i.studyInstanceUID), h('td', {}, h('span', { class: `badge ${i.state}` }, i.state)),
+      h('td', { class: 'num' }, i.attempts), h('td', {}, i.lastError), h('td', { class: 'detail' }, i.detail)],
+    data: (i) => ({ 'data-study-uid': i.studyInstanceUID, 'data-event': i.event }) },
+  { key: 'forwarding', title: 'DICOM forwarding queue', api: '/api/forwarding',
+    headings: ['#', 'Destination', 'Instance', 'State', 'Attempts', 'Last error', ''],
+    cells: (i) => [h('td', { class: 'num' }, i.id), h('td', {}, i.destination),
+      h('td', { class: 'uid' }, i.sopInstanceUID), h('td', {}, h('span', { class: `badge ${i.state}` }, i.state)),
+      h('td', { class: 'num' }, i.attempts), h('td', {}, i.lastError)],
+    data: (i) => ({ 'data-sop-uid': i.sopInstanceUID }) },
+];
+
 async function outboxView() {
   const mine = renderCount;
-  const message = h('p', { id: 'outbox-message', 'data-testid': 'outbox-message', role: 'status' });
-  const container = h('div', { id: 'outbox-list', 'data-testid': 'outbox-list', 'data-state': 'loading' });
-  main.append(h('h1', {}, 'Outbound HL7 queue'), message, container);
-  const load = async () => {
-    const items = await getJson('/api/outbox');
-    if (stale(mine)) return;
-    container.dataset.count = String(items.length);
-    if (!items.length) {
-      container.replaceChildren(h('p', { class: 'muted', id: 'outbox-empty' }, 'Nothing has been queued.'));
-    } else {
-      container.replaceChildren(h('table', { class: 'grid', id: 'outbox-table', 'data-testid': 'outbox-table' },
-        h('thead', {}, h('tr', {}, ['#', 'Destination', 'Event', 'Study', 'State', 'Attempts', 'Last error', 'Detail', ''].map((t) => h('th', {}, t)))),
-        h('tbody', {}, items.map((i) => outboxRow(i, message, load, mine)))));
-    }
-    container.dataset.state = 'ready';
-  };
-  await load();
+  for (const queue of QUEUES) {
+    const message = h('p', { id: `${queue.key}-message`, 'data-testid': `${queue.key}-message`, role: 'status' });
+    const container = h('div', { id: `${queue.key}-list`, 'data-testid': `${queue.key}-list`, 'data-state': 'loading' });
+    main.append(h('h1', {}, queue.title), message, container);
+    const load = async () => {
+      const items = await getJson(queue.api);
+      if (stale(mine)) return;
+      container.dataset.count = String(items.length);
+      if (!items.length) {
+        container.replaceChildren(h('p', { class: 'muted', id: `${queue.key}-empty` }, 'Nothing has been queued.'));
+      } else {
+        container.replaceChildren(h('table', { class: 'grid', id: `${queue.key}-table`, 'data-testid': `${queue.key}-table` },
+          h('thead', {}, h('tr', {}, queue.headings.map((t) => h('th', {}, t)))),
+          h('tbody', {}, items.map((i) => queueRow(queue, i, message, load, mine)))));
+      }
+      container.dataset.state = 'ready';
+    };
+    await load();
+  }
 }
 
-function outboxRow(i, message, reload, mine) {
+function queueRow(queue, i, message, reload, mine) {
   let retry = '';
   if (i.state !== 'sent') {
-    retry = h('button', { type: 'button', 'data-testid': 'outbox-retry', 'data-id': i.id, onclick: async () => {
+    retry = h('button', { type: 'button', 'data-testid': `${queue.key}-retry`, 'data-id': i.id, onclick: async () => {
       retry.disabled = true;
       try {
-        const response = await apiFetch(`/api/outbox/${enc(String(i.id))}/retry`, { method: 'POST', accept: 'application/json' });
+        const response = await apiFetch(`${queue.api}/${enc(String(i.id))}/retry`, { method: 'POST', accept: 'application/json' });
         const result = await response.json().catch(() => ({}));
         if (stale(mine)) return;
         setMessage(message, 'ok', `Item #${i.id} queued for another attempt (state ${result.state || 'pending'}).`);
@@ -366,11 +384,8 @@ function outboxRow(i, message, reload, mine) {
       try { await reload(); } catch (error) { if (error instanceof AuthError) loginView(); else showError(error); }
     } }, 'Retry');
   }
-  return h('tr', { 'data-testid': 'outbox-row', 'data-id': i.id, 'data-state': i.state, 'data-study-uid': i.studyInstanceUID, 'data-event': i.event },
-    h('td', { class: 'num' }, i.id), h('td', {}, i.destination), h('td', {}, i.event),
-    h('td', { class: 'uid' }, i.studyInstanceUID), h('td', {}, h('span', { class: `badge ${i.state}` }, i.state)),
-    h('td', { class: 'num' }, i.attempts), h('td', {}, i.lastError), h('td', { class: 'detail' }, i.detail),
-    h('td', {}, retry));
+  return h('tr', { 'data-testid': `${queue.key}-row`, 'data-id': i.id, 'data-state': i.state, ...queue.data(i) },
+    ...queue.cells(i), h('td', {}, retry));
 }
 
 // ---- modality worklist ---------------------------------------------------------------------

@@ -322,6 +322,9 @@ try {
     const retryable = await page.$$eval('#outbox-table [data-testid="outbox-row"]', (r) =>
       r.map((e) => [e.dataset.state, !!e.querySelector('[data-testid="outbox-retry"]')]));
     for (const [state, hasButton] of retryable) assert.equal(hasButton, state !== 'sent', `an item ${state} ${hasButton ? 'has' : 'lacks'} a Retry button`);
+    // The DICOM forwarding queue beside it: this node has no routing rule, so it is empty.
+    await page.waitForSelector('#forwarding-list[data-state="ready"]');
+    assert.equal(await page.$eval('#forwarding-list', (e) => e.dataset.count), String((await api('/api/forwarding')).length));
     await shot('outbox');
     await page.goto(`${BASE}/ui/#/status`);
     await page.waitForSelector('#status-table');
