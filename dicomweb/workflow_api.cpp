@@ -80,6 +80,40 @@ Result<std::string> worklist_json(const QueryService& query, const Target& targe
   return body + "]\n";
 }
 
+std::string item_json(const OutboxItem& item) {
+  return "{\"id\":" + std::to_string(item.id) +
+         ",\"destination\":" + json_string(item.destination) +
+         ",\"event\":" + json_string(item.event) +
+         ",\"studyInstanceUID\":" + json_string(item.subject) +
+         ",\"detail\":" + json_string(item.detail) + ",\"state\":" + json_string(item.state) +
+         ",\"attempts\":" + std::to_string(item.attempts) +
+         ",\"lastError\":" + json_string(item.last_error) + "}";
+}
+
+std::string item_json(const QueueItem& item) {
+  return "{\"id\":" + std::to_string(item.id) +
+         ",\"destination\":" + json_string(item.destination) +
+         ",\"sopInstanceUID\":" + json_string(item.sop_instance_uid) +
+         ",\"state\":" + json_string(item.state) +
+         ",\"attempts\":" + std::to_string(item.attempts) +
+         ",\"nextAttemptMs\":" + std::to_string(item.next_attempt_ms) +
+         ",\"lastError\":" + json_string(item.last_error) + "}";
+}
+
+template <typename Items>
+Result<std::string> items_json(const Items& items) {
+  if (!items) return tl::unexpected(items.error());
+  std::string body = "[";
+  for (const auto& item : *items) body += (body.size() > 1 ? "," : "") + item_json(item);
+  return body + "]\n";
+}
+
+// A queue's items in a state ("" for all) as JSON: the HL7 outbox ("outbox") or forwarding.
+Result<std::string> queue_json(Index& index, const std::string& queue, const std::string& state) {
+  if (queue == "outbox") return items_json(index.outbox_items(state, 1000));
+  return items_json(index.queue_items(state, 1000));
+}
+
 // Makes an unsent item of a queue's listing due now; false when there is no such item.
 template <typename Items, typename Update>
 Result<bool> retry_unsent(const Items& items, std::int64_t id, const Update& update) {
@@ -204,8 +238,9 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
             ",\"updatedMs\":" + std::to_string(r.updated_ms) + "}\n");
     co_return;
   }
-  // GET /api/outbox[?state=pending|sent|failed]: outbound HL7, newest first.
-  if (s.size() == 2 && s[0] == "api" && s[1] == "outbox") {
+  // GET /api/outbox, /api/forwarding [?state=pending|sent|failed]: outbound HL7 and the
+  // store-and-forward queue, newest first.
+  if (s.size() == 2 && s[0] == "api" && (s[1] == "outbox" || s[1] == "forwarding")) {
     if (method != http::verb::get && method != http::verb::head) {
       reply_error(exchange, http::status::method_not_allowed, "use GET");
       co_return;
@@ -215,21 +250,13 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
       reply_error(exchange, http::status::bad_request, "state is pending, sent or failed");
       co_return;
     }
-    const auto items = co_await exchange.blocking([&] { return index_.outbox_items(state, 1000); });
-    if (!items) {
-      reply_error(exchange, http::status::service_unavailable, items.error().message);
+    const std::string& queue = s[1];
+    const auto body = co_await exchange.blocking([&] { return queue_json(index_, queue, state); });
+    if (!body) {
+      reply_error(exchange, http::status::service_unavailable, body.error().message);
       co_return;
     }
-    std::string body = "[";
-    for (const OutboxItem& item : *items)
-      body += std::string(body.size() > 1 ? "," : "") + "{\"id\":" + std::to_string(item.id) +
-              ",\"destination\":" + json_string(item.destination) +
-              ",\"event\":" + json_string(item.event) +
-              ",\"studyInstanceUID\":" + json_string(item.subject) +
-              ",\"detail\":" + json_string(item.detail) + ",\"state\":" + json_string(item.state) +
-              ",\"attempts\":" + std::to_string(item.attempts) +
-              ",\"lastError\":" + json_string(item.last_error) + "}";
-    exchange.respond(http::status::ok, "application/json", body + "]\n");
+    exchange.respond(http::status::ok, "application/json", *body);
     co_return;
   }
   // GET /api/worklist[?modality=..][&station=..][&date=YYYYMMDD or a range][&limit=N]
@@ -276,34 +303,6 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     }
     std::string body = "[";
     for (const LoggedMessage& m : *messages) body += (body.size() > 1 ? "," : "") + message_json(m);
-    exchange.respond(http::status::ok, "application/json", body + "]\n");
-    co_return;
-  }
-  // GET /api/forwarding[?state=pending|sent|failed]: the store-and-forward queue, newest first.
-  if (s.size() == 2 && s[0] == "api" && s[1] == "forwarding") {
-    if (method != http::verb::get && method != http::verb::head) {
-      reply_error(exchange, http::status::method_not_allowed, "use GET");
-      co_return;
-    }
-    const std::string state = parameter(*target, "state");
-    if (!state.empty() && state != "pending" && state != "sent" && state != "failed") {
-      reply_error(exchange, http::status::bad_request, "state is pending, sent or failed");
-      co_return;
-    }
-    const auto items = co_await exchange.blocking([&] { return index_.queue_items(state, 1000); });
-    if (!items) {
-      reply_error(exchange, http::status::service_unavailable, items.error().message);
-      co_return;
-    }
-    std::string body = "[";
-    for (const QueueItem& item : *items)
-      body += std::string(body.size() > 1 ? "," : "") + "{\"id\":" + std::to_string(item.id) +
-              ",\"destination\":" + json_string(item.destination) +
-              ",\"sopInstanceUID\":" + json_string(item.sop_instance_uid) +
-              ",\"state\":" + json_string(item.state) +
-              ",\"attempts\":" + std::to_string(item.attempts) +
-              ",\"nextAttemptMs\":" + std::to_string(item.next_attempt_ms) +
-              ",\"lastError\":" + json_string(item.last_error) + "}";
     exchange.respond(http::status::ok, "application/json", body + "]\n");
     co_return;
   }

@@ -259,15 +259,22 @@ class Request {
     return true;
   }
 
-  Answer read_study(const std::string& id) const {
+  // The study-level match of one Study Instance UID; nullptr when there is none.
+  Result<std::unique_ptr<DcmDataset>> study_by_uid(const std::string& uid) const {
     DcmDataset keys;
-    keys.putAndInsertString(DCM_StudyInstanceUID, id.c_str());
-    std::optional<Answer> refused;
-    auto found = studies(keys, refused);
-    if (!found) return failure(found.error());
-    if (found->empty())
-      return outcome(http::status::not_found, "not-found", "no such ImagingStudy");
-    auto resource = study_resource(*found->front());
+    keys.putAndInsertString(DCM_StudyInstanceUID, uid.c_str());
+    add_study_keys(keys);
+    auto found = find(QueryModel::StudyRoot, keys, 1);
+    if (!found) return tl::unexpected(found.error());
+    if (found->empty()) return std::unique_ptr<DcmDataset>{};
+    return std::move(found->front());
+  }
+
+  Answer read_study(const std::string& id) const {
+    auto study = study_by_uid(id);
+    if (!study) return failure(study.error());
+    if (!*study) return outcome(http::status::not_found, "not-found", "no such ImagingStudy");
+    auto resource = study_resource(**study);
     return resource ? ok(*resource) : failure(resource.error());
   }
 
@@ -383,15 +390,11 @@ class Request {
   }
 
   Answer read_report(const std::string& id) const {
-    DcmDataset keys;
-    keys.putAndInsertString(DCM_StudyInstanceUID, id.c_str());
-    std::optional<Answer> refused;
-    auto found = studies(keys, refused);
-    if (!found) return failure(found.error());
-    if (found->empty())
-      return outcome(http::status::not_found, "not-found", "no such DiagnosticReport");
+    auto study = study_by_uid(id);
+    if (!study) return failure(study.error());
+    if (!*study) return outcome(http::status::not_found, "not-found", "no such DiagnosticReport");
     OFString patient_id;
-    found->front()->findAndGetOFString(DCM_PatientID, patient_id);
+    (*study)->findAndGetOFString(DCM_PatientID, patient_id);
     auto resource = report_resource(id, patient_id.c_str());
     if (!resource) return failure(resource.error());
     if (!*resource)
