@@ -34,3 +34,20 @@ wait_for_health() {
   done
   return 1
 }
+
+# ensure_node_modules DIR: the packages of DIR's package-lock.json installed (npm ci), once, by
+# whichever runner asks first. The runners run side by side (ctest -j) and npm ci empties
+# node_modules before it fills it, so the check and the install happen under one lock.
+# node_modules/.package-lock.json is the last thing npm writes: its presence, newer than the lock
+# file, means a complete install.
+ensure_node_modules() {
+  local dir=$1
+  (
+    flock 9
+    local installed=$dir/node_modules/.package-lock.json
+    if [[ ! -f $installed || $dir/package-lock.json -nt $installed ]]; then
+      echo "npm ci in $dir"
+      cd "$dir" && timeout 300 npm ci --no-audit --no-fund --loglevel=error
+    fi
+  ) 9>"$dir/.npm-install.lock"
+}

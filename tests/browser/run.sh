@@ -27,10 +27,7 @@ command -v storescu >/dev/null || fail "storescu is missing (dcmtk)"
 chromium=${CHROMIUM:-/usr/bin/chromium}
 [[ -x $chromium ]] || fail "no $chromium (scripts/setup.sh installs chromium)"
 
-if [[ ! -d $here/node_modules/playwright-core ]]; then
-  say "npm ci"
-  (cd "$here" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
-fi
+ensure_node_modules "$here" || fail "npm ci failed"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pacsnode-browser.XXXXXX")
 node_pid=
