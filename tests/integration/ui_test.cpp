@@ -57,7 +57,8 @@ TEST(UiTest, EveryFileOfTheUiIsServedAsBuiltToAnyoneAndTheApisStillNeedAToken) {
   EXPECT_EQ(testing::http_request(node.http_port(), "POST", "/ui/index.html", {}).status, 405);
   // What the UI asks for still needs the token.
   EXPECT_EQ(get("/dicom-web/studies").status, 401);
-  EXPECT_EQ(get("/dicom-web/studies", {"Authorization: Bearer ui-token"}).status, 200) << node.log();
+  EXPECT_EQ(get("/dicom-web/studies", {"Authorization: Bearer ui-token"}).status, 200)
+      << node.log();
 }
 
 TEST(UiTest, TheViewerLaunchUrlHandsOffToAnExternalViewerWhenOneIsConfigured) {
