@@ -2,7 +2,6 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 
-#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -37,6 +36,26 @@ std::optional<std::size_t> limit_of(const Target& target) {
   if (n == 0 || n > 100000 || text.find_first_not_of("0123456789") != std::string::npos)
     return std::nullopt;
   return n;
+}
+
+// The limit parameter, or nullopt with the 400 answer set.
+std::optional<std::size_t> limit_or_refused(Exchange& exchange, const Target& target) {
+  const auto limit = limit_of(target);
+  if (!limit) reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
+  return limit;
+}
+
+enum class Use { Get, Post };
+
+// Whether the request's method is the resource's (GET takes HEAD too); if not, the 405 is set.
+bool allowed(Exchange& exchange, Use use) {
+  const auto method = exchange.request().method();
+  const bool ok = use == Use::Get ? method == http::verb::get || method == http::verb::head
+                                  : method == http::verb::post;
+  if (!ok)
+    reply_error(exchange, http::status::method_not_allowed,
+                use == Use::Get ? "use GET" : "use POST");
+  return ok;
 }
 
 std::int64_t now_ms() {
@@ -114,15 +133,13 @@ Result<std::string> queue_json(Index& index, const std::string& queue, const std
   return items_json(index.queue_items(state, 1000));
 }
 
-// Makes an unsent item of a queue's listing due now; false when there is no such item.
-template <typename Items, typename Update>
-Result<bool> retry_unsent(const Items& items, std::int64_t id, const Update& update) {
-  if (!items) return tl::unexpected(items.error());
-  const auto item = std::find_if(items->begin(), items->end(),
-                                 [id](const auto& candidate) { return candidate.id == id; });
-  if (item == items->end()) return false;
-  if (item->state == "sent") return fail(ErrorCode::Duplicate, "already sent");
-  if (auto updated = update(*item); !updated) return tl::unexpected(updated.error());
+// Makes an unsent queue item due now; false when there is no such item.
+template <typename Item, typename Update>
+Result<bool> retry_unsent(const Result<std::optional<Item>>& item, const Update& update) {
+  if (!item) return tl::unexpected(item.error());
+  if (!*item) return false;
+  if ((*item)->state == "sent") return fail(ErrorCode::Duplicate, "already sent");
+  if (auto updated = update(**item); !updated) return tl::unexpected(updated.error());
   return true;
 }
 
@@ -130,10 +147,10 @@ Result<bool> retry_unsent(const Items& items, std::int64_t id, const Update& upd
 Result<bool> retry_now(Index& index, const std::string& queue, std::int64_t id) {
   const std::int64_t now = now_ms();
   if (queue == "outbox")
-    return retry_unsent(index.outbox_items("", 100000), id, [&](const OutboxItem& item) {
+    return retry_unsent(index.outbox_item(id), [&](const OutboxItem& item) {
       return index.update_outbox(id, "pending", now, item.last_error);
     });
-  return retry_unsent(index.queue_items("", 100000), id, [&](const QueueItem& item) {
+  return retry_unsent(index.queue_item(id), [&](const QueueItem& item) {
     return index.update_queue_item(id, "pending", now, item.last_error, now);
   });
 }
@@ -155,23 +172,16 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     co_return;
   }
   const auto& s = target->segments;
-  const auto method = exchange.request().method();
   // GET /api/reconciliation[?state=unreconciled|linked][&limit=N]
   if (s.size() == 2 && s[0] == "api" && s[1] == "reconciliation") {
-    if (method != http::verb::get && method != http::verb::head) {
-      reply_error(exchange, http::status::method_not_allowed, "use GET");
-      co_return;
-    }
+    if (!allowed(exchange, Use::Get)) co_return;
     const std::string state = parameter(*target, "state");
     if (!state.empty() && state != "unreconciled" && state != "linked") {
       reply_error(exchange, http::status::bad_request, "state is unreconciled or linked");
       co_return;
     }
-    const auto limit = limit_of(*target);
-    if (!limit) {
-      reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
-      co_return;
-    }
+    const auto limit = limit_or_refused(exchange, *target);
+    if (!limit) co_return;
     const auto links =
         co_await exchange.blocking([&] { return index_.study_links(state, *limit); });
     if (!links) {
@@ -185,10 +195,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   }
   // POST /api/reconciliation/{study}/link?placerOrder=..&fillerOrder=..
   if (s.size() == 4 && s[0] == "api" && s[1] == "reconciliation" && s[3] == "link") {
-    if (method != http::verb::post) {
-      reply_error(exchange, http::status::method_not_allowed, "use POST");
-      co_return;
-    }
+    if (!allowed(exchange, Use::Post)) co_return;
     const std::string placer = parameter(*target, "placerOrder");
     const std::string filler = parameter(*target, "fillerOrder");
     if (placer.empty() && filler.empty()) {
@@ -211,10 +218,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   }
   // GET /api/reports/{study}: the study's current report.
   if (s.size() == 3 && s[0] == "api" && s[1] == "reports") {
-    if (method != http::verb::get && method != http::verb::head) {
-      reply_error(exchange, http::status::method_not_allowed, "use GET");
-      co_return;
-    }
+    if (!allowed(exchange, Use::Get)) co_return;
     const std::string& study = s[2];
     const auto report = co_await exchange.blocking([&] { return index_.find_report(study); });
     if (!report) {
@@ -241,10 +245,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   // GET /api/outbox, /api/forwarding [?state=pending|sent|failed]: outbound HL7 and the
   // store-and-forward queue, newest first.
   if (s.size() == 2 && s[0] == "api" && (s[1] == "outbox" || s[1] == "forwarding")) {
-    if (method != http::verb::get && method != http::verb::head) {
-      reply_error(exchange, http::status::method_not_allowed, "use GET");
-      co_return;
-    }
+    if (!allowed(exchange, Use::Get)) co_return;
     const std::string state = parameter(*target, "state");
     if (!state.empty() && state != "pending" && state != "sent" && state != "failed") {
       reply_error(exchange, http::status::bad_request, "state is pending, sent or failed");
@@ -261,15 +262,9 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   }
   // GET /api/worklist[?modality=..][&station=..][&date=YYYYMMDD or a range][&limit=N]
   if (s.size() == 2 && s[0] == "api" && s[1] == "worklist") {
-    if (method != http::verb::get && method != http::verb::head) {
-      reply_error(exchange, http::status::method_not_allowed, "use GET");
-      co_return;
-    }
-    const auto limit = limit_of(*target);
-    if (!limit) {
-      reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
-      co_return;
-    }
+    if (!allowed(exchange, Use::Get)) co_return;
+    const auto limit = limit_or_refused(exchange, *target);
+    if (!limit) co_return;
     const auto body =
         co_await exchange.blocking([&] { return worklist_json(query_, *target, *limit); });
     if (!body) {
@@ -285,15 +280,9 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   // GET /api/hl7/messages[?controlId=..][&limit=N]: the HL7 messages processed, newest first,
   // with the acknowledgement each got.
   if (s.size() == 3 && s[0] == "api" && s[1] == "hl7" && s[2] == "messages") {
-    if (method != http::verb::get && method != http::verb::head) {
-      reply_error(exchange, http::status::method_not_allowed, "use GET");
-      co_return;
-    }
-    const auto limit = limit_of(*target);
-    if (!limit) {
-      reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
-      co_return;
-    }
+    if (!allowed(exchange, Use::Get)) co_return;
+    const auto limit = limit_or_refused(exchange, *target);
+    if (!limit) co_return;
     const std::string control_id = parameter(*target, "controlId");
     const auto messages =
         co_await exchange.blocking([&] { return index_.logged_messages(control_id, *limit); });
@@ -310,10 +299,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   // next attempt, or failed for good) is due again now.
   if (s.size() == 4 && s[0] == "api" && (s[1] == "outbox" || s[1] == "forwarding") &&
       s[3] == "retry") {
-    if (method != http::verb::post) {
-      reply_error(exchange, http::status::method_not_allowed, "use POST");
-      co_return;
-    }
+    if (!allowed(exchange, Use::Post)) co_return;
     const std::string& id_text = s[2];
     if (id_text.empty() || id_text.size() > 18 ||
         id_text.find_first_not_of("0123456789") != std::string::npos) {

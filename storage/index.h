@@ -81,6 +81,8 @@ class Index {
   // Every queue item in a state ("" for all), newest first, up to limit.
   virtual Result<std::vector<QueueItem>> queue_items(const std::string& state,
                                                      std::size_t limit) = 0;
+  // One queue item by its id; nullopt when there is none.
+  virtual Result<std::optional<QueueItem>> queue_item(std::int64_t id) = 0;
   // How many queue items there are in each state.
   virtual Result<std::map<std::string, std::int64_t>> queue_counts() = 0;
   // After an attempt: sent, or failed for now (retry at next_attempt_ms) or for good.
@@ -143,6 +145,8 @@ class Index {
   virtual Result<std::vector<OutboxItem>> due_outbox(std::int64_t now_ms, std::size_t limit) = 0;
   virtual Result<std::vector<OutboxItem>> outbox_items(const std::string& state,
                                                        std::size_t limit) = 0;
+  // One outbox item by its id; nullopt when there is none.
+  virtual Result<std::optional<OutboxItem>> outbox_item(std::int64_t id) = 0;
   virtual Result<std::map<std::string, std::int64_t>> outbox_counts() = 0;
   // When the oldest pending item of each queue was made (ms since the epoch), by queue:
   // "forwarding" (outbound_queue) and "hl7" (the HL7 outbox); a queue with none pending is absent.

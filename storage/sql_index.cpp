@@ -173,6 +173,14 @@ class SqlIndex final : public Index {
     return queue_query("WHERE (? = '' OR q.state = ?) ORDER BY q.pk DESC LIMIT ?", params);
   }
 
+  Result<std::optional<QueueItem>> queue_item(std::int64_t id) override {
+    const Value params[] = {id};
+    auto items = queue_query("WHERE q.pk = ?", params);
+    if (!items) return tl::unexpected(items.error());
+    if (items->empty()) return std::optional<QueueItem>{};
+    return std::optional(std::move(items->front()));
+  }
+
   Result<std::map<std::string, std::int64_t>> queue_counts() override {
     return guarded([&](sql::Connection& c) -> Result<std::map<std::string, std::int64_t>> {
       std::map<std::string, std::int64_t> out;
@@ -390,6 +398,14 @@ class SqlIndex final : public Index {
     return guarded([&](sql::Connection& c) -> Result<std::vector<OutboxItem>> {
       if (state.empty()) return sql_outbox::items(c, "ORDER BY pk DESC", {}, limit);
       return sql_outbox::items(c, "WHERE state = ? ORDER BY pk DESC", {Value{state}}, limit);
+    });
+  }
+
+  Result<std::optional<OutboxItem>> outbox_item(std::int64_t id) override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<OutboxItem>> {
+      auto items = sql_outbox::items(c, "WHERE pk = ?", {Value{id}}, 1);
+      if (items.empty()) return std::optional<OutboxItem>{};
+      return std::optional(std::move(items.front()));
     });
   }
 

@@ -51,3 +51,11 @@ ensure_node_modules() {
     fi
   ) 9>"$dir/.npm-install.lock"
 }
+
+# require_build_and_tools PACSNODE GENCORPUS: what every runner needs, or the runner's `fail`.
+require_build_and_tools() {
+  [[ -x $1 ]] || fail "no $1 (build it first)"
+  [[ -x $2 ]] || fail "no $2 (build target pacsnode-gencorpus)"
+  command -v node >/dev/null || fail "node is missing (scripts/setup.sh installs nodejs)"
+  command -v storescu >/dev/null || fail "storescu is missing (dcmtk)"
+}

@@ -17,10 +17,7 @@ started=$(date +%s)
 say() { echo "fhir-test: $*"; }
 fail() { echo "fhir-test: FAIL: $*" >&2; exit 1; }
 
-[[ -x $pacsnode ]] || fail "no $pacsnode (build it first)"
-[[ -x $gencorpus ]] || fail "no $gencorpus (build target pacsnode-gencorpus)"
-command -v node >/dev/null || fail "node is missing (scripts/setup.sh installs nodejs)"
-command -v storescu >/dev/null || fail "storescu is missing (dcmtk)"
+require_build_and_tools "$pacsnode" "$gencorpus"
 command -v dcmodify >/dev/null || fail "dcmodify is missing (dcmtk)"
 
 ensure_node_modules "$here" || fail "npm ci failed"

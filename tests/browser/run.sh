@@ -20,10 +20,7 @@ started=$(date +%s)
 say() { echo "browser-test: $*"; }
 fail() { echo "browser-test: FAIL: $*" >&2; exit 1; }
 
-[[ -x $pacsnode ]] || fail "no $pacsnode (build it first)"
-[[ -x $gencorpus ]] || fail "no $gencorpus (build target pacsnode-gencorpus)"
-command -v node >/dev/null || fail "node is missing (scripts/setup.sh installs nodejs)"
-command -v storescu >/dev/null || fail "storescu is missing (dcmtk)"
+require_build_and_tools "$pacsnode" "$gencorpus"
 chromium=${CHROMIUM:-/usr/bin/chromium}
 [[ -x $chromium ]] || fail "no $chromium (scripts/setup.sh installs chromium)"
 
