@@ -14,7 +14,8 @@ std::optional<security::Access> access_needed(http::verb method, std::string_vie
   if (path == "/health" || path == "/ready") return std::nullopt;
   // The web UI's files hold no patient data; what the UI then asks for needs access as usual.
   if (path == "/ui" || path.starts_with("/ui/")) return std::nullopt;
-  if (path == "/metrics") return security::kAdmin;
+  if (path == "/metrics" || path == "/api/admin" || path.starts_with("/api/admin/"))
+    return security::kAdmin;
   const bool reads = method == http::verb::get || method == http::verb::head;
   return reads ? security::kRead : security::kWrite;
 }

@@ -65,4 +65,10 @@ std::optional<Target> parse_target(std::string_view target) {
   return out;
 }
 
+std::string query_parameter(const Target& target, std::string_view name) {
+  for (const auto& [key, value] : target.query)
+    if (key == name) return value;
+  return {};
+}
+
 }  // namespace pacs::web

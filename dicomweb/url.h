@@ -17,5 +17,7 @@ struct Target {
 // nullopt when a percent escape is broken.
 std::optional<Target> parse_target(std::string_view target);
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+// The first value of a query parameter ("" when absent).
+std::string query_parameter(const Target& target, std::string_view name);
 
 }  // namespace pacs::web

@@ -12,12 +12,6 @@
 namespace pacs::web {
 namespace {
 
-std::string parameter(const Target& target, const std::string& name) {
-  for (const auto& [key, value] : target.query)
-    if (key == name) return value;
-  return {};
-}
-
 std::string link_json(const StudyLink& link) {
   return "{\"studyInstanceUID\":" + json_string(link.study_uid) +
          ",\"state\":" + json_string(link.state) + ",\"reason\":" + json_string(link.reason) +
@@ -30,7 +24,7 @@ std::string link_json(const StudyLink& link) {
 
 // The "limit" parameter: 1000 when absent, nullopt when it is not 1 to 100000.
 std::optional<std::size_t> limit_of(const Target& target) {
-  const std::string text = parameter(target, "limit");
+  const std::string text = query_parameter(target, "limit");
   if (text.empty()) return 1000;
   const auto n = std::strtoul(text.c_str(), nullptr, 10);
   if (n == 0 || n > 100000 || text.find_first_not_of("0123456789") != std::string::npos)
@@ -81,7 +75,7 @@ Result<std::string> worklist_json(const QueryService& query, const Target& targe
       {"station", DCM_ScheduledStationAETitle},
       {"date", DCM_ScheduledProcedureStepStartDate}};
   for (const auto& [name, tag] : filters)
-    step->putAndInsertString(tag, parameter(target, name).c_str());
+    step->putAndInsertString(tag, query_parameter(target, name).c_str());
   for (const DcmTagKey& tag :
        {DCM_ScheduledProcedureStepStartTime, DCM_ScheduledProcedureStepID,
         DCM_ScheduledProcedureStepDescription, DCM_ScheduledProcedureStepStatus})
@@ -175,7 +169,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   // GET /api/reconciliation[?state=unreconciled|linked][&limit=N]
   if (s.size() == 2 && s[0] == "api" && s[1] == "reconciliation") {
     if (!allowed(exchange, Use::Get)) co_return;
-    const std::string state = parameter(*target, "state");
+    const std::string state = query_parameter(*target, "state");
     if (!state.empty() && state != "unreconciled" && state != "linked") {
       reply_error(exchange, http::status::bad_request, "state is unreconciled or linked");
       co_return;
@@ -193,22 +187,33 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     exchange.respond(http::status::ok, "application/json", body + "]\n");
     co_return;
   }
-  // POST /api/reconciliation/{study}/link?placerOrder=..&fillerOrder=..
+  // POST /api/reconciliation/{study}/link?placerOrder=..&fillerOrder=..   (to an order), or
+  //      /api/reconciliation/{study}/link?patientID=..[&issuerOfPatientID=..] (to a patient)
   if (s.size() == 4 && s[0] == "api" && s[1] == "reconciliation" && s[3] == "link") {
     if (!allowed(exchange, Use::Post)) co_return;
-    const std::string placer = parameter(*target, "placerOrder");
-    const std::string filler = parameter(*target, "fillerOrder");
-    if (placer.empty() && filler.empty()) {
+    const std::string placer = query_parameter(*target, "placerOrder");
+    const std::string filler = query_parameter(*target, "fillerOrder");
+    const std::string patient = query_parameter(*target, "patientID");
+    const std::string issuer = query_parameter(*target, "issuerOfPatientID");
+    const bool to_order = !placer.empty() || !filler.empty();
+    if (to_order == !patient.empty()) {
       reply_error(exchange, http::status::bad_request,
-                  "name the order: placerOrder and/or fillerOrder");
+                  "name the order (placerOrder and/or fillerOrder) or the patient (patientID, "
+                  "issuerOfPatientID), not both");
       co_return;
     }
     const std::string& study = s[2];
-    const auto linked = co_await exchange.blocking(
-        [&] { return index_.link_study(study, placer, filler, "operator (HTTP API)"); });
+    const std::string actor = "operator (HTTP API)";
+    const auto linked = co_await exchange.blocking([&] {
+      return to_order ? index_.link_study(study, placer, filler, actor)
+                      : index_.link_study_to_patient(study, patient, issuer, actor);
+    });
     if (!linked) {
-      const bool missing = linked.error().code == ErrorCode::NotFound;
-      reply_error(exchange, missing ? http::status::not_found : http::status::service_unavailable,
+      const ErrorCode code = linked.error().code;
+      reply_error(exchange,
+                  code == ErrorCode::NotFound          ? http::status::not_found
+                  : code == ErrorCode::InvalidArgument ? http::status::bad_request
+                                                       : http::status::service_unavailable,
                   linked.error().message);
       co_return;
     }
@@ -246,7 +251,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   // store-and-forward queue, newest first.
   if (s.size() == 2 && s[0] == "api" && (s[1] == "outbox" || s[1] == "forwarding")) {
     if (!allowed(exchange, Use::Get)) co_return;
-    const std::string state = parameter(*target, "state");
+    const std::string state = query_parameter(*target, "state");
     if (!state.empty() && state != "pending" && state != "sent" && state != "failed") {
       reply_error(exchange, http::status::bad_request, "state is pending, sent or failed");
       co_return;
@@ -283,7 +288,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     if (!allowed(exchange, Use::Get)) co_return;
     const auto limit = limit_or_refused(exchange, *target);
     if (!limit) co_return;
-    const std::string control_id = parameter(*target, "controlId");
+    const std::string control_id = query_parameter(*target, "controlId");
     const auto messages =
         co_await exchange.blocking([&] { return index_.logged_messages(control_id, *limit); });
     if (!messages) {

@@ -1,7 +1,7 @@
 // The imaging workflow's JSON API on the HTTP port, under /api: the studies and their link to an
-// order (the unreconciled ones with the reason), an operator's link of a study to an order, the
-// studies' reports, the worklist, the log of HL7 messages processed with their ACKs, and the
-// outbound HL7 outbox with a retry. The web UI sits on it.
+// order (the unreconciled ones with the reason), an operator's link of a study to an order or to
+// a patient, the studies' reports, the worklist, the log of HL7 messages processed with their
+// ACKs, and the outbound HL7 outbox with a retry. The web UI sits on it.
 #pragma once
 
 #include <string_view>

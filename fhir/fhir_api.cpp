@@ -462,9 +462,7 @@ web::net::awaitable<void> FhirApi::handle(web::Exchange& exchange) {
     exchange.respond(a.status, kType, a.body);
     co_return;
   }
-  std::string format;
-  for (const auto& [key, value] : target->query)
-    if (key == "_format") format = value;
+  const std::string format = web::query_parameter(*target, "_format");
   if (!wants_json(exchange.header(http::field::accept), format)) {
     const Answer a = outcome(http::status::not_acceptable, "not-supported",
                              "FHIR resources are served as application/fhir+json only");

@@ -9,6 +9,7 @@
 #include "pacsnode/app/check_command.h"
 #include "pacsnode/app/config.h"
 #include "pacsnode/app/dcmtk_log.h"
+#include "pacsnode/app/delete_command.h"
 #include "pacsnode/app/fsck_command.h"
 #include "pacsnode/app/import.h"
 #include "pacsnode/app/privileges.h"
@@ -26,6 +27,8 @@ void print_usage() {
       "  serve            run the node (DICOM C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET SCP)\n"
       "  import PATH...   ingest DICOM files and folders through the node's pipeline\n"
       "  queue [STATE]    the store-and-forward queue (STATE: pending, sent or failed)\n"
+      "  delete LEVEL KEY remove from the archive: patient ID [ISSUER] | study UID | series UID\n"
+      "                   | instance UID (index rows and files; exit 3 when nothing matches)\n"
       "  fsck [--repair]  check the data directory against the index, with the node stopped\n"
       "                   (exit 0 clean, 1 all repaired, 4 problems left, 8 could not check)\n"
       "  check-config     check the configuration as serve would, without starting\n"
@@ -103,6 +106,8 @@ int main(int argc, char** argv) {
                    parsed->positional[0].c_str());
   } else if (command == "check-config") {
     rc = pacs::check_config_command(config);
+  } else if (command == "delete") {
+    rc = pacs::delete_command(config, parsed->positional);
   } else if (command == "queue") {
     rc = pacs::show_queue(config, parsed->positional);
   } else {

@@ -169,6 +169,22 @@ Event application_activity(bool start, const std::string& aet) {
   return e;
 }
 
+namespace {
+
+// The studies an event touched, then each of their patients once.
+void add_studies(Event& e, const std::vector<StudyRef>& studies) {
+  std::vector<std::string> patients;
+  for (const auto& ref : studies) {
+    e.objects.push_back(study(ref));
+    if (!ref.patient_id.empty() &&
+        std::find(patients.begin(), patients.end(), ref.patient_id) == patients.end())
+      patients.push_back(ref.patient_id);
+  }
+  for (const auto& id : patients) e.objects.push_back(patient(id));
+}
+
+}  // namespace
+
 Event instances_transferred(bool received, int outcome, const Participant& source,
                             const Participant& destination, const std::vector<StudyRef>& studies) {
   Event e;
@@ -179,14 +195,33 @@ Event instances_transferred(bool received, int outcome, const Participant& sourc
   from.role = source_role();
   to.role = destination_role();
   e.participants = {from, to};
-  std::vector<std::string> patients;
-  for (const auto& ref : studies) {
-    e.objects.push_back(study(ref));
-    if (!ref.patient_id.empty() &&
-        std::find(patients.begin(), patients.end(), ref.patient_id) == patients.end())
-      patients.push_back(ref.patient_id);
-  }
-  for (const auto& id : patients) e.objects.push_back(patient(id));
+  add_studies(e, studies);
+  return e;
+}
+
+Event study_deleted(int outcome, const Participant& requestor, const Participant& node,
+                    const std::vector<StudyRef>& studies) {
+  Event e;
+  e.id = dcm("110105", "DICOM Study Deleted");
+  e.action = 'D';
+  e.outcome = outcome;
+  Participant asking = requestor;
+  asking.requestor = true;
+  e.participants = {asking, node};
+  add_studies(e, studies);
+  return e;
+}
+
+Event instances_committed(int outcome, const Participant& requestor, const Participant& node,
+                          const std::vector<StudyRef>& studies) {
+  Event e;
+  e.id = dcm("110103", "DICOM Instances Accessed");
+  e.action = 'R';
+  e.outcome = outcome;
+  Participant asking = requestor;
+  asking.requestor = true;
+  e.participants = {asking, node};
+  add_studies(e, studies);
   return e;
 }
 

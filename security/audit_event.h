@@ -82,8 +82,17 @@ Event application_activity(bool start, const std::string& aet);
 // C-STORE/STOW received (action C) or instances sent by C-MOVE/C-GET/forwarding (action R).
 Event instances_transferred(bool received, int outcome, const Participant& source,
                             const Participant& destination, const std::vector<StudyRef>& studies);
+// Instances removed (deleted, rejected, past retention), PS3.15 A.5.3.5: the studies they were
+// in, with the SOP classes and counts that went.
+Event study_deleted(int outcome, const Participant& requestor, const Participant& node,
+                    const std::vector<StudyRef>& studies);
 Event query(int outcome, const Participant& requestor, const Participant& node,
             const std::string& sop_class, const std::string& query_bytes);
+// A storage commitment request answered (PS3.4 J.3). PS3.15 A.5.3 has no event for it; the
+// closest is DICOM Instances Accessed (110103) with action R: the node read every referenced
+// instance to vouch for it, on the requester's behalf. Outcome 4 when some were not committed.
+Event instances_committed(int outcome, const Participant& requestor, const Participant& node,
+                          const std::vector<StudyRef>& studies);
 Event user_authentication(bool success, const std::string& user, const std::string& address,
                           const std::string& why);
 Event order_record(char action, int outcome, const Participant& sender, const Participant& node,

@@ -13,6 +13,7 @@
 #include "storage/find.h"
 #include "storage/model/orders.h"
 #include "storage/model/records.h"
+#include "storage/model/removal.h"
 #include "storage/model/result.h"
 
 namespace pacs {
@@ -70,6 +71,17 @@ class Index {
                                        const std::string& relative_path) = 0;
 
   virtual Result<std::optional<StoredInstance>> find_instance(const std::string& sop_uid) = 0;
+  // Removes a patient, study, series or instance from the index in one transaction (every count
+  // and set above kept right; pending forwarding of it dropped) and queues its files for purging
+  // after order.purge_after_ms. NotFound when nothing stored matches; InvalidArgument for an
+  // empty key or a Patient ID of several authorities without its issuer.
+  virtual Result<RemovedObjects> remove_objects(const RemovalTarget& target,
+                                                const RemovalOrder& order) = 0;
+  // Queued files whose time has come (limit 0: all), and the end of one once its file is gone.
+  virtual Result<std::vector<PendingPurge>> due_purges(std::int64_t now_ms, std::size_t limit) = 0;
+  virtual Result<void> forget_purges(std::span<const std::int64_t> ids) = 0;
+  // When the earliest queued file falls due (nullopt when none is queued).
+  virtual Result<std::optional<std::int64_t>> next_purge_due() = 0;
   // Calls on_row for each entity matching the query, up to limit (0: no limit), in a stable
   // order, until on_row returns false. Served from the index alone.
   virtual Result<void> find(const FindQuery& query, std::size_t limit,
@@ -124,6 +136,15 @@ class Index {
   // actor. NotFound when the study or the order is not known.
   virtual Result<void> link_study(const std::string& study_uid, const std::string& placer_order,
                                   const std::string& filler_order, const std::string& actor) = 0;
+  // An operator links a stored study that has no order to its patient (Patient ID, and the
+  // issuer where the ID alone names patients of more than one authority): the study becomes that
+  // patient's, as the index or an order knows the patient, and leaves the unreconciled list; an
+  // order that comes later still links it. NotFound when the study or the patient is not known;
+  // InvalidArgument when the Patient ID is empty or ambiguous.
+  virtual Result<void> link_study_to_patient(const std::string& study_uid,
+                                             const std::string& patient_id,
+                                             const std::string& issuer_of_patient_id,
+                                             const std::string& actor) = 0;
   // MPPS: a new performed step (Duplicate when its SOP Instance UID is known), a step found by its
   // UID, and an update of one (NotFound when unknown). The worklist item and the order it
   // performs (by Study Instance UID, else Accession Number; the Scheduled Procedure Step ID picks

@@ -237,6 +237,18 @@ ALTER TABLE orders ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE instances ADD COLUMN checksum TEXT NOT NULL DEFAULT '';
 )sql",
+    // 13: files whose index rows went (deleted, rejected, past retention), removed once their
+    // grace period ends. Listed in the transaction that removes the rows, so no crash loses one.
+    R"sql(
+CREATE TABLE purge_queue (
+  pk {pk},
+  path TEXT NOT NULL,
+  sop_uid TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  purge_after_ms {int} NOT NULL,
+  created_ms {int} NOT NULL);
+CREATE INDEX purge_queue_due ON purge_queue(purge_after_ms);
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

@@ -14,6 +14,7 @@
 #include "storage/sql/connection.h"
 #include "storage/sql_consistency.h"
 #include "storage/sql_outbox.h"
+#include "storage/sql_removal.h"
 #include "storage/sql_workflow.h"
 
 namespace pacs {
@@ -157,6 +158,37 @@ class SqlIndex final : public Index {
       auto rows =
           c.query("SELECT pk, series_pk FROM instances WHERE sop_uid = ? AND path = ?", key);
       if (!rows.empty()) remove_instance(c, rows[0].integer(0), rows[0].integer(1));
+      tx.commit();
+      return {};
+    });
+  }
+
+  Result<RemovedObjects> remove_objects(const RemovalTarget& target,
+                                        const RemovalOrder& order) override {
+    return guarded([&](sql::Connection& c) -> Result<RemovedObjects> {
+      sql::Transaction tx(c);
+      auto removed = sql_removal::remove_objects(c, target, order);
+      if (removed) tx.commit();
+      return removed;
+    });
+  }
+
+  Result<std::vector<PendingPurge>> due_purges(std::int64_t now_ms, std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<PendingPurge>> {
+      return sql_removal::due_purges(c, now_ms, limit);
+    });
+  }
+
+  Result<std::optional<std::int64_t>> next_purge_due() override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<std::int64_t>> {
+      return sql_removal::next_purge_due(c);
+    });
+  }
+
+  Result<void> forget_purges(std::span<const std::int64_t> ids) override {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      sql::Transaction tx(c);
+      for (const std::int64_t id : ids) sql_removal::forget_purge(c, id);
       tx.commit();
       return {};
     });
@@ -350,6 +382,20 @@ class SqlIndex final : public Index {
       sql::Transaction tx(c);
       if (auto linked =
               sql_workflow::link_study(c, study_uid, placer_order, filler_order, actor, workflow_);
+          !linked)
+        return linked;
+      tx.commit();
+      return {};
+    });
+  }
+
+  Result<void> link_study_to_patient(const std::string& study_uid, const std::string& patient_id,
+                                     const std::string& issuer_of_patient_id,
+                                     const std::string& actor) override {
+    return guarded([&](sql::Connection& c) -> Result<void> {
+      sql::Transaction tx(c);
+      if (auto linked = sql_workflow::link_study_to_patient(c, study_uid, patient_id,
+                                                            issuer_of_patient_id, actor);
           !linked)
         return linked;
       tx.commit();

@@ -9,14 +9,11 @@
 #include "storage/sql_outbox.h"
 
 namespace pacs::sql_workflow {
-namespace {
 
 using sql::Value;
 
-// Rows of one patient: the same Patient ID, and the same issuer where both sides name one
-// (objects often arrive without Issuer of Patient ID while the RIS always sends PID-3.4).
-constexpr const char* kSamePatient = "patient_id = ? AND (issuer = ? OR issuer = '' OR ? = '')";
-
+// Objects often arrive without Issuer of Patient ID while the RIS always sends PID-3.4: an empty
+// issuer on either side agrees with any (see kSamePatient).
 std::vector<Value> same_patient(const std::string& id, const std::string& issuer) {
   return {id, issuer, issuer};
 }
@@ -30,6 +27,8 @@ void lock_patient(sql::Connection& c, const std::string& id, const std::string& 
     c.query("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", params);
   }
 }
+
+namespace {
 
 std::string updated(const std::optional<std::string>& value, const std::string& current) {
   return value ? *value : current;
@@ -157,6 +156,8 @@ Result<void> merge(sql::Connection& c, const PatientChange& change) {
   return {};
 }
 
+}  // namespace
+
 void audit(sql::Connection& c, const std::string& actor, const std::string& action,
            const std::string& subject, const std::string& detail) {
   const Value params[] = {wall_clock_ms(), actor, action, subject, detail};
@@ -164,6 +165,8 @@ void audit(sql::Connection& c, const std::string& actor, const std::string& acti
       "INSERT INTO workflow_audit (at_ms, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
       params);
 }
+
+namespace {
 
 void set_link(sql::Connection& c, const std::string& study_uid, std::optional<std::int64_t> order,
               const std::string& state, const std::string& reason) {
@@ -216,40 +219,39 @@ void coerce_from_order(sql::Connection& c, const std::string& study_uid, std::in
   audit(c, actor, "coerce", study_uid, "patient " + changed + " from the order");
 }
 
-// A study an operator links to the order of another patient becomes that patient's: the row of
-// the order's patient (created from the order if the index has none) takes the study and its
-// counts; a patient left without studies goes. Retrieved objects then carry the new Patient ID.
-void move_study_to_order_patient(sql::Connection& c, const std::string& study_uid,
-                                 std::int64_t order, const std::string& actor) {
-  const Value key[] = {study_uid, order};
+// A study an operator links to another patient becomes that patient's: the patient's row (created
+// from `known` if the index has none) takes the study and its counts; a patient left without
+// studies goes. Retrieved objects then carry the new Patient ID. `known` names the patient
+// (Patient ID and issuer, which must be set) and the demographics a new row starts from; `whose`
+// says in the audit where the patient came from.
+void move_study_to_patient(sql::Connection& c, const std::string& study_uid,
+                           const PatientValues& known, const std::string& actor,
+                           const std::string& whose) {
+  const std::string& id = *known.patient_id;
+  const std::string& issuer = *known.issuer_of_patient_id;
+  const Value key[] = {study_uid};
   const auto rows = c.query(
       "SELECT st.pk, st.patient_pk, st.num_series, st.num_instances, p.patient_id, p.issuer, "
-      "p.attributes, o.patient_id, o.issuer, o.patient_name, o.patient_birth_date, o.patient_sex "
-      "FROM studies st JOIN patients p ON p.pk = st.patient_pk, orders o "
-      "WHERE st.study_uid = ? AND o.pk = ?",
+      "p.attributes FROM studies st JOIN patients p ON p.pk = st.patient_pk "
+      "WHERE st.study_uid = ?",
       key);
   if (rows.empty()) return;
   const auto& r = rows[0];
-  const std::string order_id = r.text(7), order_issuer = r.text(8);
-  if (order_id.empty() || same_patient_id(r.text(4), r.text(5), order_id, order_issuer)) return;
-  lock_patient(c, order_id, order_issuer);
+  if (id.empty() || same_patient_id(r.text(4), r.text(5), id, issuer)) return;
+  lock_patient(c, id, issuer);
   const std::int64_t from = r.integer(1);
   std::int64_t to = 0;
-  if (const auto known = index_patients(c, order_id, order_issuer); !known.empty()) {
-    to = known.front();
+  if (const auto rows_of_patient = index_patients(c, id, issuer); !rows_of_patient.empty()) {
+    to = rows_of_patient.front();
   } else {
-    PatientValues values;
-    values.patient_id = order_id;
-    values.issuer_of_patient_id = order_issuer;
-    values.name = normalized_person_name(r.text(9));
-    values.birth_date = r.text(10);
-    values.sex = r.text(11);
-    const Value row[] = {order_id,
-                         order_issuer,
+    PatientValues values = known;
+    values.name = normalized_person_name(known.name.value_or(""));
+    const Value row[] = {id,
+                         issuer,
                          *values.name,
                          person_name_key(*values.name),
-                         *values.birth_date,
-                         *values.sex,
+                         known.birth_date.value_or(""),
+                         known.sex.value_or(""),
                          sql::Blob{with_patient_values(r.blob(6), values)}};
     to = c.query(
               "INSERT INTO patients (patient_id, issuer, name, name_key, birth_date, sex, "
@@ -273,7 +275,19 @@ void move_study_to_order_patient(sql::Connection& c, const std::string& study_ui
   const Value emptied[] = {from};
   c.query("DELETE FROM patients WHERE pk = ? AND num_studies = 0", emptied);
   audit(c, actor, "move", study_uid,
-        "to the order's patient (Patient ID " + order_id + ", was " + r.text(4) + ")");
+        "to " + whose + " (Patient ID " + id + ", was " + r.text(4) + ")");
+}
+
+// The patient an order names, with the order's demographics.
+PatientValues order_patient(sql::Connection& c, std::int64_t order) {
+  const Value key[] = {order};
+  const auto rows = c.query(
+      "SELECT patient_id, issuer, patient_name, patient_birth_date, patient_sex FROM orders "
+      "WHERE pk = ?",
+      key);
+  if (rows.empty()) return {};
+  const auto& r = rows[0];
+  return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4)};
 }
 
 // Links a study to its order (the reason shows in the list, the detail in the audit).
@@ -324,14 +338,15 @@ void reconcile(sql::Connection& c, const std::string& study_uid,
   audit(c, "pacsnode", "unreconciled", study_uid, reason);
 }
 
-// A new or changed order may be the one an unreconciled study waited for (it arrived first).
+// A new or changed order may be the one a study without an order waited for (it arrived first):
+// an unreconciled one, or one an operator linked to its patient.
 void reconcile_waiting_studies(sql::Connection& c, const OrderRecord& o,
                                const WorkflowPolicy& policy) {
   const Value key[] = {o.study_uid, o.accession_number, o.accession_number};
   for (const auto& r :
        c.query("SELECT st.study_uid, st.accession_number, p.patient_id, p.issuer FROM studies st "
                "JOIN patients p ON p.pk = st.patient_pk JOIN study_links l ON l.study_uid = "
-               "st.study_uid WHERE l.state = 'unreconciled' AND (st.study_uid = ? OR "
+               "st.study_uid WHERE l.order_pk IS NULL AND (st.study_uid = ? OR "
                "(? <> '' AND st.accession_number = ?))",
                key))
     reconcile(c, r.text(0), r.text(1), r.text(2), r.text(3), policy, false);
@@ -543,9 +558,53 @@ Result<void> link_study(sql::Connection& c, const std::string& study_uid,
     return fail(ErrorCode::NotFound, "no study " + study_uid);
   const auto order = order_pk(c, placer_order, filler_order);
   if (!order) return fail(ErrorCode::NotFound, "no such order");
-  move_study_to_order_patient(c, study_uid, *order, actor);
+  if (const PatientValues patient = order_patient(c, *order); patient.patient_id)
+    move_study_to_patient(c, study_uid, patient, actor, "the order's patient");
   link(c, study_uid, *order, actor, "linked by " + actor,
        "to order placer '" + placer_order + "' filler '" + filler_order + "'", policy);
+  return {};
+}
+
+Result<void> one_authority(sql::Connection& c, const std::string& id, const std::string& issuer) {
+  const auto issuers = c.query(std::string("SELECT COUNT(DISTINCT issuer) FROM patients WHERE ") +
+                                   kSamePatient + " AND issuer <> ''",
+                               same_patient(id, issuer));
+  if (issuers.at(0).integer(0) > 1)
+    return fail(ErrorCode::InvalidArgument,
+                "Patient ID " + id +
+                    " is issued by more than one authority: name the Issuer of Patient ID");
+  return {};
+}
+
+Result<void> link_study_to_patient(sql::Connection& c, const std::string& study_uid,
+                                   const std::string& patient_id, const std::string& issuer,
+                                   const std::string& actor) {
+  if (patient_id.empty()) return fail(ErrorCode::InvalidArgument, "name the patient's Patient ID");
+  const Value study_key[] = {study_uid};
+  if (c.query("SELECT 1 FROM studies WHERE study_uid = ?", study_key).empty())
+    return fail(ErrorCode::NotFound, "no study " + study_uid);
+  // The patient as the index knows it (from stored studies), else as an order names it. Without
+  // an issuer, the ID must name one patient only: two hospitals' "12345" are two people.
+  if (auto one = one_authority(c, patient_id, issuer); !one) return one;
+  const auto who = same_patient(patient_id, issuer);
+  auto rows = c.query(std::string("SELECT patient_id, issuer, name, birth_date, sex FROM patients "
+                                  "WHERE ") +
+                          kSamePatient + " ORDER BY issuer DESC, pk LIMIT 1",
+                      who);
+  if (rows.empty())
+    rows = c.query(std::string("SELECT patient_id, issuer, patient_name, patient_birth_date, "
+                               "patient_sex FROM orders WHERE ") +
+                       kSamePatient + " ORDER BY pk DESC LIMIT 1",
+                   who);
+  if (rows.empty())
+    return fail(ErrorCode::NotFound, "no patient with Patient ID " + patient_id +
+                                         " is known (from stored studies or orders)");
+  const auto& r = rows[0];
+  move_study_to_patient(c, study_uid, {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4)},
+                        actor, "the patient an operator chose");
+  // No order: a later order for the study still links it (see reconcile_waiting_studies).
+  set_link(c, study_uid, std::nullopt, "linked", "linked to a patient by " + actor);
+  audit(c, actor, "link", study_uid, "to patient (Patient ID " + r.text(0) + ")");
   return {};
 }
 

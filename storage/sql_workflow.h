@@ -14,6 +14,22 @@
 
 namespace pacs::sql_workflow {
 
+// PostgreSQL: a change to a patient's rows takes the patient's turn, as ingest does (the same
+// advisory lock key), so counts and rows change under one writer at a time. No-op on SQLite.
+void lock_patient(sql::Connection& c, const std::string& id, const std::string& issuer);
+// A row of the workflow's record of changes: who did what to which subject (a UID, an order).
+void audit(sql::Connection& c, const std::string& actor, const std::string& action,
+           const std::string& subject, const std::string& detail);
+
+// Rows of one patient: the same Patient ID, and the same issuer where both sides name one. The
+// condition takes same_patient(id, issuer) as its parameters.
+inline constexpr const char* kSamePatient =
+    "patient_id = ? AND (issuer = ? OR issuer = '' OR ? = '')";
+std::vector<sql::Value> same_patient(const std::string& id, const std::string& issuer);
+// InvalidArgument when the Patient ID, without an issuer, names patients of more than one
+// authority in the index: two hospitals' "12345" are two people.
+Result<void> one_authority(sql::Connection& c, const std::string& id, const std::string& issuer);
+
 // The order a message names: by filler order number, or by placer order number without one.
 std::optional<std::int64_t> order_pk(sql::Connection& c, const std::string& placer,
                                      const std::string& filler);
@@ -40,6 +56,9 @@ std::vector<StudyLink> study_links(sql::Connection& c, const std::string& state,
 Result<void> link_study(sql::Connection& c, const std::string& study_uid,
                         const std::string& placer_order, const std::string& filler_order,
                         const std::string& actor, const WorkflowPolicy& policy);
+Result<void> link_study_to_patient(sql::Connection& c, const std::string& study_uid,
+                                   const std::string& patient_id, const std::string& issuer,
+                                   const std::string& actor);
 
 // MPPS rows; the worklist item and order follow the step's status.
 Result<void> create_mpps(sql::Connection& c, const MppsRecord& mpps,

@@ -267,7 +267,7 @@ async function reconciliationView() {
   const mine = renderCount;
   const message = h('p', { id: 'recon-message', 'data-testid': 'recon-message', role: 'status' });
   main.append(h('h1', {}, 'Unreconciled studies'),
-    h('p', { class: 'muted' }, 'Studies that arrived without a matching order. Link one to an order by its placer and/or filler order number.'),
+    h('p', { class: 'muted' }, 'Studies that arrived without a matching order. Link one to its order by the placer and/or filler order number, or, when it has no order, to its patient by Patient ID (and issuer, where two authorities use the ID): the study becomes that patient\'s.'),
     message);
   const container = h('div', { id: 'reconciliation-list', 'data-testid': 'reconciliation-list', 'data-state': 'loading' });
   main.append(container);
@@ -276,10 +276,10 @@ async function reconciliationView() {
     if (stale(mine)) return;
     container.dataset.count = String(links.length);
     if (!links.length) {
-      container.replaceChildren(h('p', { class: 'muted', id: 'recon-empty' }, 'Every study is linked to its order.'));
+      container.replaceChildren(h('p', { class: 'muted', id: 'recon-empty' }, 'Every study is linked to its order or its patient.'));
     } else {
       container.replaceChildren(h('table', { class: 'grid', id: 'reconciliation-table' },
-        h('thead', {}, h('tr', {}, ['Study', 'Patient ID', 'Reason', 'Since', 'Link to order'].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ['Study', 'Patient ID', 'Reason', 'Since', 'Link to order', 'Link to patient'].map((t) => h('th', {}, t)))),
         h('tbody', {}, links.map((link) => reconRow(link, message, load)))));
     }
     container.dataset.state = 'ready';
@@ -289,32 +289,47 @@ async function reconciliationView() {
 
 function reconRow(link, message, reload) {
   const uid = link.studyInstanceUID;
-  const placer = h('input', { name: 'placerOrder', placeholder: 'Placer order', 'data-testid': 'recon-placer', size: '12' });
-  const filler = h('input', { name: 'fillerOrder', placeholder: 'Filler order', 'data-testid': 'recon-filler', size: '12' });
-  const button = h('button', { type: 'submit', class: 'primary', 'data-testid': 'recon-link' }, 'Link');
-  const form = h('form', { class: 'inline', onsubmit: async (event) => {
+  const toOrder = linkForm(uid, 'order', [
+    ['placerOrder', 'Placer order', 'recon-placer'],
+    ['fillerOrder', 'Filler order', 'recon-filler'],
+  ], 'Enter a placer or filler order number.', message, reload);
+  const toPatient = linkForm(uid, 'patient', [
+    ['patientID', 'Patient ID', 'recon-patient-id'],
+    ['issuerOfPatientID', 'Issuer (optional)', 'recon-issuer'],
+  ], 'Enter the Patient ID.', message, reload);
+  return h('tr', { 'data-testid': 'recon-row', 'data-study-uid': uid },
+    h('td', { class: 'uid' }, h('a', { href: `#/study/${enc(uid)}` }, uid)),
+    h('td', {}, link.patientID),
+    h('td', {}, link.reason),
+    h('td', {}, link.updatedMs ? new Date(link.updatedMs).toLocaleString() : ''),
+    h('td', {}, toOrder),
+    h('td', {}, toPatient));
+}
+
+// A form that links the study to an order or to a patient: its fields become the query of
+// POST /api/reconciliation/{study}/link (the first field is required, unless it is the order's,
+// where either number will do).
+function linkForm(uid, what, fields, missing, message, reload) {
+  const inputs = fields.map(([name, placeholder, testid]) =>
+    h('input', { name, placeholder, 'data-testid': testid, size: '12' }));
+  const button = h('button', { type: 'submit', class: 'primary', 'data-testid': `recon-link-${what}` }, 'Link');
+  return h('form', { class: 'inline', onsubmit: async (event) => {
     event.preventDefault();
     const q = new URLSearchParams();
-    if (placer.value.trim()) q.set('placerOrder', placer.value.trim());
-    if (filler.value.trim()) q.set('fillerOrder', filler.value.trim());
-    if (![...q.keys()].length) { setMessage(message, 'error', 'Enter a placer or filler order number.'); return; }
+    for (const input of inputs) if (input.value.trim()) q.set(input.name, input.value.trim());
+    const required = what === 'patient' ? q.has(inputs[0].name) : [...q.keys()].length > 0;
+    if (!required) { setMessage(message, 'error', missing); return; }
     button.disabled = true;
     try {
       await apiFetch(`/api/reconciliation/${enc(uid)}/link?${q}`, { method: 'POST', accept: 'application/json' });
-      setMessage(message, 'ok', `Linked study ${uid} to order ${[placer.value, filler.value].filter((v) => v.trim()).join(' / ')}.`);
+      setMessage(message, 'ok', `Linked study ${uid} to ${what} ${[...q.values()].join(' / ')}.`);
       await reload();
     } catch (error) {
       if (error instanceof AuthError) { loginView(); return; }
       setMessage(message, 'error', `Could not link study ${uid}: ${error.message}`);
       button.disabled = false;
     }
-  } }, placer, filler, button);
-  return h('tr', { 'data-testid': 'recon-row', 'data-study-uid': uid },
-    h('td', { class: 'uid' }, h('a', { href: `#/study/${enc(uid)}` }, uid)),
-    h('td', {}, link.patientID),
-    h('td', {}, link.reason),
-    h('td', {}, link.updatedMs ? new Date(link.updatedMs).toLocaleString() : ''),
-    h('td', {}, form));
+  } }, ...inputs, button);
 }
 
 function setMessage(el, state, text) {

@@ -294,6 +294,10 @@ const std::vector<Flag>& flags() {
       {"--study-quiet-seconds", "N",
        "a study with no new instance for this long is complete (default 60)",
        in_range(&Config::study_quiet_seconds, 86400, "--study-quiet-seconds")},
+      {"--rejection-grace-seconds", "N",
+       "instances a rejection note (IHE IOCM key object) rejects leave queries at once; their "
+       "files are purged after this long (default 86400)",
+       in_range(&Config::rejection_grace_seconds, 365u * 86400, "--rejection-grace-seconds")},
       {"--study-complete-message", "oru|orm",
        "how a complete study is announced: ORU^R01 with its URLs, or ORM^O01 SC/CM (default oru)",
        [](const std::string& v, Config& c) -> Result<void> {
@@ -350,8 +354,8 @@ const std::vector<Flag>& flags() {
          return check_aet(v, "--allow-calling-aet");
        }},
       {"--ae-permission", "AET=SERVICES[@ADDRESSES]",
-       "the DIMSE services a calling AE may use (echo, store, find, move, get, worklist, mpps "
-       "or all, comma-separated), optionally only from these addresses, e.g. "
+       "the DIMSE services a calling AE may use (echo, store, find, move, get, worklist, mpps, "
+       "commitment or all, comma-separated), optionally only from these addresses, e.g. "
        "CT1=echo,store@10.1.2.3; naming any AE refuses the others (repeatable)",
        [](const std::string& v, Config& c) -> Result<void> {
          auto permission = dimse::parse_ae_permission(v);
@@ -382,6 +386,16 @@ const std::vector<Flag>& flags() {
        "sync the directory after every new file even on ext4/XFS, where the file's sync covers it",
        [](const std::string&, Config& c) -> Result<void> {
          c.always_sync_directories = true;
+         return {};
+       }},
+      {"--commitment-report", "same|new",
+       "where storage commitment reports go: on the requester's association while it stays "
+       "open, else on a new one to its --peer entry (same, the default), or always on a new "
+       "association (new)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (v != "same" && v != "new")
+           return fail(ErrorCode::InvalidArgument, "--commitment-report: same or new");
+         c.commitment_report = v;
          return {};
        }},
       {"--max-associations", "N", "simultaneous DICOM associations (default 32)",
@@ -597,6 +611,11 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       auto v = get<std::int64_t>(*dimse, "max_associations");
       if (!v) return wrong("dimse.max_associations");
       if (auto ok = apply(flag("--max-associations"), std::to_string(*v)); !ok) return ok;
+    }
+    if (dimse->contains("commitment_report")) {
+      auto v = get<std::string>(*dimse, "commitment_report");
+      if (!v) return wrong("dimse.commitment_report");
+      if (auto ok = apply(flag("--commitment-report"), *v); !ok) return ok;
     }
     if (dimse->contains("max_find_results")) {
       auto v = get<std::int64_t>(*dimse, "max_find_results");

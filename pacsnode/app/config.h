@@ -42,6 +42,7 @@ struct Config {
   std::map<std::string, std::string> worklist_station_aets;  // modality -> Scheduled Station AE
   std::map<std::string, Peer> hl7_destinations;  // RIS/EHR endpoints of outbound HL7, by name
   unsigned study_quiet_seconds = 60;             // no new instance for this long: complete
+  unsigned rejection_grace_seconds = 86400;      // rejected instances' files kept this long (IOCM)
   bool study_complete_as_orm = false;            // announce with ORM^O01 instead of ORU^R01
   WorkflowPolicy workflow;                       // what reconciliation does to the index
   std::string public_url;                        // empty: http://127.0.0.1:<http_port>
@@ -56,6 +57,9 @@ struct Config {
   std::vector<std::string> ae_permissions;
   std::optional<bool> unknown_aes_allowed;  // unset: allowed while no AE is named
   bool accept_unknown_sop_classes = false;
+  // Storage commitment reports: "same" (on the requester's association while it is open, else a
+  // new one) or "new" (always a new association to the requester's --peer entry).
+  std::string commitment_report = "same";
   DuplicatePolicy duplicate_policy = DuplicatePolicy::Keep;
   bool always_sync_directories = false;  // also where the filesystem makes it unnecessary
   std::uint64_t min_free_mb = 128;       // kept free on the data disk: below it ingest refuses

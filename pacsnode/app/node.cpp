@@ -24,7 +24,20 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
   node.ingest = std::make_unique<IngestService>(
       *node.blobs, *node.index, *node.committer, config.duplicate_policy, config.routes,
       std::move(forwarding_queued), config.min_free_mb << 20, config.store_as);
+  node.remover = std::make_unique<Remover>(*node.index, *node.blobs, config.aet);
+  node.rejections = std::make_unique<RejectionNotes>(
+      *node.remover, std::chrono::seconds(config.rejection_grace_seconds));
+  node.ingest->set_after_store(
+      [rejections = node.rejections.get()](const std::filesystem::path& file, const Stored& stored,
+                                           const std::string& sender) {
+        return rejections->apply(file, stored.sop_class_uid, sender.empty() ? "HTTP" : sender);
+      });
   return node;
+}
+
+audit::TrailSettings audit_trail_settings(const Config& config, const BlobStore& blobs) {
+  return {config.audit_log.empty() ? (blobs.root() / "audit.log").string() : config.audit_log,
+          config.audit_syslog, config.tls, config.aet};
 }
 
 }  // namespace pacs

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "dicomweb/access_gate.h"
+#include "dicomweb/admin_api.h"
 #include "dicomweb/http_server.h"
 #include "dicomweb/operations.h"
 #include "dicomweb/service.h"
@@ -24,6 +25,7 @@
 #include "pacsnode/dimse/peer_directory.h"
 #include "pacsnode/dimse/server.h"
 #include "pacsnode/dimse/tls_layer.h"
+#include "pacsnode/services/commitment.h"
 #include "pacsnode/services/forwarder.h"
 #include "pacsnode/services/mpps.h"
 #include "pacsnode/services/recovery.h"
@@ -140,9 +142,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     return 1;
   }
   // The audit trail, from here to the end of serve(): every face records into it.
-  auto trail = audit::Trail::open(
-      {config.audit_log.empty() ? (node->blobs->root() / "audit.log").string() : config.audit_log,
-       config.audit_syslog, config.tls, config.aet});
+  auto trail = audit::Trail::open(audit_trail_settings(config, *node->blobs));
   if (!trail) {
     PACS_LOG(Error) << trail.error().message;
     return 2;
@@ -165,6 +165,9 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                    << report->orphans_removed << " files without a row";
   }
   std::ofstream(marker).put('\n');
+  // Files of removed instances: those a crash left queued, then each rejection's as its grace
+  // period ends.
+  node->remover->purge_in_background(std::chrono::seconds(30));
   auto counts = node->index->counts();
   PACS_LOG(Info) << "pacsnode: data in " << node->blobs->root().string() << ", index "
                  << node->index->describe() << " (schema v" << node->index->schema_version() << ", "
@@ -176,6 +179,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   std::vector<std::string> hl7_destinations;
   for (const auto& [name, peer] : config.hl7_destinations) hl7_destinations.push_back(name);
   MppsService mpps(*node->index, hl7_destinations);
+  CommitmentService commitment(*node->index, *node->blobs);
   // OpenSSL contexts: the MLLP and HTTPS listeners', and one for HL7 destinations over TLS.
   security::SslContext mllp_tls, hl7_outbound_tls, https;
   for (auto [wanted, context, server] :
@@ -254,18 +258,22 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     if (permission) access.permit(permission->first, permission->second);
   }
   if (config.unknown_aes_allowed) access.set_unknown_aes_allowed(*config.unknown_aes_allowed);
-  dimse::DimseServer dimse({.aet = config.aet,
-                            .port = config.dimse_port,
-                            .max_associations = config.max_associations,
-                            .access = access,
-                            .accept_unknown_sop_classes = config.accept_unknown_sop_classes,
-                            .timeout_seconds = 60,
-                            .peers = peers,
-                            .tls = dimse_tls},
-                           *node->ingest, query, retrieve, mpps);
+  dimse::DimseServer dimse(
+      {.aet = config.aet,
+       .port = config.dimse_port,
+       .max_associations = config.max_associations,
+       .access = access,
+       .accept_unknown_sop_classes = config.accept_unknown_sop_classes,
+       .timeout_seconds = 60,
+       .peers = peers,
+       .commitment_report = config.commitment_report == "new" ? dimse::CommitmentReportMode::New
+                                                              : dimse::CommitmentReportMode::Same,
+       .tls = dimse_tls},
+      *node->ingest, query, retrieve, mpps, commitment);
   // The DICOMweb face; beyond loopback only with authentication (check_config).
   web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web", config.aet});
   web::WorkflowApi workflow_api(*node->index, query);
+  web::AdminApi admin_api(*node->remover);
   web::UiService ui({.directory = config.ui_dir, .external_viewer = config.external_viewer});
   fhir::FhirApi fhir_api(query, *node->index, "/dicom-web");
   const web::AccessGate gate(authenticator.get());
@@ -286,11 +294,13 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                          .cors_origins = config.http_cors_origins,
                          .tls = https,
                          .on_answered = count_http_request},
-        [&dicomweb, &workflow_api, &operations, &ui, &fhir_api, &gate](web::Exchange& exchange) {
+        [&dicomweb, &workflow_api, &admin_api, &operations, &ui, &fhir_api,
+         &gate](web::Exchange& exchange) {
           if (!gate.admit(exchange)) return web::already_answered();
           if (web::OperationsApi::handles(exchange.target())) return operations.handle(exchange);
           if (web::UiService::handles(exchange.target())) return ui.handle(exchange);
           if (fhir::FhirApi::handles(exchange.target())) return fhir_api.handle(exchange);
+          if (web::AdminApi::handles(exchange.target())) return admin_api.handle(exchange);
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
                                                               : dicomweb.handle(exchange);
         });

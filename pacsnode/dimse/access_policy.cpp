@@ -7,7 +7,7 @@
 namespace pacs::dimse {
 namespace {
 
-constexpr std::array<std::pair<DimseService, std::string_view>, 7> kNames = {{
+constexpr std::array<std::pair<DimseService, std::string_view>, 8> kNames = {{
     {DimseService::Echo, "echo"},
     {DimseService::Store, "store"},
     {DimseService::Find, "find"},
@@ -15,6 +15,7 @@ constexpr std::array<std::pair<DimseService, std::string_view>, 7> kNames = {{
     {DimseService::Get, "get"},
     {DimseService::Worklist, "worklist"},
     {DimseService::Mpps, "mpps"},
+    {DimseService::Commitment, "commitment"},
 }};
 
 // The words of a comma-separated list, empty ones included (so "a,,b" can be refused).
@@ -48,7 +49,7 @@ std::string_view service_name(DimseService service) {
 
 std::optional<DimseService> service_of_sop_class(std::string_view sop_class, bool is_storage) {
   // PS3.4: Verification, the Q/R information models (FIND, MOVE, GET of Patient and Study Root),
-  // Modality Worklist FIND and MPPS.
+  // Modality Worklist FIND, MPPS and the Storage Commitment Push Model.
   static const std::map<std::string_view, DimseService> known = {
       {"1.2.840.10008.1.1", DimseService::Echo},
       {"1.2.840.10008.5.1.4.1.2.1.1", DimseService::Find},
@@ -59,6 +60,7 @@ std::optional<DimseService> service_of_sop_class(std::string_view sop_class, boo
       {"1.2.840.10008.5.1.4.1.2.2.3", DimseService::Get},
       {"1.2.840.10008.5.1.4.31", DimseService::Worklist},
       {"1.2.840.10008.3.1.2.3.3", DimseService::Mpps},
+      {"1.2.840.10008.1.20.1", DimseService::Commitment},
   };
   if (auto it = known.find(sop_class); it != known.end()) return it->second;
   if (is_storage) return DimseService::Store;
@@ -89,7 +91,7 @@ Result<std::pair<std::string, AePermission>> parse_ae_permission(const std::stri
     return fail(ErrorCode::InvalidArgument,
                 "AE permission '" + text + "': " + why +
                     " (expected AET=SERVICE[,SERVICE...][@ADDRESS[,ADDRESS...]], services: "
-                    "echo, store, find, move, get, worklist, mpps or all)");
+                    "echo, store, find, move, get, worklist, mpps, commitment or all)");
   };
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) return bad("no AE title");

@@ -12,7 +12,7 @@
 
 namespace pacs::dimse {
 
-enum class DimseService { Echo, Store, Find, Move, Get, Worklist, Mpps };
+enum class DimseService { Echo, Store, Find, Move, Get, Worklist, Mpps, Commitment };
 
 // "echo", "store", ... or "all"; nullopt for any other word.
 std::optional<std::set<DimseService>> parse_services(std::string_view word);

@@ -14,12 +14,10 @@
 namespace pacs::dimse {
 namespace {
 
-// The status detail of a failure: its Error Comment (at most 64 characters, LO).
+// The status detail of a failure: its Error Comment.
 std::unique_ptr<DcmDataset> detail_of(const MppsOutcome& outcome) {
   if (outcome.status == 0) return nullptr;
-  auto detail = std::make_unique<DcmDataset>();
-  detail->putAndInsertString(DCM_ErrorComment, outcome.error_comment.substr(0, 64).c_str());
-  return detail;
+  return error_comment(outcome.error_comment);
 }
 
 void log_refusal(const char* what, const std::string& uid, const std::string& calling,

@@ -1,5 +1,6 @@
 #include "pacsnode/dimse/scp.h"
 
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcuid.h>
 
 #include <map>
@@ -17,6 +18,12 @@ std::string trimmed(const char* text) {
   std::string s(text ? text : "");
   while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
   return s;
+}
+
+std::unique_ptr<DcmDataset> error_comment(const std::string& why) {
+  auto detail = std::make_unique<DcmDataset>();
+  detail->putAndInsertString(DCM_ErrorComment, why.substr(0, 64).c_str());
+  return detail;
 }
 
 QueryModel model_of(const std::string& sop_class) {
@@ -69,6 +76,8 @@ OFCondition Scp::handleIncomingCommand(T_DIMSE_Message* message,
     return handle_ncreate(message->msg.NCreateRQ, info.presentationContextID);
   if (message->CommandField == DIMSE_N_SET_RQ)
     return handle_nset(message->msg.NSetRQ, info.presentationContextID);
+  if (message->CommandField == DIMSE_N_ACTION_RQ)
+    return handle_naction(message->msg.NActionRQ, info.presentationContextID);
   return DcmThreadSCP::handleIncomingCommand(message, info);  // C-ECHO
 }
 

@@ -1,6 +1,6 @@
 // One association of the DIMSE face. The server builds a fresh Scp per association and runs it
 // on a thread of its own; each service's handler lives in a file of its own (store, find, move,
-// get, mpps).
+// get, mpps, commitment).
 #pragma once
 
 #include <dcmtk/dcmnet/scpthrd.h>
@@ -14,15 +14,21 @@
 
 namespace pacs::dimse {
 
+class CommitmentReporter;
+
 struct Context {
   DimseOptions options;
   IngestService& ingest;
   QueryService& query;
   RetrieveService& retrieve;
   MppsService& mpps;
+  CommitmentService& commitment;
+  CommitmentReporter& reporter;
 };
 
 std::string trimmed(const char* text);
+// The status detail of a refusal: its Error Comment (LO, cut to 64 characters).
+std::unique_ptr<DcmDataset> error_comment(const std::string& why);
 QueryModel model_of(const std::string& sop_class);
 // Accepted transfer syntaxes of the storage classes, in preference order.
 const std::vector<const char*>& storage_transfer_syntaxes();
@@ -60,6 +66,8 @@ class Scp : public DcmThreadSCP {
   OFCondition handle_get(T_DIMSE_C_GetRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_ncreate(T_DIMSE_N_CreateRQ& request, T_ASC_PresentationContextID id);
   OFCondition handle_nset(T_DIMSE_N_SetRQ& request, T_ASC_PresentationContextID id);
+  OFCondition handle_naction(T_DIMSE_N_ActionRQ& request, T_ASC_PresentationContextID id);
+  void audit_commitment(const CommitmentOutcome& outcome);
 
   const Context& context_;
   T_ASC_Association* association_ = nullptr;
@@ -68,6 +76,7 @@ class Scp : public DcmThreadSCP {
   AccessPolicy::Verdict verdict_ = AccessPolicy::Verdict::Accept;
   unsigned long stored_ = 0, failed_ = 0;
   audit::TransferTally received_;  // what C-STORE brought on this association
+  Uint16 next_message_id_ = 1;     // of requests we send on this association (N-EVENT-REPORT)
 };
 
 }  // namespace pacs::dimse

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "pacsnode/dimse/instance_sender.h"
+#include "pacsnode/dimse/outbound_association.h"
 #include "pacsnode/services/transcode.h"
 #include "storage/model/log.h"
 
@@ -19,11 +20,6 @@ namespace {
 // Presentation context IDs are odd numbers from 1 to 255 (PS3.8 9.3.2.2).
 constexpr std::size_t kMaxContextsPerAssociation = 128;
 
-struct ProposedContext {
-  std::string sop_class;
-  std::vector<std::string> syntaxes;
-};
-
 // Per (SOP class, stored syntax): one context with the stored syntax alone, so an acceptor that
 // supports it cannot pick another one and the bytes go out unchanged; one with the uncompressed
 // fallbacks; and one with the lossless compressed syntaxes the codecs produce, for receivers that
@@ -32,7 +28,8 @@ struct ProposedContext {
 // on such a context, the response to our C-STORE included.
 std::vector<ProposedContext> contexts_for(const std::string& sop_class, const std::string& stored) {
   std::vector<ProposedContext> out;
-  if (DcmXfer(stored.c_str()).getXfer() != EXS_Unknown) out.push_back({sop_class, {stored}});
+  if (DcmXfer(stored.c_str()).getXfer() != EXS_Unknown)
+    out.push_back({sop_class, {stored}, ASC_SC_ROLE_DEFAULT});
   for (const std::vector<std::string>& group :
        {std::vector<std::string>{UID_LittleEndianExplicitTransferSyntax,
                                  UID_LittleEndianImplicitTransferSyntax},
@@ -40,7 +37,7 @@ std::vector<ProposedContext> contexts_for(const std::string& sop_class, const st
     std::vector<std::string> fallbacks;
     for (const std::string& syntax : group)
       if (syntax != stored && can_produce(stored, syntax)) fallbacks.push_back(syntax);
-    if (!fallbacks.empty()) out.push_back({sop_class, std::move(fallbacks)});
+    if (!fallbacks.empty()) out.push_back({sop_class, std::move(fallbacks), ASC_SC_ROLE_DEFAULT});
   }
   return out;
 }
@@ -67,86 +64,6 @@ std::vector<std::pair<std::vector<ProposedContext>, std::vector<const RetrieveIt
   }
   return batches;
 }
-
-// A requested association with its network, released or aborted on every path out.
-class OutboundAssociation {
- public:
-  OutboundAssociation() = default;
-  OutboundAssociation(const OutboundAssociation&) = delete;
-  OutboundAssociation& operator=(const OutboundAssociation&) = delete;
-  ~OutboundAssociation() {
-    if (association_ != nullptr) {
-      if (!broken_ && ASC_releaseAssociation(association_).bad())
-        ASC_abortAssociation(association_);
-      ASC_destroyAssociation(&association_);
-    }
-    if (network_ != nullptr) ASC_dropNetwork(&network_);
-  }
-
-  // Returns an empty string on success, else why the association could not be set up.
-  std::string open(const SendRequest& request, const std::vector<ProposedContext>& contexts) {
-    OFCondition c = ASC_initializeNetwork(NET_REQUESTOR, 0,
-                                          static_cast<int>(request.timeout_seconds), &network_);
-    const bool tls = request.destination.tls != nullptr;
-    if (c.good() && tls) c = ASC_setTransportLayer(network_, request.destination.tls.get(), 0);
-    T_ASC_Parameters* params = nullptr;
-    if (c.good()) c = ASC_createAssociationParameters(&params, ASC_MAXIMUMPDUSIZE);
-    if (c.good() && tls) c = ASC_setTransportLayerType(params, OFTrue);
-    if (c.bad()) {
-      if (params) ASC_destroyAssociationParameters(&params);
-      return c.text();
-    }
-    const std::string address =
-        request.destination.host + ":" + std::to_string(request.destination.port);
-    c = ASC_setAPTitles(params, request.own_aet.c_str(), request.destination_aet.c_str(), nullptr);
-    if (c.good()) c = ASC_setPresentationAddresses(params, "localhost", address.c_str());
-    T_ASC_PresentationContextID id = 1;
-    for (const ProposedContext& context : contexts) {
-      std::vector<const char*> syntaxes;
-      for (const auto& s : context.syntaxes) syntaxes.push_back(s.c_str());
-      if (c.good())
-        c = ASC_addPresentationContext(params, id, context.sop_class.c_str(), syntaxes.data(),
-                                       static_cast<int>(syntaxes.size()));
-      id = static_cast<T_ASC_PresentationContextID>(id + 2);
-    }
-    if (c.bad()) {
-      ASC_destroyAssociationParameters(&params);
-      return c.text();
-    }
-    // The association owns params from here on, also when the request fails.
-    c = ASC_requestAssociation(network_, params, &association_, nullptr, nullptr, DUL_NOBLOCK,
-                               static_cast<int>(request.timeout_seconds));
-    if (c.bad()) {
-      std::string why = c.text();
-      if (c == DUL_ASSOCIATIONREJECTED) {
-        T_ASC_RejectParameters reject;
-        ASC_getRejectParameters(params, &reject);
-        OFString text;
-        why += ": " + std::string(ASC_printRejectParameters(text, &reject).c_str());
-      }
-      if (association_ == nullptr) ASC_destroyAssociationParameters(&params);
-      broken_ = true;
-      return why;
-    }
-    if (ASC_countAcceptedPresentationContexts(association_->params) == 0) {
-      ASC_abortAssociation(association_);
-      broken_ = true;
-      return "the destination accepted none of the proposed presentation contexts";
-    }
-    return {};
-  }
-
-  T_ASC_Association* get() const { return association_; }
-  void mark_broken() {
-    if (association_ != nullptr && !broken_) ASC_abortAssociation(association_);
-    broken_ = true;
-  }
-
- private:
-  T_ASC_Network* network_ = nullptr;
-  T_ASC_Association* association_ = nullptr;
-  bool broken_ = false;
-};
 
 }  // namespace
 
@@ -188,7 +105,9 @@ SubOperations send_instances(const SendRequest& request, const std::vector<Retri
   for (std::size_t b = 0; b < batches.size(); ++b) {
     const auto& [contexts, batch] = batches[b];
     OutboundAssociation association;
-    std::string why = association.open(request, contexts);
+    std::string why = association.open(
+        {request.own_aet, request.destination_aet, request.destination, request.timeout_seconds},
+        contexts);
     std::size_t sent = 0;
     if (why.empty()) {
       InstanceSender sender(association.get(), static_cast<int>(request.timeout_seconds),

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "pacsnode/dimse/commitment_reporter.h"
 #include "pacsnode/dimse/scp.h"
 #include "storage/model/log.h"
 #include "storage/model/metrics.h"
@@ -42,8 +43,9 @@ const std::vector<const char*>& query_transfer_syntaxes() {
 class DimseServer::Listener {
  public:
   Listener(DimseOptions options, IngestService& ingest, QueryService& query,
-           RetrieveService& retrieve, MppsService& mpps)
-      : context_{std::move(options), ingest, query, retrieve, mpps} {}
+           RetrieveService& retrieve, MppsService& mpps, CommitmentService& commitment)
+      : reporter_(ReporterOptions{.own_aet = options.aet, .peers = options.peers}),
+        context_{std::move(options), ingest, query, retrieve, mpps, commitment, reporter_} {}
   ~Listener() { join_sessions(/*only_finished=*/false); }
 
   const Context& context() const { return context_; }
@@ -151,6 +153,7 @@ class DimseServer::Listener {
     ASC_destroyAssociation(&assoc);
   }
 
+  CommitmentReporter reporter_;  // outlives every session (joined in ~Listener)
   Context context_;
   DcmSCPConfig config_;
   std::atomic<bool> stopping_{false};
@@ -162,8 +165,10 @@ void disable_nagle_for_dcmtk_sockets() {
 }
 
 DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryService& query,
-                         RetrieveService& retrieve, MppsService& mpps)
-    : listener_(std::make_unique<Listener>(std::move(options), ingest, query, retrieve, mpps)) {
+                         RetrieveService& retrieve, MppsService& mpps,
+                         CommitmentService& commitment)
+    : listener_(std::make_unique<Listener>(std::move(options), ingest, query, retrieve, mpps,
+                                           commitment)) {
   const DimseOptions& o = listener_->context().options;
   DcmSCPConfig& config = listener_->config();
   config.setAETitle(o.aet.c_str());
@@ -183,6 +188,10 @@ DimseServer::DimseServer(DimseOptions options, IngestService& ingest, QueryServi
                  UID_LittleEndianImplicitTransferSyntax});
   config.addPresentationContext(UID_VerificationSOPClass, verification);
   config.addPresentationContext(UID_ModalityPerformedProcedureStepSOPClass,
+                                as_oflist(query_transfer_syntaxes()));
+  // Storage commitment: the requester is the SCU (default role); reports go back on this
+  // association's context or on one we open (commitment_reporter.h).
+  config.addPresentationContext(UID_StorageCommitmentPushModelSOPClass,
                                 as_oflist(query_transfer_syntaxes()));
   for (const char* model :
        {UID_FINDPatientRootQueryRetrieveInformationModel,

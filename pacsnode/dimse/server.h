@@ -1,4 +1,5 @@
-// The DIMSE face: C-ECHO, C-STORE, C-FIND and C-MOVE SCP on DCMTK, one thread per association.
+// The DIMSE face: C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET, MPPS and storage commitment SCP on
+// DCMTK, one thread per association.
 #pragma once
 
 #include <atomic>
@@ -11,12 +12,23 @@
 #include "pacsnode/dimse/access_policy.h"
 #include "pacsnode/dimse/peer_directory.h"
 #include "pacsnode/dimse/sender.h"
+#include "pacsnode/services/commitment.h"
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/mpps.h"
 #include "pacsnode/services/query.h"
 #include "pacsnode/services/retrieve.h"
 
 namespace pacs::dimse {
+
+// Where storage commitment reports go (PS3.4 J.3.3).
+enum class CommitmentReportMode {
+  // On the requester's association while it stays open and quiet (the requester needs no SCP of
+  // its own, nor a --peer entry); on a new association to it when it released first or the
+  // report was not acknowledged there.
+  Same,
+  // Always on a new association to the requester's AE, found among the --peer entries.
+  New,
+};
 
 struct DimseOptions {
   std::string aet = "PACSNODE";
@@ -27,6 +39,7 @@ struct DimseOptions {
       false;                      // accept proposals of storage classes DCMTK does not know
   unsigned timeout_seconds = 60;  // ACSE/DIMSE: a silent peer frees its thread after this
   std::shared_ptr<const PeerDirectory> peers;  // C-MOVE destinations, by AE title
+  CommitmentReportMode commitment_report = CommitmentReportMode::Same;
   // Set: every association on the port is TLS (plain connections fail the handshake).
   std::shared_ptr<DcmTransportLayer> tls;
 };
@@ -34,7 +47,7 @@ struct DimseOptions {
 class DimseServer {
  public:
   DimseServer(DimseOptions options, IngestService& ingest, QueryService& query,
-              RetrieveService& retrieve, MppsService& mpps);
+              RetrieveService& retrieve, MppsService& mpps, CommitmentService& commitment);
   ~DimseServer();
 
   // Binds and serves until stop() is called; returns an error when the port cannot be bound.

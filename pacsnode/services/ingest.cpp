@@ -228,6 +228,14 @@ Result<Stored> IngestService::ingest(TempFile file, const std::optional<Announce
   };
   auto result = ingest_counted(std::move(file), announced);
   if (!result) return refused(result.error());
+  // What a stored object does beyond being stored (a rejection note rejects), before the sender
+  // hears it was stored; a resend does it again, so a failure here is mended by the retry.
+  if (after_store_ && !result->relative_path.empty()) {
+    if (auto done = after_store_(blobs_.absolute(result->relative_path), *result,
+                                 announced ? announced->calling_aet : std::string());
+        !done)
+      return refused(done.error());
+  }
   return result;
 }
 
@@ -254,9 +262,9 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
   const std::uint64_t size_bytes = parsed->size_bytes;
   const std::string sop_class = entry.instance.sop_class_uid.str();
   const std::string patient_id = entry.patient.patient_id;
-  auto done = [&](IngestOutcome outcome) {
+  auto done = [&](IngestOutcome outcome, const std::string& stored_at = {}) {
     count_outcome(outcome, size_bytes);
-    return Stored{outcome, sop, study, sop_class, patient_id};
+    return Stored{outcome, sop, study, sop_class, patient_id, stored_at};
   };
 
   // A known SOP Instance UID: the same bytes again is a no-op; otherwise the policy decides.
@@ -266,7 +274,7 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
   bool replace = false;
   if (*existing) {
     if (same_dataset(kept.path(), blobs_.absolute((*existing)->relative_path)))
-      return done(IngestOutcome::IdenticalResend);
+      return done(IngestOutcome::IdenticalResend, (*existing)->relative_path);
     if (policy_ == DuplicatePolicy::Reject)
       return fail(ErrorCode::Duplicate, "duplicate SOP Instance UID " + sop + " refused by policy");
     if (policy_ == DuplicatePolicy::Keep) return done(IngestOutcome::KeptExisting);
@@ -309,10 +317,10 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
     forwarding_queued_();
   switch (written->outcome) {
     case WriteOutcome::Inserted:
-      return done(IngestOutcome::Stored);
+      return done(IngestOutcome::Stored, *placed);
     case WriteOutcome::Replaced:
       if (written->replaced_path != *placed) blobs_.remove(written->replaced_path);
-      return done(IngestOutcome::Replaced);
+      return done(IngestOutcome::Replaced, *placed);
     case WriteOutcome::AlreadyExists:
       // Another association indexed this SOP instance between our check and our commit.
       blobs_.remove(*placed);
@@ -321,7 +329,7 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
                     "duplicate SOP Instance UID " + sop + " refused by policy");
       return done(IngestOutcome::KeptExisting);
   }
-  return done(IngestOutcome::Stored);
+  return done(IngestOutcome::Stored, *placed);
 }
 
 std::optional<TempFile> IngestService::converted_for_storage(const TempFile& arrived,

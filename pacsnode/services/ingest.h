@@ -54,7 +54,13 @@ struct Stored {
   std::string sop_instance_uid;
   std::string study_uid;
   std::string sop_class_uid, patient_id;  // for the audit trail
+  std::string relative_path;              // the stored file (empty when nothing was stored)
 };
+
+// Run on every object stored (or resent identical) before ingest returns: the file, what was
+// stored, and the sender's AE title ("" over HTTP or import). An error fails the ingest.
+using AfterStore = std::function<Result<void>(const std::filesystem::path& file,
+                                              const Stored& stored, const std::string& sender)>;
 
 class IngestService {
  public:
@@ -78,6 +84,9 @@ class IngestService {
   // index. Returns only after both are durable, or with an error that left nothing behind.
   Result<Stored> ingest(TempFile file, const std::optional<Announced>& announced);
 
+  // Set once, before the faces start.
+  void set_after_store(AfterStore after_store) { after_store_ = std::move(after_store); }
+
   // New store-and-forward rules, for the objects that arrive from now on.
   void set_routes(std::vector<RouteRule> routes);
 
@@ -100,6 +109,7 @@ class IngestService {
   std::function<void()> forwarding_queued_;
   std::uint64_t min_free_bytes_;
   std::string store_as_;
+  AfterStore after_store_;
 };
 
 }  // namespace pacs

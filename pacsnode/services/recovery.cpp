@@ -1,6 +1,7 @@
 #include "pacsnode/services/recovery.h"
 
 #include <filesystem>
+#include <limits>
 #include <unordered_set>
 
 #include "storage/model/log.h"
@@ -32,6 +33,10 @@ Result<std::size_t> remove_orphan_files(BlobStore& blobs, Index& index) {
   if (!rows) return tl::unexpected(rows.error());
   std::unordered_set<std::string> indexed;
   for (const auto& row : *rows) indexed.insert(row.relative_path);
+  // Files of removed instances wait in the purge queue for their grace period: not orphans.
+  auto queued = index.due_purges(std::numeric_limits<std::int64_t>::max(), 0);
+  if (!queued) return tl::unexpected(queued.error());
+  for (const auto& purge : *queued) indexed.insert(purge.relative_path);
   std::size_t removed = 0;
   std::error_code ec;
   const auto objects = blobs.root() / "objects";

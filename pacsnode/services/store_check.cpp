@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <unordered_set>
 
-#include "storage/checksum.h"
+#include "pacsnode/services/stored_file.h"
 
 namespace pacs {
 namespace fs = std::filesystem;
@@ -39,40 +39,35 @@ Result<void> check_instances(BlobStore& blobs, Index& index, bool repair,
                              const std::vector<StoredInstance>& rows, StoreCheckReport& report) {
   for (const StoredInstance& row : rows) {
     ++report.instances;
-    const fs::path path = blobs.absolute(row.relative_path);
-    const InstanceProblem problem{row.sop_instance_uid, row.relative_path, ""};
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (ec) {
-      report.missing_files.push_back(problem);
-      continue;
-    }
-    if (size != row.size_bytes) {
-      auto p = problem;
-      p.detail =
-          "recorded " + std::to_string(row.size_bytes) + " bytes, file has " + std::to_string(size);
-      report.size_mismatches.push_back(std::move(p));
-      continue;
-    }
-    auto checksum = file_checksum(path);
-    if (!checksum) {
-      auto p = problem;
-      p.detail = checksum.error().message;
-      report.missing_files.push_back(std::move(p));
-      continue;
-    }
-    report.bytes += size;
-    if (row.checksum.empty()) {
-      report.without_checksum.push_back(problem);
-      if (repair)
-        if (auto set =
-                index.set_instance_checksum(row.sop_instance_uid, row.relative_path, *checksum);
-            !set)
-          return set;
-    } else if (*checksum != row.checksum) {
-      auto p = problem;
-      p.detail = "recorded " + row.checksum + ", file has " + *checksum;
-      report.checksum_mismatches.push_back(std::move(p));
+    const FileVerdict verdict = verify_stored_file(blobs, row);
+    report.bytes += verdict.bytes;
+    InstanceProblem problem{row.sop_instance_uid, row.relative_path, ""};
+    switch (verdict.state) {
+      case FileState::Intact:
+        break;
+      case FileState::Missing:
+        report.missing_files.push_back(std::move(problem));
+        break;
+      case FileState::Unreadable:
+        problem.detail = verdict.detail;
+        report.missing_files.push_back(std::move(problem));
+        break;
+      case FileState::SizeMismatch:
+        problem.detail = verdict.detail;
+        report.size_mismatches.push_back(std::move(problem));
+        break;
+      case FileState::ChecksumMismatch:
+        problem.detail = verdict.detail;
+        report.checksum_mismatches.push_back(std::move(problem));
+        break;
+      case FileState::NoChecksum:
+        report.without_checksum.push_back(std::move(problem));
+        if (repair)
+          if (auto set = index.set_instance_checksum(row.sop_instance_uid, row.relative_path,
+                                                     verdict.checksum);
+              !set)
+            return set;
+        break;
     }
   }
   return {};

@@ -6,6 +6,8 @@
 //   E2E_PATIENT_ID      patient of the study to search, view and launch
 //   E2E_UNRECONCILED_PATIENT_ID  patient of the study that arrived without an order
 //   E2E_FILLER_ORDER    the filler order number of the order to link that study to
+//   E2E_UNSCHEDULED_PATIENT_ID   patient (a temporary ID) of another study without an order,
+//                       which the test links to E2E_PATIENT_ID
 //   E2E_EHR_MESSAGES    the file where the EHR stub writes the HL7 messages the node sends it
 //   E2E_ORDER_ACCESSION, E2E_ORDER_MODALITY, E2E_ORDER_CONTROL_ID  the HL7 order (ORM^O01) the
 //                       runner sent: its accession number, modality and message control ID
@@ -25,6 +27,7 @@ const TOKEN = env('PACSNODE_TOKEN');
 const PATIENT_ID = env('E2E_PATIENT_ID');
 const UNRECONCILED_PATIENT_ID = env('E2E_UNRECONCILED_PATIENT_ID');
 const FILLER_ORDER = env('E2E_FILLER_ORDER');
+const UNSCHEDULED_PATIENT_ID = env('E2E_UNSCHEDULED_PATIENT_ID');
 const EHR_MESSAGES = env('E2E_EHR_MESSAGES');
 const ORDER_ACCESSION = env('E2E_ORDER_ACCESSION');
 const ORDER_MODALITY = env('E2E_ORDER_MODALITY');
@@ -51,6 +54,9 @@ const ACCESSION = first(study, '00080050');
 const [orphan] = await api(`/dicom-web/studies?PatientID=${encodeURIComponent(UNRECONCILED_PATIENT_ID)}`);
 assert.ok(orphan, `no study of patient ${UNRECONCILED_PATIENT_ID} on the node`);
 const ORPHAN_UID = first(orphan, '0020000D');
+const [unscheduled] = await api(`/dicom-web/studies?PatientID=${encodeURIComponent(UNSCHEDULED_PATIENT_ID)}`);
+assert.ok(unscheduled, `no study of patient ${UNSCHEDULED_PATIENT_ID} on the node`);
+const UNSCHEDULED_UID = first(unscheduled, '0020000D');
 const unauthenticated = await fetch(`${BASE}/dicom-web/studies`, { signal: AbortSignal.timeout(10000) });
 assert.equal(unauthenticated.status, 401, 'the node must require the token (401 without it)');
 
@@ -299,7 +305,7 @@ try {
     await page.waitForSelector(row);
     await shot('unreconciled-before');
     await page.fill(`${row} [data-testid="recon-filler"]`, FILLER_ORDER);
-    await page.click(`${row} [data-testid="recon-link"]`);
+    await page.click(`${row} [data-testid="recon-link-order"]`);
     await page.waitForSelector('#recon-message[data-state="ok"]');
     await page.waitForSelector(row, { state: 'detached' });
     await shot('unreconciled-after');
@@ -309,6 +315,26 @@ try {
     const link = linked.find((l) => l.studyInstanceUID === ORPHAN_UID);
     assert.ok(link, 'the API does not list the study as linked');
     assert.equal(link.fillerOrder, FILLER_ORDER, 'linked to another order');
+  });
+
+  await step('link a study without an order to its patient', async () => {
+    await page.goto(`${BASE}/ui/#/reconciliation`);
+    const row = `#reconciliation-table tr[data-study-uid="${UNSCHEDULED_UID}"]`;
+    await page.waitForSelector(row);
+    await page.fill(`${row} [data-testid="recon-patient-id"]`, PATIENT_ID);
+    await page.click(`${row} [data-testid="recon-link-patient"]`);
+    await page.waitForSelector('#recon-message[data-state="ok"]');
+    await page.waitForSelector(row, { state: 'detached' });
+    await shot('unreconciled-linked-to-patient');
+    const linked = await api('/api/reconciliation?state=linked');
+    const link = linked.find((l) => l.studyInstanceUID === UNSCHEDULED_UID);
+    assert.ok(link, 'the API does not list the study as linked');
+    assert.equal(link.patientID, PATIENT_ID, 'the study is not the chosen patient\'s');
+    const studies = await api(`/dicom-web/studies?PatientID=${encodeURIComponent(PATIENT_ID)}`);
+    assert.ok(studies.some((st) => first(st, '0020000D') === UNSCHEDULED_UID),
+      'QIDO-RS does not find the study under the patient it was linked to');
+    const left = await api(`/dicom-web/studies?PatientID=${encodeURIComponent(UNSCHEDULED_PATIENT_ID)}`);
+    assert.equal(left.length, 0, 'the temporary patient still has the study');
   });
 
   await step('outbound queue and status pages', async () => {
@@ -359,7 +385,7 @@ try {
 
   await step('no page errors, no patient data in the console', async () => {
     assert.deepEqual(pageErrors, [], `page errors: ${pageErrors.join('; ')}`);
-    const leaks = consoleLines.filter((l) => l.includes(PATIENT_ID) || l.includes(UNRECONCILED_PATIENT_ID) || l.includes(TOKEN));
+    const leaks = consoleLines.filter((l) => l.includes(PATIENT_ID) || l.includes(UNRECONCILED_PATIENT_ID) || l.includes(UNSCHEDULED_PATIENT_ID) || l.includes(TOKEN));
     assert.deepEqual(leaks, [], 'the console shows patient data or the token');
   });
 } catch (error) {

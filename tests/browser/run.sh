@@ -81,6 +81,9 @@ HL7
 # ... and study 2 (seed 2: patient SYN2-0001, accession A002000001) that matches no order.
 "$gencorpus" --out "$work/study2" --seed 2 --patients 1 --studies 1 --series 1 --instances 2 \
   --rows 128 --columns 128 >/dev/null
+# Study 3 (seed 3: patient SYN3-0001, a temporary ID) without an order: linked to patient SYN1-0001.
+"$gencorpus" --out "$work/study3" --seed 3 --patients 1 --studies 1 --series 1 --instances 2 \
+  --rows 128 --columns 128 >/dev/null
 
 say "storing study 1"
 TCP_NODELAY=1 timeout 60 storescu -aec PACSNODE +sd +r 127.0.0.1 "$dimse_port" "$work/study1" \
@@ -90,11 +93,14 @@ timeout 20 node "$here/mllp-send.mjs" "$mllp_port" "$work/order.hl7" || fail "th
 say "storing study 2 (no order)"
 TCP_NODELAY=1 timeout 60 storescu -aec PACSNODE +sd +r 127.0.0.1 "$dimse_port" "$work/study2" \
   || fail "storescu of study 2 failed"
-# Wait until study 2 is listed unreconciled (bounded).
+say "storing study 3 (no order)"
+TCP_NODELAY=1 timeout 60 storescu -aec PACSNODE +sd +r 127.0.0.1 "$dimse_port" "$work/study3" \
+  || fail "storescu of study 3 failed"
+# Wait until studies 2 and 3 are listed unreconciled (bounded).
 for i in $(seq 50); do
-  curl -fsS --max-time 2 -H "Authorization: Bearer $token" "$base/api/reconciliation?state=unreconciled" \
-    | grep -q '"patientID":"SYN2-0001"' && break
-  ((i == 50)) && fail "study 2 is not listed unreconciled within 10 s"
+  listed=$(curl -fsS --max-time 2 -H "Authorization: Bearer $token" "$base/api/reconciliation?state=unreconciled" || true)
+  [[ $listed == *'"patientID":"SYN2-0001"'* && $listed == *'"patientID":"SYN3-0001"'* ]] && break
+  ((i == 50)) && fail "studies 2 and 3 are not listed unreconciled within 10 s"
   sleep 0.2
 done
 
@@ -102,6 +108,6 @@ rm -rf "$artifacts"
 mkdir -p "$artifacts"
 say "running e2e.mjs"
 PACSNODE_URL=$base PACSNODE_TOKEN=$token E2E_PATIENT_ID=SYN1-0001 \
-  E2E_UNRECONCILED_PATIENT_ID=SYN2-0001 E2E_FILLER_ORDER=FL-E2E-1 E2E_EHR_MESSAGES=$work/ehr.hl7 ARTIFACTS_DIR=$artifacts \
+  E2E_UNRECONCILED_PATIENT_ID=SYN2-0001 E2E_UNSCHEDULED_PATIENT_ID=SYN3-0001 E2E_FILLER_ORDER=FL-E2E-1 E2E_EHR_MESSAGES=$work/ehr.hl7 ARTIFACTS_DIR=$artifacts \
   E2E_ORDER_ACCESSION=ACC-E2E-1 E2E_ORDER_MODALITY=CT E2E_ORDER_CONTROL_ID=E2E0000001 \
   CHROMIUM=$chromium timeout 240 node "$here/e2e.mjs"

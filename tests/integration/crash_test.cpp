@@ -2,6 +2,7 @@
 // index and files agree (and `pacsnode fsck` says so). One storescu run killed three times, and
 // twenty kills of mixed traffic (C-STORE on three associations, STOW-RS uploads and HL7 orders at
 // once, every instance routed on to a destination) after which the forwarding queue resumes.
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <gtest/gtest.h>
 
@@ -120,6 +121,73 @@ TEST_P(CrashTest, KilledMidRunLosesNoAcknowledgedInstance) {
   ASSERT_EQ(testing::storescu(node.dimse_port(), {data.string()}).exit_code, 0);
   EXPECT_EQ(node.open_index()->counts()->instances, 300);
   expect_index_and_files_agree(node);
+}
+
+std::size_t files_of_study(const TestNode& node, const std::string& study) {
+  const auto dir = node.data_dir() / "objects" / study;
+  return fs::exists(dir) ? testing::files_below(dir).size() : 0;
+}
+
+// SIGKILL while a large study is being deleted: after the restart the study is either whole (the
+// removal had not committed) or gone from the index with every one of its files purged, never
+// half; the other studies, the counts and fsck are untouched. Round one kills as the files start
+// to go (rows gone, files queued for purging), round two right after the request is sent.
+TEST_P(CrashTest, KilledInTheMiddleOfALargeDeleteLeavesNoHalfState) {
+  std::string url;
+  PACS_REQUIRE_BACKEND(GetParam(), url);
+  testing::TempDir corpus;
+  const auto data = corpus.path() / "data";
+  const auto files =
+      testing::generate_corpus(data, {"--patients", "1", "--studies", "3", "--series", "2",
+                                      "--instances", "300", "--rows", "16", "--columns", "16"});
+  std::set<std::string> studies;
+  for (const auto& f : files) studies.insert(testing::value_of(f, DCM_StudyInstanceUID));
+  ASSERT_EQ(studies.size(), 3u);
+  TestNode node({.db = url, .extra_flags = {}});
+  node.start();
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {data.string()}).exit_code, 0) << node.log();
+  std::int64_t expected_instances = 1800;
+  int round = 0;
+  for (const std::string& study : studies) {
+    if (round == 2) break;  // the third study stays, untouched
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_EQ(files_of_study(node, study), 600u);
+    testing::Background deleter(
+        {"curl", "-s", "-X", "DELETE", "--max-time", "60",
+         "http://127.0.0.1:" + std::to_string(node.http_port()) + "/api/admin/studies/" + study},
+        (corpus.path() / ("curl" + std::to_string(round) + ".log")).string());
+    if (round == 0) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (files_of_study(node, study) == 600 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      ASSERT_LT(files_of_study(node, study), 600u) << "the delete never began" << node.log();
+    }
+    node.kill_hard();
+    deleter.kill_hard();
+    const std::size_t left_at_kill = files_of_study(node, study);
+
+    node.start();  // purges what the killed node had queued
+    auto summary = node.open_index()->study_summary(study);
+    ASSERT_TRUE(summary);
+    if (*summary) {
+      // Not committed: the study is whole, every file in place.
+      ASSERT_NE(round, 0) << "files went before the rows";
+      EXPECT_EQ(files_of_study(node, study), 600u);
+    } else {
+      expected_instances -= 600;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (files_of_study(node, study) > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      EXPECT_EQ(files_of_study(node, study), 0u) << "killed with " << left_at_kill << " left";
+    }
+    EXPECT_EQ(node.open_index()->counts()->instances, expected_instances);
+    expect_index_and_files_agree(node);
+    ASSERT_EQ(node.stop(), 0);
+    const auto fsck = node.fsck();
+    EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
+    node.start();
+    ++round;
+  }
 }
 
 // What the STOW-RS and HL7 clients of a round had acknowledged, collected from their threads.

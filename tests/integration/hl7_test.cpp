@@ -6,6 +6,7 @@
 #include <dcmtk/dcmdata/dcitem.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <map>
@@ -515,7 +516,8 @@ TEST_P(Hl7Test, NoAcknowledgedOrderIsLostOrAppliedTwiceAcrossAKill) {
 // A study of two instances for one patient, stored over C-STORE; returns the files.
 std::vector<fs::path> store_study_of(TestNode& node, const fs::path& dir, const std::string& id,
                                      const std::string& name, int seed,
-                                     const std::string& accession = "") {
+                                     const std::string& accession = "",
+                                     const std::string& issuer = "") {
   auto files = testing::generate_corpus(
       dir, {"--patients", "1", "--studies", "1", "--series", "1", "--instances", "2", "--rows",
             "16", "--columns", "16", "--seed", std::to_string(seed)});
@@ -528,6 +530,7 @@ std::vector<fs::path> store_study_of(TestNode& node, const fs::path& dir, const 
     ff.getDataset()->putAndInsertString(DCM_PatientSex, "F");
     if (!accession.empty())
       ff.getDataset()->putAndInsertString(DCM_AccessionNumber, accession.c_str());
+    if (!issuer.empty()) ff.getDataset()->putAndInsertString(DCM_IssuerOfPatientID, issuer.c_str());
     EXPECT_TRUE(ff.saveFile(f.c_str(), EXS_LittleEndianExplicit).good());
   }
   EXPECT_EQ(testing::storescu(node.dimse_port(), {dir.string()}).exit_code, 0) << node.log();
@@ -777,6 +780,82 @@ TEST_P(Hl7Test, AStudyIsLinkedToItsOrderOrListedAsUnreconciled) {
   EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f2", "P9").size(), 3u);
   for (const auto& ff : wado_study(*node_, dir_.path() / "part.dcm", other_uid))
     EXPECT_EQ(text_of(*ff->getDataset(), DCM_PatientID), "P9");
+}
+
+// An unscheduled study (no order: an emergency under a temporary ID) is linked by an operator to
+// its patient, as the index knows the patient or as an order names one: it becomes that patient's
+// in C-FIND and retrieved objects and leaves the unreconciled list; an order that comes later for
+// it still links it. A Patient ID two authorities issue must be named with its issuer.
+TEST_P(Hl7Test, AnOperatorLinksAStudyWithoutAnOrderToItsPatient) {
+  store_study_of(*node_, dir_.path() / "known", "P70", "Known^Kate", 70);
+  const auto temporary =
+      store_study_of(*node_, dir_.path() / "tmp", "TMP71", "Trauma^Unknown", 71, "ACC71");
+  const std::string study = testing::value_of(temporary[0], DCM_StudyInstanceUID);
+  ASSERT_EQ(link_state(*node_, study), "unreconciled");
+  auto post = [&](const std::string& path) {
+    return testing::http_request(node_->http_port(), "POST", path, {});
+  };
+  const std::string link = "/api/reconciliation/" + study + "/link";
+  EXPECT_EQ(post(link + "?patientID=NOBODY").status, 404);
+  EXPECT_EQ(post("/api/reconciliation/1.2.3.4.404/link?patientID=P70").status, 404);
+  EXPECT_EQ(post(link + "?patientID=P70&fillerOrder=FL9").status, 400);
+  EXPECT_EQ(link_state(*node_, study), "unreconciled");
+
+  const auto linked = post(link + "?patientID=P70");
+  ASSERT_EQ(linked.status, 200) << linked.body;
+  EXPECT_EQ(link_state(*node_, study), "linked");
+  EXPECT_TRUE(names_in_cfind(*node_, dir_.path() / "f1", "TMP71").empty());
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f2", "P70"),
+            (std::vector<std::string>{"Known^Kate", "Known^Kate"}));
+  const auto objects = wado_study(*node_, dir_.path() / "part.dcm", study);
+  ASSERT_EQ(objects.size(), 2u);
+  for (const auto& ff : objects) {
+    EXPECT_EQ(text_of(*ff->getDataset(), DCM_PatientID), "P70");
+    EXPECT_EQ(text_of(*ff->getDataset(), DCM_PatientName), "Known^Kate");
+  }
+  // The order the RIS creates afterwards for the performed study links it.
+  Order late{.control_id = "ORD0071",
+             .placer = "PL71",
+             .filler = "FL71",
+             .accession = "ACC71",
+             .patient_id = "P70",
+             .patient_name = "Known^Kate"};
+  ASSERT_EQ(testing::ack_code(send(orm(late))), "AA");
+  const auto listed = testing::parse_json(
+      testing::http_request(node_->http_port(), "GET", "/api/reconciliation?state=linked", {})
+          .body);
+  bool by_order = false;
+  for (const auto& v : listed.as_array())
+    by_order |= v.at("studyInstanceUID").as_string() == study && v.at("fillerOrder") == "FL71";
+  EXPECT_TRUE(by_order) << listed;
+
+  // A patient only an order names (no study yet) takes a study too, with the order's name.
+  Order only_ordered{.control_id = "ORD0073",
+                     .placer = "PL73",
+                     .filler = "FL73",
+                     .accession = "ACC73",
+                     .patient_id = "P73",
+                     .patient_name = "Ordered^Olga"};
+  ASSERT_EQ(testing::ack_code(send(orm(only_ordered))), "AA");
+  const auto other = store_study_of(*node_, dir_.path() / "o", "TMP73", "Trauma^Two", 73);
+  const std::string other_study = testing::value_of(other[0], DCM_StudyInstanceUID);
+  ASSERT_EQ(post("/api/reconciliation/" + other_study + "/link?patientID=P73").status, 200);
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f3", "P73"),
+            std::vector<std::string>{"Ordered^Olga"});
+
+  // Two hospitals' "P74": the ID alone is refused, the ID with its issuer links.
+  store_study_of(*node_, dir_.path() / "a", "P74", "North^Nina", 74, "", "NORTH");
+  store_study_of(*node_, dir_.path() / "b", "P74", "South^Sara", 75, "", "SOUTH");
+  const auto third = store_study_of(*node_, dir_.path() / "c", "TMP76", "Trauma^Three", 76);
+  const std::string third_link =
+      "/api/reconciliation/" + testing::value_of(third[0], DCM_StudyInstanceUID) + "/link";
+  const auto ambiguous = post(third_link + "?patientID=P74");
+  EXPECT_EQ(ambiguous.status, 400);
+  EXPECT_NE(ambiguous.body.find("Issuer of Patient ID"), std::string::npos) << ambiguous.body;
+  EXPECT_EQ(post(third_link + "?patientID=P74&issuerOfPatientID=SOUTH").status, 200);
+  auto names = names_in_cfind(*node_, dir_.path() / "f4", "P74");
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"North^Nina", "South^Sara", "South^Sara"}));
 }
 
 // A study that arrives before its order is unreconciled until the order comes, then linked; a

@@ -53,7 +53,8 @@ TEST(AccessPolicy, BadPermissionsAreExplained) {
     ASSERT_FALSE(parsed) << bad;
     EXPECT_NE(parsed.error().message.find("AET=SERVICE"), std::string::npos);
   }
-  EXPECT_EQ(parse_ae_permission("ARCHIVE=all")->second.services.size(), 7u);
+  // echo, store, find, move, get, worklist, mpps, commitment
+  EXPECT_EQ(parse_ae_permission("ARCHIVE=all")->second.services.size(), 8u);
 }
 
 TEST(AccessPolicy, TheConfigFileNamesAesWithServicesAndAddresses) {
