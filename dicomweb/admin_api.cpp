@@ -44,6 +44,19 @@ std::string removed_json(const RemovedObjects& removed) {
          "]}\n";
 }
 
+std::string verdicts_json(const std::vector<RetentionVerdict>& verdicts) {
+  std::string out = "[";
+  for (const RetentionVerdict& v : verdicts)
+    out += std::string(out.size() > 1 ? "," : "") +
+           "{\"studyInstanceUID\":" + json_string(v.study.study_uid) +
+           ",\"studyDate\":" + json_string(v.study.study_date) +
+           ",\"modalities\":" + json_string(v.study.modalities) +
+           ",\"instances\":" + std::to_string(v.study.instances) +
+           ",\"bytes\":" + std::to_string(v.study.bytes) + ",\"reason\":" + json_string(v.reason) +
+           ",\"kept\":" + (v.kept ? "true" : "false") + "}";
+  return out + "]\n";
+}
+
 http::status status_of(ErrorCode code) {
   switch (code) {
     case ErrorCode::NotFound:
@@ -63,6 +76,8 @@ net::awaitable<void> AdminApi::handle(Exchange& exchange) {
     reply_error(exchange, http::status::bad_request, "broken percent-encoding in the URL");
     co_return;
   }
+  if (target->segments.size() == 3 && target->segments[2] == "retention")
+    co_return co_await retention(exchange);
   const auto removal = removal_target(*target);
   if (!removal) {
     reply_error(exchange, http::status::not_found,
@@ -83,6 +98,24 @@ net::awaitable<void> AdminApi::handle(Exchange& exchange) {
     co_return;
   }
   exchange.respond(http::status::ok, "application/json", removed_json(*removed));
+}
+
+net::awaitable<void> AdminApi::retention(Exchange& exchange) {
+  const auto method = exchange.request().method();
+  const bool run = method == http::verb::post;
+  if (!run && method != http::verb::get) {
+    reply_error(exchange, http::status::method_not_allowed,
+                "GET lists what retention would remove; POST removes it");
+    co_return;
+  }
+  const std::string actor = requestor(exchange).user_id + " (HTTP API)";
+  const auto verdicts =
+      co_await exchange.blocking([&] { return run ? retention_.run(actor) : retention_.plan(); });
+  if (!verdicts) {
+    reply_error(exchange, status_of(verdicts.error().code), verdicts.error().message);
+    co_return;
+  }
+  exchange.respond(http::status::ok, "application/json", verdicts_json(*verdicts));
 }
 
 }  // namespace pacs::web

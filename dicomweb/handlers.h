@@ -45,8 +45,19 @@ Result<std::vector<RetrieveItem>> find_instances(const WebContext& context,
 bool answered_if_missing(Exchange& exchange, const Result<std::vector<RetrieveItem>>& items);
 std::string instance_url(const std::string& base, const RetrieveItem& item);
 // A stored instance as it goes out when not as its stored bytes (another syntax, see can_produce,
-// or coerced patient attributes), as Part 10 bytes.
-Result<std::string> converted_instance(const RetrieveItem& item, const std::string& syntax);
+// or coerced patient attributes), as Part 10 bytes; de-identified (Basic Profile) when a
+// de-identifier is given, InvalidObject when the instance may not be (burned-in text).
+Result<std::string> converted_instance(const RetrieveItem& item, const std::string& syntax,
+                                       const deid::Deidentifier* deidentifier = nullptr);
+
+// anonymize=yes (anonymize.cpp): the de-identifier to use, null for anonymize absent or "no".
+// Sets a 400 answer and returns false for another value, 503 when the node has no de-identifier.
+bool anonymize_parameter(Exchange& exchange, const WebContext& context,
+                         const QueryParameters& parameters, const deid::Deidentifier*& out);
+// The audit record of instances that went out de-identified (PS3.15 A.5.3.6 Export), named as
+// stored; outcome 4 when some were refused.
+void audit_anonymized(const Exchange& exchange, const WebContext& context,
+                      const std::vector<const RetrieveItem*>& sent, int outcome);
 
 // QIDO-RS: level is the level searched (STUDY, SERIES or IMAGE) within `within`.
 struct SearchRequest {
@@ -58,8 +69,11 @@ net::awaitable<void> search(Exchange& exchange, const WebContext& context,
                             const SearchRequest& request);
 
 // WADO-RS: the instances, or their metadata, of a study, series or instance.
+// With anonymize=yes among the parameters (a pacsnode extension, as WADO-URI has it), every
+// instance goes out de-identified; those that may not be are left out (409 when none is left).
 net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& context,
-                                        const ResourceUids& uids);
+                                        const ResourceUids& uids,
+                                        const QueryParameters& parameters);
 net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& context,
                                        const ResourceUids& uids);
 

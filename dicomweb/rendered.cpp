@@ -314,6 +314,14 @@ net::awaitable<void> wado_uri(Exchange& exchange, const WebContext& context,
     reply_error(exchange, http::status::bad_request, error);
     co_return;
   }
+  const deid::Deidentifier* anonymize = nullptr;
+  if (!anonymize_parameter(exchange, context, parameters, anonymize)) co_return;
+  if (anonymize && !dicom) {
+    // A rendered image shows the pixels, burned-in text and all: de-identified only as DICOM.
+    reply_error(exchange, http::status::bad_request,
+                "anonymize=yes is served as contentType=application/dicom only");
+    co_return;
+  }
   const auto items = co_await exchange.blocking([&] { return find_instances(context, uids); });
   if (answered_if_missing(exchange, items)) co_return;
   const RetrieveItem& item = items->front();
@@ -325,6 +333,22 @@ net::awaitable<void> wado_uri(Exchange& exchange, const WebContext& context,
   if (!can_produce(item.transfer_syntax, syntax)) {
     reply_error(exchange, http::status::not_acceptable,
                 "the instance cannot be produced in transfer syntax " + syntax);
+    co_return;
+  }
+  if (anonymize) {
+    const auto bytes =
+        co_await exchange.blocking([&] { return converted_instance(item, syntax, anonymize); });
+    const std::vector<const RetrieveItem*> sent{&item};
+    co_await exchange.blocking([&] {
+      audit_anonymized(exchange, context, bytes ? sent : std::vector<const RetrieveItem*>{},
+                       bytes ? 0 : 4);
+    });
+    if (!bytes && bytes.error().code == ErrorCode::InvalidObject)
+      reply_error(exchange, http::status::conflict, "not de-identified: " + bytes.error().message);
+    else if (!bytes)
+      reply_error(exchange, http::status::internal_server_error, bytes.error().message);
+    else
+      exchange.respond(http::status::ok, "application/dicom", *bytes);
     co_return;
   }
   const auto bytes = co_await exchange.blocking([&] { return file_as(item, syntax); });

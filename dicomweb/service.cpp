@@ -123,7 +123,7 @@ net::awaitable<void> DicomWebService::handle(Exchange& exchange) {
   const bool instance_path = series_path && n >= 6 && is(4, "instances");
   const std::size_t depth = instance_path ? 6 : series_path ? 4 : study_path ? 2 : 0;
   if (get && depth > 0 && n == depth) {
-    co_await retrieve_instances(exchange, context_, uids);
+    co_await retrieve_instances(exchange, context_, uids, target->query);
     co_return;
   }
   if (get && depth > 0 && n == depth + 1 && is(depth, "metadata")) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "dicomweb/http_server.h"
+#include "pacsnode/services/deidentify.h"
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/query.h"
 #include "pacsnode/services/retrieve.h"
@@ -17,6 +18,8 @@ struct WebContext {
   IngestService& ingest;
   std::string base_path = "/dicom-web";
   std::string aet = "PACSNODE";  // the node, as the audit trail names it
+  // For anonymize=yes (WADO-URI, and WADO-RS as a pacsnode extension); null: refused.
+  const deid::Deidentifier* deidentifier = nullptr;
 };
 
 class DicomWebService {

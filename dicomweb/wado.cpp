@@ -22,6 +22,7 @@
 #include "dicomweb/handlers.h"
 #include "dicomweb/metadata_cache.h"
 #include "dicomweb/multipart.h"
+#include "pacsnode/services/deidentified_export.h"
 #include "pacsnode/services/transcode.h"
 #include "storage/model/log.h"
 
@@ -64,8 +65,10 @@ bool accepts_json(std::string_view accept) {
 
 // A stored instance as it goes out when not as its stored bytes (another syntax, or coerced
 // patient attributes), as Part 10 bytes.
-Result<std::string> converted_instance(const RetrieveItem& item, const std::string& syntax) {
-  auto loaded = load_for_sending(item, syntax);
+Result<std::string> converted_instance(const RetrieveItem& item, const std::string& syntax,
+                                       const deid::Deidentifier* deidentifier) {
+  auto loaded = deidentifier ? deidentified_copy(*deidentifier, {}, item, syntax)
+                             : load_for_sending(item, syntax);
   if (!loaded) return tl::unexpected(loaded.error());
   DcmFileFormat& ff = **loaded;
   const E_TransferSyntax target = DcmXfer(syntax.c_str()).getXfer();
@@ -122,13 +125,21 @@ bool answered_if_missing(Exchange& exchange, const Result<std::vector<RetrieveIt
 }
 
 net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& context,
-                                        const ResourceUids& uids) {
+                                        const ResourceUids& uids,
+                                        const QueryParameters& parameters) {
   const auto syntax = wanted_syntax(exchange.header(http::field::accept));
   if (!syntax) {
     reply_error(exchange, http::status::not_acceptable,
                 "instances are served as multipart/related; type=\"application/dicom\"");
     co_return;
   }
+  const deid::Deidentifier* anonymize = nullptr;
+  if (!anonymize_parameter(exchange, context, parameters, anonymize)) co_return;
+  // De-identified copies are never the stored bytes.
+  auto as_stored = [anonymize](const RetrieveItem& item, const std::string& part_syntax) {
+    return anonymize == nullptr && sendable_as_stored(item, part_syntax);
+  };
+  std::size_t refused = 0;  // by de-identification
   const auto items = co_await exchange.blocking([&] { return find_instances(context, uids); });
   if (answered_if_missing(exchange, items)) co_return;
   std::vector<const RetrieveItem*> sendable;
@@ -144,18 +155,24 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   std::string last_refusal;
   std::optional<std::string> first_converted;
   // Bounded by the instances: every pass converts the first one or drops it.
-  while (!sendable.empty() &&
-         !sendable_as_stored(*sendable.front(), part_syntax_of(*sendable.front()))) {
+  while (!sendable.empty() && !as_stored(*sendable.front(), part_syntax_of(*sendable.front()))) {
     const RetrieveItem& item = *sendable.front();
     const std::string part_syntax = part_syntax_of(item);
-    auto bytes = co_await exchange.blocking([&] { return converted_instance(item, part_syntax); });
+    auto bytes = co_await exchange.blocking(
+        [&] { return converted_instance(item, part_syntax, anonymize); });
     if (bytes) {
       first_converted = std::move(*bytes);
       break;
     }
     last_refusal = bytes.error().message;
+    if (anonymize && bytes.error().code == ErrorCode::InvalidObject) ++refused;
     PACS_LOG(Warn) << "WADO-RS: " << item.sop_instance_uid << " left out: " << last_refusal;
     sendable.erase(sendable.begin());
+  }
+  if (sendable.empty() && refused > 0) {
+    co_await exchange.blocking([&] { audit_anonymized(exchange, context, {}, 4); });
+    reply_error(exchange, http::status::conflict, "not de-identified: " + last_refusal);
+    co_return;
   }
   if (sendable.empty()) {
     reply_error(exchange, http::status::not_acceptable,
@@ -180,7 +197,7 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   std::optional<std::uint64_t> length = 0;
   for (const RetrieveItem* item : sendable) {
     const std::string part_syntax = part_syntax_of(*item);
-    const bool raw = sendable_as_stored(*item, part_syntax);
+    const bool raw = as_stored(*item, part_syntax);
     heads.push_back("--" + boundary +
                     "\r\nContent-Type: application/dicom; transfer-syntax=" + part_syntax +
                     "\r\nContent-Location: " + instance_url(base, *item) + "\r\n\r\n");
@@ -196,20 +213,22 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   co_await exchange.begin_stream(status, content_type, headers, length);
   std::vector<char> buffer(kChunkBytes);
   bool first_part = true;
+  std::vector<const RetrieveItem*> anonymized;
   for (std::size_t i = 0; i < sendable.size(); ++i) {
     const RetrieveItem* item = sendable[i];
     const std::string part_syntax = part_syntax_of(*item);
     const std::string head = (first_part ? "" : "\r\n") + heads[i];
-    if (!sendable_as_stored(*item, part_syntax)) {
+    if (!as_stored(*item, part_syntax)) {
       std::string converted;
       if (i == 0 && first_converted) {
         converted = std::move(*first_converted);
       } else {
-        auto bytes =
-            co_await exchange.blocking([&] { return converted_instance(*item, part_syntax); });
+        auto bytes = co_await exchange.blocking(
+            [&] { return converted_instance(*item, part_syntax, anonymize); });
         if (!bytes) {
           PACS_LOG(Warn) << "WADO-RS: " << item->sop_instance_uid
                          << " left out of an answer under way: " << bytes.error().message;
+          if (anonymize) ++refused;
           continue;
         }
         converted = std::move(*bytes);
@@ -217,6 +236,7 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
       co_await exchange.stream(head);
       co_await exchange.stream(converted);
       first_part = false;
+      if (anonymize) anonymized.push_back(item);
       continue;
     }
     co_await exchange.stream(head);
@@ -251,6 +271,9 @@ net::awaitable<void> retrieve_instances(Exchange& exchange, const WebContext& co
   }
   co_await exchange.stream(close);
   co_await exchange.end_stream();
+  if (anonymize)
+    co_await exchange.blocking(
+        [&] { audit_anonymized(exchange, context, anonymized, refused > 0 ? 4 : 0); });
 }
 
 net::awaitable<void> retrieve_metadata(Exchange& exchange, const WebContext& context,

@@ -14,6 +14,7 @@
 #include "pacsnode/app/import.h"
 #include "pacsnode/app/privileges.h"
 #include "pacsnode/app/queue_command.h"
+#include "pacsnode/app/retention_command.h"
 #include "pacsnode/app/secret_commands.h"
 #include "pacsnode/app/serve.h"
 #include "pacsnode/dimse/server.h"
@@ -29,6 +30,7 @@ void print_usage() {
       "  queue [STATE]    the store-and-forward queue (STATE: pending, sent or failed)\n"
       "  delete LEVEL KEY remove from the archive: patient ID [ISSUER] | study UID | series UID\n"
       "                   | instance UID (index rows and files; exit 3 when nothing matches)\n"
+      "  retention [run]  what the --retention-* rules remove now, and why; `run` removes it\n"
       "  fsck [--repair]  check the data directory against the index, with the node stopped\n"
       "                   (exit 0 clean, 1 all repaired, 4 problems left, 8 could not check)\n"
       "  check-config     check the configuration as serve would, without starting\n"
@@ -108,6 +110,8 @@ int main(int argc, char** argv) {
     rc = pacs::check_config_command(config);
   } else if (command == "delete") {
     rc = pacs::delete_command(config, parsed->positional);
+  } else if (command == "retention") {
+    rc = pacs::retention_command(config, parsed->positional);
   } else if (command == "queue") {
     rc = pacs::show_queue(config, parsed->positional);
   } else {

@@ -199,6 +199,14 @@ Event instances_transferred(bool received, int outcome, const Participant& sourc
   return e;
 }
 
+Event instances_exported(int outcome, const Participant& source, const Participant& destination,
+                         const std::vector<StudyRef>& studies, const std::string& method) {
+  Event e = instances_transferred(false, outcome, source, destination, studies);
+  e.id = dcm("110106", "Export");
+  e.outcome_description = method;
+  return e;
+}
+
 Event study_deleted(int outcome, const Participant& requestor, const Participant& node,
                     const std::vector<StudyRef>& studies) {
   Event e;

@@ -93,6 +93,12 @@ Event query(int outcome, const Participant& requestor, const Participant& node,
 // instance to vouch for it, on the requester's behalf. Outcome 4 when some were not committed.
 Event instances_committed(int outcome, const Participant& requestor, const Participant& node,
                           const std::vector<StudyRef>& studies);
+// De-identified copies of instances that left the node (forwarded to a research AE, or retrieved
+// over DICOMweb with anonymize=yes): PS3.15 A.5.3.6 Export (110106), action R. The studies are
+// named as stored, so the trail tells whose data went out; `method` (the profile and options)
+// goes into the outcome description.
+Event instances_exported(int outcome, const Participant& source, const Participant& destination,
+                         const std::vector<StudyRef>& studies, const std::string& method);
 Event user_authentication(bool success, const std::string& user, const std::string& address,
                           const std::string& why);
 Event order_record(char action, int outcome, const Participant& sender, const Participant& node,

@@ -1,10 +1,18 @@
 #include "security/secrets.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <vector>
 
@@ -77,6 +85,53 @@ std::string random_bytes(std::size_t n) {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
     throw std::runtime_error("no random bytes from OpenSSL");
   return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view message) {
+  std::string mac(32, '\0');
+  unsigned int length = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+           reinterpret_cast<unsigned char*>(mac.data()), &length) == nullptr ||
+      length != 32)
+    throw std::runtime_error("HMAC-SHA-256 failed");
+  return mac;
+}
+
+Result<std::string> load_or_create_key(const std::filesystem::path& file, std::size_t size) {
+  auto read_key = [&]() -> Result<std::string> {
+    std::ifstream in(file, std::ios::binary);
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.eof() && !in.good())
+      return fail(ErrorCode::StorageFailure, "cannot read the key file " + file.string());
+    if (key.size() != size)
+      return fail(ErrorCode::StorageFailure, "the key file " + file.string() + " holds " +
+                                                 std::to_string(key.size()) + " bytes, not " +
+                                                 std::to_string(size) + ": restore it");
+    return key;
+  };
+  if (std::filesystem::exists(file)) return read_key();
+  // Written under a temp name, then linked into place: link() fails when another process made
+  // the key meanwhile, and then both use that one.
+  const std::string key = random_bytes(size);
+  const std::filesystem::path temp = file.string() + ".tmp" + std::to_string(::getpid());
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return fail(ErrorCode::StorageFailure,
+                "cannot create " + temp.string() + ": " + std::strerror(errno));
+  const bool written =
+      ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  const int linked = written ? ::link(temp.c_str(), file.c_str()) : -1;
+  const int link_error = errno;
+  ::unlink(temp.c_str());
+  if (!written)
+    return fail(ErrorCode::StorageFailure, "cannot write the key file " + file.string());
+  if (linked != 0 && link_error == EEXIST) return read_key();
+  if (linked != 0)
+    return fail(ErrorCode::StorageFailure,
+                "cannot create " + file.string() + ": " + std::strerror(link_error));
+  return key;
 }
 
 std::string hash_token(std::string_view token) {

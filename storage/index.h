@@ -82,6 +82,10 @@ class Index {
   virtual Result<void> forget_purges(std::span<const std::int64_t> ids) = 0;
   // When the earliest queued file falls due (nullopt when none is queued).
   virtual Result<std::optional<std::int64_t>> next_purge_due() = 0;
+  // Retention: studies whose Study Date sorts before before_date (YYYYMMDD; "99999999" for all),
+  // those without a date first, then oldest first, up to limit.
+  virtual Result<std::vector<AgedStudy>> studies_oldest_first(const std::string& before_date,
+                                                              std::size_t limit) = 0;
   // Calls on_row for each entity matching the query, up to limit (0: no limit), in a stable
   // order, until on_row returns false. Served from the index alone.
   virtual Result<void> find(const FindQuery& query, std::size_t limit,

@@ -239,6 +239,7 @@ ALTER TABLE instances ADD COLUMN checksum TEXT NOT NULL DEFAULT '';
 )sql",
     // 13: files whose index rows went (deleted, rejected, past retention), removed once their
     // grace period ends. Listed in the transaction that removes the rows, so no crash loses one.
+    // Removal and retention find an instance's forwarding by its SOP Instance UID.
     R"sql(
 CREATE TABLE purge_queue (
   pk {pk},
@@ -248,6 +249,7 @@ CREATE TABLE purge_queue (
   purge_after_ms {int} NOT NULL,
   created_ms {int} NOT NULL);
 CREATE INDEX purge_queue_due ON purge_queue(purge_after_ms);
+CREATE INDEX outbound_queue_sop ON outbound_queue(sop_uid);
 )sql",
 };
 

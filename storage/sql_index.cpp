@@ -179,6 +179,13 @@ class SqlIndex final : public Index {
     });
   }
 
+  Result<std::vector<AgedStudy>> studies_oldest_first(const std::string& before_date,
+                                                      std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<AgedStudy>> {
+      return sql_removal::studies_oldest_first(c, before_date, limit);
+    });
+  }
+
   Result<std::optional<std::int64_t>> next_purge_due() override {
     return guarded([&](sql::Connection& c) -> Result<std::optional<std::int64_t>> {
       return sql_removal::next_purge_due(c);

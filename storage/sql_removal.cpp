@@ -196,4 +196,25 @@ std::optional<std::int64_t> next_purge_due(sql::Connection& c) {
   return rows[0].integer(0);
 }
 
+std::vector<AgedStudy> studies_oldest_first(sql::Connection& c, const std::string& before_date,
+                                            std::size_t limit) {
+  const Value params[] = {before_date, static_cast<std::int64_t>(limit)};
+  std::vector<AgedStudy> out;
+  for (const auto& r :
+       c.query("SELECT st.study_uid, p.patient_id, st.study_date, st.modalities, "
+               "COALESCE(l.last_instance_ms, 0), st.num_instances, "
+               "(SELECT COALESCE(SUM(i.size_bytes), 0) FROM instances i JOIN series se ON "
+               "se.pk = i.series_pk WHERE se.study_pk = st.pk), "
+               "CASE WHEN EXISTS (SELECT 1 FROM instances i JOIN series se ON se.pk = i.series_pk "
+               "JOIN outbound_queue q ON q.sop_uid = i.sop_uid WHERE se.study_pk = st.pk AND "
+               "q.state <> 'sent') THEN 1 ELSE 0 END "
+               "FROM studies st JOIN patients p ON p.pk = st.patient_pk "
+               "LEFT JOIN study_links l ON l.study_uid = st.study_uid "
+               "WHERE st.study_date < ? ORDER BY st.study_date, st.pk LIMIT ?",
+               params))
+    out.push_back({r.text(0), r.text(1), r.text(2), r.text(3), r.integer(4), r.integer(5),
+                   static_cast<std::uint64_t>(r.integer(6)), r.integer(7) != 0});
+  return out;
+}
+
 }  // namespace pacs::sql_removal

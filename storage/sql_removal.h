@@ -22,5 +22,9 @@ Result<RemovedObjects> remove_objects(sql::Connection& c, const RemovalTarget& t
 std::vector<PendingPurge> due_purges(sql::Connection& c, std::int64_t now_ms, std::size_t limit);
 void forget_purge(sql::Connection& c, std::int64_t id);
 std::optional<std::int64_t> next_purge_due(sql::Connection& c);
+// Studies whose Study Date sorts before `before_date` (YYYYMMDD; those without a date count as
+// oldest), oldest first, up to limit.
+std::vector<AgedStudy> studies_oldest_first(sql::Connection& c, const std::string& before_date,
+                                            std::size_t limit);
 
 }  // namespace pacs::sql_removal

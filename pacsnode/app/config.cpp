@@ -294,6 +294,41 @@ const std::vector<Flag>& flags() {
       {"--study-quiet-seconds", "N",
        "a study with no new instance for this long is complete (default 60)",
        in_range(&Config::study_quiet_seconds, 86400, "--study-quiet-seconds")},
+      {"--retention-days", "N",
+       "remove studies whose Study Date (or arrival, without one) is more than N days ago",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto days = parse_in_range(v, 1000000, "--retention-days");
+         if (!days) return tl::unexpected(days.error());
+         c.retention.keep_days = static_cast<unsigned>(*days);
+         return {};
+       }},
+      {"--retention-days-for", "MODALITY=N",
+       "keep studies with this modality N days instead (the longest of a study's modalities "
+       "applies; repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         const auto eq = v.find('=');
+         if (eq == 0 || eq == std::string::npos)
+           return fail(ErrorCode::InvalidArgument, "--retention-days-for: MODALITY=N");
+         auto days = parse_in_range(v.substr(eq + 1), 1000000, "--retention-days-for");
+         if (!days) return tl::unexpected(days.error());
+         c.retention.keep_days_by_modality[v.substr(0, eq)] = static_cast<unsigned>(*days);
+         return {};
+       }},
+      {"--retention-disk", "HIGH:LOW",
+       "when the data disk is HIGH% used, remove the oldest studies until it is LOW% used",
+       [](const std::string& v, Config& c) -> Result<void> {
+         const auto colon = v.find(':');
+         const char* usage = "--retention-disk: HIGH:LOW percentages, LOW below HIGH";
+         if (colon == std::string::npos) return fail(ErrorCode::InvalidArgument, usage);
+         auto high = parse_in_range(v.substr(0, colon), 100, "--retention-disk");
+         auto low = parse_in_range(v.substr(colon + 1), 99, "--retention-disk");
+         if (!high || !low || *low >= *high) return fail(ErrorCode::InvalidArgument, usage);
+         c.retention.disk_high_percent = static_cast<unsigned>(*high);
+         c.retention.disk_low_percent = static_cast<unsigned>(*low);
+         return {};
+       }},
+      {"--retention-interval-seconds", "N", "how often the retention rules run (default 3600)",
+       in_range(&Config::retention_interval_seconds, 30u * 86400, "--retention-interval-seconds")},
       {"--rejection-grace-seconds", "N",
        "instances a rejection note (IHE IOCM key object) rejects leave queries at once; their "
        "files are purged after this long (default 86400)",
@@ -406,13 +441,15 @@ const std::vector<Flag>& flags() {
        [](const std::string& v, Config& c) {
          return set_unsigned(v, c.max_find_results, "--max-find-results");
        }},
-      {"--route", "CONDITIONS->AET[,AET]",
-       "forward arriving instances that match, e.g. modality=CT->ARCHIVE (repeatable)",
+      {"--route", "CONDITIONS->AET[,AET][;deidentify[=OPTIONS]]",
+       "forward arriving instances that match, e.g. modality=CT->ARCHIVE; with ;deidentify "
+       "de-identified copies (OPTIONS: basic or retain-uids, retain-dates, clean-descriptors, "
+       "allow-burned-in joined by +) (repeatable)",
        [](const std::string& v, Config& c) -> Result<void> {
          auto rule = parse_route(v);
          if (!rule) return tl::unexpected(rule.error());
          c.routes.push_back(std::move(*rule));
-         return {};
+         return check_routes(c.routes);
        }},
       {"--route-retry-seconds", "S",
        "first retry of a failed forward; doubles up to 600 (default 5)",

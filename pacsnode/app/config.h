@@ -10,6 +10,7 @@
 
 #include "pacsnode/services/forwarder.h"
 #include "pacsnode/services/ingest.h"
+#include "pacsnode/services/retention.h"
 #include "pacsnode/services/routing.h"
 #include "security/authenticator.h"
 #include "security/tls.h"
@@ -43,6 +44,8 @@ struct Config {
   std::map<std::string, Peer> hl7_destinations;  // RIS/EHR endpoints of outbound HL7, by name
   unsigned study_quiet_seconds = 60;             // no new instance for this long: complete
   unsigned rejection_grace_seconds = 86400;      // rejected instances' files kept this long (IOCM)
+  RetentionPolicy retention;                     // what goes when (none by default)
+  unsigned retention_interval_seconds = 3600;    // how often the node applies it
   bool study_complete_as_orm = false;            // announce with ORM^O01 instead of ORU^R01
   WorkflowPolicy workflow;                       // what reconciliation does to the index
   std::string public_url;                        // empty: http://127.0.0.1:<http_port>

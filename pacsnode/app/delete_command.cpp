@@ -37,15 +37,13 @@ int delete_command(const Config& config, const std::vector<std::string>& args) {
     PACS_LOG(Error) << node.error().message;
     return 1;
   }
-  auto trail = audit::Trail::open(audit_trail_settings(config, *node->blobs));
+  auto trail = InstalledAuditTrail::open(config, *node->blobs);
   if (!trail) {
     PACS_LOG(Error) << trail.error().message;
     return 1;
   }
-  audit::install(trail->get());
   auto removed =
       node->remover->remove(*target, RemovalOrder{.reason = "deleted", .actor = "pacsnode delete"});
-  audit::install(nullptr);
   if (!removed) {
     PACS_LOG(Error) << "delete: " << removed.error().message;
     return removed.error().code == ErrorCode::NotFound          ? 3

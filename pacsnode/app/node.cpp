@@ -25,6 +25,8 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
       *node.blobs, *node.index, *node.committer, config.duplicate_policy, config.routes,
       std::move(forwarding_queued), config.min_free_mb << 20, config.store_as);
   node.remover = std::make_unique<Remover>(*node.index, *node.blobs, config.aet);
+  node.retention =
+      std::make_unique<Retention>(*node.index, *node.remover, *node.blobs, config.retention);
   node.rejections = std::make_unique<RejectionNotes>(
       *node.remover, std::chrono::seconds(config.rejection_grace_seconds));
   node.ingest->set_after_store(
@@ -35,9 +37,14 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
   return node;
 }
 
-audit::TrailSettings audit_trail_settings(const Config& config, const BlobStore& blobs) {
-  return {config.audit_log.empty() ? (blobs.root() / "audit.log").string() : config.audit_log,
-          config.audit_syslog, config.tls, config.aet};
+Result<std::unique_ptr<InstalledAuditTrail>> InstalledAuditTrail::open(const Config& config,
+                                                                       const BlobStore& blobs) {
+  auto trail = audit::Trail::open(
+      {config.audit_log.empty() ? (blobs.root() / "audit.log").string() : config.audit_log,
+       config.audit_syslog, config.tls, config.aet});
+  if (!trail) return tl::unexpected(trail.error());
+  audit::install(trail->get());
+  return std::unique_ptr<InstalledAuditTrail>(new InstalledAuditTrail(std::move(*trail)));
 }
 
 }  // namespace pacs

@@ -9,6 +9,7 @@
 #include "pacsnode/services/ingest.h"
 #include "pacsnode/services/rejection.h"
 #include "pacsnode/services/removal.h"
+#include "pacsnode/services/retention.h"
 #include "security/audit_trail.h"
 #include "storage/blob_store.h"
 #include "storage/index.h"
@@ -22,13 +23,24 @@ struct Node {
   std::unique_ptr<IngestService> ingest;
   std::unique_ptr<Remover> remover;
   std::unique_ptr<RejectionNotes> rejections;  // applied by ingest as notes are stored
+  std::unique_ptr<Retention> retention;
 };
 
 // Opens the data directory and the index (applying migrations). Errors are one line, for humans.
 // forwarding_queued is called after ingest queued an instance for forwarding.
 Result<Node> open_node(const Config& config, std::function<void()> forwarding_queued = {});
 
-// Where the node's audit trail goes: --audit-log (DATA/audit.log by default) and --audit-syslog.
-audit::TrailSettings audit_trail_settings(const Config& config, const BlobStore& blobs);
+// The node's audit trail (--audit-log, DATA/audit.log by default, and --audit-syslog), installed
+// for every face to record into until this goes (then what is queued is written).
+class InstalledAuditTrail {
+ public:
+  static Result<std::unique_ptr<InstalledAuditTrail>> open(const Config& config,
+                                                           const BlobStore& blobs);
+  ~InstalledAuditTrail() { audit::install(nullptr); }
+
+ private:
+  explicit InstalledAuditTrail(std::unique_ptr<audit::Trail> trail) : trail_(std::move(trail)) {}
+  std::unique_ptr<audit::Trail> trail_;
+};
 
 }  // namespace pacs

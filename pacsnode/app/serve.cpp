@@ -26,6 +26,7 @@
 #include "pacsnode/dimse/server.h"
 #include "pacsnode/dimse/tls_layer.h"
 #include "pacsnode/services/commitment.h"
+#include "pacsnode/services/deidentified_export.h"
 #include "pacsnode/services/forwarder.h"
 #include "pacsnode/services/mpps.h"
 #include "pacsnode/services/recovery.h"
@@ -142,15 +143,11 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     return 1;
   }
   // The audit trail, from here to the end of serve(): every face records into it.
-  auto trail = audit::Trail::open(audit_trail_settings(config, *node->blobs));
+  auto trail = InstalledAuditTrail::open(config, *node->blobs);
   if (!trail) {
     PACS_LOG(Error) << trail.error().message;
     return 2;
   }
-  audit::install(trail->get());
-  struct Uninstall {
-    ~Uninstall() { audit::install(nullptr); }
-  } uninstall_before_the_trail_closes;
   // A marker that exists while the node runs: found at start, it means the last run did not stop
   // cleanly, and the newest index rows are checked against their files.
   const std::filesystem::path marker = node->blobs->root() / "pacsnode.running";
@@ -168,6 +165,8 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   // Files of removed instances: those a crash left queued, then each rejection's as its grace
   // period ends.
   node->remover->purge_in_background(std::chrono::seconds(30));
+  if (config.retention.any())
+    node->retention->run_in_background(std::chrono::seconds(config.retention_interval_seconds));
   auto counts = node->index->counts();
   PACS_LOG(Info) << "pacsnode: data in " << node->blobs->root().string() << ", index "
                  << node->index->describe() << " (schema v" << node->index->schema_version() << ", "
@@ -231,23 +230,35 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     outbound_tls = std::move(*layer);
   }
   const auto peers = std::make_shared<dimse::PeerDirectory>(peers_of(config, outbound_tls));
+  // De-identified exports and retrievals share one key, so pseudonyms agree across both.
+  auto deidentifier = deid::Deidentifier::open(config.data_dir);
+  if (!deidentifier) {
+    PACS_LOG(Error) << "de-identification: " << deidentifier.error().message;
+    return 1;
+  }
+  const auto shared_deidentifier = std::make_shared<const deid::Deidentifier>(*deidentifier);
   Forwarder forwarder(
       *node->index, *node->blobs,
-      [&](const std::string& destination, const std::vector<RetrieveItem>& items,
-          std::string& error) {
-        const auto peer = peers->find(destination);
-        std::vector<std::string> failed;
-        if (!peer) {
-          error = "destination " + destination + " is not a configured peer (--peer)";
-          for (const auto& item : items) failed.push_back(item.sop_instance_uid);
-          return failed;
-        }
-        const dimse::SendRequest request{config.aet, destination, *peer, "", 0, 60};
-        auto counts =
-            dimse::send_instances(request, items, [](const dimse::SubOperations&) { return true; });
-        error = counts.error;
-        return counts.failed_sop_instances;
-      },
+      deidentifying(
+          [&](const std::string& destination, const std::vector<RetrieveItem>& items,
+              std::string& error) {
+            const auto peer = peers->find(destination);
+            std::vector<std::string> failed;
+            if (!peer) {
+              error = "destination " + destination + " is not a configured peer (--peer)";
+              for (const auto& item : items) failed.push_back(item.sop_instance_uid);
+              return failed;
+            }
+            const dimse::SendRequest request{config.aet, destination, *peer, "", 0, 60};
+            auto counts = dimse::send_instances(request, items,
+                                                [](const dimse::SubOperations&) { return true; });
+            error = counts.error;
+            return counts.failed_sop_instances;
+          },
+          [&node](const std::string& destination) {
+            return deidentification_for(*node->ingest->routes(), destination);
+          },
+          shared_deidentifier, *node->blobs, config.aet),
       config.forwarding);
   forwarder_ready = &forwarder;
   dimse::AccessPolicy access;
@@ -271,9 +282,10 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
        .tls = dimse_tls},
       *node->ingest, query, retrieve, mpps, commitment);
   // The DICOMweb face; beyond loopback only with authentication (check_config).
-  web::DicomWebService dicomweb({query, retrieve, *node->ingest, "/dicom-web", config.aet});
+  web::DicomWebService dicomweb(
+      {query, retrieve, *node->ingest, "/dicom-web", config.aet, shared_deidentifier.get()});
   web::WorkflowApi workflow_api(*node->index, query);
-  web::AdminApi admin_api(*node->remover);
+  web::AdminApi admin_api(*node->remover, *node->retention);
   web::UiService ui({.directory = config.ui_dir, .external_viewer = config.external_viewer});
   fhir::FhirApi fhir_api(query, *node->index, "/dicom-web");
   const web::AccessGate gate(authenticator.get());

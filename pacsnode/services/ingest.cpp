@@ -167,6 +167,11 @@ IngestService::IngestService(BlobStore& blobs, Index& index, GroupCommitter& com
       min_free_bytes_(min_free_bytes),
       store_as_(std::move(store_as)) {}
 
+std::shared_ptr<const std::vector<RouteRule>> IngestService::routes() const {
+  std::lock_guard lock(routes_mu_);
+  return routes_;
+}
+
 void IngestService::set_routes(std::vector<RouteRule> routes) {
   auto fresh = std::make_shared<const std::vector<RouteRule>>(std::move(routes));
   std::lock_guard lock(routes_mu_);

@@ -89,6 +89,7 @@ class IngestService {
 
   // New store-and-forward rules, for the objects that arrive from now on.
   void set_routes(std::vector<RouteRule> routes);
+  std::shared_ptr<const std::vector<RouteRule>> routes() const;  // the current set
 
   // Copies a file from outside the store (import); files without a meta header are given one.
   Result<Stored> ingest_copy(const std::filesystem::path& source);

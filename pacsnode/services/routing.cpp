@@ -30,11 +30,23 @@ Result<DcmTagKey> tag_named(const std::string& name) {
 }  // namespace
 
 Result<RouteRule> parse_route(std::string_view spec) {
+  std::optional<deid::Options> deidentify;
+  if (const auto semicolon = spec.find(';'); semicolon != std::string_view::npos) {
+    const std::string_view option = spec.substr(semicolon + 1);
+    spec = spec.substr(0, semicolon);
+    if (option != "deidentify" && !option.starts_with("deidentify="))
+      return fail(ErrorCode::InvalidArgument,
+                  "route option '" + std::string(option) + "': expected deidentify[=OPTIONS]");
+    auto parsed = deid::parse_options(option == "deidentify" ? "basic" : option.substr(11));
+    if (!parsed) return tl::unexpected(parsed.error());
+    deidentify = *parsed;
+  }
   const auto arrow = spec.find("->");
   if (arrow == std::string_view::npos)
     return fail(ErrorCode::InvalidArgument,
                 "route '" + std::string(spec) + "': expected CONDITIONS->AET[,AET]");
   RouteRule rule;
+  rule.deidentify = deidentify;
   for (const std::string& aet : split(spec.substr(arrow + 2), ','))
     if (!aet.empty()) rule.destinations.push_back(aet);
   if (rule.destinations.empty())
@@ -56,6 +68,29 @@ Result<RouteRule> parse_route(std::string_view spec) {
     rule.match.emplace_back(*tag, pattern);
   }
   return rule;
+}
+
+Result<void> check_routes(const std::vector<RouteRule>& rules) {
+  for (std::size_t a = 0; a < rules.size(); ++a)
+    for (std::size_t b = a + 1; b < rules.size(); ++b)
+      for (const std::string& d : rules[a].destinations)
+        if (std::find(rules[b].destinations.begin(), rules[b].destinations.end(), d) !=
+                rules[b].destinations.end() &&
+            rules[a].deidentify != rules[b].deidentify)
+          return fail(ErrorCode::InvalidArgument,
+                      "routes to " + d +
+                          " differ in de-identification: every route to a destination must send "
+                          "the same (as stored, or de-identified with the same options)");
+  return {};
+}
+
+std::optional<deid::Options> deidentification_for(const std::vector<RouteRule>& rules,
+                                                  const std::string& destination) {
+  for (const RouteRule& rule : rules)
+    if (std::find(rule.destinations.begin(), rule.destinations.end(), destination) !=
+        rule.destinations.end())
+      return rule.deidentify;
+  return std::nullopt;
 }
 
 std::vector<std::string> destinations_for(const std::vector<RouteRule>& rules,

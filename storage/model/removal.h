@@ -51,4 +51,15 @@ struct PendingPurge {
   std::int64_t purge_after_ms = 0;
 };
 
+// A stored study as retention weighs it, oldest Study Date first.
+struct AgedStudy {
+  std::string study_uid = {}, patient_id = {};
+  std::string study_date = {};   // YYYYMMDD; "" when the objects carry none
+  std::string modalities = {};   // backslash-separated, as ModalitiesInStudy
+  std::int64_t received_ms = 0;  // when its latest instance arrived (0: unknown)
+  std::int64_t instances = 0;
+  std::uint64_t bytes = 0;  // of its files
+  bool unsent = false;      // forwarding of one of its instances is pending or failed
+};
+
 }  // namespace pacs
