@@ -40,6 +40,9 @@ export TSAN_OPTIONS="log_path=$reports/tsan:halt_on_error=0:second_deadlock_stac
 # adds there is the streaming path's memory safety, which 100 MB shows as well as 400 (and 100 s
 # sooner).
 [[ "$kind" == address ]] && export PACSNODE_TEST_LARGE_STUDY_MB="${PACSNODE_TEST_LARGE_STUDY_MB:-100}"
+# Likewise the kill test: ASan checks the recovery path's memory in 8 kills; the release suite
+# runs all 20 kill moments.
+[[ "$kind" == address ]] && export PACSNODE_TEST_KILLS="${PACSNODE_TEST_KILLS:-8}"
 export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
 TSAN_OPTIONS+=":suppressions=$PWD/tests/sanitizers/tsan.supp"
 

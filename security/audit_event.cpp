@@ -207,11 +207,14 @@ Event instances_exported(int outcome, const Participant& source, const Participa
   return e;
 }
 
-Event study_deleted(int outcome, const Participant& requestor, const Participant& node,
-                    const std::vector<StudyRef>& studies) {
+namespace {
+
+// An event a requestor asked of the node about stored studies.
+Event on_studies(Code id, char action, int outcome, const Participant& requestor,
+                 const Participant& node, const std::vector<StudyRef>& studies) {
   Event e;
-  e.id = dcm("110105", "DICOM Study Deleted");
-  e.action = 'D';
+  e.id = std::move(id);
+  e.action = action;
   e.outcome = outcome;
   Participant asking = requestor;
   asking.requestor = true;
@@ -220,17 +223,17 @@ Event study_deleted(int outcome, const Participant& requestor, const Participant
   return e;
 }
 
+}  // namespace
+
+Event study_deleted(int outcome, const Participant& requestor, const Participant& node,
+                    const std::vector<StudyRef>& studies) {
+  return on_studies(dcm("110105", "DICOM Study Deleted"), 'D', outcome, requestor, node, studies);
+}
+
 Event instances_committed(int outcome, const Participant& requestor, const Participant& node,
                           const std::vector<StudyRef>& studies) {
-  Event e;
-  e.id = dcm("110103", "DICOM Instances Accessed");
-  e.action = 'R';
-  e.outcome = outcome;
-  Participant asking = requestor;
-  asking.requestor = true;
-  e.participants = {asking, node};
-  add_studies(e, studies);
-  return e;
+  return on_studies(dcm("110103", "DICOM Instances Accessed"), 'R', outcome, requestor, node,
+                    studies);
 }
 
 Event query(int outcome, const Participant& requestor, const Participant& node,

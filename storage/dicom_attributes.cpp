@@ -350,4 +350,10 @@ Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_
   };
 }
 
+std::string attribute_text(DcmItem& item, const DcmTagKey& tag) {
+  OFString value;
+  item.findAndGetOFStringArray(tag, value, OFFalse);
+  return value.c_str();
+}
+
 }  // namespace pacs

@@ -10,6 +10,7 @@
 #include "storage/model/result.h"
 
 class DcmDataset;
+class DcmItem;
 class DcmTagKey;
 
 namespace pacs {
@@ -28,6 +29,10 @@ std::span<const DcmTagKey> level_tags(Level level);
 // A person name in the form the index keeps and matches: trailing empty components and component
 // groups and trailing spaces removed ("Doe^Jane^^^" -> "Doe^Jane"), PS3.5 6.2.1.
 std::string normalized_person_name(const std::string& name);
+
+// The attribute's value in `item` itself (not in its sequences' items) as text, multiple values
+// separated by backslashes; "" when absent.
+std::string attribute_text(DcmItem& item, const DcmTagKey& tag);
 
 // An encoded attribute set with the patient's values put in (those that are set); text in UTF-8.
 std::string with_patient_values(const std::string& encoded, const PatientValues& values);

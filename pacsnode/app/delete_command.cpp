@@ -32,16 +32,12 @@ int delete_command(const Config& config, const std::vector<std::string>& args) {
     PACS_LOG(Error) << "delete: patient ID [ISSUER] | study UID | series UID | instance UID";
     return 2;
   }
-  auto node = open_node(config);
-  if (!node) {
-    PACS_LOG(Error) << node.error().message;
+  auto opened = open_audited_node(config);
+  if (!opened) {
+    PACS_LOG(Error) << opened.error().message;
     return 1;
   }
-  auto trail = InstalledAuditTrail::open(config, *node->blobs);
-  if (!trail) {
-    PACS_LOG(Error) << trail.error().message;
-    return 1;
-  }
+  Node* node = &opened->node;
   auto removed =
       node->remover->remove(*target, RemovalOrder{.reason = "deleted", .actor = "pacsnode delete"});
   if (!removed) {

@@ -32,7 +32,8 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
   node.ingest->set_after_store(
       [rejections = node.rejections.get()](const std::filesystem::path& file, const Stored& stored,
                                            const std::string& sender) {
-        return rejections->apply(file, stored.sop_class_uid, sender.empty() ? "HTTP" : sender);
+        return rejections->apply(file, stored.sop_class_uid,
+                                 sender.empty() ? "STOW-RS or import" : sender);
       });
   return node;
 }
@@ -45,6 +46,14 @@ Result<std::unique_ptr<InstalledAuditTrail>> InstalledAuditTrail::open(const Con
   if (!trail) return tl::unexpected(trail.error());
   audit::install(trail->get());
   return std::unique_ptr<InstalledAuditTrail>(new InstalledAuditTrail(std::move(*trail)));
+}
+
+Result<AuditedNode> open_audited_node(const Config& config) {
+  auto node = open_node(config);
+  if (!node) return tl::unexpected(node.error());
+  auto trail = InstalledAuditTrail::open(config, *node->blobs);
+  if (!trail) return tl::unexpected(trail.error());
+  return AuditedNode{std::move(*node), std::move(*trail)};
 }
 
 }  // namespace pacs

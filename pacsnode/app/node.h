@@ -43,4 +43,12 @@ class InstalledAuditTrail {
   std::unique_ptr<audit::Trail> trail_;
 };
 
+// A node opened for a one-shot command that changes stored data (delete, retention), with the
+// audit trail installed until it goes.
+struct AuditedNode {
+  Node node;
+  std::unique_ptr<InstalledAuditTrail> trail;  // declared last: uninstalled first
+};
+Result<AuditedNode> open_audited_node(const Config& config);
+
 }  // namespace pacs

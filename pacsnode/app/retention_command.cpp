@@ -18,16 +18,12 @@ int retention_command(const Config& config, const std::vector<std::string>& args
                        "--retention-disk)";
     return 2;
   }
-  auto node = open_node(config);
-  if (!node) {
-    PACS_LOG(Error) << node.error().message;
+  auto opened = open_audited_node(config);
+  if (!opened) {
+    PACS_LOG(Error) << opened.error().message;
     return 1;
   }
-  auto trail = InstalledAuditTrail::open(config, *node->blobs);
-  if (!trail) {
-    PACS_LOG(Error) << trail.error().message;
-    return 1;
-  }
+  Node* node = &opened->node;
   auto verdicts = run ? node->retention->run("pacsnode retention") : node->retention->plan();
   if (!verdicts) {
     PACS_LOG(Error) << "retention: " << verdicts.error().message;

@@ -7,6 +7,7 @@
 #include <dcmtk/ofstd/ofstd.h>
 
 #include "pacsnode/dimse/scp.h"
+#include "storage/dicom_attributes.h"
 #include "storage/model/uid.h"
 
 namespace pacs::dimse {
@@ -20,12 +21,6 @@ constexpr std::uint16_t kInvalidSopInstance = 0x0117;
 constexpr std::uint16_t kNoSuchSopClass = 0x0118;
 constexpr std::uint16_t kNoSuchAction = 0x0123;
 constexpr std::uint16_t kResourceLimitation = 0x0213;
-
-std::string text_of(DcmItem& item, const DcmTagKey& tag) {
-  OFString value;
-  item.findAndGetOFString(tag, value);
-  return value.c_str();
-}
 
 void put_reference(DcmItem& item, const ReferencedInstance& reference) {
   item.putAndInsertString(DCM_ReferencedSOPClassUID, reference.sop_class_uid.c_str());
@@ -49,7 +44,7 @@ ActionVerdict read_commitment_request(const T_DIMSE_N_ActionRQ& request, DcmData
   if (request.ActionTypeID != 1)
     return {kNoSuchAction, "action type " + std::to_string(request.ActionTypeID) + ", not 1"};
   if (information == nullptr) return {kInvalidArgumentValue, "no action information"};
-  out.transaction_uid = text_of(*information, DCM_TransactionUID);
+  out.transaction_uid = attribute_text(*information, DCM_TransactionUID);
   if (out.transaction_uid.empty()) return {kInvalidArgumentValue, "no Transaction UID"};
   if (!Uid::parse(out.transaction_uid))
     return {kInvalidArgumentValue, "Transaction UID is not a UID"};
@@ -63,8 +58,8 @@ ActionVerdict read_commitment_request(const T_DIMSE_N_ActionRQ& request, DcmData
   out.references.clear();
   for (unsigned long i = 0; i < sequence->card(); ++i) {
     DcmItem* item = sequence->getItem(i);
-    ReferencedInstance reference{item ? text_of(*item, DCM_ReferencedSOPClassUID) : "",
-                                 item ? text_of(*item, DCM_ReferencedSOPInstanceUID) : ""};
+    ReferencedInstance reference{item ? attribute_text(*item, DCM_ReferencedSOPClassUID) : "",
+                                 item ? attribute_text(*item, DCM_ReferencedSOPInstanceUID) : ""};
     if (!Uid::parse(reference.sop_class_uid) || !Uid::parse(reference.sop_instance_uid))
       return {kInvalidArgumentValue, "Referenced SOP Sequence item " + std::to_string(i + 1) +
                                          " lacks a valid SOP Class or Instance UID"};

@@ -19,12 +19,6 @@ namespace {
 const DcmTagKey kPatientKeys[] = {DCM_PatientName, DCM_PatientID, DCM_IssuerOfPatientID,
                                   DCM_PatientBirthDate, DCM_PatientSex};
 
-std::string text_of(DcmItem& item, const DcmTagKey& tag) {
-  OFString value;
-  item.findAndGetOFStringArray(tag, value);
-  return value.c_str();
-}
-
 // The member of PatientValues that holds an attribute (const or not).
 template <typename Values>
 auto& field(Values& v, const DcmTagKey& tag) {
@@ -48,8 +42,8 @@ std::optional<PatientValues> patient_update_for(const FindRow& row) {
   PatientValues values;
   bool differs = false;
   for (const DcmTagKey& tag : kPatientKeys) {
-    const std::string current = text_of(patient, tag);
-    differs = differs || current != text_of(instance, tag);
+    const std::string current = attribute_text(patient, tag);
+    differs = differs || current != attribute_text(instance, tag);
     field(values, tag) = current;
   }
   if (!differs) return std::nullopt;
@@ -70,7 +64,7 @@ void coerce_patient(DcmItem& dataset, const PatientValues& values) {
   for (const DcmTagKey& tag : kPatientKeys) {
     const auto& value = field(values, tag);
     if (!value) continue;
-    const std::string before = text_of(dataset, tag);
+    const std::string before = attribute_text(dataset, tag);
     if (before == *value && dataset.tagExists(tag)) continue;
     if (!original) {
       dataset.findOrCreateSequenceItem(DCM_OriginalAttributesSequence, original, -2);

@@ -19,6 +19,7 @@
 #include "pacsnode/services/text.h"
 #include "security/encoding.h"
 #include "security/secrets.h"
+#include "storage/dicom_attributes.h"
 #include "storage/model/log.h"
 
 namespace pacs::deid {
@@ -27,12 +28,6 @@ namespace {
 // Nesting deeper than this is refused rather than followed (a crafted object could nest without
 // end); real objects stay far below it.
 constexpr int kMaxDepth = 32;
-
-std::string value_of(DcmItem& item, const DcmTagKey& tag) {
-  OFString value;
-  item.findAndGetOFStringArray(tag, value, OFFalse);
-  return value.c_str();
-}
 
 bool is_overlay_or_curve(Uint16 group) {
   const bool even = (group & 1) == 0;
@@ -59,8 +54,26 @@ std::string decimal(std::array<unsigned char, 16> bytes) {
   return digits;
 }
 
+// Binary numbers: a dummy for them is written as text ("0") and parsed by DCMTK.
+bool is_numeric(DcmEVR vr) {
+  switch (vr) {
+    case EVR_US:
+    case EVR_SS:
+    case EVR_UL:
+    case EVR_SL:
+    case EVR_FL:
+    case EVR_FD:
+    case EVR_UV:
+    case EVR_SV:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // A dummy value of the VR for D: recognisably not real, valid for the VR.
 std::string dummy_for(DcmEVR vr) {
+  if (is_numeric(vr)) return "0";
   switch (vr) {
     case EVR_DA:
       return "19000101";
@@ -72,14 +85,6 @@ std::string dummy_for(DcmEVR vr) {
       return "000Y";
     case EVR_DS:
     case EVR_IS:
-    case EVR_US:
-    case EVR_SS:
-    case EVR_UL:
-    case EVR_SL:
-    case EVR_FL:
-    case EVR_FD:
-    case EVR_UV:
-    case EVR_SV:
       return "0";
     case EVR_UR:
       return "urn:anonymized";
@@ -124,13 +129,13 @@ std::string scrubbed(std::string text, const std::vector<std::string>& identifie
 // the name's components, the IDs, the birth date and the accession number.
 std::vector<std::string> identifiers_of(DcmItem& top) {
   std::vector<std::string> out;
-  for (const std::string& component : split(value_of(top, DCM_PatientName), '^'))
+  for (const std::string& component : split(attribute_text(top, DCM_PatientName), '^'))
     for (const std::string& part : split(component, '='))
       for (const std::string& word : split(part, ' '))
         if (word.size() >= 2) out.push_back(word);
   for (const DcmTagKey& tag : {DCM_PatientID, DCM_PatientBirthDate, DCM_AccessionNumber,
                                DCM_RETIRED_OtherPatientIDs, DCM_RETIRED_MedicalRecordLocator})
-    for (const std::string& value : split(value_of(top, tag), '\\'))
+    for (const std::string& value : split(attribute_text(top, tag), '\\'))
       if (value.size() >= 2) out.push_back(value);
   // Longer first, so that a name is not half taken out by a shorter identifier inside it.
   std::sort(out.begin(), out.end(),
@@ -182,13 +187,14 @@ class Run {
 
  private:
   Pseudonym patient_of(DcmItem& item, const Pseudonym* fallback) const {
-    const std::string id = value_of(item, DCM_PatientID);
-    if (!id.empty()) return deidentifier_.pseudonym(id, value_of(item, DCM_IssuerOfPatientID));
-    const std::string name = value_of(item, DCM_PatientName);
+    const std::string id = attribute_text(item, DCM_PatientID);
+    if (!id.empty())
+      return deidentifier_.pseudonym(id, attribute_text(item, DCM_IssuerOfPatientID));
+    const std::string name = attribute_text(item, DCM_PatientName);
     if (fallback != nullptr && name.empty()) return *fallback;
     // No ID: the name and birth date stand for the patient (an empty object all alike).
     return deidentifier_.pseudonym(
-        "name=" + name + "|birth=" + value_of(item, DCM_PatientBirthDate), "");
+        "name=" + name + "|birth=" + attribute_text(item, DCM_PatientBirthDate), "");
   }
 
   Result<void> attribute(DcmElement& element, const DcmTagKey& key, DcmEVR vr, Action action,
@@ -222,22 +228,6 @@ class Run {
         return vr == EVR_UI ? replace_uids(element) : Result<void>{};
     }
     return {};
-  }
-
-  static bool is_numeric(DcmEVR vr) {
-    switch (vr) {
-      case EVR_US:
-      case EVR_SS:
-      case EVR_UL:
-      case EVR_SL:
-      case EVR_FL:
-      case EVR_FD:
-      case EVR_UV:
-      case EVR_SV:
-        return true;
-      default:
-        return false;
-    }
   }
 
   Result<void> replace_uids(DcmElement& element) {
@@ -392,13 +382,13 @@ Pseudonym Deidentifier::pseudonym(std::string_view patient_id, std::string_view 
 }
 
 std::optional<std::string> Deidentifier::refusal(DcmDataset& dataset) {
-  const std::string burned_in = value_of(dataset, DCM_BurnedInAnnotation);
+  const std::string burned_in = attribute_text(dataset, DCM_BurnedInAnnotation);
   if (burned_in == "YES")
     return "Burned In Annotation (0028,0301) is YES: its pixels show text that may identify the "
            "patient, and pixel data is not masked";
-  if (value_of(dataset, DCM_RecognizableVisualFeatures) == "YES")
+  if (attribute_text(dataset, DCM_RecognizableVisualFeatures) == "YES")
     return "Recognizable Visual Features (0028,0302) is YES: its pixels may show the patient";
-  const std::string sop_class = value_of(dataset, DCM_SOPClassUID);
+  const std::string sop_class = attribute_text(dataset, DCM_SOPClassUID);
   // Screenshots, scanned documents and ultrasound carry burned-in names and dates more often
   // than not; only an explicit NO lets them through.
   static const char* const kUsuallyBurnedIn[] = {
@@ -427,7 +417,7 @@ std::optional<std::string> Deidentifier::refusal(DcmDataset& dataset) {
 
 Result<void> Deidentifier::apply(DcmFileFormat& file, const Options& options) const {
   DcmDataset& dataset = *file.getDataset();
-  const std::string sop = value_of(dataset, DCM_SOPInstanceUID);
+  const std::string sop = attribute_text(dataset, DCM_SOPInstanceUID);
   if (auto why = refusal(dataset)) {
     if (!options.allow_burned_in) return fail(ErrorCode::InvalidObject, *why);
     PACS_LOG(Warn) << "de-identifying " << sop << " although " << *why
@@ -443,7 +433,7 @@ Result<void> Deidentifier::apply(DcmFileFormat& file, const Options& options) co
                                DCM_PrivateInformationCreatorUID, DCM_PrivateInformation})
     meta.findAndDeleteElement(tag);
   if (meta.tagExists(DCM_MediaStorageSOPInstanceUID)) {
-    const std::string now = value_of(dataset, DCM_SOPInstanceUID);
+    const std::string now = attribute_text(dataset, DCM_SOPInstanceUID);
     if (meta.putAndInsertString(DCM_MediaStorageSOPInstanceUID, now.c_str()).bad())
       return fail(ErrorCode::InvalidObject, "cannot update the meta header");
   }

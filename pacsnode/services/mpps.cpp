@@ -21,24 +21,18 @@ constexpr std::uint16_t kNoSuchInstance = 0x0112;
 constexpr std::uint16_t kInvalidAttributeValue = 0x0106;
 constexpr std::uint16_t kMissingAttribute = 0x0120;
 
-std::string text_of(DcmItem& item, const DcmTagKey& tag) {
-  OFString value;
-  item.findAndGetOFStringArray(tag, value);
-  return value.c_str();
-}
-
 // The step's status and the keys of the scheduled step it performs (the first item of the
 // Scheduled Step Attributes Sequence), from its attributes.
 MppsRecord record_of(const std::string& uid, DcmDataset& attributes) {
   MppsRecord r;
   r.sop_instance_uid = uid;
-  r.status = text_of(attributes, DCM_PerformedProcedureStepStatus);
+  r.status = attribute_text(attributes, DCM_PerformedProcedureStepStatus);
   DcmItem* scheduled = nullptr;
   if (attributes.findAndGetSequenceItem(DCM_ScheduledStepAttributesSequence, scheduled, 0).good() &&
       scheduled) {
-    r.study_uid = text_of(*scheduled, DCM_StudyInstanceUID);
-    r.accession_number = text_of(*scheduled, DCM_AccessionNumber);
-    r.sps_id = text_of(*scheduled, DCM_ScheduledProcedureStepID);
+    r.study_uid = attribute_text(*scheduled, DCM_StudyInstanceUID);
+    r.accession_number = attribute_text(*scheduled, DCM_AccessionNumber);
+    r.sps_id = attribute_text(*scheduled, DCM_ScheduledProcedureStepID);
   }
   attributes.convertToUTF8();
   r.attributes = encode_attributes(attributes);
@@ -61,7 +55,7 @@ MppsOutcome index_failure(const Error& error) {
 }  // namespace
 
 MppsOutcome MppsService::create(const std::string& uid, DcmDataset& attributes) {
-  const std::string status = text_of(attributes, DCM_PerformedProcedureStepStatus);
+  const std::string status = attribute_text(attributes, DCM_PerformedProcedureStepStatus);
   if (status.empty()) return failed(kMissingAttribute, "Performed Procedure Step Status missing");
   if (status != "IN PROGRESS")  // PS3.4 F.7.2.1: a step starts IN PROGRESS
     return failed(kInvalidAttributeValue, "a new step must be IN PROGRESS, not " + status);
@@ -93,7 +87,7 @@ MppsOutcome MppsService::set(const std::string& uid, DcmDataset& modifications) 
     DcmElement* element = modifications.getElement(i);
     merged.insert(OFstatic_cast(DcmElement*, element->clone()), true);
   }
-  const std::string status = text_of(merged, DCM_PerformedProcedureStepStatus);
+  const std::string status = attribute_text(merged, DCM_PerformedProcedureStepStatus);
   if (!known_status(status))
     return failed(kInvalidAttributeValue, "Performed Procedure Step Status '" + status + "'");
   const MppsRecord record = record_of(uid, merged);

@@ -10,6 +10,7 @@
 #include <array>
 #include <string_view>
 
+#include "storage/dicom_attributes.h"
 #include "storage/model/clock.h"
 #include "storage/model/log.h"
 
@@ -19,12 +20,6 @@ namespace {
 // PS3.16 CID 7011 "Rejected for Quality Reasons" and the other IOCM titles (scheme DCM).
 constexpr std::array<std::string_view, 4> kRejectionCodes = {"113001", "113037", "113038",
                                                              "113039"};
-
-std::string text(DcmItem& item, const DcmTagKey& tag) {
-  OFString value;
-  item.findAndGetOFString(tag, value);
-  return std::string(value.c_str());
-}
 
 // The items of a sequence in `item` (none when it is absent). Bounded by the sequence's size.
 std::vector<DcmItem*> items(DcmItem& item, const DcmTagKey& tag) {
@@ -38,21 +33,24 @@ std::vector<DcmItem*> items(DcmItem& item, const DcmTagKey& tag) {
 }  // namespace
 
 std::optional<RejectionNote> read_rejection_note(DcmItem& dataset) {
-  if (text(dataset, DCM_SOPClassUID) != UID_KeyObjectSelectionDocumentStorage) return std::nullopt;
-  const auto titles = items(dataset, DCM_ConceptNameCodeSequence);
-  if (titles.size() != 1 || text(*titles[0], DCM_CodingSchemeDesignator) != "DCM")
+  if (attribute_text(dataset, DCM_SOPClassUID) != UID_KeyObjectSelectionDocumentStorage)
     return std::nullopt;
-  RejectionNote note{text(*titles[0], DCM_CodeValue), text(*titles[0], DCM_CodeMeaning), {}};
+  const auto titles = items(dataset, DCM_ConceptNameCodeSequence);
+  if (titles.size() != 1 || attribute_text(*titles[0], DCM_CodingSchemeDesignator) != "DCM")
+    return std::nullopt;
+  RejectionNote note{
+      attribute_text(*titles[0], DCM_CodeValue), attribute_text(*titles[0], DCM_CodeMeaning), {}};
   bool rejection = false;
   for (const auto code : kRejectionCodes) rejection |= note.code_value == code;
   if (!rejection) return std::nullopt;
   for (DcmItem* study : items(dataset, DCM_CurrentRequestedProcedureEvidenceSequence))
     for (DcmItem* series : items(*study, DCM_ReferencedSeriesSequence))
       for (DcmItem* sop : items(*series, DCM_ReferencedSOPSequence))
-        note.instances.push_back({.level = RemovalLevel::Instance,
-                                  .study_uid = text(*study, DCM_StudyInstanceUID),
-                                  .series_uid = text(*series, DCM_SeriesInstanceUID),
-                                  .sop_instance_uid = text(*sop, DCM_ReferencedSOPInstanceUID)});
+        note.instances.push_back(
+            {.level = RemovalLevel::Instance,
+             .study_uid = attribute_text(*study, DCM_StudyInstanceUID),
+             .series_uid = attribute_text(*series, DCM_SeriesInstanceUID),
+             .sop_instance_uid = attribute_text(*sop, DCM_ReferencedSOPInstanceUID)});
   return note;
 }
 

@@ -15,6 +15,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "tests/support/node_scu.h"
+
 namespace pacs::testing {
 namespace {
 
@@ -76,22 +78,9 @@ DcmDataset commitment_request(const std::string& transaction_uid,
   return information;
 }
 
-CommitmentScu::CommitmentScu(int port, const std::string& aet) {
-  setAETitle(aet.c_str());
-  setPeerAETitle("PACSNODE");
-  setPeerHostName("127.0.0.1");
-  setPeerPort(static_cast<Uint16>(port));
-  setACSETimeout(30);
-  setDIMSETimeout(30);
-  setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  OFList<OFString> syntaxes;
-  syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
-  addPresentationContext(UID_StorageCommitmentPushModelSOPClass, syntaxes);
-  if (initNetwork().bad() || negotiateAssociation().bad())
-    throw std::runtime_error("storage commitment association failed");
-  context_ = findPresentationContextID(UID_StorageCommitmentPushModelSOPClass, "");
-  if (context_ == 0) throw std::runtime_error("storage commitment was not accepted");
-}
+CommitmentScu::CommitmentScu(int port, const std::string& aet)
+    : context_(associate_with_node(*this, port, aet, UID_StorageCommitmentPushModelSOPClass,
+                                   "storage commitment")) {}
 
 CommitmentScu::~CommitmentScu() {
   if (isConnected()) releaseAssociation();

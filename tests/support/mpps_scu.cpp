@@ -5,24 +5,13 @@
 #include <memory>
 #include <stdexcept>
 
+#include "tests/support/node_scu.h"
+
 namespace pacs::testing {
 
-MppsScu::MppsScu(int port, const std::string& aet) {
-  setAETitle(aet.c_str());
-  setPeerAETitle("PACSNODE");
-  setPeerHostName("127.0.0.1");
-  setPeerPort(static_cast<Uint16>(port));
-  setACSETimeout(30);
-  setDIMSETimeout(30);
-  setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  OFList<OFString> syntaxes;
-  syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
-  addPresentationContext(UID_ModalityPerformedProcedureStepSOPClass, syntaxes);
-  if (initNetwork().bad() || negotiateAssociation().bad())
-    throw std::runtime_error("MPPS association failed");
-  context_ = findPresentationContextID(UID_ModalityPerformedProcedureStepSOPClass, "");
-  if (context_ == 0) throw std::runtime_error("MPPS was not accepted");
-}
+MppsScu::MppsScu(int port, const std::string& aet)
+    : context_(associate_with_node(*this, port, aet, UID_ModalityPerformedProcedureStepSOPClass,
+                                   "MPPS")) {}
 
 MppsScu::~MppsScu() {
   if (isConnected()) releaseAssociation();
