@@ -44,7 +44,6 @@ struct ProfileRow {
   std::uint16_t group = 0, element = 0;
   const char* basic = "";
   char retain_uids = 0, retain_dates = 0, clean_descriptors = 0;
-  const char* name = "";
 };
 std::span<const ProfileRow> profile_table();
 const ProfileRow* profile_row(const DcmTagKey& tag);  // null: the table does not list it
