@@ -24,20 +24,6 @@ std::vector<audit::StudyRef> audit_studies(const RemovedObjects& removed) {
 
 }  // namespace
 
-const char* level_name(RemovalLevel level) {
-  switch (level) {
-    case RemovalLevel::Patient:
-      return "patient";
-    case RemovalLevel::Study:
-      return "study";
-    case RemovalLevel::Series:
-      return "series";
-    case RemovalLevel::Instance:
-      return "instance";
-  }
-  return "?";
-}
-
 Remover::Remover(Index& index, BlobStore& blobs, std::string node_aet)
     : index_(index), blobs_(blobs), node_aet_(std::move(node_aet)) {}
 

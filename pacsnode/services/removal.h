@@ -48,7 +48,4 @@ class Remover {
   std::jthread worker_;                   // last member: stopped and joined first
 };
 
-// "patient", "study", "series", "instance", for logs and answers.
-const char* level_name(RemovalLevel level);
-
 }  // namespace pacs
