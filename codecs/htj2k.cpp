@@ -6,6 +6,8 @@
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 
+#include "codecs/bounded_load.h"
+
 namespace pacs::codecs {
 namespace {
 
@@ -43,13 +45,13 @@ E_TransferSyntax decoding_syntax(std::string_view syntax) {
 
 OFCondition load_file(DcmFileFormat& file, const char* path, Uint32 max_read_length,
                       E_FileReadMode mode) {
-  OFCondition c = file.loadFile(path, EXS_Unknown, EGL_noChange, max_read_length, mode);
+  OFCondition c = load_bounded(file, path, max_read_length, mode);
   OFString syntax;
   file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, syntax);
   if (!is_htj2k(syntax.c_str())) return c;
   if (c.bad() && mode != ERM_autoDetect) {
     file.clear();
-    c = file.loadFile(path, EXS_Unknown, EGL_noChange, max_read_length, ERM_autoDetect);
+    c = load_bounded(file, path, max_read_length, ERM_autoDetect);
   }
   if (c.good()) label_pixel_data(*file.getDataset(), decoding_syntax(syntax.c_str()));
   return c;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <utility>
 
+#include "codecs/bounded_load.h"
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
@@ -82,7 +83,8 @@ http::status status_when_none_stored(const std::vector<PartOutcome>& outcomes) {
 Identity identity_of(const std::filesystem::path& file) {
   DcmFileFormat ff;
   Identity out;
-  if (ff.loadFile(file.c_str(), EXS_Unknown, EGL_noChange, kHeaderValueLimit).bad()) return out;
+  // The part may be the malformed one: its declared lengths are checked before any value is read.
+  if (codecs::load_bounded(ff, file.c_str(), kHeaderValueLimit, ERM_autoDetect).bad()) return out;
   OFString value;
   DcmDataset& d = *ff.getDataset();
   if (d.findAndGetOFString(DCM_SOPClassUID, value).good()) out.sop_class = value.c_str();

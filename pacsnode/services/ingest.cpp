@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string_view>
 
+#include "codecs/bounded_load.h"
 #include "codecs/htj2k.h"
 #include "pacsnode/services/deflated.h"
 #include "pacsnode/services/transcode.h"
@@ -28,8 +29,7 @@ constexpr Uint32 kMaxLoadedValue = 4096;
 // at data_set_offset in the file.
 Result<void> read_deflated(const fs::path& path, std::uint64_t data_set_offset,
                            DcmFileFormat& file) {
-  if (OFCondition c =
-          file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_metaOnly);
+  if (OFCondition c = codecs::load_bounded(file, path.c_str(), kMaxLoadedValue, ERM_metaOnly);
       c.bad())
     return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
   const fs::path inflated = path.string() + ".inflated";
@@ -41,8 +41,8 @@ Result<void> read_deflated(const fs::path& path, std::uint64_t data_set_offset,
     }
   } remove{inflated};
   if (auto done = inflate_data_set(path, data_set_offset, inflated); !done) return done;
-  const OFCondition c = file.getDataset()->loadFile(inflated.c_str(), EXS_LittleEndianExplicit,
-                                                    EGL_noChange, kMaxLoadedValue);
+  const OFCondition c = codecs::load_bounded(*file.getDataset(), inflated.c_str(),
+                                             EXS_LittleEndianExplicit, kMaxLoadedValue);
   if (c.bad()) return fail(ErrorCode::Malformed, std::string("cannot parse object: ") + c.text());
   // Values left in the inflated copy would be gone with it: nothing reads them after this check.
   return {};
@@ -65,8 +65,7 @@ Result<ParsedObject> parse_received(const fs::path& path, const std::optional<An
       // A meta group our walk cannot place: ask DCMTK, whose reading decides, before a deflated
       // data set could reach its unbounded reader.
       OFString declared;
-      if (file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue, ERM_metaOnly)
-              .good())
+      if (codecs::load_bounded(file, path.c_str(), kMaxLoadedValue, ERM_metaOnly).good())
         file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, declared);
       if (declared == kDeflatedExplicitLittleEndian)
         return fail(ErrorCode::Malformed,
@@ -378,8 +377,7 @@ Result<Stored> IngestService::ingest_copy(const fs::path& source) {
   } else {
     // A bare dataset: store it as a Part 10 file, in the transfer syntax it was read in.
     DcmFileFormat file;
-    if (OFCondition c = file.loadFile(source.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                      ERM_dataset);
+    if (OFCondition c = codecs::load_bounded(file, source.c_str(), DCM_MaxReadLength, ERM_dataset);
         c.bad())
       return fail(ErrorCode::Malformed, std::string("not a DICOM file: ") + c.text());
     const E_TransferSyntax xfer = file.getDataset()->getOriginalXfer();
