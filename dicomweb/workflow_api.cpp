@@ -2,9 +2,12 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
+#include <vector>
 
+#include "dicomweb/api_requests.h"
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/url.h"
@@ -20,36 +23,6 @@ std::string link_json(const StudyLink& link) {
          ",\"accessionNumber\":" + json_string(link.accession_number) +
          ",\"patientID\":" + json_string(link.patient_id) +
          ",\"updatedMs\":" + std::to_string(link.updated_ms) + "}";
-}
-
-// The "limit" parameter: 1000 when absent, nullopt when it is not 1 to 100000.
-std::optional<std::size_t> limit_of(const Target& target) {
-  const std::string text = query_parameter(target, "limit");
-  if (text.empty()) return 1000;
-  const auto n = std::strtoul(text.c_str(), nullptr, 10);
-  if (n == 0 || n > 100000 || text.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  return n;
-}
-
-// The limit parameter, or nullopt with the 400 answer set.
-std::optional<std::size_t> limit_or_refused(Exchange& exchange, const Target& target) {
-  const auto limit = limit_of(target);
-  if (!limit) reply_error(exchange, http::status::bad_request, "limit is 1 to 100000");
-  return limit;
-}
-
-enum class Use { Get, Post };
-
-// Whether the request's method is the resource's (GET takes HEAD too); if not, the 405 is set.
-bool allowed(Exchange& exchange, Use use) {
-  const auto method = exchange.request().method();
-  const bool ok = use == Use::Get ? method == http::verb::get || method == http::verb::head
-                                  : method == http::verb::post;
-  if (!ok)
-    reply_error(exchange, http::status::method_not_allowed,
-                use == Use::Get ? "use GET" : "use POST");
-  return ok;
 }
 
 std::int64_t now_ms() {
@@ -147,6 +120,64 @@ Result<bool> retry_now(Index& index, const std::string& queue, std::int64_t id) 
   return retry_unsent(index.queue_item(id), [&](const QueueItem& item) {
     return index.update_queue_item(id, "pending", now, item.last_error, now);
   });
+}
+
+// A queue item's number from the path; nullopt (with the 400 set) when it is not one.
+std::optional<std::int64_t> item_id_or_refused(Exchange& exchange, const std::string& text) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    reply_error(exchange, http::status::bad_request, "a queue item is named by its number");
+    return std::nullopt;
+  }
+  return std::stoll(text);
+}
+
+// Segments end in CR on the wire; an operator's editor writes LF or CRLF.
+std::string with_cr_segment_ends(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' || text[i] == '\n') {
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      if (!out.empty() && out.back() != '\r') out += '\r';
+      continue;
+    }
+    out += text[i];
+  }
+  if (!out.empty() && out.back() != '\r') out += '\r';
+  return out;
+}
+
+// For reading: one segment per line.
+std::string with_lf_segment_ends(std::string text) {
+  std::replace(text.begin(), text.end(), '\r', '\n');
+  return text;
+}
+
+// The largest edited message taken (a study-available message is a few hundred bytes).
+constexpr std::size_t kMaxEditedMessage = 64 * 1024;
+
+// The steps in time order, each with its latency since the order came and since the step before.
+std::string timeline_json(const Timeline& t) {
+  std::int64_t ordered = -1, previous = -1;
+  for (const TimelineEvent& e : t.events)
+    if (e.step == step::kOrderReceived) {
+      ordered = e.at_ms;
+      break;
+    }
+  std::string events = "[";
+  for (const TimelineEvent& e : t.events) {
+    events +=
+        std::string(events.size() > 1 ? "," : "") + "{\"step\":" + json_string(e.step) +
+        ",\"atMs\":" + std::to_string(e.at_ms) + ",\"detail\":" + json_string(e.detail) +
+        ",\"sinceOrderMs\":" + (ordered < 0 ? "null" : std::to_string(e.at_ms - ordered)) +
+        ",\"sincePreviousMs\":" + (previous < 0 ? "null" : std::to_string(e.at_ms - previous)) +
+        "}";
+    previous = e.at_ms;
+  }
+  return "{\"accessionNumber\":" + json_string(t.accession_number) +
+         ",\"placerOrder\":" + json_string(t.placer_order) +
+         ",\"fillerOrder\":" + json_string(t.filler_order) +
+         ",\"studyInstanceUID\":" + json_string(t.study_uid) + ",\"events\":" + events + "]}\n";
 }
 
 std::string message_json(const LoggedMessage& logged) {
@@ -300,18 +331,37 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     exchange.respond(http::status::ok, "application/json", body + "]\n");
     co_return;
   }
+  // GET /api/timeline?accession=..: the order's steps, from the order to the report.
+  if (s.size() == 2 && s[0] == "api" && s[1] == "timeline") {
+    if (!allowed(exchange, Use::Get)) co_return;
+    const std::string accession = query_parameter(*target, "accession");
+    if (accession.empty()) {
+      reply_error(exchange, http::status::bad_request, "name the order: ?accession=...");
+      co_return;
+    }
+    const auto timeline = co_await exchange.blocking([&] { return index_.timeline(accession); });
+    if (!timeline) {
+      reply_error(exchange, http::status::service_unavailable, timeline.error().message);
+      co_return;
+    }
+    if (!*timeline) {
+      reply_error(exchange, http::status::not_found, "no order has this accession number");
+      co_return;
+    }
+    exchange.respond(http::status::ok, "application/json", timeline_json(**timeline));
+    co_return;
+  }
+  // GET|PUT /api/outbox/{id}/message: the item's message, to read, and to replace by an edit.
+  if (s.size() == 4 && s[0] == "api" && s[1] == "outbox" && s[3] == "message")
+    co_return co_await outbox_message(exchange, s[2]);
   // POST /api/outbox/{id}/retry, /api/forwarding/{id}/retry: an unsent item (waiting for its
   // next attempt, or failed for good) is due again now.
   if (s.size() == 4 && s[0] == "api" && (s[1] == "outbox" || s[1] == "forwarding") &&
       s[3] == "retry") {
     if (!allowed(exchange, Use::Post)) co_return;
-    const std::string& id_text = s[2];
-    if (id_text.empty() || id_text.size() > 18 ||
-        id_text.find_first_not_of("0123456789") != std::string::npos) {
-      reply_error(exchange, http::status::bad_request, "a queue item is named by its number");
-      co_return;
-    }
-    const std::int64_t id = std::stoll(id_text);
+    const auto id_or_none = item_id_or_refused(exchange, s[2]);
+    if (!id_or_none) co_return;
+    const std::int64_t id = *id_or_none;
     const std::string& queue = s[1];
     const auto retried = co_await exchange.blocking([&] { return retry_now(index_, queue, id); });
     if (!retried) {
@@ -329,6 +379,67 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     co_return;
   }
   reply_error(exchange, http::status::not_found, "no such API resource");
+}
+
+net::awaitable<void> WorkflowApi::outbox_message(Exchange& exchange, const std::string& id_text) {
+  const auto method = exchange.request().method();
+  const bool edit = method == http::verb::put;
+  if (!edit && !allowed(exchange, Use::Get)) co_return;
+  const auto id = item_id_or_refused(exchange, id_text);
+  if (!id) co_return;
+  if (!outbox_.render) {
+    reply_error(exchange, http::status::not_found, "no HL7 destination is configured");
+    co_return;
+  }
+  if (!edit) {
+    const auto message = co_await exchange.blocking([&]() -> Result<std::string> {
+      auto item = index_.outbox_item(*id);
+      if (!item) return tl::unexpected(item.error());
+      if (!*item) return fail(ErrorCode::NotFound, "no such outbox item");
+      return outbox_.render(**item);
+    });
+    if (!message) {
+      reply_error(exchange,
+                  message.error().code == ErrorCode::NotFound ? http::status::not_found
+                                                              : http::status::service_unavailable,
+                  message.error().message);
+      co_return;
+    }
+    exchange.respond(http::status::ok, "text/plain; charset=utf-8", with_lf_segment_ends(*message));
+    co_return;
+  }
+  std::string body;
+  std::vector<char> buffer(16 * 1024);
+  // Bounded by the body limit below.
+  for (;;) {
+    const std::size_t got = co_await exchange.read_body(buffer);
+    if (got == 0) break;
+    body.append(buffer.data(), got);
+    if (body.size() > kMaxEditedMessage) {
+      reply_error(exchange, http::status::payload_too_large,
+                  "an edited message is at most " + std::to_string(kMaxEditedMessage) + " bytes");
+      co_return;
+    }
+  }
+  const std::string message = with_cr_segment_ends(body);
+  if (auto checked = outbox_.check(message); !checked) {
+    reply_error(exchange, http::status::bad_request, checked.error().message);
+    co_return;
+  }
+  const std::string actor = requestor(exchange).user_id + " (HTTP API)";
+  const auto edited =
+      co_await exchange.blocking([&] { return index_.edit_outbox_message(*id, message, actor); });
+  if (!edited) {
+    const ErrorCode code = edited.error().code;
+    reply_error(exchange,
+                code == ErrorCode::NotFound    ? http::status::not_found
+                : code == ErrorCode::Duplicate ? http::status::conflict
+                                               : http::status::service_unavailable,
+                edited.error().message);
+    co_return;
+  }
+  exchange.respond(http::status::ok, "application/json",
+                   "{\"id\":" + std::to_string(*id) + ",\"edited\":true}\n");
 }
 
 }  // namespace pacs::web

@@ -219,8 +219,11 @@ std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFa
   if (patient) {
     auto change = patient_change(message);
     if (!change) return refuse(change.error().code, change.error().error);
-    return outcome(index_.apply_patient_change(*change, record),
-                   change->merge ? "patients merged" : "patient updated",
+    auto applied = index_.apply_patient_change(*change, record);
+    // A merge the journal refuses (one that would close a cycle): AE, as for a self-merge.
+    if (!applied && applied.error().code == ErrorCode::InvalidArgument)
+      return refuse(AckCode::AE, AckError{205, applied.error().message, "MRG", 1, 1});
+    return outcome(applied, change->merge ? "patients merged" : "patient updated",
                    AckError{204, "", "MRG", 1, 1});
   }
   auto changes = order_changes(message, options_.orders,

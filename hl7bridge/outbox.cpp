@@ -57,8 +57,42 @@ void Outbox::run(std::stop_token stop) {
   }
 }
 
+Result<std::string> Outbox::message_for(const OutboxItem& item) const {
+  if (!item.edited_message.empty()) return item.edited_message;
+  auto facts = index_.study_facts(item.subject);
+  if (!facts) return tl::unexpected(facts.error());
+  if (!*facts) return fail(ErrorCode::NotFound, "study " + item.subject + " is not known");
+  // The control ID is the item's own: a resend after a lost ACK is the same message.
+  const std::string control_id = "PNO" + std::to_string(item.id);
+  return item.event == "procedure-status"
+             ? procedure_status_message(options_.messages, **facts, item.detail, control_id,
+                                        hl7_timestamp_now())
+             : study_available_message(options_.messages, **facts, control_id, hl7_timestamp_now());
+}
+
+Result<void> Outbox::check_edit(const std::string& message) {
+  auto parsed = Message::parse(message);
+  if (!parsed)
+    return fail(ErrorCode::InvalidArgument, "not an HL7 v2 message: " + parsed.error().message);
+  if (parsed->message_type().empty() || parsed->control_id().empty())
+    return fail(ErrorCode::InvalidArgument,
+                "the message needs its type (MSH-9) and control ID "
+                "(MSH-10)");
+  return {};
+}
+
 void Outbox::deliver(const OutboxItem& item) {
   auto retry_later = [&](const std::string& why) {
+    if (item.attempts + 1 >= options_.max_attempts) {
+      // A dead letter: set aside with the reason, so the items behind it flow; an operator
+      // replays it (POST /api/outbox/{id}/retry) once the cause is fixed.
+      (void)index_.update_outbox(
+          item.id, "failed", 0,
+          "gave up after " + std::to_string(item.attempts + 1) + " attempts: " + why);
+      PACS_LOG(Warn) << "outbox #" << item.id << " to " << item.destination << ": " << why
+                     << "; set aside after " << item.attempts + 1 << " attempts";
+      return;
+    }
     // 1 s, 2 s, 4 s ... up to the maximum.
     const auto delay = std::min<std::int64_t>(
         std::int64_t{1000} << std::min<std::int64_t>(item.attempts, 20),
@@ -73,20 +107,13 @@ void Outbox::deliver(const OutboxItem& item) {
                                "destination " + item.destination + " is not configured");
     return;
   }
-  auto facts = index_.study_facts(item.subject);
-  if (!facts) return retry_later(facts.error().message);
-  if (!*facts) {
-    (void)index_.update_outbox(item.id, "failed", 0, "study " + item.subject + " is not known");
+  auto message = message_for(item);
+  if (!message) {
+    if (message.error().code != ErrorCode::NotFound) return retry_later(message.error().message);
+    (void)index_.update_outbox(item.id, "failed", 0, message.error().message);
     return;
   }
-  // The control ID is the item's own: a resend after a lost ACK is the same message.
-  const std::string control_id = "PNO" + std::to_string(item.id);
-  const std::string message =
-      item.event == "procedure-status"
-          ? procedure_status_message(options_.messages, **facts, item.detail, control_id,
-                                     hl7_timestamp_now())
-          : study_available_message(options_.messages, **facts, control_id, hl7_timestamp_now());
-  auto ack = send_mllp(peer->second, message, options_.send_timeout);
+  auto ack = send_mllp(peer->second, *message, options_.send_timeout);
   if (!ack) return retry_later(ack.error().message);
   const std::string code = msa_code(*ack);
   if (code == "AA" || code == "CA") {

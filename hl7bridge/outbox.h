@@ -1,7 +1,9 @@
 // The outbound HL7 worker: completes studies after their quiet period, and delivers the outbox
 // (study-complete, procedure-status) to the configured RIS/EHR destinations over MLLP. An item is
 // delivered only on an AA; an AE/AR is final (kept as failed, with the reason); no answer is
-// retried with a growing delay. The outbox lives in the index, so it survives restarts.
+// retried with a growing delay, up to max_attempts, and then set aside as failed (a dead letter)
+// so the items behind it flow. An operator can read a set-aside item's message, edit it (the edit
+// is sent as it is) and replay it. The outbox lives in the index, so it survives restarts.
 #pragma once
 
 #include <chrono>
@@ -23,6 +25,7 @@ struct OutboxOptions {
   std::chrono::milliseconds send_timeout{10000};  // connect, send, and ACK
   std::chrono::milliseconds poll_interval{250};
   std::chrono::seconds max_retry_delay{300};
+  std::int64_t max_attempts = 20;  // with the delays above, about an hour
   NotificationOptions messages;
 };
 
@@ -34,6 +37,11 @@ class Outbox {
   Outbox& operator=(const Outbox&) = delete;
 
   std::vector<std::string> destination_names() const;
+  // The message an item sends now: the operator's edit, or the node's own from the study's facts.
+  // NotFound when the study is not known.
+  Result<std::string> message_for(const OutboxItem& item) const;
+  // Whether an operator's edit can be sent: an HL7 v2 message that parses, with its MSH.
+  static Result<void> check_edit(const std::string& message);
 
  private:
   void run(std::stop_token stop);

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "storage/find.h"
+#include "storage/model/merge.h"
 #include "storage/model/orders.h"
 #include "storage/model/records.h"
 #include "storage/model/removal.h"
 #include "storage/model/result.h"
+#include "storage/model/timeline.h"
 
 namespace pacs {
 
@@ -132,6 +134,22 @@ class Index {
   // Duplicate as above; NotFound when a merge's prior patient is known nowhere (nothing applied).
   virtual Result<void> apply_patient_change(const PatientChange& change,
                                             const MessageRecord& message) = 0;
+  // The merge journal (sql_patients.h). An operator's merge of change.prior_* into the patient
+  // change names, journaled with the actor; with apply false, a preview: the same merge, rolled
+  // back, returning what it would move. Refusals as sql_patients::merge.
+  virtual Result<MergeRecord> merge_patients(const PatientChange& change, const std::string& actor,
+                                             bool apply) = 0;
+  // Undoes a merge (errors as sql_patients::unmerge).
+  virtual Result<MergeRecord> unmerge_patients(std::int64_t merge_id, const std::string& actor) = 0;
+  // The journal, newest first.
+  virtual Result<std::vector<MergeRecord>> patient_merges(std::size_t limit) = 0;
+  // Timelines (sql_timeline.h): a modality's first query that was answered these worklist items
+  // (at answered_ms),
+  // and the timeline of the newest order with an accession number (nullopt: no such order).
+  virtual Result<void> record_worklist_query(const std::vector<std::string>& accession_numbers,
+                                             const std::string& calling_ae,
+                                             std::int64_t answered_ms) = 0;
+  virtual Result<std::optional<Timeline>> timeline(const std::string& accession_number) = 0;
   // Studies and their link to an order: "linked" or "unreconciled" (state "" for all), newest
   // first, up to limit.
   virtual Result<std::vector<StudyLink>> study_links(const std::string& state,
@@ -178,6 +196,11 @@ class Index {
   virtual Result<std::map<std::string, std::int64_t>> oldest_pending_ms() = 0;
   virtual Result<void> update_outbox(std::int64_t id, const std::string& state,
                                      std::int64_t next_attempt_ms, const std::string& error) = 0;
+  // An operator's edit of an unsent item's message (sent instead of the node's own from then on),
+  // recorded in the workflow audit with the actor. NotFound for no such item; Duplicate when it
+  // was sent already.
+  virtual Result<void> edit_outbox_message(std::int64_t id, const std::string& message,
+                                           const std::string& actor) = 0;
   // What the index knows of a study (stored, or only ordered), for outbound messages.
   virtual Result<std::optional<StudyFacts>> study_facts(const std::string& study_uid) = 0;
   // Reports: the current one of a study, and saving one with the message that carried it (one

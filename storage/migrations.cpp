@@ -251,6 +251,70 @@ CREATE TABLE purge_queue (
 CREATE INDEX purge_queue_due ON purge_queue(purge_after_ms);
 CREATE INDEX outbound_queue_sop ON outbound_queue(sop_uid);
 )sql",
+    // 14: the merge journal keeps who merged and what each merge changed, as it was: both
+    // patients' index rows (kept: the row outlived the merge), the prior patient's studies and
+    // the row each belonged to, and both patients' orders and worklist items. An undo restores
+    // them; a merge back is told apart from a cycle by the journal's state.
+    R"sql(
+ALTER TABLE patient_merges ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+ALTER TABLE patient_merges ADD COLUMN state TEXT NOT NULL DEFAULT 'applied';
+ALTER TABLE patient_merges ADD COLUMN undone_ms {int} NOT NULL DEFAULT 0;
+CREATE INDEX patient_merges_surviving ON patient_merges(surviving_id);
+CREATE TABLE merge_patients (
+  merge_pk {int} NOT NULL REFERENCES patient_merges(pk),
+  patient_pk {int} NOT NULL,
+  patient_id TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  name TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  birth_date TEXT NOT NULL,
+  sex TEXT NOT NULL,
+  attributes {blob},
+  demographics_changed {int} NOT NULL,
+  kept {int} NOT NULL);
+CREATE INDEX merge_patients_merge ON merge_patients(merge_pk);
+CREATE TABLE merge_studies (
+  merge_pk {int} NOT NULL REFERENCES patient_merges(pk),
+  study_pk {int} NOT NULL,
+  patient_pk {int} NOT NULL);
+CREATE INDEX merge_studies_merge ON merge_studies(merge_pk);
+CREATE TABLE merge_orders (
+  merge_pk {int} NOT NULL REFERENCES patient_merges(pk),
+  order_pk {int} NOT NULL,
+  patient_id TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  patient_name TEXT NOT NULL,
+  patient_birth_date TEXT NOT NULL,
+  patient_sex TEXT NOT NULL);
+CREATE INDEX merge_orders_merge ON merge_orders(merge_pk);
+CREATE TABLE merge_worklist (
+  merge_pk {int} NOT NULL REFERENCES patient_merges(pk),
+  worklist_pk {int} NOT NULL,
+  patient_id TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  patient_name TEXT NOT NULL,
+  name_key TEXT NOT NULL,
+  attributes {blob});
+CREATE INDEX merge_worklist_merge ON merge_worklist(merge_pk);
+)sql",
+    // 15: an outbox item's message as an operator edited it (sent instead of the one the node
+    // would write; empty for none).
+    R"sql(
+ALTER TABLE hl7_outbox ADD COLUMN message TEXT NOT NULL DEFAULT '';
+)sql",
+    // 16: each order's workflow steps as they happen (sql_timeline.h), with the order and/or
+    // the study they belong to.
+    R"sql(
+CREATE TABLE order_events (
+  pk {pk},
+  order_pk {int},
+  study_uid TEXT NOT NULL DEFAULT '',
+  step TEXT NOT NULL,
+  at_ms {int} NOT NULL,
+  detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX order_events_order ON order_events(order_pk);
+CREATE INDEX order_events_study ON order_events(study_uid);
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

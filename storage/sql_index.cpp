@@ -11,10 +11,13 @@
 #include "storage/find_sql.h"
 #include "storage/index.h"
 #include "storage/migrations.h"
+#include "storage/model/clock.h"
 #include "storage/sql/connection.h"
 #include "storage/sql_consistency.h"
 #include "storage/sql_outbox.h"
+#include "storage/sql_patients.h"
 #include "storage/sql_removal.h"
+#include "storage/sql_timeline.h"
 #include "storage/sql_workflow.h"
 
 namespace pacs {
@@ -371,9 +374,65 @@ class SqlIndex final : public Index {
       sql::Transaction tx(c);
       if (!sql_workflow::insert_message(c, message))
         return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
-      if (auto applied = sql_workflow::apply_patient_change(c, change); !applied) return applied;
+      if (auto applied = sql_workflow::apply_patient_change(c, change, "hl7 " + message.sender);
+          !applied)
+        return applied;
       tx.commit();
       return {};
+    });
+  }
+
+  Result<MergeRecord> merge_patients(const PatientChange& change, const std::string& actor,
+                                     bool apply) override {
+    return guarded([&](sql::Connection& c) -> Result<MergeRecord> {
+      sql::Transaction tx(c);  // a preview rolls back
+      sql_workflow::lock_patient(c, change.patient_id, change.issuer_of_patient_id);
+      sql_workflow::lock_patient(c, change.prior_patient_id, change.prior_issuer_of_patient_id);
+      auto merged = sql_patients::merge(c, change, actor);
+      if (merged && apply && !merged->already_applied) {
+        sql_workflow::audit(c, actor, "merge", change.prior_patient_id,
+                            "merged into Patient ID " + change.patient_id + " (merge " +
+                                std::to_string(merged->id) + ")");
+        tx.commit();
+      }
+      if (merged && !apply) merged->id = 0;  // the preview's journal row went with the rollback
+      return merged;
+    });
+  }
+
+  Result<MergeRecord> unmerge_patients(std::int64_t merge_id, const std::string& actor) override {
+    return guarded([&](sql::Connection& c) -> Result<MergeRecord> {
+      sql::Transaction tx(c);
+      auto undone = sql_patients::unmerge(c, merge_id, actor);
+      if (undone) tx.commit();
+      return undone;
+    });
+  }
+
+  Result<void> record_worklist_query(const std::vector<std::string>& accession_numbers,
+                                     const std::string& calling_ae,
+                                     std::int64_t answered_ms) override {
+    return in_transaction([&](sql::Connection& c) -> Result<void> {
+      for (const std::string& accession : accession_numbers) {
+        const Value key[] = {accession};
+        for (const auto& r : c.query(
+                 "SELECT pk FROM orders WHERE accession_number = ? ORDER BY pk DESC LIMIT 1", key))
+          sql_timeline::record_once(c, r.integer(0), "", step::kWorklistQueried, calling_ae,
+                                    answered_ms);
+      }
+      return {};
+    });
+  }
+
+  Result<std::optional<Timeline>> timeline(const std::string& accession_number) override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<Timeline>> {
+      return sql_timeline::timeline(c, accession_number);
+    });
+  }
+
+  Result<std::vector<MergeRecord>> patient_merges(std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<std::vector<MergeRecord>> {
+      return sql_patients::merges(c, limit);
     });
   }
 
@@ -483,8 +542,25 @@ class SqlIndex final : public Index {
 
   Result<void> update_outbox(std::int64_t id, const std::string& state,
                              std::int64_t next_attempt_ms, const std::string& error) override {
-    return guarded([&](sql::Connection& c) -> Result<void> {
+    return in_transaction([&](sql::Connection& c) -> Result<void> {
       sql_outbox::update(c, id, state, next_attempt_ms, error);
+      return {};
+    });
+  }
+
+  Result<void> edit_outbox_message(std::int64_t id, const std::string& message,
+                                   const std::string& actor) override {
+    return in_transaction([&](sql::Connection& c) -> Result<void> {
+      const auto items = sql_outbox::items(c, "WHERE pk = ?", {Value{id}}, 1);
+      if (items.empty()) return fail(ErrorCode::NotFound, "no such outbox item");
+      if (items.front().state == "sent")
+        return fail(ErrorCode::Duplicate, "outbox item " + std::to_string(id) + " was sent");
+      const Value params[] = {message, wall_clock_ms(), id};
+      c.query("UPDATE hl7_outbox SET message = ?, updated_ms = ? WHERE pk = ?", params);
+      sql_workflow::audit(
+          c, actor, "edit", "outbox #" + std::to_string(id),
+          "message edited (" + std::to_string(message.size()) + " bytes, " +
+              (items.front().edited_message.empty() ? "first edit" : "edited before") + ")");
       return {};
     });
   }

@@ -1,6 +1,7 @@
 #include "storage/sql_outbox.h"
 
 #include "storage/model/clock.h"
+#include "storage/sql_timeline.h"
 
 namespace pacs::sql_outbox {
 namespace {
@@ -39,6 +40,7 @@ void complete_study(sql::Connection& c, const std::string& study_uid,
               params)
           .empty())
     return;
+  sql_timeline::record(c, std::nullopt, study_uid, step::kStudyComplete, "");
   enqueue(c, destinations, "study-complete", study_uid, "");
 }
 
@@ -60,11 +62,11 @@ std::vector<OutboxItem> items(sql::Connection& c, const std::string& where,
   std::vector<OutboxItem> out;
   for (const auto& r :
        c.query("SELECT pk, destination, event, subject, detail, state, attempts, next_attempt_ms, "
-               "last_error FROM hl7_outbox " +
+               "last_error, message FROM hl7_outbox " +
                    where + " LIMIT " + std::to_string(limit),
                params))
     out.push_back({r.integer(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5),
-                   r.integer(6), r.integer(7), r.text(8)});
+                   r.integer(6), r.integer(7), r.text(8), r.text(9)});
   return out;
 }
 
@@ -78,10 +80,13 @@ std::map<std::string, std::int64_t> counts(sql::Connection& c) {
 void update(sql::Connection& c, std::int64_t id, const std::string& state,
             std::int64_t next_attempt_ms, const std::string& error) {
   const Value params[] = {state, next_attempt_ms, error, wall_clock_ms(), id};
-  c.query(
+  const auto updated = c.query(
       "UPDATE hl7_outbox SET state = ?, attempts = attempts + 1, next_attempt_ms = ?, "
-      "last_error = ?, updated_ms = ? WHERE pk = ?",
+      "last_error = ?, updated_ms = ? WHERE pk = ? RETURNING subject, destination, event",
       params);
+  if (state == "sent" && !updated.empty())
+    sql_timeline::record(c, std::nullopt, updated[0].text(0), step::kNotificationAcked,
+                         updated[0].text(2) + " to " + updated[0].text(1));
 }
 
 std::optional<StudyFacts> study_facts(sql::Connection& c, const std::string& study_uid) {

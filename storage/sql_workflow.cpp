@@ -7,6 +7,8 @@
 #include "storage/find_sql.h"
 #include "storage/model/clock.h"
 #include "storage/sql_outbox.h"
+#include "storage/sql_patients.h"
+#include "storage/sql_timeline.h"
 
 namespace pacs::sql_workflow {
 
@@ -28,135 +30,10 @@ void lock_patient(sql::Connection& c, const std::string& id, const std::string& 
   }
 }
 
-namespace {
-
-std::string updated(const std::optional<std::string>& value, const std::string& current) {
-  return value ? *value : current;
+bool same_patient_id(const std::string& id, const std::string& issuer, const std::string& other_id,
+                     const std::string& other_issuer) {
+  return id == other_id && (issuer.empty() || other_issuer.empty() || issuer == other_issuer);
 }
-
-// The patient's row in the index: its columns and its attribute set.
-void update_index_patient(sql::Connection& c, std::int64_t pk, const PatientValues& v) {
-  const Value key[] = {pk};
-  auto rows = c.query(
-      "SELECT patient_id, issuer, name, birth_date, sex, attributes FROM patients WHERE pk = ?",
-      key);
-  if (rows.empty()) return;
-  const auto& r = rows[0];
-  const std::string name = normalized_person_name(updated(v.name, r.text(2)));
-  const Value params[] = {updated(v.patient_id, r.text(0)),
-                          updated(v.issuer_of_patient_id, r.text(1)),
-                          name,
-                          person_name_key(name),
-                          updated(v.birth_date, r.text(3)),
-                          updated(v.sex, r.text(4)),
-                          sql::Blob{with_patient_values(r.blob(5), v)},
-                          pk};
-  c.query(
-      "UPDATE patients SET patient_id = ?, issuer = ?, name = ?, name_key = ?, birth_date = ?, "
-      "sex = ?, attributes = ?, demographics_changed = 1 WHERE pk = ?",
-      params);
-}
-
-// The patient's orders and worklist items (their columns and the items' attribute sets).
-void update_scheduled(sql::Connection& c, const std::string& id, const std::string& issuer,
-                      const PatientValues& v) {
-  const auto who = same_patient(id, issuer);
-  for (const auto& r : c.query(std::string("SELECT pk, patient_id, issuer, patient_name, "
-                                           "attributes FROM worklist WHERE ") +
-                                   kSamePatient,
-                               who)) {
-    const std::string name = normalized_person_name(updated(v.name, r.text(3)));
-    const Value params[] = {updated(v.patient_id, r.text(1)),
-                            updated(v.issuer_of_patient_id, r.text(2)),
-                            name,
-                            person_name_key(name),
-                            sql::Blob{with_patient_values(r.blob(4), v)},
-                            r.integer(0)};
-    c.query(
-        "UPDATE worklist SET patient_id = ?, issuer = ?, patient_name = ?, name_key = ?, "
-        "attributes = ? WHERE pk = ?",
-        params);
-  }
-  for (const auto& r :
-       c.query(std::string("SELECT pk, patient_id, issuer, patient_name, patient_birth_date, "
-                           "patient_sex FROM orders WHERE ") +
-                   kSamePatient,
-               who)) {
-    const Value params[] = {updated(v.patient_id, r.text(1)),
-                            updated(v.issuer_of_patient_id, r.text(2)),
-                            normalized_person_name(updated(v.name, r.text(3))),
-                            updated(v.birth_date, r.text(4)),
-                            updated(v.sex, r.text(5)),
-                            wall_clock_ms(),
-                            r.integer(0)};
-    c.query(
-        "UPDATE orders SET patient_id = ?, issuer = ?, patient_name = ?, patient_birth_date = ?, "
-        "patient_sex = ?, updated_ms = ? WHERE pk = ?",
-        params);
-  }
-}
-
-std::vector<std::int64_t> index_patients(sql::Connection& c, const std::string& id,
-                                         const std::string& issuer) {
-  std::vector<std::int64_t> out;
-  for (const auto& r :
-       c.query(std::string("SELECT pk FROM patients WHERE ") + kSamePatient + " ORDER BY pk",
-               same_patient(id, issuer)))
-    out.push_back(r.integer(0));
-  return out;
-}
-
-bool scheduled_exists(sql::Connection& c, const std::string& id, const std::string& issuer) {
-  return !c.query(std::string("SELECT 1 FROM orders WHERE ") + kSamePatient + " LIMIT 1",
-                  same_patient(id, issuer))
-              .empty();
-}
-
-// The prior patient's studies, orders and worklist items become the surviving patient's.
-Result<void> merge(sql::Connection& c, const PatientChange& change) {
-  const std::string& prior_id = change.prior_patient_id;
-  const std::string& prior_issuer = change.prior_issuer_of_patient_id;
-  const auto priors = index_patients(c, prior_id, prior_issuer);
-  if (priors.empty() && !scheduled_exists(c, prior_id, prior_issuer))
-    return fail(ErrorCode::NotFound, "the prior patient (MRG-1) is not known");
-  PatientValues to_surviving;
-  to_surviving.patient_id = change.patient_id;
-  to_surviving.issuer_of_patient_id = change.issuer_of_patient_id;
-  auto survivors = index_patients(c, change.patient_id, change.issuer_of_patient_id);
-  for (const std::int64_t prior : priors) {
-    if (survivors.empty()) {
-      // No surviving row yet: the prior patient's row becomes it.
-      update_index_patient(c, prior, to_surviving);
-      survivors.push_back(prior);
-      continue;
-    }
-    const std::int64_t survivor = survivors.front();
-    if (survivor == prior) continue;
-    const Value move[] = {survivor, prior};
-    c.query("UPDATE studies SET patient_pk = ? WHERE patient_pk = ?", move);
-    const Value prior_key[] = {prior};
-    const auto moved = c.query(
-        "SELECT num_studies, num_series, num_instances FROM patients WHERE pk = ?", prior_key);
-    const Value counts[] = {moved.at(0).integer(0), moved.at(0).integer(1), moved.at(0).integer(2),
-                            survivor};
-    c.query(
-        "UPDATE patients SET num_studies = num_studies + ?, num_series = num_series + ?, "
-        "num_instances = num_instances + ? WHERE pk = ?",
-        counts);
-    const Value gone[] = {prior};
-    c.query("DELETE FROM patients WHERE pk = ?", gone);
-  }
-  update_scheduled(c, prior_id, prior_issuer, to_surviving);
-  const Value journal[] = {prior_id, prior_issuer, change.patient_id, change.issuer_of_patient_id,
-                           wall_clock_ms()};
-  c.query(
-      "INSERT INTO patient_merges (prior_id, prior_issuer, surviving_id, surviving_issuer, "
-      "merged_ms) VALUES (?, ?, ?, ?, ?)",
-      journal);
-  return {};
-}
-
-}  // namespace
 
 void audit(sql::Connection& c, const std::string& actor, const std::string& action,
            const std::string& subject, const std::string& detail) {
@@ -185,12 +62,6 @@ void set_link(sql::Connection& c, const std::string& study_uid, std::optional<st
   }
 }
 
-// Patient IDs agree when equal, and their issuers where both name one (see kSamePatient).
-bool same_patient_id(const std::string& id, const std::string& issuer, const std::string& other_id,
-                     const std::string& other_issuer) {
-  return id == other_id && (issuer.empty() || other_issuer.empty() || issuer == other_issuer);
-}
-
 // The study's patient takes the order's name, birth date and sex where the order has them. The
 // audit names the attributes changed, not their values.
 void coerce_from_order(sql::Connection& c, const std::string& study_uid, std::int64_t order,
@@ -215,7 +86,7 @@ void coerce_from_order(sql::Connection& c, const std::string& study_uid, std::in
   take(r.text(1), r.text(5), values.birth_date, "birth date");
   take(r.text(2), r.text(6), values.sex, "sex");
   if (changed.empty()) return;
-  update_index_patient(c, r.integer(3), values);
+  sql_patients::update_index_patient(c, r.integer(3), values);
   audit(c, actor, "coerce", study_uid, "patient " + changed + " from the order");
 }
 
@@ -241,7 +112,8 @@ void move_study_to_patient(sql::Connection& c, const std::string& study_uid,
   lock_patient(c, id, issuer);
   const std::int64_t from = r.integer(1);
   std::int64_t to = 0;
-  if (const auto rows_of_patient = index_patients(c, id, issuer); !rows_of_patient.empty()) {
+  if (const auto rows_of_patient = sql_patients::index_patients(c, id, issuer);
+      !rows_of_patient.empty()) {
     to = rows_of_patient.front();
   } else {
     PatientValues values = known;
@@ -371,7 +243,8 @@ Result<void> follow_patient_change(sql::Connection& c, std::int64_t order, const
   change.prior_issuer_of_patient_id = prior_issuer;
   lock_patient(c, change.patient_id, change.issuer_of_patient_id);
   lock_patient(c, prior_id, prior_issuer);
-  if (auto merged = merge(c, change); !merged) return merged;
+  if (auto merged = sql_patients::merge(c, change, "ris"); !merged)
+    return tl::unexpected(merged.error());
   audit(c, "ris", "merge", o.placer_order + "/" + o.filler_order,
         "the order's patient changed: Patient ID " + prior_id + " merged into " + o.patient_id);
   return {};
@@ -457,6 +330,8 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change,
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
           params);
       pk = inserted.at(0).integer(0);
+      sql_timeline::record(c, pk, o.study_uid, step::kOrderReceived,
+                           o.placer_order + "/" + o.filler_order);
     }
     for (const WorklistItem& step : o.steps) {
       const auto kept = progress.find(step.sps_id);
@@ -510,15 +385,19 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change,
   return {};
 }
 
-Result<void> apply_patient_change(sql::Connection& c, const PatientChange& change) {
+Result<void> apply_patient_change(sql::Connection& c, const PatientChange& change,
+                                  const std::string& actor) {
   lock_patient(c, change.patient_id, change.issuer_of_patient_id);
   if (change.merge) {
     lock_patient(c, change.prior_patient_id, change.prior_issuer_of_patient_id);
-    if (auto merged = merge(c, change); !merged) return merged;
+    if (auto merged = sql_patients::merge(c, change, actor); !merged)
+      return tl::unexpected(merged.error());
   }
-  for (const std::int64_t pk : index_patients(c, change.patient_id, change.issuer_of_patient_id))
-    update_index_patient(c, pk, change.demographics);
-  update_scheduled(c, change.patient_id, change.issuer_of_patient_id, change.demographics);
+  for (const std::int64_t pk :
+       sql_patients::index_patients(c, change.patient_id, change.issuer_of_patient_id))
+    sql_patients::update_index_patient(c, pk, change.demographics);
+  sql_patients::update_scheduled(c, change.patient_id, change.issuer_of_patient_id,
+                                 change.demographics);
   return {};
 }
 
@@ -526,6 +405,7 @@ void reconcile_new_study(sql::Connection& c, const std::string& study_uid,
                          const std::string& accession_number, const std::string& patient_id,
                          const std::string& issuer_of_patient_id, const WorkflowPolicy& policy) {
   reconcile(c, study_uid, accession_number, patient_id, issuer_of_patient_id, policy);
+  sql_timeline::record(c, std::nullopt, study_uid, step::kFirstInstance, "");
 }
 
 std::vector<StudyLink> study_links(sql::Connection& c, const std::string& state,
@@ -634,6 +514,13 @@ std::optional<std::int64_t> performed_order(sql::Connection& c, const MppsRecord
 }
 
 void follow_mpps(sql::Connection& c, const MppsRecord& m, const std::vector<std::string>& notify) {
+  const auto order = performed_order(c, m);
+  // On the timeline before what it causes (the study's completion).
+  const char* performed = m.status == "IN PROGRESS"    ? step::kMppsInProgress
+                          : m.status == "COMPLETED"    ? step::kMppsCompleted
+                          : m.status == "DISCONTINUED" ? step::kMppsDiscontinued
+                                                       : nullptr;
+  if (performed) sql_timeline::record_once(c, order, m.study_uid, performed, m.sop_instance_uid);
   if (!m.study_uid.empty()) {
     // The RIS hears of every status (IHE RAD-7 forwarded as an order status); a COMPLETED step
     // completes its study when its images are stored (else their quiet period will).
@@ -641,7 +528,6 @@ void follow_mpps(sql::Connection& c, const MppsRecord& m, const std::vector<std:
     if (m.status == "COMPLETED") sql_outbox::complete_study(c, m.study_uid, notify);
   }
   const std::string status = step_status_of(m.status);
-  const auto order = performed_order(c, m);
   if (status.empty() || !order) return;
   const Value order_status[] = {status, wall_clock_ms(), *order};
   c.query("UPDATE orders SET status = ?, updated_ms = ? WHERE pk = ?", order_status);
@@ -734,6 +620,7 @@ std::string save_report(sql::Connection& c, const ReportRecord& r) {
       "sr_sop_uid = excluded.sr_sop_uid, updated_ms = excluded.updated_ms",
       params);
   audit(c, "ris", "report " + r.status, r.study_uid, "SR " + r.sr_sop_uid);
+  sql_timeline::record(c, order, r.study_uid, step::kReportReceived, r.status);
   return replaced;
 }
 

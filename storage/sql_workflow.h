@@ -26,6 +26,9 @@ void audit(sql::Connection& c, const std::string& actor, const std::string& acti
 inline constexpr const char* kSamePatient =
     "patient_id = ? AND (issuer = ? OR issuer = '' OR ? = '')";
 std::vector<sql::Value> same_patient(const std::string& id, const std::string& issuer);
+// The same rule in C++: Patient IDs agree when equal, and their issuers where both name one.
+bool same_patient_id(const std::string& id, const std::string& issuer, const std::string& other_id,
+                     const std::string& other_issuer);
 // InvalidArgument when the Patient ID, without an issuer, names patients of more than one
 // authority in the index: two hospitals' "12345" are two people.
 Result<void> one_authority(sql::Connection& c, const std::string& id, const std::string& issuer);
@@ -41,9 +44,10 @@ bool insert_message(sql::Connection& c, const MessageRecord& m);
 Result<void> apply_order(sql::Connection& c, const OrderChange& change,
                          const WorkflowPolicy& policy);
 // Demographics to the patient's rows (index, orders, worklist items); a merge moves the prior
-// patient's studies, orders and worklist items to the surviving patient first. NotFound when a
-// merge's prior patient is known nowhere.
-Result<void> apply_patient_change(sql::Connection& c, const PatientChange& change);
+// patient's studies, orders and worklist items to the surviving patient first, journaled with
+// the actor (see sql_patients::merge for its refusals).
+Result<void> apply_patient_change(sql::Connection& c, const PatientChange& change,
+                                  const std::string& actor);
 
 // A study's first instance: links the study to the order with its Study Instance UID, else with
 // its Accession Number, when the patient agrees; otherwise puts it on the unreconciled list with

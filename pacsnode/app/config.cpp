@@ -294,6 +294,10 @@ const std::vector<Flag>& flags() {
       {"--study-quiet-seconds", "N",
        "a study with no new instance for this long is complete (default 60)",
        in_range(&Config::study_quiet_seconds, 86400, "--study-quiet-seconds")},
+      {"--hl7-outbox-max-attempts", "N",
+       "an outbound HL7 message with no answer after N attempts is set aside as failed, for an "
+       "operator to fix and replay (default 20)",
+       in_range(&Config::hl7_outbox_max_attempts, 1000, "--hl7-outbox-max-attempts")},
       {"--retention-days", "N",
        "remove studies whose Study Date (or arrival, without one) is more than N days ago",
        [](const std::string& v, Config& c) -> Result<void> {
@@ -747,6 +751,7 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     }
     const std::pair<const char*, const char*> hl7_keys[] = {
         {"study_quiet_seconds", "--study-quiet-seconds"},
+        {"outbox_max_attempts", "--hl7-outbox-max-attempts"},
         {"study_complete_message", "--study-complete-message"},
         {"order_demographics", "--order-demographics"}};
     for (auto [key, name] : hl7_keys) {

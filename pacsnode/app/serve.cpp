@@ -14,6 +14,7 @@
 #include "dicomweb/admin_api.h"
 #include "dicomweb/http_server.h"
 #include "dicomweb/operations.h"
+#include "dicomweb/patients_api.h"
 #include "dicomweb/service.h"
 #include "dicomweb/ui_service.h"
 #include "dicomweb/workflow_api.h"
@@ -201,6 +202,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
           peer.host, peer.port,
           config.tls_hl7_destinations.count(name) ? hl7_outbound_tls : nullptr};
     options.study_quiet_period = std::chrono::seconds(config.study_quiet_seconds);
+    options.max_attempts = config.hl7_outbox_max_attempts;
     const std::string root = config.public_url.empty()
                                  ? std::string(config.http_tls ? "https" : "http") +
                                        "://127.0.0.1:" + std::to_string(config.http_port)
@@ -284,8 +286,13 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   // The DICOMweb face; beyond loopback only with authentication (check_config).
   web::DicomWebService dicomweb(
       {query, retrieve, *node->ingest, "/dicom-web", config.aet, shared_deidentifier.get()});
-  web::WorkflowApi workflow_api(*node->index, query);
+  web::OutboxMessages outbox_messages;
+  if (outbox)
+    outbox_messages = {[&outbox](const OutboxItem& item) { return outbox->message_for(item); },
+                       &hl7::Outbox::check_edit};
+  web::WorkflowApi workflow_api(*node->index, query, std::move(outbox_messages));
   web::AdminApi admin_api(*node->remover, *node->retention);
+  web::PatientsApi patients_api(*node->index);
   web::UiService ui({.directory = config.ui_dir, .external_viewer = config.external_viewer});
   fhir::FhirApi fhir_api(query, *node->index, "/dicom-web");
   const web::AccessGate gate(authenticator.get());
@@ -306,13 +313,14 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                          .cors_origins = config.http_cors_origins,
                          .tls = https,
                          .on_answered = count_http_request},
-        [&dicomweb, &workflow_api, &admin_api, &operations, &ui, &fhir_api,
+        [&dicomweb, &workflow_api, &admin_api, &patients_api, &operations, &ui, &fhir_api,
          &gate](web::Exchange& exchange) {
           if (!gate.admit(exchange)) return web::already_answered();
           if (web::OperationsApi::handles(exchange.target())) return operations.handle(exchange);
           if (web::UiService::handles(exchange.target())) return ui.handle(exchange);
           if (fhir::FhirApi::handles(exchange.target())) return fhir_api.handle(exchange);
           if (web::AdminApi::handles(exchange.target())) return admin_api.handle(exchange);
+          if (web::PatientsApi::handles(exchange.target())) return patients_api.handle(exchange);
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
                                                               : dicomweb.handle(exchange);
         });

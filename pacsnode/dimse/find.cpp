@@ -4,8 +4,11 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "pacsnode/dimse/find_responses.h"
+#include "storage/model/clock.h"
 #include "storage/model/log.h"
 
 namespace pacs::dimse {
@@ -32,8 +35,14 @@ OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContex
                              ? STATUS_FIND_Pending_WarningUnsupportedOptionalKeys
                              : STATUS_FIND_Pending_MatchesAreContinuing;
   bool cancelled = false;
+  std::vector<std::string> accessions;  // of the worklist items answered, for their timelines
   FindResponses responses(association_, id, request, pending);
   auto found = context_.query.find(*parsed, [&](DcmDataset& response) {
+    if (model == QueryModel::Worklist) {
+      OFString accession;
+      if (response.findAndGetOFString(DCM_AccessionNumber, accession).good() && !accession.empty())
+        accessions.emplace_back(accession.c_str());
+    }
     c = responses.add(response);
     // PS3.4 C.4.1.2.3: a C-CANCEL may come at any time; the requester can only react to what it
     // has received, so look for one whenever responses have gone out.
@@ -49,9 +58,13 @@ OFCondition Scp::handle_find(T_DIMSE_C_FindRQ& request, T_ASC_PresentationContex
   PACS_LOG(Info) << "C-FIND " << (model == QueryModel::Worklist ? "WORKLIST" : parsed->level_name)
                  << " from " << calling_ << ": " << found->matches << " matches"
                  << (cancelled ? " (cancelled)" : "");
-  return sendFINDResponse(
+  const std::int64_t answered_ms = wall_clock_ms();
+  const OFCondition sent = sendFINDResponse(
       id, request.MessageID, request.AffectedSOPClassUID, nullptr,
       cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);
+  // After the answer, so the modality does not wait for it.
+  if (!accessions.empty()) context_.query.note_worklist_query(accessions, calling_, answered_ms);
+  return sent;
 }
 
 }  // namespace pacs::dimse

@@ -484,4 +484,12 @@ Result<FindSummary> QueryService::find(const ParsedFind& find,
   return summary;
 }
 
+void QueryService::note_worklist_query(const std::vector<std::string>& accession_numbers,
+                                       const std::string& calling_ae,
+                                       std::int64_t answered_ms) const {
+  if (auto noted = index_.record_worklist_query(accession_numbers, calling_ae, answered_ms); !noted)
+    PACS_LOG(Warn) << "worklist query of " << calling_ae
+                   << " not on the timeline: " << noted.error().message;
+}
+
 }  // namespace pacs

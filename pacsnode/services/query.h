@@ -66,6 +66,11 @@ class QueryService {
   Result<FindSummary> find(const ParsedFind& find,
                            const std::function<bool(DcmDataset&)>& emit) const;
 
+  // A modality (calling AE) was answered these worklist items: their orders' timelines show its
+  // first query. A failure is logged, not returned: the query was answered.
+  void note_worklist_query(const std::vector<std::string>& accession_numbers,
+                           const std::string& calling_ae, std::int64_t answered_ms) const;
+
  private:
   Index& index_;
   std::string retrieve_aet_;

@@ -100,6 +100,7 @@ struct OutboxItem {
   std::string state;    // pending, sent, failed
   std::int64_t attempts = 0, next_attempt_ms = 0;
   std::string last_error;
+  std::string edited_message;  // an operator's edit, sent as it is; "" for the node's own
 };
 
 // What an outbound message says about a study: its patient, its order, its dates.

@@ -709,6 +709,270 @@ std::string link_state(TestNode& node, const std::string& study) {
   return "<not listed>";
 }
 
+// Patient level C-FIND: each patient's NumberOfPatientRelatedStudies, by Patient ID.
+std::map<std::string, std::string> studies_per_patient(TestNode& node, const fs::path& dir) {
+  fs::create_directories(dir);
+  auto r = testing::run_dcmtk_tool(
+      {"findscu", "-P", "-aec", "PACSNODE", "-X", "-od", dir.string()},
+      {"QueryRetrieveLevel=PATIENT", "PatientID=*", "NumberOfPatientRelatedStudies"},
+      node.dimse_port());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::map<std::string, std::string> out;
+  for (const auto& f : testing::files_below(dir))
+    out[testing::value_of(f, DCM_PatientID)] =
+        testing::value_of(f, DCM_NumberOfPatientRelatedStudies);
+  return out;
+}
+
+// The bytes of each object of a study as WADO-RS returns them, sorted.
+std::vector<std::string> retrieved_bytes(TestNode& node, const std::string& study) {
+  const auto wado =
+      testing::http_request(node.http_port(), "GET", "/dicom-web/studies/" + study, {});
+  EXPECT_EQ(wado.status, 200) << wado.body;
+  std::string why;
+  const auto parts = testing::parse_multipart_strict(
+      wado.body, testing::boundary_of(wado.header("content-type")), why);
+  EXPECT_TRUE(parts) << why;
+  std::vector<std::string> out;
+  if (parts)
+    for (const auto& part : *parts) out.push_back(part.body);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+json::value merge_journal(TestNode& node) {
+  const auto listed = testing::http_request(node.http_port(), "GET", "/api/patients/merges", {});
+  EXPECT_EQ(listed.status, 200) << listed.body;
+  return testing::parse_json(listed.body);
+}
+
+testing::HttpResponse undo_merge(TestNode& node, std::int64_t id) {
+  return testing::http_request(node.http_port(), "POST",
+                               "/api/patients/merges/" + std::to_string(id) + "/undo", {});
+}
+
+// A merge is applied once: an A40 sent again under a new control ID, or by two connections at the
+// same moment, is acknowledged (AA) and changes nothing more; the journal has one entry.
+TEST_P(Hl7Test, ADuplicatedA40IsAcknowledgedAndAppliedOnce) {
+  store_study_of(*node_, dir_.path() / "a", "PA", "Doe^Jane", 21);
+  store_study_of(*node_, dir_.path() / "b", "PB", "Doe^Jane", 22);
+  const std::string merge = "MRG|PA^^^HOSP^MR";
+  for (const std::string control_id : {"ADT0020", "ADT0021"}) {
+    const std::string ack = send(adt("A40", control_id, "PID|1||PB^^^HOSP^MR", merge));
+    EXPECT_EQ(testing::ack_code(ack), "AA") << control_id << ": " << ack << node_->log();
+  }
+  // Two connections at once, for another pair.
+  store_study_of(*node_, dir_.path() / "c", "PC", "Roe^Ann", 23);
+  store_study_of(*node_, dir_.path() / "d", "PD", "Roe^Ann", 24);
+  std::string acks[2];
+  std::thread racers[2];
+  for (int i = 0; i < 2; ++i)
+    racers[i] = std::thread([&, i] {
+      MllpClient client(node_->mllp_port());
+      acks[i] = client
+                    .exchange(adt("A40", "ADT003" + std::to_string(i), "PID|1||PD^^^HOSP^MR",
+                                  "MRG|PC^^^HOSP^MR"))
+                    .value_or("");
+    });
+  for (auto& t : racers) t.join();
+  for (const auto& ack : acks) EXPECT_EQ(testing::ack_code(ack), "AA") << ack << node_->log();
+
+  const auto counts = studies_per_patient(*node_, dir_.path() / "find");
+  EXPECT_EQ(counts, (std::map<std::string, std::string>{{"PB", "2"}, {"PD", "2"}}));
+  const json::value journal = merge_journal(*node_);
+  ASSERT_EQ(journal.as_array().size(), 2u) << journal;
+  for (const auto& entry : journal.as_array()) {
+    EXPECT_EQ(entry.at("state").as_string(), "applied");
+    EXPECT_EQ(entry.at("studies").as_array().size(), 1u) << entry;
+    EXPECT_EQ(entry.at("actor").as_string(), "hl7 ADT|HOSP") << entry;
+  }
+}
+
+// A into B, then B into C: everything ends on C. Merging C back into A would close a cycle: AE.
+// The journal undoes the later merge first, then the earlier one, back to three patients.
+TEST_P(Hl7Test, AMergeChainEndsOnTheLastPatientACycleIsRefusedAndUndoGoesBackInOrder) {
+  store_study_of(*node_, dir_.path() / "a", "PA", "Doe^Jane", 31);
+  store_study_of(*node_, dir_.path() / "b", "PB", "Doe^Jane", 32);
+  store_study_of(*node_, dir_.path() / "c", "PC", "Doe^Jane", 33);
+  ASSERT_EQ(testing::ack_code(send(adt("A40", "ADT0040", "PID|1||PB^^^HOSP", "MRG|PA^^^HOSP"))),
+            "AA");
+  ASSERT_EQ(testing::ack_code(send(adt("A40", "ADT0041", "PID|1||PC^^^HOSP", "MRG|PB^^^HOSP"))),
+            "AA");
+  EXPECT_EQ(studies_per_patient(*node_, dir_.path() / "f1"),
+            (std::map<std::string, std::string>{{"PC", "3"}}));
+  const std::string cycle = send(adt("A40", "ADT0042", "PID|1||PA^^^HOSP", "MRG|PC^^^HOSP"));
+  EXPECT_EQ(testing::ack_code(cycle), "AE") << cycle;
+  EXPECT_EQ(err_code(cycle), "205") << cycle;
+  EXPECT_NE(cycle.find("cycle"), std::string::npos) << cycle;
+  // A stale duplicate of the first merge (PA is in PB, which is in PC): AA, nothing moves.
+  EXPECT_EQ(testing::ack_code(send(adt("A40", "ADT0043", "PID|1||PB^^^HOSP", "MRG|PA^^^HOSP"))),
+            "AA");
+  EXPECT_EQ(studies_per_patient(*node_, dir_.path() / "f2"),
+            (std::map<std::string, std::string>{{"PC", "3"}}));
+
+  const json::value journal = merge_journal(*node_);
+  ASSERT_EQ(journal.as_array().size(), 2u) << journal;
+  const std::int64_t later = journal.as_array()[0].at("id").as_int64();
+  const std::int64_t earlier = journal.as_array()[1].at("id").as_int64();
+  const auto refused = undo_merge(*node_, earlier);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("undo it first"), std::string::npos) << refused.body;
+  ASSERT_EQ(undo_merge(*node_, later).status, 200);
+  EXPECT_EQ(studies_per_patient(*node_, dir_.path() / "f3"),
+            (std::map<std::string, std::string>{{"PB", "2"}, {"PC", "1"}}));
+  ASSERT_EQ(undo_merge(*node_, earlier).status, 200);
+  EXPECT_EQ(studies_per_patient(*node_, dir_.path() / "f4"),
+            (std::map<std::string, std::string>{{"PA", "1"}, {"PB", "1"}, {"PC", "1"}}));
+  EXPECT_EQ(undo_merge(*node_, earlier).status, 409) << "undone already";
+}
+
+// An operator previews a merge (what would move, nothing moves), applies it, and undoes it: every
+// object of both patients is retrieved byte for byte as before the merge, the order's worklist
+// item is the prior patient's again, and the counts are right.
+TEST_P(Hl7Test, UnmergeRestoresWhatRetrieveAndTheWorklistAnsweredBeforeTheMerge) {
+  const auto a = store_study_of(*node_, dir_.path() / "a", "PA", "Doe^Jane", 41);
+  const auto b = store_study_of(*node_, dir_.path() / "b", "PB", "Roe^Janet", 42);
+  const std::string study_a = testing::value_of(a[0], DCM_StudyInstanceUID);
+  const std::string study_b = testing::value_of(b[0], DCM_StudyInstanceUID);
+  Order o{.control_id = "ORD0050",
+          .placer = "PL50",
+          .filler = "FL50",
+          .accession = "ACC50",
+          .patient_id = "PA"};
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  const auto before_a = retrieved_bytes(*node_, study_a);
+  const auto before_b = retrieved_bytes(*node_, study_b);
+  ASSERT_EQ(before_a.size(), 2u);
+
+  const std::string query = "/api/patients/merge?priorPatientID=PA&patientID=PB";
+  const auto preview = testing::http_request(node_->http_port(), "GET", query, {});
+  ASSERT_EQ(preview.status, 200) << preview.body;
+  const json::value previewed = testing::parse_json(preview.body);
+  EXPECT_EQ(previewed.at("studies").as_array().size(), 1u) << previewed;
+  EXPECT_EQ(previewed.at("studies").as_array()[0].as_string(), study_a);
+  EXPECT_EQ(previewed.at("orders").as_int64(), 1) << previewed;
+  EXPECT_TRUE(merge_journal(*node_).as_array().empty()) << "a preview changes nothing";
+  EXPECT_EQ(studies_per_patient(*node_, dir_.path() / "f0"),
+            (std::map<std::string, std::string>{{"PA", "1"}, {"PB", "1"}}));
+
+  // The merge, by the RIS (with the survivor's demographics), and its effect on retrieve.
+  ASSERT_EQ(testing::ack_code(send(
+                adt("A40", "ADT0050", "PID|1||PB^^^HOSP||Roe^Janet^Q||19650505", "MRG|PA^^^HOSP"))),
+            "AA");
+  for (const auto& bytes : retrieved_bytes(*node_, study_a)) {
+    testing::write_all(dir_.path() / "merged.dcm", bytes);
+    EXPECT_EQ(testing::value_of(dir_.path() / "merged.dcm", DCM_PatientID), "PB");
+  }
+  EXPECT_EQ(worklist_count({"PatientID=PB", "AccessionNumber=ACC50"}), 1u);
+  const auto self = testing::http_request(node_->http_port(), "POST",
+                                          "/api/patients/merge?priorPatientID=PB&patientID=PB", {});
+  EXPECT_EQ(self.status, 409) << self.body;
+
+  const json::value journal = merge_journal(*node_);
+  ASSERT_EQ(journal.as_array().size(), 1u);
+  const auto undone = undo_merge(*node_, journal.as_array()[0].at("id").as_int64());
+  ASSERT_EQ(undone.status, 200) << undone.body;
+  EXPECT_EQ(testing::parse_json(undone.body).at("state").as_string(), "undone");
+  EXPECT_EQ(retrieved_bytes(*node_, study_a), before_a) << "byte for byte, as before the merge";
+  EXPECT_EQ(retrieved_bytes(*node_, study_b), before_b);
+  EXPECT_EQ(studies_per_patient(*node_, dir_.path() / "f1"),
+            (std::map<std::string, std::string>{{"PA", "1"}, {"PB", "1"}}));
+  EXPECT_EQ(worklist_count({"PatientID=PA", "AccessionNumber=ACC50"}), 1u);
+  EXPECT_EQ(worklist_count({"PatientID=PB"}), 0u);
+
+  // The operator merges again over the API: applied, journaled with the operator.
+  const auto merged = testing::http_request(node_->http_port(), "POST", query, {});
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  EXPECT_GT(testing::parse_json(merged.body).at("id").as_int64(), 0);
+  EXPECT_EQ(studies_per_patient(*node_, dir_.path() / "f2"),
+            (std::map<std::string, std::string>{{"PB", "2"}}));
+}
+
+// A message the receiver chokes on (it closes the connection without an answer) is retried, then
+// set aside as failed after --hl7-outbox-max-attempts while the 1,000 items behind it are
+// delivered. An operator reads it, fixes it and replays it: it is delivered once.
+TEST_P(Hl7Test, APoisonMessageIsSetAsideWhileTheThousandBehindItFlowAndAFixedOneIsDeliveredOnce) {
+  const int ehr_port = testing::free_port();
+  testing::MllpListener ehr(ehr_port, nullptr, [](const std::string& message) {
+    return message.find("POISON") != std::string::npos;
+  });
+  TestNode node({.db = url_,
+                 .extra_flags = {"--hl7-destination", "EHR=127.0.0.1:" + std::to_string(ehr_port),
+                                 "--study-quiet-seconds", "1", "--hl7-outbox-max-attempts", "3"}});
+  node.start();
+  auto outbox = [&] {
+    return testing::parse_json(
+        testing::http_request(node.http_port(), "GET", "/api/outbox?limit=5000", {}).body);
+  };
+  store_study_of(node, dir_.path() / "poison", "PPOISON", "POISON^PILL", 61);
+  std::int64_t poison = -1;
+  // Bounded: the study completes after a second of quiet, and its item is made at once.
+  for (int i = 0; i < 100 && poison < 0; ++i) {
+    const json::value items = outbox();
+    for (const auto& item : items.as_array()) poison = item.at("id").as_int64();
+    if (poison < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(poison, 0) << node.log();
+
+  const auto behind = dir_.path() / "behind";
+  testing::generate_corpus(behind, {"--patients", "10", "--studies", "100", "--series", "1",
+                                    "--instances", "1", "--rows", "16", "--columns", "16"});
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {behind.string()}).exit_code, 0);
+  auto delivered = [&] {
+    std::set<std::string> control_ids;
+    for (const auto& m : ehr.messages())
+      if (m.find("POISON") == std::string::npos)
+        control_ids.insert(m.substr(0, m.find('\r')));  // the MSH, with MSH-10
+    return control_ids.size();
+  };
+  std::string poison_state, poison_error;
+  // Bounded: 1,000 deliveries on loopback, and three attempts of the poison 1 s and 2 s apart.
+  for (int i = 0; i < 600 && (delivered() < 1000 || poison_state != "failed"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const json::value items = outbox();
+    for (const auto& item : items.as_array())
+      if (item.at("id").as_int64() == poison) {
+        poison_state = item.at("state").as_string();
+        poison_error = item.at("lastError").as_string();
+      }
+  }
+  EXPECT_EQ(delivered(), 1000u) << "every item behind the poison";
+  ASSERT_EQ(poison_state, "failed") << node.log();
+  EXPECT_NE(poison_error.find("gave up after 3 attempts"), std::string::npos) << poison_error;
+  auto received_with = [&](const std::string& text) {
+    const auto received = ehr.messages();
+    return std::count_if(received.begin(), received.end(),
+                         [&](const std::string& m) { return m.find(text) != std::string::npos; });
+  };
+  EXPECT_EQ(received_with("POISON"), 3);
+
+  // The operator reads the message, fixes it, and replays it.
+  const std::string path = "/api/outbox/" + std::to_string(poison);
+  const auto read = testing::http_request(node.http_port(), "GET", path + "/message", {});
+  ASSERT_EQ(read.status, 200) << read.body;
+  std::string fixed = read.body;
+  ASSERT_NE(fixed.find("POISON"), std::string::npos) << fixed;
+  // Bounded by the text: each pass replaces one occurrence (Patient ID and name).
+  for (auto at = fixed.find("POISON"); at != std::string::npos; at = fixed.find("POISON"))
+    fixed.replace(at, 6, "FIXED");
+  const auto fixed_file = dir_.path() / "fixed.hl7", garbage_file = dir_.path() / "garbage.txt";
+  testing::write_all(fixed_file, fixed);
+  testing::write_all(garbage_file, "not hl7");
+  const auto edited =
+      testing::http_request(node.http_port(), "PUT", path + "/message", {}, fixed_file);
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  EXPECT_EQ(
+      testing::http_request(node.http_port(), "PUT", path + "/message", {}, garbage_file).status,
+      400);
+  ASSERT_EQ(testing::http_request(node.http_port(), "POST", path + "/retry", {}).status, 200);
+  ASSERT_TRUE(ehr.wait_for("FIXED^PILL", std::chrono::seconds(30))) << node.log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // time for a wrong resend
+  EXPECT_EQ(received_with("FIXED^PILL"), 1);
+  const auto sent_edit =
+      testing::http_request(node.http_port(), "PUT", path + "/message", {}, fixed_file);
+  EXPECT_EQ(sent_edit.status, 409) << "a sent item is not edited";
+}
+
 // A study is linked to its order when it arrives (by Study Instance UID, else by Accession Number,
 // the patient agreeing); otherwise it is listed as unreconciled with the reason, until an operator
 // links it over the JSON API.
@@ -1012,6 +1276,19 @@ TEST_P(Hl7Test, MppsInProgressThenCompletedMovesTheWorklistItem) {
 // modality stores the study and reports its performed step, and the RIS/EHR is told of the
 // progress and, once the study is complete, where its images are; that URL returns the study. A
 // destination that is down gets the same messages once it is up, across a restart of the node.
+// An ORU^R01 report from the RIS for an order (placer, filler), as IHE RAD-128 shapes it.
+std::string report_message(const std::string& control_id, const std::string& placer,
+                           const std::string& filler, const std::string& status,
+                           const std::string& accession, const std::string& line) {
+  return testing::hl7_message(
+      {"MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124160000||ORU^R01^ORU_R01|" + control_id + "|P|2.5.1",
+       "PID|1||P12345^^^HOSP^MR||Doe^Jane",
+       "OBR|1|" + placer + "^EHR|" + filler + "^RIS|CTHEAD^CT head^L|||20261124155500|||||||||||" +
+           accession + "|RP0001||||||" + status + "|||||||1234&Brown&Anna",
+       "OBX|1|TX|18782-3^Study observation^LN|1|" + line + "||||||" + status,
+       "OBX|2|TX|19005-8^Impression^LN|1|Normal CT of the head.||||||" + status});
+}
+
 TEST_P(Hl7Test, OrderToWorklistToStudyToNotificationWithAUrlThatReturnsTheStudy) {
   const int ehr_port = testing::free_port(), ris_port = testing::free_port();
   testing::MllpListener ehr(ehr_port);
@@ -1122,6 +1399,49 @@ TEST_P(Hl7Test, OrderToWorklistToStudyToNotificationWithAUrlThatReturnsTheStudy)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_TRUE(outbox("pending").empty());
   EXPECT_EQ(outbox("sent").size(), 6u);
+
+  // The report comes; the order's timeline then has every step, in order, with its latencies.
+  ASSERT_EQ(testing::ack_code(send(
+                report_message("ORU0030", "PL30", "FL30", "F", "ACC30", "No acute abnormality."))),
+            "AA");
+  const auto got =
+      testing::http_request(node_->http_port(), "GET", "/api/timeline?accession=ACC30", {});
+  ASSERT_EQ(got.status, 200) << got.body;
+  const json::value timeline = testing::parse_json(got.body);
+  EXPECT_EQ(timeline.at("studyInstanceUID").as_string(), study_uid);
+  std::vector<std::string> steps;
+  std::int64_t previous_at = 0;
+  for (const auto& e : timeline.at("events").as_array()) {
+    const std::string step(e.at("step").as_string());
+    if (steps.empty() || steps.back() != step) steps.push_back(step);
+    EXPECT_GE(e.at("atMs").as_int64(), previous_at) << "in time order";
+    previous_at = e.at("atMs").as_int64();
+    if (step == "order-received") continue;
+    const std::int64_t since_order = e.at("sinceOrderMs").as_int64();
+    EXPECT_GE(since_order, 0) << step;
+    EXPECT_LT(since_order, 300000) << step << ": within the test's few minutes";
+    if (step == "worklist-queried") {
+      EXPECT_EQ(e.at("detail").as_string(), "FINDSCU");
+    }
+  }
+  // The study completes on MPPS COMPLETED, its last instance is kept to the second, and the
+  // notifications go to two destinations (the RIS only after the restart): compare as a set of
+  // milestones in their order.
+  const std::vector<std::string> milestones = {
+      "order-received", "worklist-queried", "mpps-in-progress",   "first-instance",
+      "mpps-completed", "study-complete",   "notification-acked", "report-received"};
+  auto at = steps.begin();
+  for (const std::string& milestone : milestones) {
+    at = std::find(at, steps.end(), milestone);
+    EXPECT_NE(at, steps.end()) << milestone << " missing or out of order in " << got.body;
+  }
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "last-instance"), steps.end()) << got.body;
+  EXPECT_EQ(
+      testing::http_request(node_->http_port(), "GET", "/api/timeline?accession=NONE", {}).status,
+      404);
+  const auto metrics = testing::http_request(node_->http_port(), "GET", "/metrics", {});
+  EXPECT_NE(metrics.body.find("pacsnode_workflow_step_seconds_bucket{step=\"report-received\""),
+            std::string::npos);
 }
 
 // dicom3tools' dciodvfy (an independent IOD checker) on a file: its Error lines, or "" when none.
@@ -1170,14 +1490,7 @@ TEST_P(Hl7Test, AReportIsStoredAsAnSrInItsStudyAndACorrectionReplacesIt) {
 
   auto oru = [](const std::string& control_id, const std::string& status,
                 const std::string& accession, const std::string& line) {
-    return testing::hl7_message(
-        {"MSH|^~\\&|RIS|HOSP|PACSNODE|RAD|20261124160000||ORU^R01^ORU_R01|" + control_id +
-             "|P|2.5.1",
-         "PID|1||P12345^^^HOSP^MR||Doe^Jane",
-         "OBR|1|PL40^EHR|FL40^RIS|CTHEAD^CT head^L|||20261124155500|||||||||||" + accession +
-             "|RP0001||||||" + status + "|||||||1234&Brown&Anna",
-         "OBX|1|TX|18782-3^Study observation^LN|1|" + line + "||||||" + status,
-         "OBX|2|TX|19005-8^Impression^LN|1|Normal CT of the head.||||||" + status});
+    return report_message(control_id, "PL40", "FL40", status, accession, line);
   };
   ASSERT_EQ(testing::ack_code(send(oru("ORU0001", "F", "ACC40", "No acute abnormality."))), "AA")
       << node_->log();

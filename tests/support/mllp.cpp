@@ -140,7 +140,9 @@ bool MllpClient::closed_by_peer(std::chrono::milliseconds timeout) {
   }
 }
 
-MllpListener::MllpListener(int port, security::SslContext tls) : tls_(std::move(tls)) {
+MllpListener::MllpListener(int port, security::SslContext tls,
+                           std::function<bool(const std::string&)> unanswered)
+    : tls_(std::move(tls)), unanswered_(std::move(unanswered)) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
   ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -216,6 +218,7 @@ void MllpListener::run() {
         std::lock_guard lock(mu_);
         messages_.push_back(message);
       }
+      if (unanswered_ && unanswered_(message)) break;
       const std::string ack = "\x0bMSH|^~\\&|TEST|TEST|PACSNODE||20261124093000||ACK|A" +
                               control_id + "|P|2.5.1\rMSA|AA|" + control_id + "\r\x1c\r";
       write_all(fd, tls.get(), ack);

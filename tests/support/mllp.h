@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,11 +44,13 @@ class MllpClient {
 };
 
 // A real MLLP receiver for tests (a RIS or EHR): accepts on 127.0.0.1, records every message and
-// answers each with an AA.
+// answers each with an AA, except those `unanswered` picks: it records them and closes the
+// connection without an answer (a receiver that chokes on them).
 class MllpListener {
  public:
   // Listens (over TLS with a server context); throws when it cannot.
-  explicit MllpListener(int port, security::SslContext tls = nullptr);
+  explicit MllpListener(int port, security::SslContext tls = nullptr,
+                        std::function<bool(const std::string&)> unanswered = {});
   ~MllpListener();
   MllpListener(const MllpListener&) = delete;
   MllpListener& operator=(const MllpListener&) = delete;
@@ -61,6 +64,7 @@ class MllpListener {
   void run();
   int fd_ = -1;
   security::SslContext tls_;
+  std::function<bool(const std::string&)> unanswered_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<std::string> messages_;  // guarded by mu_
