@@ -35,7 +35,8 @@ std::vector<std::string> Outbox::destination_names() const {
 
 void Outbox::run(std::stop_token stop) {
   const auto names = destination_names();
-  // Bounded by stop(): every pass does a bounded batch, then waits the poll interval.
+  // Bounded by stop(): every pass does a bounded batch, then waits the poll interval unless the
+  // batch was full.
   while (!stop.stop_requested()) {
     const std::int64_t now = wall_clock_ms();
     const auto quiet_ms =
@@ -44,14 +45,18 @@ void Outbox::run(std::stop_token stop) {
       PACS_LOG(Warn) << "outbox: " << completed.error().message;
     else if (*completed)
       PACS_LOG(Info) << "outbox: " << *completed << " studies complete";
-    if (auto due = index_.due_outbox(now, 50)) {
+    constexpr std::size_t kBatch = 50;
+    bool backlog = false;
+    if (auto due = index_.due_outbox(now, kBatch)) {
       for (const OutboxItem& item : *due) {
         if (stop.stop_requested()) break;
         deliver(item);
       }
+      backlog = due->size() == kBatch;
     } else {
       PACS_LOG(Warn) << "outbox: " << due.error().message;
     }
+    if (backlog) continue;  // a backlog (after an outage, a restart) drains without pauses
     std::unique_lock lock(mu_);
     wake_.wait_for(lock, stop, options_.poll_interval, [] { return false; });
   }

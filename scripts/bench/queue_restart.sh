@@ -135,8 +135,8 @@ for target in "${targets[@]}"; do
     --hl7-destination "RIS=127.0.0.1:$ris_port" --log-level warn)
   start_server "$data/first.log" "$pacsnode_bin" "${serve[@]}"
   wait_for_echo PACSNODE "$dimse_port" "$server_pid"
-  run_client "$data/store.log" 60 storescu -aec PACSNODE 127.0.0.1 "$dimse_port" "$corpus" ||
-    die "storescu failed"
+  run_client "$data/store.log" 60 storescu -aec PACSNODE +sd +r 127.0.0.1 "$dimse_port" "$corpus" ||
+    { show_client_log "$data/store.log"; die "storescu failed"; }
   stop_server
   fill_outbox "$target" "$db" "$data"
   start=$(python3 -c 'import time; print("%.3f" % time.time())')
