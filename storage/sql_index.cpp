@@ -415,8 +415,9 @@ class SqlIndex final : public Index {
     return in_transaction([&](sql::Connection& c) -> Result<void> {
       for (const std::string& accession : accession_numbers) {
         const Value key[] = {accession};
+        // MAX, not ORDER BY pk DESC LIMIT 1: PostgreSQL would walk the primary key backwards.
         for (const auto& r : c.query(
-                 "SELECT pk FROM orders WHERE accession_number = ? ORDER BY pk DESC LIMIT 1", key))
+                 "SELECT MAX(pk) FROM orders WHERE accession_number = ? HAVING COUNT(*) > 0", key))
           sql_timeline::record_once(c, r.integer(0), "", step::kWorklistQueried, calling_ae,
                                     answered_ms);
       }

@@ -73,9 +73,10 @@ void record_once(sql::Connection& c, std::optional<std::int64_t> order_pk,
 
 std::optional<Timeline> timeline(sql::Connection& c, const std::string& accession_number) {
   const Value by_accession[] = {accession_number};
+  // The newest by MAX(pk): ORDER BY pk DESC LIMIT 1 would have PostgreSQL walk the primary key.
   const auto orders = c.query(
-      "SELECT pk, placer_order, filler_order, study_uid FROM orders WHERE accession_number = ? "
-      "ORDER BY pk DESC LIMIT 1",
+      "SELECT pk, placer_order, filler_order, study_uid FROM orders WHERE pk = (SELECT MAX(pk) "
+      "FROM orders WHERE accession_number = ?)",
       by_accession);
   if (accession_number.empty() || orders.empty()) return std::nullopt;
   const std::int64_t order = orders[0].integer(0);

@@ -487,9 +487,24 @@ Result<FindSummary> QueryService::find(const ParsedFind& find,
 void QueryService::note_worklist_query(const std::vector<std::string>& accession_numbers,
                                        const std::string& calling_ae,
                                        std::int64_t answered_ms) const {
-  if (auto noted = index_.record_worklist_query(accession_numbers, calling_ae, answered_ms); !noted)
-    PACS_LOG(Warn) << "worklist query of " << calling_ae
-                   << " not on the timeline: " << noted.error().message;
+  // A failed write is not remembered as noted: the modality's next query tries again.
+  constexpr std::size_t kMaxRemembered = 100000;
+  std::vector<std::string> fresh;
+  {
+    std::lock_guard lock(noted_mu_);
+    if (noted_.size() > kMaxRemembered) noted_.clear();
+    for (const std::string& accession : accession_numbers)
+      if (!noted_.count(accession + '\x1f' + calling_ae)) fresh.push_back(accession);
+  }
+  if (fresh.empty()) return;
+  auto noted = index_.record_worklist_query(fresh, calling_ae, answered_ms);
+  if (noted) {
+    std::lock_guard lock(noted_mu_);
+    for (const std::string& accession : fresh) noted_.insert(accession + '\x1f' + calling_ae);
+    return;
+  }
+  PACS_LOG(Warn) << "worklist query of " << calling_ae
+                 << " not on the timeline: " << noted.error().message;
 }
 
 }  // namespace pacs

@@ -7,7 +7,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "storage/find.h"
@@ -75,6 +77,10 @@ class QueryService {
   Index& index_;
   std::string retrieve_aet_;
   std::size_t max_results_;
+  // (accession, calling AE) pairs already on their timelines: a modality's repeated queries cost
+  // nothing more. Forgotten all at once when it grows past a bound.
+  mutable std::mutex noted_mu_;
+  mutable std::unordered_set<std::string> noted_;
 };
 
 }  // namespace pacs

@@ -669,10 +669,8 @@ TEST_P(Hl7Test, AnA40MergesThePriorPatientsStudiesAndOrdersIntoTheSurvivingOne) 
   EXPECT_EQ(testing::ack_code(self), "AE") << self;
 }
 
-// The objects of a study as WADO-RS returns them.
-std::vector<std::unique_ptr<DcmFileFormat>> wado_study(TestNode& node, const fs::path& scratch,
-                                                       const std::string& study) {
-  std::vector<std::unique_ptr<DcmFileFormat>> out;
+// The bytes of each object of a study as WADO-RS returns them, sorted.
+std::vector<std::string> retrieved_bytes(TestNode& node, const std::string& study) {
   const auto wado =
       testing::http_request(node.http_port(), "GET", "/dicom-web/studies/" + study, {});
   EXPECT_EQ(wado.status, 200) << wado.body;
@@ -680,9 +678,19 @@ std::vector<std::unique_ptr<DcmFileFormat>> wado_study(TestNode& node, const fs:
   const auto parts = testing::parse_multipart_strict(
       wado.body, testing::boundary_of(wado.header("content-type")), why);
   EXPECT_TRUE(parts) << why;
-  if (!parts) return out;
-  for (const auto& part : *parts) {
-    testing::write_all(scratch, part.body);
+  std::vector<std::string> out;
+  if (parts)
+    for (const auto& part : *parts) out.push_back(part.body);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The objects of a study as WADO-RS returns them.
+std::vector<std::unique_ptr<DcmFileFormat>> wado_study(TestNode& node, const fs::path& scratch,
+                                                       const std::string& study) {
+  std::vector<std::unique_ptr<DcmFileFormat>> out;
+  for (const auto& bytes : retrieved_bytes(node, study)) {
+    testing::write_all(scratch, bytes);
     auto ff = std::make_unique<DcmFileFormat>();
     EXPECT_TRUE(ff->loadFile(scratch.c_str()).good());
     out.push_back(std::move(ff));
@@ -721,22 +729,6 @@ std::map<std::string, std::string> studies_per_patient(TestNode& node, const fs:
   for (const auto& f : testing::files_below(dir))
     out[testing::value_of(f, DCM_PatientID)] =
         testing::value_of(f, DCM_NumberOfPatientRelatedStudies);
-  return out;
-}
-
-// The bytes of each object of a study as WADO-RS returns them, sorted.
-std::vector<std::string> retrieved_bytes(TestNode& node, const std::string& study) {
-  const auto wado =
-      testing::http_request(node.http_port(), "GET", "/dicom-web/studies/" + study, {});
-  EXPECT_EQ(wado.status, 200) << wado.body;
-  std::string why;
-  const auto parts = testing::parse_multipart_strict(
-      wado.body, testing::boundary_of(wado.header("content-type")), why);
-  EXPECT_TRUE(parts) << why;
-  std::vector<std::string> out;
-  if (parts)
-    for (const auto& part : *parts) out.push_back(part.body);
-  std::sort(out.begin(), out.end());
   return out;
 }
 
