@@ -162,16 +162,16 @@ constexpr const char* kJournalColumns =
     "SELECT pk, prior_id, prior_issuer, surviving_id, surviving_issuer, actor, state, merged_ms, "
     "undone_ms FROM patient_merges ";
 
-// The row a kept patient row is restored into: its own when it is still the merge's survivor (or
-// already the prior patient again); another row that now holds the patient's ID (a study that
-// came under the old ID after the merge) is folded into it. Without a row of its own, the row
-// that holds the ID takes the values, or a new row is made.
-std::int64_t restore_patient(sql::Connection& c, std::int64_t merge, const sql::Row& kept_row,
+// The row a journaled patient row is restored into: its own, if the merge kept it and it is still
+// the survivor's (or already the prior patient's again); a row that now holds the patient's ID (a
+// study that came under the old ID after the merge) is folded into it. Without a row of its own,
+// the row that holds the ID takes the values, or a new row is made.
+std::int64_t restore_patient(sql::Connection& c, std::int64_t merge, const sql::Row& journaled,
                              const std::string& surviving_id, std::set<std::int64_t>& touched) {
-  const std::int64_t pk = kept_row.integer(0);
-  const std::string id = kept_row.text(1), issuer = kept_row.text(2);
+  const std::int64_t pk = journaled.integer(0);
+  const std::string id = journaled.text(1), issuer = journaled.text(2);
   std::optional<std::int64_t> target;
-  if (kept_row.integer(3) != 0) {
+  if (journaled.integer(3) != 0) {
     const Value key[] = {pk};
     const auto now = c.query("SELECT patient_id FROM patients WHERE pk = ?", key);
     if (!now.empty() && (now[0].text(0) == surviving_id || now[0].text(0) == id)) target = pk;
@@ -356,13 +356,13 @@ Result<MergeRecord> unmerge(sql::Connection& c, std::int64_t merge_id, const std
     return fail(ErrorCode::InvalidArgument,
                 "merge " + std::to_string(merge_id) + " was undone already");
   const Value key[] = {merge_id};
-  const bool kept_rows =
+  const bool journaleds =
       !c.query(
             "SELECT 1 FROM merge_patients WHERE merge_pk = ? UNION ALL SELECT 1 FROM "
             "merge_orders WHERE merge_pk = ? LIMIT 1",
             std::vector<Value>{merge_id, merge_id})
            .empty();
-  if (!kept_rows)
+  if (!journaleds)
     return fail(ErrorCode::InvalidArgument, "merge " + std::to_string(merge_id) +
                                                 " was journaled before merges kept their rows");
   const Value later_key[] = {merge_id, record.prior_patient_id, record.surviving_patient_id,
