@@ -1,7 +1,7 @@
-// pacsnode web UI: hash routes (#/search, #/study/UID, #/worklist, #/reconciliation, #/outbox,
-// #/hl7, #/status) and
+// pacsnode web UI: hash routes (#/search, #/study/UID, #/worklist, #/reconciliation, #/merges,
+// #/timeline, #/outbox, #/hl7, #/status) and
 // the viewer launch URL /ui/viewer?study=UID | accession=A | patient=ID.
-import { AuthError, BlobUrls, getImageUrl, getJson, getText, apiFetch, setToken, token } from './api.mjs';
+import { AuthError, BlobUrls, HttpError, getImageUrl, getJson, getText, apiFetch, setToken, token } from './api.mjs';
 import { h, value, values, formatDate, formatBytes, T } from './dom.mjs';
 import { Viewer, enc } from './viewer.mjs';
 
@@ -45,7 +45,7 @@ async function route() {
   main.dataset.state = 'loading';
   delete main.dataset.polls;
   const views = { search: searchView, study: studyView, worklist: worklistView, reconciliation: reconciliationView,
-    outbox: outboxView, hl7: hl7View, status: statusView, launch: launchView };
+    merges: mergesView, timeline: timelineView, outbox: outboxView, hl7: hl7View, status: statusView, launch: launchView };
   const view = views[name] || notFoundView;
   try {
     await view(launch || { parts, params });
@@ -330,6 +330,149 @@ function linkForm(uid, what, fields, missing, message, reload) {
       button.disabled = false;
     }
   } }, ...inputs, button);
+}
+
+// ---- patient merges ------------------------------------------------------------------------
+
+// The journal, with an undo on each applied merge, and an operator's merge: a preview of what
+// would move first, then the merge itself.
+async function mergesView() {
+  const mine = renderCount;
+  const message = h('p', { id: 'merge-message', 'data-testid': 'merge-message', role: 'status' });
+  const field = (name, label) => h('div', { class: 'field' }, h('label', { for: `merge-${name}` }, label),
+    h('input', { id: `merge-${name}`, 'data-testid': `merge-${name}`, name, size: '14' }));
+  const preview = h('div', { id: 'merge-preview', 'data-testid': 'merge-preview' });
+  const query = () => {
+    const q = new URLSearchParams();
+    for (const name of ['priorPatientID', 'priorIssuer', 'patientID', 'issuer']) {
+      const v = document.getElementById(`merge-${name}`).value.trim();
+      if (v) q.set(name, v);
+    }
+    return q;
+  };
+  const apply = h('button', { type: 'button', id: 'merge-apply', 'data-testid': 'merge-apply', class: 'primary', hidden: true,
+    onclick: async () => {
+      apply.disabled = true;
+      try {
+        const merged = await (await apiFetch(`/api/patients/merge?${query()}`, { method: 'POST', accept: 'application/json' })).json();
+        setMessage(message, 'ok', merged.alreadyApplied ? 'This merge was applied before: nothing moved.'
+          : `Merged Patient ID ${merged.priorPatientID} into ${merged.patientID} (merge ${merged.id}).`);
+        apply.hidden = true;
+        preview.replaceChildren();
+        await load();
+      } catch (error) {
+        if (error instanceof AuthError) { loginView(); return; }
+        setMessage(message, 'error', `Could not merge: ${error.message}`);
+      } finally { apply.disabled = false; }
+    } }, 'Merge');
+  const form = h('form', { id: 'merge-form', 'data-testid': 'merge-form', class: 'card search', onsubmit: async (event) => {
+    event.preventDefault();
+    const q = query();
+    if (!q.has('priorPatientID') || !q.has('patientID')) { setMessage(message, 'error', 'Enter both Patient IDs.'); return; }
+    try {
+      const would = await getJson(`/api/patients/merge?${q}`);
+      if (stale(mine)) return;
+      preview.dataset.studies = String(would.studies.length);
+      preview.replaceChildren(h('p', {}, would.alreadyApplied
+        ? 'This merge was applied before: nothing would move.'
+        : `Would move ${would.studies.length} stud${would.studies.length === 1 ? 'y' : 'ies'}, ${would.orders} order(s) and ${would.worklistItems} worklist item(s) from ${would.priorPatientID} to ${would.patientID}.`),
+      h('ul', { class: 'uids' }, would.studies.map((uid) => h('li', { class: 'uid' }, uid))));
+      apply.hidden = would.alreadyApplied;
+      setMessage(message, 'ok', 'Preview ready: nothing has moved yet.');
+    } catch (error) {
+      if (error instanceof AuthError) { loginView(); return; }
+      apply.hidden = true;
+      preview.replaceChildren();
+      setMessage(message, 'error', `No merge: ${error.message}`);
+    }
+  } },
+  field('priorPatientID', 'Prior Patient ID (merged away)'), field('priorIssuer', 'Its issuer'),
+  field('patientID', 'Surviving Patient ID'), field('issuer', 'Its issuer'),
+  h('div', { class: 'field actions' }, h('button', { type: 'submit', id: 'merge-preview-button', 'data-testid': 'merge-preview-button' }, 'Preview'), apply));
+  const journal = h('div', { id: 'merge-journal', 'data-testid': 'merge-journal', 'data-state': 'loading' });
+  main.append(h('h1', {}, 'Patient merges'),
+    h('p', { class: 'muted' }, 'Every merge (ADT^A40, an order for another patient, or an operator\'s) is journaled with what it changed; an undo restores it. A later merge of the same patients is undone first.'),
+    message, form, preview, h('h2', {}, 'Journal'), journal);
+  const load = async () => {
+    const merges = await getJson('/api/patients/merges?limit=200');
+    if (stale(mine)) return;
+    journal.dataset.count = String(merges.length);
+    journal.replaceChildren(!merges.length ? h('p', { class: 'muted', id: 'merge-empty' }, 'No merge yet.')
+      : h('table', { class: 'grid', id: 'merge-table' },
+        h('thead', {}, h('tr', {}, ['#', 'Merged', 'Prior patient', 'Into', 'Studies', 'By', 'State', ''].map((t) => h('th', {}, t)))),
+        h('tbody', {}, merges.map((m) => h('tr', { 'data-testid': 'merge-row', 'data-merge-id': String(m.id), 'data-state': m.state },
+          h('td', {}, String(m.id)),
+          h('td', {}, new Date(m.mergedMs).toLocaleString()),
+          h('td', {}, m.priorPatientID + (m.priorIssuer ? ` (${m.priorIssuer})` : '')),
+          h('td', {}, m.patientID + (m.issuer ? ` (${m.issuer})` : '')),
+          h('td', {}, String(m.studies.length)),
+          h('td', {}, m.actor),
+          h('td', { 'data-testid': 'merge-state' }, m.state),
+          h('td', {}, m.state !== 'applied' ? '' : h('button', { type: 'button', 'data-testid': 'merge-undo', onclick: async (event) => {
+            event.target.disabled = true;
+            try {
+              await apiFetch(`/api/patients/merges/${m.id}/undo`, { method: 'POST', accept: 'application/json' });
+              setMessage(message, 'ok', `Merge ${m.id} undone.`);
+              await load();
+            } catch (error) {
+              if (error instanceof AuthError) { loginView(); return; }
+              setMessage(message, 'error', `Could not undo merge ${m.id}: ${error.message}`);
+              event.target.disabled = false;
+            }
+          } }, 'Undo')))))));
+    journal.dataset.state = 'ready';
+  };
+  await load();
+}
+
+// ---- order timeline ------------------------------------------------------------------------
+
+function duration(ms) {
+  if (ms === null || ms === undefined) return '';
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 120) return `${s.toFixed(1)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+async function timelineView({ params }) {
+  const mine = renderCount;
+  const accession = (params.get('accession') || '').trim();
+  const input = h('input', { id: 'timeline-accession', 'data-testid': 'timeline-accession', name: 'accession',
+    value: accession, placeholder: 'Accession number', required: true });
+  const form = h('form', { id: 'timeline-form', class: 'card search', onsubmit: (event) => {
+    event.preventDefault();
+    location.hash = `#/timeline?${new URLSearchParams({ accession: input.value.trim(), t: Date.now().toString(36) })}`;
+  } },
+  h('div', { class: 'field' }, h('label', { for: 'timeline-accession' }, 'Accession number'), input),
+  h('div', { class: 'field actions' }, h('button', { type: 'submit', id: 'timeline-submit', 'data-testid': 'timeline-submit', class: 'primary' }, 'Show')));
+  const results = h('div', { id: 'timeline-results', 'data-testid': 'timeline-results', 'data-state': accession ? 'loading' : 'idle' });
+  main.append(h('h1', {}, 'Order timeline'), form, results);
+  if (!accession) return;
+  let timeline;
+  try {
+    timeline = await getJson(`/api/timeline?accession=${enc(accession)}`);
+  } catch (error) {
+    if (!(error instanceof HttpError) || error.status !== 404) throw error;
+    results.replaceChildren(h('p', { class: 'muted', id: 'timeline-empty' }, 'No order has this accession number.'));
+    results.dataset.state = 'ready';
+    return;
+  }
+  if (stale(mine)) return;
+  results.dataset.count = String(timeline.events.length);
+  results.replaceChildren(
+    h('p', {}, `Order ${timeline.placerOrder || '—'} / ${timeline.fillerOrder || '—'}`,
+      timeline.studyInstanceUID ? [', study ', h('a', { href: `#/study/${enc(timeline.studyInstanceUID)}` }, timeline.studyInstanceUID)] : ''),
+    h('table', { class: 'grid', id: 'timeline-table' },
+      h('thead', {}, h('tr', {}, ['Step', 'When', 'Since the order', 'Since the step before', 'Detail'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, timeline.events.map((e) => h('tr', { 'data-testid': 'timeline-row', 'data-step': e.step },
+        h('td', {}, e.step.replaceAll('-', ' ')),
+        h('td', {}, new Date(e.atMs).toLocaleString()),
+        h('td', {}, duration(e.sinceOrderMs)),
+        h('td', {}, duration(e.sincePreviousMs)),
+        h('td', { class: 'uid' }, e.detail))))));
+  results.dataset.state = 'ready';
 }
 
 function setMessage(el, state, text) {

@@ -317,6 +317,43 @@ try {
     assert.equal(link.fillerOrder, FILLER_ORDER, 'linked to another order');
   });
 
+  await step('order timeline: the order, and the steps of the study linked to it', async () => {
+    await page.goto(`${BASE}/ui/#/timeline?accession=${encodeURIComponent(ORDER_ACCESSION)}`);
+    await page.waitForSelector('#timeline-results[data-state="ready"]');
+    const shown = await page.$$eval('#timeline-table [data-testid="timeline-row"]', (r) => r.map((e) => e.dataset.step));
+    const timeline = await api(`/api/timeline?accession=${encodeURIComponent(ORDER_ACCESSION)}`);
+    assert.deepEqual(shown, timeline.events.map((e) => e.step), 'the timeline table and /api/timeline differ');
+    for (const s of ['order-received', 'first-instance'])
+      assert.ok(shown.includes(s), `the timeline lacks ${s}: ${shown.join(', ')}`);
+    assert.equal(timeline.studyInstanceUID, ORPHAN_UID, 'the timeline names another study');
+    await shot('timeline');
+  });
+
+  await step('merge a patient after a preview, then undo the merge', async () => {
+    const [linkedStudy] = await api(`/dicom-web/studies?StudyInstanceUID=${encodeURIComponent(ORPHAN_UID)}`);
+    const prior = first(linkedStudy, '00100020');
+    const studiesOf = async (id) => (await api(`/dicom-web/studies?PatientID=${encodeURIComponent(id)}`)).length;
+    const before = await studiesOf(prior);
+    assert.ok(before >= 1, `patient ${prior} has no study to merge`);
+    await page.goto(`${BASE}/ui/#/merges`);
+    await page.waitForSelector('#merge-journal[data-state="ready"]');
+    await page.fill('[data-testid="merge-priorPatientID"]', prior);
+    await page.fill('[data-testid="merge-patientID"]', PATIENT_ID);
+    await page.click('[data-testid="merge-preview-button"]');
+    await page.waitForSelector(`#merge-preview[data-studies="${before}"]`);
+    await shot('merge-preview');
+    assert.equal(await studiesOf(prior), before, 'the preview moved studies');
+    await page.click('[data-testid="merge-apply"]');
+    const applied = '#merge-table tr[data-state="applied"]';
+    await page.waitForSelector(applied);
+    assert.equal(await studiesOf(prior), 0, 'the merge left studies with the prior patient');
+    await page.click(`${applied} [data-testid="merge-undo"]`);
+    await page.waitForSelector('#merge-table tr[data-state="undone"]');
+    await page.waitForSelector('#merge-message[data-state="ok"]');
+    await shot('merge-undone');
+    assert.equal(await studiesOf(prior), before, 'the undo did not bring the studies back');
+  });
+
   await step('link a study without an order to its patient', async () => {
     await page.goto(`${BASE}/ui/#/reconciliation`);
     const row = `#reconciliation-table tr[data-study-uid="${UNSCHEDULED_UID}"]`;
