@@ -1114,6 +1114,52 @@ TEST_P(Hl7Test, AnOperatorLinksAStudyWithoutAnOrderToItsPatient) {
   EXPECT_EQ(names, (std::vector<std::string>{"North^Nina", "South^Sara", "South^Sara"}));
 }
 
+// Two hospitals issue the same Patient ID to two people: with Issuer of Patient ID they stay apart
+// in C-FIND and QIDO-RS (IssuerOfPatientID as a key), on retrieve, and when an ADT names one of
+// them with its assigning authority (PID-3.4).
+TEST_P(Hl7Test, TwoPatientsWithOneIdAndTwoIssuersStayApart) {
+  const auto north =
+      store_study_of(*node_, dir_.path() / "n", "P77", "North^Nina", 77, "", "NORTH");
+  const auto south =
+      store_study_of(*node_, dir_.path() / "s", "P77", "South^Sara", 78, "", "SOUTH");
+  auto names_of = [&](const std::string& issuer) {
+    const auto out = dir_.path() / ("find-" + issuer + std::to_string(counter_++));
+    fs::create_directories(out);
+    auto r = testing::run_dcmtk_tool(
+        {"findscu", "-P", "-aec", "PACSNODE", "-X", "-od", out.string()},
+        {"QueryRetrieveLevel=PATIENT", "PatientID=P77", "IssuerOfPatientID=" + issuer,
+         "PatientName", "NumberOfPatientRelatedStudies"},
+        node_->dimse_port());
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::vector<std::string> names;
+    for (const auto& f : testing::files_below(out))
+      names.push_back(testing::value_of(f, DCM_PatientName) + "/" +
+                      testing::value_of(f, DCM_NumberOfPatientRelatedStudies));
+    return names;
+  };
+  EXPECT_EQ(names_of("NORTH"), std::vector<std::string>{"North^Nina/1"});
+  EXPECT_EQ(names_of("SOUTH"), std::vector<std::string>{"South^Sara/1"});
+  const auto qido = testing::http_request(
+      node_->http_port(), "GET", "/dicom-web/studies?PatientID=P77&IssuerOfPatientID=SOUTH", {});
+  ASSERT_EQ(qido.status, 200) << qido.body;
+  const json::value studies = testing::parse_json(qido.body);
+  ASSERT_EQ(studies.as_array().size(), 1u) << qido.body;
+  EXPECT_EQ(qido.body.find("North"), std::string::npos) << qido.body;
+
+  // An A08 for NORTH's P77 changes that patient only, in queries and on retrieve.
+  ASSERT_EQ(testing::ack_code(send(adt("A08", "ADT0077", "PID|1||P77^^^NORTH^MR||North^Nora"))),
+            "AA");
+  EXPECT_EQ(names_of("NORTH"), std::vector<std::string>{"North^Nora/1"});
+  EXPECT_EQ(names_of("SOUTH"), std::vector<std::string>{"South^Sara/1"});
+  for (const auto& [files, name] :
+       {std::pair{&north, "North^Nora"}, std::pair{&south, "South^Sara"}}) {
+    const auto objects = wado_study(*node_, dir_.path() / "part.dcm",
+                                    testing::value_of((*files)[0], DCM_StudyInstanceUID));
+    ASSERT_EQ(objects.size(), 2u);
+    for (const auto& ff : objects) EXPECT_EQ(text_of(*ff->getDataset(), DCM_PatientName), name);
+  }
+}
+
 // A study that arrives before its order is unreconciled until the order comes, then linked; a
 // linked study takes the order's demographics (the RIS's), in C-FIND, QIDO-RS and retrieved
 // objects, which keep the acquired values in Original Attributes Sequence. With
