@@ -47,11 +47,19 @@ std::pair<std::string, std::string> token_of(const std::string& parameter) {
   return {parameter.substr(0, bar), parameter.substr(bar + 1)};
 }
 
-// A reference parameter ("Patient/ID" or "ID") as the identifier it names.
-std::optional<std::string> referenced_id(const std::string& parameter, const std::string& type) {
-  std::string id = parameter;
-  if (id.starts_with(type + "/")) id = id.substr(type.size() + 1);
-  return identifier_of(id);
+// A reference parameter ("Patient/ID" or "ID") as the patient it names.
+std::optional<PatientIdentity> referenced_patient(const std::string& parameter) {
+  constexpr std::string_view kType = "Patient/";
+  return patient_identity_of(parameter.starts_with(kType) ? parameter.substr(kType.size())
+                                                          : parameter);
+}
+
+// The Issuer of Patient ID an identifier token's system names: the OID of a urn:oid: system,
+// else the system as it is (the issuer's text); nullopt for a token without one.
+std::optional<std::string> issuer_of_system(const std::string& system) {
+  if (system.empty()) return std::nullopt;
+  constexpr std::string_view kOid = "urn:oid:";
+  return system.starts_with(kOid) ? system.substr(kOid.size()) : system;
 }
 
 // YYYY-MM-DD as DICOM DA, moved by `days`; nullopt when it is not such a date.
@@ -150,12 +158,20 @@ class Request {
     return {};
   }
 
-  Result<Datasets> find(QueryModel model, DcmDataset& keys, std::size_t limit) const {
+  // Matches of the keys, up to `limit`; with `issuer`, only those of a patient with exactly that
+  // Issuer of Patient ID (an empty one too, which a C-FIND key cannot ask for: it is universal).
+  Result<Datasets> find(QueryModel model, DcmDataset& keys, std::size_t limit,
+                        const std::optional<std::string>& issuer = std::nullopt) const {
+    if (issuer && (!issuer->empty() || !keys.tagExists(DCM_IssuerOfPatientID)))
+      keys.putAndInsertString(DCM_IssuerOfPatientID, issuer->c_str());
     auto parsed = query_.parse(keys, model);
     if (!parsed) return tl::unexpected(parsed.error());
     Datasets out;
     auto summary = query_.find(*parsed, [&](DcmDataset& match) {
-      out.push_back(std::make_unique<DcmDataset>(match));
+      OFString found_issuer;
+      match.findAndGetOFString(DCM_IssuerOfPatientID, found_issuer);
+      if (!issuer || *issuer == found_issuer.c_str())
+        out.push_back(std::make_unique<DcmDataset>(match));
       return out.size() < limit;
     });
     if (!summary) return tl::unexpected(summary.error());
@@ -211,7 +227,8 @@ class Request {
   }
 
   // Study-level matches for the search parameters: nullopt answer when the request is bad.
-  Result<Datasets> studies(DcmDataset& keys, std::optional<Answer>& refused) const {
+  Result<Datasets> studies(DcmDataset& keys, const std::optional<std::string>& patient_issuer,
+                           std::optional<Answer>& refused) const {
     add_study_keys(keys);
     std::size_t count = kDefaultCount;
     if (const auto text = parameter("_count"); !text.empty()) {
@@ -221,21 +238,24 @@ class Request {
         return Datasets{};
       }
     }
-    return find(QueryModel::StudyRoot, keys, count);
+    return find(QueryModel::StudyRoot, keys, count, patient_issuer);
   }
 
-  // The keys of an ImagingStudy or DiagnosticReport search; nullopt answer when it is bad.
-  bool study_search_keys(DcmDataset& keys, std::optional<Answer>& refused) const {
+  // The keys of an ImagingStudy or DiagnosticReport search, and the issuer of the patient it
+  // names; false and the answer in `refused` when the request is bad.
+  bool study_search_keys(DcmDataset& keys, std::optional<std::string>& patient_issuer,
+                         std::optional<Answer>& refused) const {
     for (const char* name : {"patient", "subject"}) {
       const std::string value = parameter(name);
       if (value.empty()) continue;
-      const auto patient_id = referenced_id(value, "Patient");
-      if (!patient_id) {
+      const auto patient = referenced_patient(value);
+      if (!patient) {
         refused =
             outcome(http::status::bad_request, "invalid", std::string(name) + ": not a Patient id");
         return false;
       }
-      keys.putAndInsertString(DCM_PatientID, patient_id->c_str());
+      keys.putAndInsertString(DCM_PatientID, patient->id.c_str());
+      patient_issuer = patient->issuer;
     }
     if (const auto identifier = parameter("identifier"); !identifier.empty()) {
       const auto [system, value] = token_of(identifier);
@@ -281,11 +301,12 @@ class Request {
   Answer search_studies() const {
     DcmDataset keys;
     std::optional<Answer> refused;
-    if (!study_search_keys(keys, refused)) return *refused;
+    std::optional<std::string> patient_issuer;
+    if (!study_search_keys(keys, patient_issuer, refused)) return *refused;
     // Every study held is available; another status matches none.
     if (const auto status = parameter("status"); !status.empty() && status != "available")
       return ok(searchset(base_, {}));
-    auto found = studies(keys, refused);
+    auto found = studies(keys, patient_issuer, refused);
     if (refused) return *refused;
     if (!found) return failure(found.error());
     std::vector<json::object> resources;
@@ -297,20 +318,20 @@ class Request {
     return ok(searchset(base_, std::move(resources)));
   }
 
-  Result<Datasets> patients(DcmDataset& keys) const {
+  Result<Datasets> patients(DcmDataset& keys, const std::optional<std::string>& issuer) const {
     keys.putAndInsertString(DCM_QueryRetrieveLevel, "PATIENT");
     for (const DcmTagKey& tag : {DCM_PatientID, DCM_IssuerOfPatientID, DCM_PatientName,
                                  DCM_PatientBirthDate, DCM_PatientSex})
       if (!keys.tagExists(tag)) keys.putAndInsertString(tag, "");
-    return find(QueryModel::PatientRoot, keys, kMaxCount);
+    return find(QueryModel::PatientRoot, keys, kMaxCount, issuer);
   }
 
   Answer read_patient(const std::string& id) const {
-    const auto patient_id = identifier_of(id);
-    if (!patient_id) return outcome(http::status::not_found, "not-found", "no such Patient");
+    const auto identity = patient_identity_of(id);
+    if (!identity) return outcome(http::status::not_found, "not-found", "no such Patient");
     DcmDataset keys;
-    keys.putAndInsertString(DCM_PatientID, patient_id->c_str());
-    auto found = patients(keys);
+    keys.putAndInsertString(DCM_PatientID, identity->id.c_str());
+    auto found = patients(keys, identity->issuer);
     if (!found) return failure(found.error());
     if (found->empty()) return outcome(http::status::not_found, "not-found", "no such Patient");
     return ok(patient(*found->front()));
@@ -318,12 +339,16 @@ class Request {
 
   Answer search_patients() const {
     DcmDataset keys;
-    if (const auto identifier = parameter("identifier"); !identifier.empty())
-      keys.putAndInsertString(DCM_PatientID, token_of(identifier).second.c_str());
+    std::optional<std::string> issuer;
+    if (const auto identifier = parameter("identifier"); !identifier.empty()) {
+      const auto [system, value] = token_of(identifier);
+      keys.putAndInsertString(DCM_PatientID, value.c_str());
+      issuer = issuer_of_system(system);
+    }
     // FHIR string search: starts with, case-insensitive (the node's PN matching is).
     if (const auto name = parameter("name"); !name.empty())
       keys.putAndInsertString(DCM_PatientName, (name + "*").c_str());
-    auto found = patients(keys);
+    auto found = patients(keys, issuer);
     if (!found) return failure(found.error());
     std::vector<json::object> resources;
     for (const auto& one : *found) resources.push_back(patient(*one));
@@ -343,7 +368,13 @@ class Request {
       if (report && *report && ((*report)->status == "F" || (*report)->status == "C"))
         status = "completed";
     }
-    return std::optional(service_request(**order, status));
+    std::optional<PatientIdentity> subject;
+    if (!(*order)->linked_study_uid.empty()) {
+      auto linked = study_by_uid((*order)->linked_study_uid);
+      if (!linked) return tl::unexpected(linked.error());
+      if (*linked) subject = patient_identity(**linked);
+    }
+    return std::optional(service_request(**order, status, subject));
   }
 
   Answer read_order(const std::string& id) const {
@@ -373,7 +404,7 @@ class Request {
   }
 
   Result<std::optional<json::object>> report_resource(const std::string& study_uid,
-                                                      const std::string& patient_id) const {
+                                                      const PatientIdentity& patient) const {
     auto report = index_.find_report(study_uid);
     if (!report) return tl::unexpected(report.error());
     if (!*report) return std::optional<json::object>{};
@@ -386,16 +417,14 @@ class Request {
     } else {
       order = order_of_study(study_uid);
     }
-    return std::optional(diagnostic_report(**report, patient_id, order));
+    return std::optional(diagnostic_report(**report, patient, order));
   }
 
   Answer read_report(const std::string& id) const {
     auto study = study_by_uid(id);
     if (!study) return failure(study.error());
     if (!*study) return outcome(http::status::not_found, "not-found", "no such DiagnosticReport");
-    OFString patient_id;
-    (*study)->findAndGetOFString(DCM_PatientID, patient_id);
-    auto resource = report_resource(id, patient_id.c_str());
+    auto resource = report_resource(id, patient_identity(**study));
     if (!resource) return failure(resource.error());
     if (!*resource)
       return outcome(http::status::not_found, "not-found", "no such DiagnosticReport");
@@ -405,16 +434,16 @@ class Request {
   Answer search_reports() const {
     DcmDataset keys;
     std::optional<Answer> refused;
-    if (!study_search_keys(keys, refused)) return *refused;
-    auto found = studies(keys, refused);
+    std::optional<std::string> patient_issuer;
+    if (!study_search_keys(keys, patient_issuer, refused)) return *refused;
+    auto found = studies(keys, patient_issuer, refused);
     if (refused) return *refused;
     if (!found) return failure(found.error());
     std::vector<json::object> resources;
     for (const auto& study : *found) {
-      OFString uid, patient_id;
+      OFString uid;
       study->findAndGetOFString(DCM_StudyInstanceUID, uid);
-      study->findAndGetOFString(DCM_PatientID, patient_id);
-      auto resource = report_resource(uid.c_str(), patient_id.c_str());
+      auto resource = report_resource(uid.c_str(), patient_identity(*study));
       if (!resource) return failure(resource.error());
       if (*resource) resources.push_back(std::move(**resource));
     }

@@ -84,8 +84,21 @@ std::string gender_of(const std::string& sex) {
   return "unknown";
 }
 
-std::string patient_reference_id(const std::string& patient_id) {
-  return resource_id(patient_id).value_or("unknown");
+std::string patient_reference_id(const PatientIdentity& patient) {
+  return patient_resource_id(patient).value_or("unknown");
+}
+
+std::string patient_reference_id(const DcmDataset& attributes) {
+  return patient_reference_id(patient_identity(attributes));
+}
+
+// FHIR identifier.system for an issuer: its OID as a URN when it is one (a Universal Entity ID),
+// else none (the issuer is then only the assigner's display).
+std::string issuer_system(const std::string& issuer) {
+  const bool oid = !issuer.empty() && std::isdigit(static_cast<unsigned char>(issuer.front())) &&
+                   std::all_of(issuer.begin(), issuer.end(),
+                               [](unsigned char c) { return std::isdigit(c) || c == '.'; });
+  return oid ? "urn:oid:" + issuer : "";
 }
 
 }  // namespace
@@ -126,6 +139,31 @@ std::optional<std::string> identifier_of(const std::string& id) {
   return text;
 }
 
+constexpr char kIssuerSeparator = '\x1f';
+
+std::optional<std::string> patient_resource_id(const PatientIdentity& patient) {
+  if (patient.issuer.empty()) return resource_id(patient.id);
+  if (patient.id.empty()) return std::nullopt;
+  // Always the hex form: a plain id cannot carry the separator.
+  return resource_id(patient.issuer + kIssuerSeparator + patient.id);
+}
+
+PatientIdentity patient_identity(const DcmDataset& attributes) {
+  return {text_of(attributes, DCM_PatientID), text_of(attributes, DCM_IssuerOfPatientID)};
+}
+
+std::optional<PatientIdentity> patient_identity_of(const std::string& id) {
+  const auto text = identifier_of(id);
+  if (!text) return std::nullopt;
+  const auto separator = text->find(kIssuerSeparator);
+  if (separator == std::string::npos) return PatientIdentity{*text, ""};
+  PatientIdentity patient{text->substr(separator + 1), text->substr(0, separator)};
+  if (patient.id.empty() || patient.issuer.empty() ||
+      patient.id.find(kIssuerSeparator) != std::string::npos)
+    return std::nullopt;
+  return patient;
+}
+
 std::optional<std::string> service_request_id(const OrderRecord& order) {
   const bool by_filler = !order.filler_order.empty();
   const auto id = resource_id(by_filler ? order.filler_order : order.placer_order);
@@ -143,11 +181,10 @@ std::optional<OrderNumbers> order_numbers_of(const std::string& id) {
 json::object imaging_study(const StudyResources& s) {
   const DcmDataset& study = s.study;
   const std::string uid = text_of(study, DCM_StudyInstanceUID);
-  json::object out{
-      {"resourceType", "ImagingStudy"},
-      {"id", uid},
-      {"status", "available"},
-      {"subject", reference("Patient", patient_reference_id(text_of(study, DCM_PatientID)))}};
+  json::object out{{"resourceType", "ImagingStudy"},
+                   {"id", uid},
+                   {"status", "available"},
+                   {"subject", reference("Patient", patient_reference_id(study))}};
   json::array identifiers{{{"system", "urn:dicom:uid"}, {"value", "urn:oid:" + uid}}};
   if (const auto accession = text_of(study, DCM_AccessionNumber); !accession.empty())
     identifiers.push_back(typed_identifier("ACSN", accession));
@@ -203,12 +240,13 @@ json::object imaging_study(const StudyResources& s) {
 }
 
 json::object patient(const DcmDataset& attributes) {
-  const std::string id = text_of(attributes, DCM_PatientID);
-  json::object identifier{{"value", id}};
-  if (const auto issuer = text_of(attributes, DCM_IssuerOfPatientID); !issuer.empty())
+  json::object identifier{{"value", text_of(attributes, DCM_PatientID)}};
+  if (const auto issuer = text_of(attributes, DCM_IssuerOfPatientID); !issuer.empty()) {
+    if (const auto system = issuer_system(issuer); !system.empty()) identifier["system"] = system;
     identifier["assigner"] = json::object{{"display", issuer}};
+  }
   json::object out{{"resourceType", "Patient"},
-                   {"id", patient_reference_id(id)},
+                   {"id", patient_reference_id(attributes)},
                    {"identifier", json::array{std::move(identifier)}}};
   if (const auto name = text_of(attributes, DCM_PatientName); !name.empty())
     out["name"] = json::array{human_name(name)};
@@ -218,7 +256,8 @@ json::object patient(const DcmDataset& attributes) {
   return out;
 }
 
-json::object service_request(const OrderRecord& order, const std::string& status) {
+json::object service_request(const OrderRecord& order, const std::string& status,
+                             const std::optional<PatientIdentity>& subject) {
   json::array identifiers;
   if (!order.placer_order.empty())
     identifiers.push_back(typed_identifier("PLAC", order.placer_order));
@@ -226,12 +265,14 @@ json::object service_request(const OrderRecord& order, const std::string& status
     identifiers.push_back(typed_identifier("FILL", order.filler_order));
   if (!order.accession_number.empty())
     identifiers.push_back(typed_identifier("ACSN", order.accession_number));
-  json::object out{{"resourceType", "ServiceRequest"},
-                   {"id", service_request_id(order).value_or("unknown")},
-                   {"identifier", std::move(identifiers)},
-                   {"status", status},
-                   {"intent", "order"},
-                   {"subject", reference("Patient", patient_reference_id(order.patient_id))}};
+  json::object out{
+      {"resourceType", "ServiceRequest"},
+      {"id", service_request_id(order).value_or("unknown")},
+      {"identifier", std::move(identifiers)},
+      {"status", status},
+      {"intent", "order"},
+      {"subject", reference("Patient", patient_reference_id(subject.value_or(PatientIdentity{
+                                           order.patient_id, order.issuer_of_patient_id})))}};
   if (!order.steps.empty()) {
     json::array codes;
     for (const WorklistItem& step : order.steps)
@@ -243,7 +284,7 @@ json::object service_request(const OrderRecord& order, const std::string& status
   return out;
 }
 
-json::object diagnostic_report(const ReportRecord& report, const std::string& patient_id,
+json::object diagnostic_report(const ReportRecord& report, const PatientIdentity& patient,
                                const std::optional<std::string>& service_request) {
   const std::string status = report.status == "F"   ? "final"
                              : report.status == "C" ? "corrected"
@@ -261,7 +302,7 @@ json::object diagnostic_report(const ReportRecord& report, const std::string& pa
        {{"coding", json::array{json::object{{"system", "http://loinc.org"},
                                             {"code", "18748-4"},
                                             {"display", "Diagnostic imaging study"}}}}}},
-      {"subject", reference("Patient", patient_reference_id(patient_id))},
+      {"subject", reference("Patient", patient_reference_id(patient))},
       {"imagingStudy", json::array{reference("ImagingStudy", report.study_uid)}}};
   if (!report.accession_number.empty())
     out["identifier"] = json::array{typed_identifier("ACSN", report.accession_number)};

@@ -25,6 +25,17 @@ std::optional<std::string> resource_id(const std::string& text);
 // The identifier a resource id stands for; nullopt for an id resource_id cannot have made.
 std::optional<std::string> identifier_of(const std::string& id);
 
+// A patient is its Patient ID within its issuer (Issuer of Patient ID, PID-3.4): two hospitals'
+// "12345" are two Patients. The resource id is resource_id(id) when there is no issuer, else the
+// hex form of issuer, US (0x1F, never in a DICOM LO) and id, so a read finds exactly one.
+struct PatientIdentity {
+  std::string id, issuer;
+};
+std::optional<std::string> patient_resource_id(const PatientIdentity& patient);
+std::optional<PatientIdentity> patient_identity_of(const std::string& resource_id);
+// The patient of a dataset with Patient ID and Issuer of Patient ID.
+PatientIdentity patient_identity(const DcmDataset& attributes);
+
 // The ServiceRequest of an order is named by its filler order number, or its placer order number
 // when it has none ("f-" / "p-" and the resource_id).
 std::optional<std::string> service_request_id(const OrderRecord& order);
@@ -46,8 +57,11 @@ struct StudyResources {
 
 boost::json::object imaging_study(const StudyResources& study);
 boost::json::object patient(const DcmDataset& attributes);
-boost::json::object service_request(const OrderRecord& order, const std::string& status);
-boost::json::object diagnostic_report(const ReportRecord& report, const std::string& patient_id,
+// `subject`: the patient of the order's study as the archive holds it (an order may name the
+// issuer a modality left out); the order's own patient when no study is linked.
+boost::json::object service_request(const OrderRecord& order, const std::string& status,
+                                    const std::optional<PatientIdentity>& subject);
+boost::json::object diagnostic_report(const ReportRecord& report, const PatientIdentity& patient,
                                       const std::optional<std::string>& service_request);
 boost::json::object endpoint(const std::string& dicomweb_url);
 boost::json::object capability_statement(const std::string& base, const std::string& now_utc);

@@ -217,12 +217,15 @@ std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFa
     return outcome(tl::unexpected(stored.error()), "", AckError{204, "", "OBR", 1, 3});
   }
   if (patient) {
-    auto change = patient_change(message);
+    auto change = patient_change(message, options_.orders.default_issuers);
     if (!change) return refuse(change.error().code, change.error().error);
     auto applied = index_.apply_patient_change(*change, record);
-    // A merge the journal refuses (one that would close a cycle): AE, as for a self-merge.
+    // A merge the journal refuses (one that would close a cycle): AE, as for a self-merge; an ID
+    // without its issuer that two authorities use: AE at the identifier.
     if (!applied && applied.error().code == ErrorCode::InvalidArgument)
-      return refuse(AckCode::AE, AckError{205, applied.error().message, "MRG", 1, 1});
+      return refuse(AckCode::AE, change->merge
+                                     ? AckError{205, applied.error().message, "MRG", 1, 1}
+                                     : AckError{204, applied.error().message, "PID", 1, 3});
     return outcome(applied, change->merge ? "patients merged" : "patient updated",
                    AckError{204, "", "MRG", 1, 1});
   }

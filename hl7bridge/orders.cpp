@@ -161,7 +161,8 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
                      omi ? 3 : 1);
     order.patient_id = value_or_empty(pid, 3);
     if (order.patient_id.empty()) return problem(101, "Patient ID (PID-3) missing", "PID", 1, 3);
-    order.issuer_of_patient_id = value_or_empty(pid, 3, 4);
+    order.issuer_of_patient_id =
+        issuer_or_default(value_or_empty(pid, 3, 4), message, options.default_issuers);
     order.patient_name = person_name_from_xpn(pid, 5);
 
     // The worklist item's attributes common to its steps (the order and the patient).

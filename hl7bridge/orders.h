@@ -10,6 +10,7 @@
 #include <tl/expected.hpp>
 
 #include "hl7bridge/ack.h"
+#include "hl7bridge/issuers.h"
 #include "hl7bridge/message.h"
 #include "storage/model/orders.h"
 
@@ -18,6 +19,7 @@ namespace pacs::hl7 {
 struct OrderOptions {
   // ORM^O01 carries no Scheduled Station AE Title: the site's modality -> AE table supplies it.
   std::map<std::string, std::string> station_aet_by_modality;
+  DefaultIssuers default_issuers;  // for PID-3 without an assigning authority (also ADT's)
 };
 
 // Why a message cannot be applied, for its acknowledgement.

@@ -24,7 +24,8 @@ std::string sex(const Segment& pid, std::size_t field) {
 
 }  // namespace
 
-tl::expected<PatientChange, MessageProblem> patient_change(const Message& message) {
+tl::expected<PatientChange, MessageProblem> patient_change(const Message& message,
+                                                           const DefaultIssuers& default_issuers) {
   auto problem = [](int code, std::string text, std::string segment, std::size_t field) {
     return tl::unexpected(
         MessageProblem{AckCode::AE, AckError{code, std::move(text), std::move(segment), 1, field}});
@@ -33,7 +34,7 @@ tl::expected<PatientChange, MessageProblem> patient_change(const Message& messag
   if (!pid) return problem(100, "the message has no PID segment", "PID", 0);
   PatientChange change;
   change.patient_id = pid->value(3);
-  change.issuer_of_patient_id = pid->value(3, 4);
+  change.issuer_of_patient_id = issuer_or_default(pid->value(3, 4), message, default_issuers);
   if (change.patient_id.empty()) return problem(101, "Patient ID (PID-3) missing", "PID", 3);
   change.demographics.name = update_of(*pid, 5, &person_name_from_xpn);
   change.demographics.birth_date = update_of(*pid, 7, &birth_date);
@@ -43,7 +44,8 @@ tl::expected<PatientChange, MessageProblem> patient_change(const Message& messag
     if (!mrg) return problem(100, "A40 without an MRG segment", "MRG", 0);
     change.merge = true;
     change.prior_patient_id = mrg->value(1);
-    change.prior_issuer_of_patient_id = mrg->value(1, 4);
+    change.prior_issuer_of_patient_id =
+        issuer_or_default(mrg->value(1, 4), message, default_issuers);
     if (change.prior_patient_id.empty())
       return problem(101, "prior Patient ID (MRG-1) missing", "MRG", 1);
     if (change.prior_patient_id == change.patient_id &&

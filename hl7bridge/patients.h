@@ -10,7 +10,9 @@
 namespace pacs::hl7 {
 
 // PID-3 names the patient (the surviving one in A40, whose MRG-1 names the prior one). An empty
-// PID-5/7/8 leaves that value as it is; "" clears it.
-tl::expected<PatientChange, MessageProblem> patient_change(const Message& message);
+// PID-5/7/8 leaves that value as it is; "" clears it. An identifier without its assigning
+// authority takes the sending application's default issuer.
+tl::expected<PatientChange, MessageProblem> patient_change(const Message& message,
+                                                           const DefaultIssuers& default_issuers);
 
 }  // namespace pacs::hl7

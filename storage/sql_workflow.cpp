@@ -387,6 +387,12 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change,
 
 Result<void> apply_patient_change(sql::Connection& c, const PatientChange& change,
                                   const std::string& actor) {
+  // An ID without its issuer that two authorities use names nobody in particular.
+  if (auto one = one_authority(c, change.patient_id, change.issuer_of_patient_id); !one) return one;
+  if (change.merge)
+    if (auto one = one_authority(c, change.prior_patient_id, change.prior_issuer_of_patient_id);
+        !one)
+      return one;
   lock_patient(c, change.patient_id, change.issuer_of_patient_id);
   if (change.merge) {
     lock_patient(c, change.prior_patient_id, change.prior_issuer_of_patient_id);
@@ -446,9 +452,15 @@ Result<void> link_study(sql::Connection& c, const std::string& study_uid,
 }
 
 Result<void> one_authority(sql::Connection& c, const std::string& id, const std::string& issuer) {
-  const auto issuers = c.query(std::string("SELECT COUNT(DISTINCT issuer) FROM patients WHERE ") +
-                                   kSamePatient + " AND issuer <> ''",
-                               same_patient(id, issuer));
+  // Patients the index holds studies of, and those only an order names so far.
+  auto who = same_patient(id, issuer);
+  const auto more = same_patient(id, issuer);
+  who.insert(who.end(), more.begin(), more.end());
+  const auto issuers = c.query(std::string("SELECT COUNT(DISTINCT issuer) FROM (SELECT issuer "
+                                           "FROM patients WHERE ") +
+                                   kSamePatient + " AND issuer <> '' UNION SELECT issuer FROM " +
+                                   "orders WHERE " + kSamePatient + " AND issuer <> '') AS named",
+                               who);
   if (issuers.at(0).integer(0) > 1)
     return fail(ErrorCode::InvalidArgument,
                 "Patient ID " + id +

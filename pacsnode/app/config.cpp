@@ -8,6 +8,7 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <functional>
@@ -47,7 +48,23 @@ Result<void> check_aet(const std::string& aet, std::string_view what) {
   return {};
 }
 
-// AET=HOST:PORT
+// SOURCE=ISSUER, for the flag `flag`: the issuer is a DICOM LO (64 characters, no backslash).
+Result<std::pair<std::string, std::string>> source_and_issuer(const std::string& text,
+                                                              std::string_view flag) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    return fail(ErrorCode::InvalidArgument,
+                std::string(flag) + ": '" + text + "' is not SOURCE=ISSUER");
+  std::string issuer = text.substr(eq + 1);
+  if (issuer.size() > 64 || std::any_of(issuer.begin(), issuer.end(), [](unsigned char c) {
+        return c == '\\' || c < 0x20 || c == 0x7f;
+      }))
+    return fail(ErrorCode::InvalidArgument,
+                std::string(flag) + ": issuer '" + issuer +
+                    "' is not a DICOM LO (up to 64 characters, no backslash or control one)");
+  return std::pair{text.substr(0, eq), std::move(issuer)};
+}
+
 // NAME=HOST:PORT, for the flag `flag`.
 Result<std::pair<std::string, Peer>> parse_named_peer(const std::string& text, const char* flag) {
   const auto eq = text.find('='), colon = text.rfind(':');
@@ -285,6 +302,24 @@ const std::vector<Flag>& flags() {
          const std::string aet = v.substr(eq + 1);
          if (auto ok = check_aet(aet, "--worklist-station-aet"); !ok) return ok;
          c.worklist_station_aets[v.substr(0, eq)] = aet;
+         return {};
+       }},
+      {"--default-issuer-for-ae", "AET=ISSUER",
+       "objects a calling AE stores without an Issuer of Patient ID get this one (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto pair = source_and_issuer(v, "--default-issuer-for-ae");
+         if (!pair) return tl::unexpected(pair.error());
+         if (auto ok = check_aet(pair->first, "--default-issuer-for-ae"); !ok) return ok;
+         c.default_issuer_by_aet.insert(std::move(*pair));
+         return {};
+       }},
+      {"--default-issuer-for-application", "APP=ISSUER",
+       "HL7 messages from this sending application (MSH-3) without an assigning authority "
+       "(PID-3.4) name patients of this issuer (repeatable)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto pair = source_and_issuer(v, "--default-issuer-for-application");
+         if (!pair) return tl::unexpected(pair.error());
+         c.default_issuer_by_application.insert(std::move(*pair));
          return {};
        }},
       {"--peer", "AET=HOST:PORT", "a remote AE the node may send to (repeatable)", add_peer},
@@ -627,15 +662,21 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       if (!v) return wrong(std::string(section) + "." + key);
       if (auto ok = apply(flag(name), std::to_string(*v)); !ok) return ok;
     }
-  if (auto worklist = root["worklist"].as_table(); worklist && worklist->contains("station_aets")) {
-    auto table = (*worklist)["station_aets"].as_table();
-    if (!table) return wrong("worklist.station_aets");
-    for (const auto& [modality, aet] : *table) {
-      auto v = aet.value<std::string>();
-      if (!v) return wrong("worklist.station_aets");
-      if (auto ok = apply(flag("--worklist-station-aet"), std::string(modality.str()) + "=" + *v);
-          !ok)
-        return ok;
+  // Tables of name = "value", each pair given to a NAME=VALUE flag.
+  for (const auto& [section, key, name] :
+       {std::tuple{"worklist", "station_aets", "--worklist-station-aet"},
+        std::tuple{"identity", "default_issuer_by_ae", "--default-issuer-for-ae"},
+        std::tuple{"identity", "default_issuer_by_application",
+                   "--default-issuer-for-application"}}) {
+    auto parent = root[section].as_table();
+    if (!parent || !parent->contains(key)) continue;
+    auto table = (*parent)[key].as_table();
+    const std::string where = std::string(section) + "." + key;
+    if (!table) return wrong(where);
+    for (const auto& [left, right] : *table) {
+      auto v = right.value<std::string>();
+      if (!v) return wrong(where);
+      if (auto ok = apply(flag(name), std::string(left.str()) + "=" + *v); !ok) return ok;
     }
   }
   if (auto http = root["http"].as_table(); http && http->contains("cors_origins")) {

@@ -41,6 +41,9 @@ struct Config {
   std::uint64_t mllp_max_message_kb = 1024;    // one HL7 message at most
   unsigned mllp_idle_seconds = 300;            // a connection without a message is closed
   std::map<std::string, std::string> worklist_station_aets;  // modality -> Scheduled Station AE
+  // The Issuer of Patient ID for sources that leave it empty: by calling AE title (C-STORE) and
+  // by sending application (MSH-3.1 of an HL7 message), so one site's IDs stay its own.
+  std::map<std::string, std::string> default_issuer_by_aet, default_issuer_by_application;
   std::map<std::string, Peer> hl7_destinations;  // RIS/EHR endpoints of outbound HL7, by name
   unsigned study_quiet_seconds = 60;             // no new instance for this long: complete
   unsigned hl7_outbox_max_attempts = 20;         // then an unanswered message is set aside

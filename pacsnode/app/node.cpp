@@ -24,6 +24,7 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
   node.ingest = std::make_unique<IngestService>(
       *node.blobs, *node.index, *node.committer, config.duplicate_policy, config.routes,
       std::move(forwarding_queued), config.min_free_mb << 20, config.store_as);
+  node.ingest->set_default_issuers(config.default_issuer_by_aet);
   node.remover = std::make_unique<Remover>(*node.index, *node.blobs, config.aet);
   node.retention =
       std::make_unique<Retention>(*node.index, *node.remover, *node.blobs, config.retention);

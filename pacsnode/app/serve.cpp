@@ -332,6 +332,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   // The HL7 face, on loopback (a listen address and peer checks are not configurable yet).
   hl7::Hl7Options hl7_options;
   hl7_options.orders.station_aet_by_modality = config.worklist_station_aets;
+  hl7_options.orders.default_issuers = config.default_issuer_by_application;
   // Below the data disk's reserve nothing new is written, orders included: the SQLite index
   // shares that disk, and a RIS holds and resends what gets AE.
   hl7_options.room_for_writes = [&node] { return node->ingest->check_room(); };

@@ -50,7 +50,7 @@ std::optional<PatientValues> patient_update_for(const FindRow& row) {
   return values;
 }
 
-void coerce_patient(DcmItem& dataset, const PatientValues& values) {
+void coerce_patient(DcmItem& dataset, const PatientValues& values, const char* reason) {
   // The index holds UTF-8: the object speaks it too before the values go in.
   const auto non_ascii = [](const std::optional<std::string>& v) {
     return v && std::any_of(v->begin(), v->end(),
@@ -76,7 +76,7 @@ void coerce_patient(DcmItem& dataset, const PatientValues& values) {
       std::strftime(now, sizeof now, "%Y%m%d%H%M%S", &utc);
       original->putAndInsertString(DCM_AttributeModificationDateTime, now);
       original->putAndInsertString(DCM_ModifyingSystem, "PACSNODE");
-      original->putAndInsertString(DCM_ReasonForTheAttributeModification, "CORRECT");
+      original->putAndInsertString(DCM_ReasonForTheAttributeModification, reason);
       original->findOrCreateSequenceItem(DCM_ModifiedAttributesSequence, modified, 0);
     }
     modified->putAndInsertString(tag, before.c_str());

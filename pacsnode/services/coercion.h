@@ -18,7 +18,8 @@ namespace pacs {
 std::optional<PatientValues> patient_update_for(const FindRow& row);
 
 // Puts the values into the object, and the values they replace into an item of Original
-// Attributes Sequence (0400,0561).
-void coerce_patient(DcmItem& dataset, const PatientValues& values);
+// Attributes Sequence (0400,0561) with the reason (a Reason for the Attribute Modification:
+// CORRECT for an update the RIS sent, COERCE for a value the node supplies on receipt).
+void coerce_patient(DcmItem& dataset, const PatientValues& values, const char* reason = "CORRECT");
 
 }  // namespace pacs

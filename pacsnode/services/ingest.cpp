@@ -10,6 +10,7 @@
 
 #include "codecs/bounded_load.h"
 #include "codecs/htj2k.h"
+#include "pacsnode/services/coercion.h"
 #include "pacsnode/services/deflated.h"
 #include "pacsnode/services/transcode.h"
 #include "storage/checksum.h"
@@ -253,8 +254,8 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
   }
   auto parsed = parse_received(file.path(), announced, *routes);
   if (!parsed) return tl::unexpected(parsed.error());
-  std::optional<TempFile> converted =
-      converted_for_storage(file, parsed->entry.instance.transfer_syntax);
+  std::optional<TempFile> converted = rewritten_for_storage(
+      file, parsed->entry.instance.transfer_syntax, default_issuer_for(*parsed, announced));
   if (converted) {
     parsed = parse_received(converted->path(), announced, *routes);
     if (!parsed) return tl::unexpected(parsed.error());
@@ -336,28 +337,46 @@ Result<Stored> IngestService::ingest_counted(TempFile file,
   return done(IngestOutcome::Stored, *placed);
 }
 
-std::optional<TempFile> IngestService::converted_for_storage(const TempFile& arrived,
-                                                             const std::string& arrived_syntax) {
-  if (store_as_.empty() || arrived_syntax == store_as_ || !can_produce(arrived_syntax, store_as_))
-    return std::nullopt;
+std::string IngestService::default_issuer_for(const ParsedObject& parsed,
+                                              const std::optional<Announced>& announced) const {
+  const PatientRecord& patient = parsed.entry.patient;
+  if (!announced || patient.patient_id.empty() || !patient.issuer_of_patient_id.empty()) return {};
+  const auto found = default_issuers_.find(announced->calling_aet);
+  return found == default_issuers_.end() ? std::string() : found->second;
+}
+
+std::optional<TempFile> IngestService::rewritten_for_storage(const TempFile& arrived,
+                                                             const std::string& arrived_syntax,
+                                                             const std::string& default_issuer) {
+  const bool compress =
+      !store_as_.empty() && arrived_syntax != store_as_ && can_produce(arrived_syntax, store_as_);
+  if (!compress && default_issuer.empty()) return std::nullopt;
   DcmFileFormat ff;
-  if (codecs::load_file(ff, arrived.path().c_str()).bad() ||
-      !ff.getDataset()->tagExists(DCM_PixelData))
-    return std::nullopt;  // not an image: nothing to compress
+  if (codecs::load_file(ff, arrived.path().c_str()).bad()) return std::nullopt;
+  DcmDataset& dataset = *ff.getDataset();
   std::string sop;
   if (const char* uid = nullptr;
-      ff.getDataset()->findAndGetString(DCM_SOPInstanceUID, uid).good() && uid != nullptr)
+      dataset.findAndGetString(DCM_SOPInstanceUID, uid).good() && uid != nullptr)
     sop = uid;
-  if (auto done = convert(*ff.getDataset(), arrived_syntax, store_as_); !done) {
-    PACS_LOG(Warn) << sop << " stored as it arrived (" << arrived_syntax
-                   << "), not as the storage policy's " << store_as_ << ": "
-                   << done.error().message;
-    return std::nullopt;
+  std::string syntax = arrived_syntax;
+  if (!default_issuer.empty()) {
+    PatientValues issuer;
+    issuer.issuer_of_patient_id = default_issuer;
+    coerce_patient(dataset, issuer, "COERCE");
   }
+  // Only images compress.
+  if (compress && dataset.tagExists(DCM_PixelData)) {
+    if (auto done = convert(dataset, arrived_syntax, store_as_); done)
+      syntax = store_as_;
+    else
+      PACS_LOG(Warn) << sop << " stored as it arrived (" << arrived_syntax
+                     << "), not as the storage policy's " << store_as_ << ": "
+                     << done.error().message;
+  }
+  if (syntax == arrived_syntax && default_issuer.empty()) return std::nullopt;
   TempFile out = new_temp_file();
-  if (OFCondition c = ff.saveFile(out.path().c_str(), DcmXfer(store_as_.c_str()).getXfer());
-      c.bad()) {
-    PACS_LOG(Warn) << sop << " stored as it arrived: writing it as " << store_as_
+  if (OFCondition c = ff.saveFile(out.path().c_str(), DcmXfer(syntax.c_str()).getXfer()); c.bad()) {
+    PACS_LOG(Warn) << sop << " stored as it arrived: writing it as " << syntax
                    << " failed: " << c.text();
     return std::nullopt;
   }

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,6 +87,11 @@ class IngestService {
 
   // Set once, before the faces start.
   void set_after_store(AfterStore after_store) { after_store_ = std::move(after_store); }
+  // Calling AE title -> the Issuer of Patient ID its objects get when they carry a Patient ID
+  // without one (recorded in Original Attributes Sequence). Set once, before the faces start.
+  void set_default_issuers(std::map<std::string, std::string> by_calling_aet) {
+    default_issuers_ = std::move(by_calling_aet);
+  }
 
   // New store-and-forward rules, for the objects that arrive from now on.
   void set_routes(std::vector<RouteRule> routes);
@@ -96,10 +102,16 @@ class IngestService {
 
  private:
   Result<Stored> ingest_counted(TempFile file, const std::optional<Announced>& announced);
-  // The arrived object in the store_as syntax, when the policy applies to it and its pixel data
-  // converts; nullopt to keep it as it arrived (never lose an image for want of a conversion).
-  std::optional<TempFile> converted_for_storage(const TempFile& arrived,
-                                                const std::string& arrived_syntax);
+  // The issuer an arrived object gets: its calling AE's default when it names a patient without
+  // one; "" when it keeps what it has.
+  std::string default_issuer_for(const ParsedObject& parsed,
+                                 const std::optional<Announced>& announced) const;
+  // The arrived object rewritten for storage: with the default issuer (when not ""), and in the
+  // store_as syntax when the policy applies to it and its pixel data converts; nullopt to keep it
+  // as it arrived (never lose an image for want of a rewrite).
+  std::optional<TempFile> rewritten_for_storage(const TempFile& arrived,
+                                                const std::string& arrived_syntax,
+                                                const std::string& default_issuer);
   BlobStore& blobs_;
   Index& index_;
   GroupCommitter& committer_;
@@ -111,6 +123,7 @@ class IngestService {
   std::uint64_t min_free_bytes_;
   std::string store_as_;
   AfterStore after_store_;
+  std::map<std::string, std::string> default_issuers_;
 };
 
 }  // namespace pacs

@@ -517,7 +517,8 @@ TEST_P(Hl7Test, NoAcknowledgedOrderIsLostOrAppliedTwiceAcrossAKill) {
 std::vector<fs::path> store_study_of(TestNode& node, const fs::path& dir, const std::string& id,
                                      const std::string& name, int seed,
                                      const std::string& accession = "",
-                                     const std::string& issuer = "") {
+                                     const std::string& issuer = "",
+                                     const std::string& calling_aet = "STORESCU") {
   auto files = testing::generate_corpus(
       dir, {"--patients", "1", "--studies", "1", "--series", "1", "--instances", "2", "--rows",
             "16", "--columns", "16", "--seed", std::to_string(seed)});
@@ -533,7 +534,9 @@ std::vector<fs::path> store_study_of(TestNode& node, const fs::path& dir, const 
     if (!issuer.empty()) ff.getDataset()->putAndInsertString(DCM_IssuerOfPatientID, issuer.c_str());
     EXPECT_TRUE(ff.saveFile(f.c_str(), EXS_LittleEndianExplicit).good());
   }
-  EXPECT_EQ(testing::storescu(node.dimse_port(), {dir.string()}).exit_code, 0) << node.log();
+  EXPECT_EQ(testing::storescu(node.dimse_port(), {dir.string()}, "PACSNODE", calling_aet).exit_code,
+            0)
+      << node.log();
   return files;
 }
 
@@ -1158,6 +1161,125 @@ TEST_P(Hl7Test, TwoPatientsWithOneIdAndTwoIssuersStayApart) {
     ASSERT_EQ(objects.size(), 2u);
     for (const auto& ff : objects) EXPECT_EQ(text_of(*ff->getDataset(), DCM_PatientName), name);
   }
+
+  // FHIR: two Patients, each read by its own id, each study's subject its own patient; an
+  // identifier search with the issuer as system finds one.
+  auto fhir = [&](const std::string& path) {
+    const auto r = testing::http_request(node_->http_port(), "GET", "/fhir" + path, {});
+    EXPECT_EQ(r.status, 200) << path << " " << r.body;
+    return testing::parse_json(r.body);
+  };
+  const json::value both = fhir("/Patient?identifier=P77");
+  ASSERT_EQ(both.at("total").as_int64(), 2) << json::serialize(both);
+  std::map<std::string, std::string> id_of_issuer;
+  for (const auto& entry : both.at("entry").as_array()) {
+    const auto& patient = entry.at("resource");
+    const auto& identifier = patient.at("identifier").at(0);
+    EXPECT_EQ(identifier.at("value").as_string(), "P77");
+    id_of_issuer[std::string(identifier.at("assigner").at("display").as_string())] =
+        std::string(patient.at("id").as_string());
+  }
+  ASSERT_EQ(id_of_issuer.size(), 2u);
+  EXPECT_NE(id_of_issuer["NORTH"], id_of_issuer["SOUTH"]);
+  for (const auto& [issuer, files, name] :
+       {std::tuple{"NORTH", &north, "Nora"}, std::tuple{"SOUTH", &south, "Sara"}}) {
+    const json::value read = fhir("/Patient/" + id_of_issuer[issuer]);
+    EXPECT_EQ(read.at("name").at(0).at("given").at(0).as_string(), name);
+    const json::value studies_of = fhir("/ImagingStudy?patient=Patient/" + id_of_issuer[issuer]);
+    ASSERT_EQ(studies_of.at("total").as_int64(), 1) << json::serialize(studies_of);
+    const auto& study = studies_of.at("entry").at(0).at("resource");
+    EXPECT_EQ(study.at("id").as_string(), testing::value_of((*files)[0], DCM_StudyInstanceUID));
+    EXPECT_EQ(study.at("subject").at("reference").as_string(), "Patient/" + id_of_issuer[issuer]);
+    const json::value by_system = fhir(std::string("/Patient?identifier=") + issuer + "%7CP77");
+    ASSERT_EQ(by_system.at("total").as_int64(), 1) << json::serialize(by_system);
+    EXPECT_EQ(by_system.at("entry").at(0).at("resource").at("id").as_string(),
+              id_of_issuer[issuer]);
+  }
+  // The Patient ID alone names the patient without an issuer: there is none.
+  EXPECT_EQ(testing::http_request(node_->http_port(), "GET", "/fhir/Patient/P77", {}).status, 404);
+}
+
+// Sources that leave the issuer empty get their site's: objects from a calling AE, orders and
+// ADT from a sending application. The stored object keeps what arrived in Original Attributes.
+TEST_P(Hl7Test, ADefaultIssuerPerCallingAeAndSendingApplicationKeepsTwoSitesApart) {
+  node_.reset();
+  TestNode node(
+      TestNode::Options{.db = url_,
+                        .extra_flags = {"--default-issuer-for-ae", "NORTHCT=NORTH",
+                                        "--default-issuer-for-application", "NORTHRIS=NORTH"}});
+  node.start();
+  const auto north =
+      store_study_of(node, dir_.path() / "n", "P88", "North^Nina", 88, "", "", "NORTHCT");
+  const auto south =
+      store_study_of(node, dir_.path() / "s", "P88", "South^Sara", 89, "", "SOUTH", "SOUTHCT");
+  auto find_patients = [&](const std::string& issuer) {
+    const auto out = dir_.path() / ("find" + std::to_string(counter_++));
+    fs::create_directories(out);
+    auto r =
+        testing::run_dcmtk_tool({"findscu", "-P", "-aec", "PACSNODE", "-X", "-od", out.string()},
+                                {"QueryRetrieveLevel=PATIENT", "PatientID=P88",
+                                 "IssuerOfPatientID=" + issuer, "PatientName"},
+                                node.dimse_port());
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::vector<std::string> names;
+    for (const auto& f : testing::files_below(out))
+      names.push_back(testing::value_of(f, DCM_IssuerOfPatientID) + "/" +
+                      testing::value_of(f, DCM_PatientName));
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(find_patients(""), (std::vector<std::string>{"NORTH/North^Nina", "SOUTH/South^Sara"}));
+  // The stored object carries the issuer, and what it replaced (nothing) with the reason.
+  const auto objects =
+      wado_study(node, dir_.path() / "part.dcm", testing::value_of(north[0], DCM_StudyInstanceUID));
+  ASSERT_EQ(objects.size(), 2u);
+  for (const auto& ff : objects) {
+    DcmDataset& ds = *ff->getDataset();
+    EXPECT_EQ(text_of(ds, DCM_IssuerOfPatientID), "NORTH");
+    DcmItem* original = nullptr;
+    ASSERT_TRUE(ds.findAndGetSequenceItem(DCM_OriginalAttributesSequence, original, 0).good());
+    EXPECT_EQ(text_of(*original, DCM_ReasonForTheAttributeModification), "COERCE");
+    DcmItem* modified = nullptr;
+    ASSERT_TRUE(
+        original->findAndGetSequenceItem(DCM_ModifiedAttributesSequence, modified, 0).good());
+    EXPECT_TRUE(modified->tagExists(DCM_IssuerOfPatientID));
+    EXPECT_EQ(text_of(*modified, DCM_IssuerOfPatientID), "");
+  }
+
+  // An order and an A08 from the north RIS without PID-3.4 are NORTH's.
+  MllpClient client(node.mllp_port());
+  auto from_north_ris = [](std::string message) {
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"^^^HOSP^MR", ""},
+                                   {"MSH|^~\\&|RIS|", "MSH|^~\\&|NORTHRIS|"},
+                                   {"MSH|^~\\&|ADT|", "MSH|^~\\&|NORTHRIS|"}})
+      if (const auto at = message.find(from); at != std::string::npos)
+        message.replace(at, from.size(), to);
+    return message;
+  };
+  Order o{.control_id = "ORD0088", .placer = "PL88", .filler = "FL88", .accession = "ACC88"};
+  o.patient_id = "P88";
+  const auto order_ack = client.exchange(from_north_ris(orm(o)));
+  ASSERT_TRUE(order_ack);
+  EXPECT_EQ(testing::ack_code(*order_ack), "AA") << *order_ack;
+  const auto out = dir_.path() / "mwl";
+  fs::create_directories(out);
+  auto r = testing::run_dcmtk_tool({"findscu", "-W", "-aec", "PACSNODE", "-X", "-od", out.string()},
+                                   {"AccessionNumber=ACC88", "PatientID", "IssuerOfPatientID"},
+                                   node.dimse_port());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto items = testing::files_below(out);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(testing::value_of(items[0], DCM_IssuerOfPatientID), "NORTH");
+  const auto adt_ack =
+      client.exchange(from_north_ris(adt("A08", "ADT0088", "PID|1||P88||North^Nora")));
+  ASSERT_TRUE(adt_ack);
+  EXPECT_EQ(testing::ack_code(*adt_ack), "AA") << *adt_ack;
+  EXPECT_EQ(find_patients(""), (std::vector<std::string>{"NORTH/North^Nora", "SOUTH/South^Sara"}));
+  // Without the mapping the same A08 names P88 of both issuers: refused, nothing changes.
+  const auto plain = client.exchange(adt("A08", "ADT0089", "PID|1||P88||Nobody^Else"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(testing::ack_code(*plain), "AE") << *plain;
+  EXPECT_EQ(find_patients(""), (std::vector<std::string>{"NORTH/North^Nora", "SOUTH/South^Sara"}));
 }
 
 // A study that arrives before its order is unreconciled until the order comes, then linked; a

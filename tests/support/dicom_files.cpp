@@ -170,8 +170,8 @@ StorescuResult run_storescu(int port, const std::vector<std::string>& paths,
 }  // namespace
 
 StorescuResult storescu(int port, const std::vector<std::string>& paths,
-                        const std::string& called_aet) {
-  return run_storescu(port, paths, {}, called_aet);
+                        const std::string& called_aet, const std::string& calling_aet) {
+  return run_storescu(port, paths, {"-aet", calling_aet}, called_aet);
 }
 
 StorescuResult storescu_each(int port, const std::vector<std::string>& paths) {

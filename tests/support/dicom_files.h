@@ -65,7 +65,8 @@ struct StorescuResult {
 std::size_t responses_with(const std::string& storescu_output, const std::string& status);
 
 StorescuResult storescu(int port, const std::vector<std::string>& paths,
-                        const std::string& called_aet = "PACSNODE");
+                        const std::string& called_aet = "PACSNODE",
+                        const std::string& calling_aet = "STORESCU");
 // storescu -v -nh: every file is sent even after a refusal, and each response is in the output
 // (count them with responses_with); the exit code is 0 whatever the statuses.
 StorescuResult storescu_each(int port, const std::vector<std::string>& paths);
