@@ -27,4 +27,15 @@ bool allowed(Exchange& exchange, Use use) {
   return ok;
 }
 
+http::status status_of_refusal(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::NotFound:
+      return http::status::not_found;
+    case ErrorCode::InvalidArgument:
+      return http::status::conflict;
+    default:
+      return http::status::service_unavailable;
+  }
+}
+
 }  // namespace pacs::web

@@ -18,4 +18,8 @@ enum class Use { Get, Post };
 // Whether the request's method is the resource's (GET takes HEAD too); if not, the 405 is set.
 bool allowed(Exchange& exchange, Use use);
 
+// The answer to an operator's action the index refused: 404 for NotFound, 409 for an action the
+// state does not allow (InvalidArgument), 503 for the index failing.
+http::status status_of_refusal(ErrorCode code);
+
 }  // namespace pacs::web

@@ -26,20 +26,9 @@ std::string merge_json(const MergeRecord& m) {
          ",\"alreadyApplied\":" + (m.already_applied ? "true" : "false") + "}";
 }
 
-http::status status_of(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::NotFound:
-      return http::status::not_found;
-    case ErrorCode::InvalidArgument:
-      return http::status::conflict;
-    default:
-      return http::status::service_unavailable;
-  }
-}
-
 void respond_with(Exchange& exchange, const Result<MergeRecord>& merged) {
   if (!merged)
-    reply_error(exchange, status_of(merged.error().code), merged.error().message);
+    reply_error(exchange, status_of_refusal(merged.error().code), merged.error().message);
   else
     exchange.respond(http::status::ok, "application/json", merge_json(*merged) + "\n");
 }

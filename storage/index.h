@@ -13,6 +13,7 @@
 #include "storage/find.h"
 #include "storage/model/merge.h"
 #include "storage/model/orders.h"
+#include "storage/model/reconciliation.h"
 #include "storage/model/records.h"
 #include "storage/model/removal.h"
 #include "storage/model/result.h"
@@ -167,6 +168,14 @@ class Index {
                                              const std::string& patient_id,
                                              const std::string& issuer_of_patient_id,
                                              const std::string& actor) = 0;
+  // The reconciliation work queue's facts (sql_reconciliation::facts), and its own actions:
+  // closing an identity conflict, and splitting a study off to another patient (see
+  // sql_reconciliation.h for the errors).
+  virtual Result<ReconciliationFacts> reconciliation_facts(std::size_t limit) = 0;
+  virtual Result<void> resolve_identity_conflict(std::int64_t id, const std::string& actor,
+                                                 const std::string& note) = 0;
+  virtual Result<void> split_study(const std::string& study_uid, const PatientFacts& to,
+                                   const std::string& actor) = 0;
   // MPPS: a new performed step (Duplicate when its SOP Instance UID is known), a step found by its
   // UID, and an update of one (NotFound when unknown). The worklist item and the order it
   // performs (by Study Instance UID, else Accession Number; the Scheduled Procedure Step ID picks

@@ -320,6 +320,24 @@ CREATE INDEX order_events_study ON order_events(study_uid);
     R"sql(
 CREATE INDEX orders_patient ON orders(patient_id);
 )sql",
+    // 18: identity conflicts (sql_reconciliation.h): a study or an order that named a known
+    // patient with demographics that disagree, open until an operator resolves it.
+    R"sql(
+CREATE TABLE identity_conflicts (
+  pk {pk},
+  patient_id TEXT NOT NULL,
+  issuer TEXT NOT NULL DEFAULT '',
+  arrived_name TEXT NOT NULL DEFAULT '',
+  arrived_birth_date TEXT NOT NULL DEFAULT '',
+  arrived_sex TEXT NOT NULL DEFAULT '',
+  study_uid TEXT NOT NULL DEFAULT '',
+  order_pk {int},
+  detected_ms {int} NOT NULL,
+  resolved_ms {int} NOT NULL DEFAULT 0,
+  resolution TEXT NOT NULL DEFAULT '');
+CREATE INDEX identity_conflicts_open ON identity_conflicts(resolved_ms, pk);
+CREATE INDEX identity_conflicts_study ON identity_conflicts(study_uid);
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

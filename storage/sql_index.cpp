@@ -16,6 +16,7 @@
 #include "storage/sql_consistency.h"
 #include "storage/sql_outbox.h"
 #include "storage/sql_patients.h"
+#include "storage/sql_reconciliation.h"
 #include "storage/sql_removal.h"
 #include "storage/sql_timeline.h"
 #include "storage/sql_workflow.h"
@@ -470,6 +471,26 @@ class SqlIndex final : public Index {
     });
   }
 
+  Result<ReconciliationFacts> reconciliation_facts(std::size_t limit) override {
+    return guarded([&](sql::Connection& c) -> Result<ReconciliationFacts> {
+      return sql_reconciliation::facts(c, limit);
+    });
+  }
+
+  Result<void> resolve_identity_conflict(std::int64_t id, const std::string& actor,
+                                         const std::string& note) override {
+    return in_transaction([&](sql::Connection& c) {
+      return sql_reconciliation::resolve_conflict(c, id, actor, note);
+    });
+  }
+
+  Result<void> split_study(const std::string& study_uid, const PatientFacts& to,
+                           const std::string& actor) override {
+    return in_transaction([&](sql::Connection& c) {
+      return sql_reconciliation::split_study(c, study_uid, to, actor);
+    });
+  }
+
   Result<void> create_mpps(const MppsRecord& mpps,
                            const std::vector<std::string>& notify) override {
     return in_transaction(
@@ -698,7 +719,7 @@ class SqlIndex final : public Index {
 
   struct Parents {
     std::int64_t patient_pk = 0, study_pk = 0, series_pk = 0;
-    bool new_study = false, new_series = false;
+    bool new_patient = false, new_study = false, new_series = false;
   };
 
   // The patient, study and series rows of an entry, created where missing. Every instance after
@@ -715,7 +736,6 @@ class SqlIndex final : public Index {
       p.patient_pk = known[0].integer(2);
       return p;
     }
-    bool new_patient = false;
     const Value patient_key[] = {e.patient.patient_id, e.patient.issuer_of_patient_id};
     const Value patient_values[] = {e.patient.patient_id,
                                     e.patient.issuer_of_patient_id,
@@ -728,7 +748,7 @@ class SqlIndex final : public Index {
         c, "SELECT pk FROM patients WHERE patient_id = ? AND issuer = ?", patient_key,
         "INSERT INTO patients (patient_id, issuer, name, name_key, birth_date, sex, attributes) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
-        patient_values, new_patient);
+        patient_values, p.new_patient);
 
     const Value study_key[] = {e.study.study_uid.str()};
     const Value study_values[] = {p.patient_pk,
@@ -793,10 +813,17 @@ class SqlIndex final : public Index {
     if (inserted.empty()) return WriteResult{WriteOutcome::AlreadyExists, {}};
     // A study's first instance links it to its order, in the same transaction (see
     // sql_workflow::reconcile_new_study).
-    if (p.new_study)
+    if (p.new_study) {
+      // A known patient's new study with other demographics: someone should look.
+      if (!p.new_patient)
+        sql_reconciliation::note_study_patient(
+            c, p.patient_pk, e.study.study_uid.str(),
+            {e.patient.patient_id, e.patient.issuer_of_patient_id, e.patient.name,
+             e.patient.birth_date, e.patient.sex});
       sql_workflow::reconcile_new_study(c, e.study.study_uid.str(), e.study.accession_number,
                                         e.patient.patient_id, e.patient.issuer_of_patient_id,
                                         workflow_);
+    }
 
     const std::int64_t now = now_ms();
     for (const std::string& destination : w.forward_to) {

@@ -8,6 +8,7 @@
 #include "storage/model/clock.h"
 #include "storage/sql_outbox.h"
 #include "storage/sql_patients.h"
+#include "storage/sql_reconciliation.h"
 #include "storage/sql_timeline.h"
 
 namespace pacs::sql_workflow {
@@ -90,11 +91,8 @@ void coerce_from_order(sql::Connection& c, const std::string& study_uid, std::in
   audit(c, actor, "coerce", study_uid, "patient " + changed + " from the order");
 }
 
-// A study an operator links to another patient becomes that patient's: the patient's row (created
-// from `known` if the index has none) takes the study and its counts; a patient left without
-// studies goes. Retrieved objects then carry the new Patient ID. `known` names the patient
-// (Patient ID and issuer, which must be set) and the demographics a new row starts from; `whose`
-// says in the audit where the patient came from.
+}  // namespace
+
 void move_study_to_patient(sql::Connection& c, const std::string& study_uid,
                            const PatientValues& known, const std::string& actor,
                            const std::string& whose) {
@@ -149,6 +147,8 @@ void move_study_to_patient(sql::Connection& c, const std::string& study_uid,
   audit(c, actor, "move", study_uid,
         "to " + whose + " (Patient ID " + id + ", was " + r.text(4) + ")");
 }
+
+namespace {
 
 // The patient an order names, with the order's demographics.
 PatientValues order_patient(sql::Connection& c, std::int64_t order) {
@@ -332,6 +332,7 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change,
       pk = inserted.at(0).integer(0);
       sql_timeline::record(c, pk, o.study_uid, step::kOrderReceived,
                            o.placer_order + "/" + o.filler_order);
+      sql_reconciliation::note_order_patient(c, *pk, o);
     }
     for (const WorklistItem& step : o.steps) {
       const auto kept = progress.find(step.sps_id);

@@ -17,6 +17,14 @@ namespace pacs::sql_workflow {
 // PostgreSQL: a change to a patient's rows takes the patient's turn, as ingest does (the same
 // advisory lock key), so counts and rows change under one writer at a time. No-op on SQLite.
 void lock_patient(sql::Connection& c, const std::string& id, const std::string& issuer);
+// A study an operator links to another patient becomes that patient's: the patient's row (created
+// from `known` if the index has none) takes the study and its counts; a patient left without
+// studies goes. Retrieved objects then carry the new Patient ID. `known` names the patient
+// (Patient ID and issuer, which must be set) and the demographics a new row starts from; `whose`
+// says in the audit where the patient came from.
+void move_study_to_patient(sql::Connection& c, const std::string& study_uid,
+                           const PatientValues& known, const std::string& actor,
+                           const std::string& whose);
 // A row of the workflow's record of changes: who did what to which subject (a UID, an order).
 void audit(sql::Connection& c, const std::string& actor, const std::string& action,
            const std::string& subject, const std::string& detail);

@@ -15,6 +15,7 @@
 #include "dicomweb/http_server.h"
 #include "dicomweb/operations.h"
 #include "dicomweb/patients_api.h"
+#include "dicomweb/reconciliation_api.h"
 #include "dicomweb/service.h"
 #include "dicomweb/ui_service.h"
 #include "dicomweb/workflow_api.h"
@@ -293,6 +294,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   web::WorkflowApi workflow_api(*node->index, query, std::move(outbox_messages));
   web::AdminApi admin_api(*node->remover, *node->retention);
   web::PatientsApi patients_api(*node->index);
+  web::ReconciliationApi reconciliation_api(*node->index);
   web::UiService ui({.directory = config.ui_dir, .external_viewer = config.external_viewer});
   fhir::FhirApi fhir_api(query, *node->index, "/dicom-web");
   const web::AccessGate gate(authenticator.get());
@@ -313,14 +315,16 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                          .cors_origins = config.http_cors_origins,
                          .tls = https,
                          .on_answered = count_http_request},
-        [&dicomweb, &workflow_api, &admin_api, &patients_api, &operations, &ui, &fhir_api,
-         &gate](web::Exchange& exchange) {
+        [&dicomweb, &workflow_api, &admin_api, &patients_api, &reconciliation_api, &operations, &ui,
+         &fhir_api, &gate](web::Exchange& exchange) {
           if (!gate.admit(exchange)) return web::already_answered();
           if (web::OperationsApi::handles(exchange.target())) return operations.handle(exchange);
           if (web::UiService::handles(exchange.target())) return ui.handle(exchange);
           if (fhir::FhirApi::handles(exchange.target())) return fhir_api.handle(exchange);
           if (web::AdminApi::handles(exchange.target())) return admin_api.handle(exchange);
           if (web::PatientsApi::handles(exchange.target())) return patients_api.handle(exchange);
+          if (web::ReconciliationApi::handles(exchange.target()))
+            return reconciliation_api.handle(exchange);
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
                                                               : dicomweb.handle(exchange);
         });

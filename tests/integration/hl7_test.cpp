@@ -1282,6 +1282,128 @@ TEST_P(Hl7Test, ADefaultIssuerPerCallingAeAndSendingApplicationKeepsTwoSitesApar
   EXPECT_EQ(find_patients(""), (std::vector<std::string>{"NORTH/North^Nora", "SOUTH/South^Sara"}));
 }
 
+// The reconciliation work queue: a study without its order, orders past their time without
+// images, and a study whose demographics contradict its patient's, each with ranked candidates
+// and reasons; split, link and resolve take items off it.
+TEST_P(Hl7Test, TheReconciliationQueueRanksCandidatesAndItsActionsClearIt) {
+  const auto a = store_study_of(*node_, dir_.path() / "a", "P60", "Doe^Jane", 60);
+  const std::string study_a = testing::value_of(a[0], DCM_StudyInstanceUID);
+  Order jane{.control_id = "ORD0060", .placer = "PL60", .filler = "FL60", .accession = "ACC60"};
+  jane.patient_id = "P60";
+  ASSERT_EQ(testing::ack_code(send(orm(jane))), "AA");
+  Order rita{.control_id = "ORD0061", .placer = "PL61", .filler = "FL61", .accession = "ACC61"};
+  rita.patient_id = "P61";
+  rita.patient_name = "Roe^Rita";
+  rita.birth_date = "19550505";
+  ASSERT_EQ(testing::ack_code(send(orm(rita))), "AA");
+  store_study_of(*node_, dir_.path() / "c", "P62", "Smith^Anna", 62);
+  // P60's second study names someone else.
+  const auto b = store_study_of(*node_, dir_.path() / "b", "P60", "Smith^Anna", 63);
+  const std::string study_b = testing::value_of(b[0], DCM_StudyInstanceUID);
+
+  auto queue = [&] {
+    const auto r =
+        testing::http_request(node_->http_port(), "GET", "/api/reconciliation/queue", {});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::array(testing::parse_json(r.body).at("items").as_array());
+  };
+  // The item of a kind whose subject has key = value (a copy; null when there is none).
+  auto find_item = [](const json::array& items, const std::string& kind, const std::string& key,
+                      const std::string& value) -> json::value {
+    const char* part = kind == "unscheduled-study" ? "study"
+                       : kind == "overdue-order"   ? "order"
+                                                   : "conflict";
+    for (const auto& item : items)
+      if (item.at("kind").as_string() == kind && item.at(part).at(key).as_string() == value)
+        return item;
+    return nullptr;
+  };
+  auto reasons_of = [](const json::value& candidate) {
+    std::string all;
+    for (const auto& why : candidate.at("reasons").as_array())
+      all += std::string(why.as_string()) + ";";
+    return all;
+  };
+  {
+    const json::array items = queue();
+    // Study A: P60's order first, for its Patient ID, name and birth date; Rita's is no match.
+    const auto unscheduled = find_item(items, "unscheduled-study", "studyInstanceUID", study_a);
+    ASSERT_FALSE(unscheduled.is_null()) << json::serialize(items);
+    const auto& candidates = unscheduled.at("candidates").as_array();
+    ASSERT_FALSE(candidates.empty());
+    EXPECT_EQ(candidates[0].at("fillerOrder").as_string(), "FL60");
+    const std::string why = reasons_of(candidates[0]);
+    EXPECT_NE(why.find("+40 same Patient ID"), std::string::npos) << why;
+    EXPECT_NE(why.find("+20 same name"), std::string::npos) << why;
+    EXPECT_NE(why.find("+20 same birth date"), std::string::npos) << why;
+    for (const auto& c : candidates) EXPECT_NE(c.at("fillerOrder").as_string(), "FL61");
+    // Both orders are past their scheduled start without images; study A ranks above B for FL60.
+    const auto overdue = find_item(items, "overdue-order", "fillerOrder", "FL60");
+    ASSERT_FALSE(overdue.is_null()) << json::serialize(items);
+    EXPECT_GT(overdue.at("overdueMinutes").as_int64(), 60);
+    const auto& studies = overdue.at("candidates").as_array();
+    ASSERT_GE(studies.size(), 2u);
+    EXPECT_EQ(studies[0].at("studyInstanceUID").as_string(), study_a);
+    EXPECT_GT(studies[0].at("score").as_int64(), studies[1].at("score").as_int64());
+    EXPECT_FALSE(find_item(items, "overdue-order", "fillerOrder", "FL61").is_null());
+    // Study B: a conflict, with P62 (the name it carries) among the candidates.
+    const auto conflict = find_item(items, "demographic-conflict", "studyInstanceUID", study_b);
+    ASSERT_FALSE(conflict.is_null()) << json::serialize(items);
+    EXPECT_EQ(conflict.at("conflict").at("known").at("patientName").as_string(), "Doe^Jane");
+    EXPECT_EQ(conflict.at("conflict").at("arrived").at("patientName").as_string(), "Smith^Anna");
+    bool namesake = false;
+    for (const auto& c : conflict.at("candidates").as_array())
+      if (c.at("patient").at("patientID").as_string() == "P62") {
+        namesake = true;
+        EXPECT_NE(reasons_of(c).find("+20 same name"), std::string::npos) << reasons_of(c);
+      }
+    EXPECT_TRUE(namesake) << json::serialize(conflict);
+  }
+
+  // Split: study B goes to P62, in queries and on retrieve; its conflict closes.
+  EXPECT_EQ(testing::http_request(node_->http_port(), "POST",
+                                  "/api/reconciliation/" + study_b + "/split", {})
+                .status,
+            400);
+  EXPECT_EQ(testing::http_request(node_->http_port(), "POST",
+                                  "/api/reconciliation/1.2.3.4/split?patientID=P62", {})
+                .status,
+            404);
+  const auto split = testing::http_request(
+      node_->http_port(), "POST", "/api/reconciliation/" + study_b + "/split?patientID=P62", {});
+  ASSERT_EQ(split.status, 200) << split.body;
+  EXPECT_EQ(names_in_cfind(*node_, dir_.path() / "f62", "P62"),
+            (std::vector<std::string>{"Smith^Anna", "Smith^Anna"}));
+  for (const auto& ff : wado_study(*node_, dir_.path() / "part.dcm", study_b))
+    EXPECT_EQ(text_of(*ff->getDataset(), DCM_PatientID), "P62");
+  // Link: study A to its order; neither is on the queue any more.
+  ASSERT_EQ(testing::http_request(node_->http_port(), "POST",
+                                  "/api/reconciliation/" + study_a + "/link?fillerOrder=FL60", {})
+                .status,
+            200);
+  {
+    const json::array items = queue();
+    EXPECT_TRUE(find_item(items, "demographic-conflict", "studyInstanceUID", study_b).is_null());
+    EXPECT_TRUE(find_item(items, "unscheduled-study", "studyInstanceUID", study_a).is_null());
+    EXPECT_TRUE(find_item(items, "overdue-order", "fillerOrder", "FL60").is_null());
+    EXPECT_FALSE(find_item(items, "overdue-order", "fillerOrder", "FL61").is_null());
+  }
+
+  // An order naming P60 as someone else is a conflict too; an operator resolves it once.
+  Order janet{.control_id = "ORD0064", .placer = "PL64", .filler = "FL64", .accession = "ACC64"};
+  janet.patient_id = "P60";
+  janet.patient_name = "Doe^Janet";
+  ASSERT_EQ(testing::ack_code(send(orm(janet))), "AA");
+  const auto from_order = find_item(queue(), "demographic-conflict", "fillerOrder", "FL64");
+  ASSERT_FALSE(from_order.is_null());
+  const std::string resolve = "/api/reconciliation/conflicts/" +
+                              std::to_string(from_order.at("conflict").at("id").as_int64()) +
+                              "/resolve?note=one%20person";
+  EXPECT_EQ(testing::http_request(node_->http_port(), "POST", resolve, {}).status, 200);
+  EXPECT_EQ(testing::http_request(node_->http_port(), "POST", resolve, {}).status, 404);
+  EXPECT_TRUE(find_item(queue(), "demographic-conflict", "fillerOrder", "FL64").is_null());
+}
+
 // A study that arrives before its order is unreconciled until the order comes, then linked; a
 // linked study takes the order's demographics (the RIS's), in C-FIND, QIDO-RS and retrieved
 // objects, which keep the acquired values in Original Attributes Sequence. With

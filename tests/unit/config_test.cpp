@@ -87,7 +87,7 @@ TEST(Config, TheReadmeExampleIsAValidConfig) {
   EXPECT_EQ(parsed->config.routes.size(), 1u);
   EXPECT_EQ(parsed->config.routes[0].destinations, std::vector<std::string>{"ARCHIVE"});
   EXPECT_EQ(parsed->config.max_find_results, 10000u);
-  EXPECT_EQ(parsed->config.default_issuer_by_ae.at("CT1"), "HOSP_A");
+  EXPECT_EQ(parsed->config.default_issuer_by_aet.at("CT1"), "HOSP_A");
   EXPECT_EQ(parsed->config.default_issuer_by_application.at("RIS_A"), "HOSP_A");
   EXPECT_EQ(parsed->config.forwarding.max_attempts, 20u);
   EXPECT_EQ(parsed->config.peers.at("ARCHIVE").port, 4242);
