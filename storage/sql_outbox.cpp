@@ -32,6 +32,11 @@ void touch_study(sql::Connection& c, const std::string& study_uid) {
       params);
 }
 
+void announce_again(sql::Connection& c, const std::string& study_uid) {
+  const Value params[] = {study_uid};
+  c.query("UPDATE study_links SET complete = 0 WHERE study_uid = ? AND complete = 1", params);
+}
+
 void complete_study(sql::Connection& c, const std::string& study_uid,
                     const std::vector<std::string>& destinations) {
   const Value params[] = {study_uid};

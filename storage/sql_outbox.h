@@ -20,6 +20,10 @@ void enqueue(sql::Connection& c, const std::vector<std::string>& destinations,
 // A stored instance of the study arrived now: the study is active (and not complete) again. Writes
 // at most once a second per study.
 void touch_study(sql::Connection& c, const std::string& study_uid);
+// What the study's announcement said is no longer true (an operator linked it to an order or
+// moved it to another patient): a complete study becomes incomplete, so the next pass of
+// complete_quiet_studies announces it again with what the index says now.
+void announce_again(sql::Connection& c, const std::string& study_uid);
 // The study is complete now, if it is stored and not complete yet: study-complete items.
 void complete_study(sql::Connection& c, const std::string& study_uid,
                     const std::vector<std::string>& destinations);

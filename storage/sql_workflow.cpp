@@ -144,6 +144,7 @@ void move_study_to_patient(sql::Connection& c, const std::string& study_uid,
       lost);
   const Value emptied[] = {from};
   c.query("DELETE FROM patients WHERE pk = ? AND num_studies = 0", emptied);
+  sql_outbox::announce_again(c, study_uid);
   audit(c, actor, "move", study_uid,
         "to " + whose + " (Patient ID " + id + ", was " + r.text(4) + ")");
 }
@@ -167,6 +168,7 @@ void link(sql::Connection& c, const std::string& study_uid, std::int64_t order,
           const std::string& actor, const std::string& reason, const std::string& detail,
           const WorkflowPolicy& policy) {
   set_link(c, study_uid, order, "linked", reason);
+  sql_outbox::announce_again(c, study_uid);
   audit(c, actor, "link", study_uid, detail);
   if (policy.coerce_demographics_from_order) coerce_from_order(c, study_uid, order, actor);
 }

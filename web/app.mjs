@@ -1,8 +1,8 @@
-// pacsnode web UI: hash routes (#/search, #/study/UID, #/worklist, #/reconciliation, #/merges,
-// #/timeline, #/outbox, #/hl7, #/status) and
+// pacsnode web UI: hash routes (#/search, #/study/UID, #/worklist, #/reconciliation, #/queue,
+// #/merges, #/timeline, #/outbox, #/hl7, #/status) and
 // the viewer launch URL /ui/viewer?study=UID | accession=A | patient=ID.
 import { AuthError, BlobUrls, HttpError, getImageUrl, getJson, getText, apiFetch, setToken, token } from './api.mjs';
-import { h, value, values, formatDate, formatBytes, T } from './dom.mjs';
+import { h, value, values, personName, formatDate, formatBytes, T } from './dom.mjs';
 import { Viewer, enc } from './viewer.mjs';
 
 const main = document.getElementById('app');
@@ -45,7 +45,7 @@ async function route() {
   main.dataset.state = 'loading';
   delete main.dataset.polls;
   const views = { search: searchView, study: studyView, worklist: worklistView, reconciliation: reconciliationView,
-    merges: mergesView, timeline: timelineView, outbox: outboxView, hl7: hl7View, status: statusView, launch: launchView };
+    queue: queueView, merges: mergesView, timeline: timelineView, outbox: outboxView, hl7: hl7View, status: statusView, launch: launchView };
   const view = views[name] || notFoundView;
   try {
     await view(launch || { parts, params });
@@ -330,6 +330,113 @@ function linkForm(uid, what, fields, missing, message, reload) {
       button.disabled = false;
     }
   } }, ...inputs, button);
+}
+
+// ---- reconciliation work queue -------------------------------------------------------------
+
+const QUEUE_TITLES = {
+  'unscheduled-study': 'Study without an order',
+  'overdue-order': 'Order without images',
+  'demographic-conflict': 'Demographic conflict',
+};
+
+function patientText(p) {
+  return [p.patientID + (p.issuerOfPatientID ? ` (${p.issuerOfPatientID})` : ''), personName(p.patientName),
+    formatDate(p.birthDate), p.sex].filter(Boolean).join(' · ');
+}
+
+// GET /api/reconciliation/queue: each item with its candidates, best first, the reasons for
+// their scores, and the action that settles the item with that candidate.
+async function queueView({ params }) {
+  const mine = renderCount;
+  const message = h('p', { id: 'queue-message', 'data-testid': 'queue-message', role: 'status' });
+  const overdue = h('input', { id: 'queue-overdue', name: 'overdueMinutes', size: '6', value: params.get('overdueMinutes') || '60' });
+  const tolerance = h('input', { id: 'queue-tolerance', name: 'birthDateToleranceDays', size: '4', value: params.get('birthDateToleranceDays') || '0' });
+  const container = h('div', { id: 'queue-list', 'data-testid': 'queue-list', 'data-state': 'loading' });
+  const load = async () => {
+    const q = new URLSearchParams({ overdueMinutes: overdue.value.trim() || '60', birthDateToleranceDays: tolerance.value.trim() || '0' });
+    const { items } = await getJson(`/api/reconciliation/queue?${q}`);
+    if (stale(mine)) return;
+    container.dataset.count = String(items.length);
+    container.replaceChildren(...(items.length ? items.map((item) => queueItem(item, message, load))
+      : [h('p', { class: 'muted', id: 'queue-empty' }, 'Nothing to reconcile.')]));
+    container.dataset.state = 'ready';
+  };
+  main.append(h('h1', {}, 'Reconciliation work queue'),
+    h('p', { class: 'muted' }, 'Studies without an order, orders whose images have not come after their scheduled time, and studies or orders whose patient demographics contradict the patient\'s. Candidates are ranked; the reasons say why.'),
+    h('form', { class: 'inline', onsubmit: (event) => { event.preventDefault(); load(); } },
+      h('label', { for: 'queue-overdue' }, 'Overdue after (minutes)'), overdue,
+      h('label', { for: 'queue-tolerance' }, 'Birth date tolerance (days)'), tolerance,
+      h('button', { type: 'submit' }, 'Refresh')),
+    message, container);
+  await load();
+}
+
+function queueItem(item, message, reload) {
+  let subject;
+  if (item.study) {
+    const s = item.study;
+    subject = [h('a', { href: `#/study/${enc(s.studyInstanceUID)}`, class: 'uid' }, s.studyInstanceUID),
+      ` ${s.modalities} ${formatDate(s.studyDate)} · ${patientText(s.patient)}`, h('div', { class: 'muted' }, s.reason)];
+  } else if (item.order) {
+    const o = item.order;
+    subject = [`Order ${o.placerOrder} / ${o.fillerOrder}, accession ${o.accessionNumber}, ${o.modality} scheduled ${formatDate(o.startDate)} `,
+      `(${item.overdueMinutes} min ago) · ${patientText(o.patient)}`];
+  } else {
+    const k = item.conflict;
+    subject = [k.studyInstanceUID ? `Study ${k.studyInstanceUID}` : `Order ${k.placerOrder} / ${k.fillerOrder}`,
+      h('div', {}, `Index: ${patientText(k.known)}`), h('div', {}, `Arrived: ${patientText(k.arrived)}`)];
+  }
+  const rows = item.candidates.map((c) => h('tr', { 'data-testid': 'queue-candidate' },
+    h('td', {}, String(c.score)),
+    h('td', {}, c.kind === 'order' ? `Order ${c.placerOrder} / ${c.fillerOrder} (${c.accessionNumber}) · ${patientText(c.patient)}`
+      : c.kind === 'study' ? `Study ${c.studyInstanceUID} · ${patientText(c.patient)}` : patientText(c.patient)),
+    h('td', {}, h('ul', { class: 'reasons' }, c.reasons.map((why) => h('li', {}, why)))),
+    h('td', {}, queueAction(item, c, message, reload))));
+  const key = item.study ? item.study.studyInstanceUID : item.order ? item.order.fillerOrder || item.order.placerOrder : String(item.conflict.id);
+  return h('section', { class: 'queue-item', 'data-testid': 'queue-item', 'data-kind': item.kind, 'data-key': key },
+    h('h2', {}, QUEUE_TITLES[item.kind] || item.kind), h('div', {}, ...subject),
+    rows.length ? h('table', { class: 'grid' },
+      h('thead', {}, h('tr', {}, ['Score', 'Candidate', 'Why', ''].map((t) => h('th', {}, t)))), h('tbody', {}, rows))
+      : h('p', { class: 'muted' }, 'No candidate.'));
+}
+
+// The action that settles an item with a candidate: link, split (move the study), or resolve.
+function queueAction(item, c, message, reload) {
+  let label, path;
+  if (item.kind === 'unscheduled-study') {
+    label = 'Link';
+    path = `/api/reconciliation/${enc(item.study.studyInstanceUID)}/link?${new URLSearchParams({ placerOrder: c.placerOrder, fillerOrder: c.fillerOrder })}`;
+  } else if (item.kind === 'overdue-order') {
+    label = 'Link';
+    path = `/api/reconciliation/${enc(c.studyInstanceUID)}/link?${new URLSearchParams({ placerOrder: item.order.placerOrder, fillerOrder: item.order.fillerOrder })}`;
+  } else {
+    const k = item.conflict;
+    const recorded = c.patient.patientID === k.known.patientID && c.patient.issuerOfPatientID === k.known.issuerOfPatientID;
+    if (recorded) {
+      label = 'Same person';
+      path = `/api/reconciliation/conflicts/${k.id}/resolve?note=${enc('one person')}`;
+    } else if (k.studyInstanceUID) {
+      label = 'Move study here';
+      path = `/api/reconciliation/${enc(k.studyInstanceUID)}/split?${new URLSearchParams({ patientID: c.patient.patientID, issuerOfPatientID: c.patient.issuerOfPatientID })}`;
+    } else {
+      return '';
+    }
+  }
+  const button = h('button', { type: 'button', class: 'primary', 'data-testid': 'queue-action' }, label);
+  button.onclick = async () => {
+    button.disabled = true;
+    try {
+      await apiFetch(path, { method: 'POST', accept: 'application/json' });
+      setMessage(message, 'ok', `${label}: done.`);
+      await reload();
+    } catch (error) {
+      if (error instanceof AuthError) { loginView(); return; }
+      setMessage(message, 'error', `${label} failed: ${error.message}`);
+      button.disabled = false;
+    }
+  };
+  return button;
 }
 
 // ---- patient merges ------------------------------------------------------------------------

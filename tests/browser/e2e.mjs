@@ -299,6 +299,18 @@ try {
     await page.waitForSelector('#hl7-results[data-state="ready"] #hl7-empty');
   });
 
+  await step('work queue: the study without an order, ranked candidates with reasons', async () => {
+    await page.goto(`${BASE}/ui/#/queue`);
+    await page.waitForSelector('#queue-list[data-state="ready"]');
+    const { items } = await api('/api/reconciliation/queue');
+    const shown = await page.$$eval('#queue-list [data-testid="queue-item"]', (e) => e.map((x) => `${x.dataset.kind}:${x.dataset.key}`));
+    assert.equal(shown.length, items.length, 'the page and /api/reconciliation/queue differ');
+    assert.ok(shown.includes(`unscheduled-study:${ORPHAN_UID}`), `the queue lacks the study without an order: ${shown.join(', ')}`);
+    const orphan = items.find((i) => i.kind === 'unscheduled-study' && i.study.studyInstanceUID === ORPHAN_UID);
+    for (const c of orphan.candidates) assert.ok(c.reasons.length > 0, 'a candidate without reasons');
+    await shot('work-queue');
+  });
+
   await step('link the unreconciled study to its order', async () => {
     await page.goto(`${BASE}/ui/#/reconciliation`);
     const row = `#reconciliation-table tr[data-study-uid="${ORPHAN_UID}"]`;

@@ -1404,6 +1404,38 @@ TEST_P(Hl7Test, TheReconciliationQueueRanksCandidatesAndItsActionsClearIt) {
   EXPECT_TRUE(find_item(queue(), "demographic-conflict", "fillerOrder", "FL64").is_null());
 }
 
+// The EHR was told of a study before anyone knew its order or its patient: an operator's link
+// and split tell it again, with the order's accession number and the new Patient ID.
+TEST_P(Hl7Test, AStudyAnOperatorLinksOrSplitsAfterItWasAnnouncedIsAnnouncedAgain) {
+  const int ehr_port = testing::free_port();
+  testing::MllpListener ehr(ehr_port);
+  node_ = std::make_unique<TestNode>(TestNode::Options{
+      .db = url_,
+      .extra_flags = {"--hl7-destination", "EHR=127.0.0.1:" + std::to_string(ehr_port),
+                      "--study-quiet-seconds", "1"}});
+  node_->start();
+  const auto files = store_study_of(*node_, dir_.path() / "s", "P70", "Doe^Jane", 70);
+  const std::string study = testing::value_of(files[0], DCM_StudyInstanceUID);
+  ASSERT_TRUE(ehr.wait_for(study, std::chrono::seconds(20))) << node_->log();
+  Order o{.control_id = "ORD0070", .placer = "PL70", .filler = "FL70", .accession = "ACC70"};
+  o.patient_id = "P70";
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AA");
+  ASSERT_EQ(testing::http_request(node_->http_port(), "POST",
+                                  "/api/reconciliation/" + study + "/link?fillerOrder=FL70", {})
+                .status,
+            200);
+  const auto linked = ehr.wait_for("ACC70", std::chrono::seconds(20));
+  ASSERT_TRUE(linked) << node_->log();
+  EXPECT_NE(linked->find(study), std::string::npos) << *linked;
+  ASSERT_EQ(testing::http_request(node_->http_port(), "POST",
+                                  "/api/reconciliation/" + study + "/split?patientID=P71", {})
+                .status,
+            200);
+  const auto split = ehr.wait_for("P71", std::chrono::seconds(20));
+  ASSERT_TRUE(split) << node_->log();
+  EXPECT_NE(split->find(study), std::string::npos) << *split;
+}
+
 // A study that arrives before its order is unreconciled until the order comes, then linked; a
 // linked study takes the order's demographics (the RIS's), in C-FIND, QIDO-RS and retrieved
 // objects, which keep the acquired values in Original Attributes Sequence. With
