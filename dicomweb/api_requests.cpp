@@ -1,6 +1,8 @@
 #include "dicomweb/api_requests.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include "dicomweb/handlers.h"
 
@@ -36,6 +38,53 @@ http::status status_of_refusal(ErrorCode code) {
     default:
       return http::status::service_unavailable;
   }
+}
+
+std::optional<std::int64_t> id_or_refused(Exchange& exchange, const std::string& text,
+                                          const std::string& what) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    reply_error(exchange, http::status::bad_request, what + " is named by its number");
+    return std::nullopt;
+  }
+  return std::stoll(text);
+}
+
+std::string with_cr_segment_ends(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' || text[i] == '\n') {
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      if (!out.empty() && out.back() != '\r') out += '\r';
+      continue;
+    }
+    out += text[i];
+  }
+  if (!out.empty() && out.back() != '\r') out += '\r';
+  return out;
+}
+
+std::string with_lf_segment_ends(std::string text) {
+  std::replace(text.begin(), text.end(), '\r', '\n');
+  return text;
+}
+
+net::awaitable<std::optional<std::string>> edited_message_or_refused(Exchange& exchange,
+                                                                     std::size_t max_bytes) {
+  std::string body;
+  std::vector<char> buffer(16 * 1024);
+  // Bounded by max_bytes.
+  for (;;) {
+    const std::size_t got = co_await exchange.read_body(buffer);
+    if (got == 0) break;
+    body.append(buffer.data(), got);
+    if (body.size() > max_bytes) {
+      reply_error(exchange, http::status::payload_too_large,
+                  "an edited message is at most " + std::to_string(max_bytes) + " bytes");
+      co_return std::nullopt;
+    }
+  }
+  co_return with_cr_segment_ends(body);
 }
 
 }  // namespace pacs::web

@@ -15,6 +15,9 @@
 namespace pacs::web {
 namespace {
 
+// The largest edited outbound message taken (a study-available message is a few hundred bytes).
+constexpr std::size_t kMaxEditedMessage = 64 * 1024;
+
 std::string link_json(const StudyLink& link) {
   return "{\"studyInstanceUID\":" + json_string(link.study_uid) +
          ",\"state\":" + json_string(link.state) + ",\"reason\":" + json_string(link.reason) +
@@ -122,40 +125,6 @@ Result<bool> retry_now(Index& index, const std::string& queue, std::int64_t id) 
   });
 }
 
-// A queue item's number from the path; nullopt (with the 400 set) when it is not one.
-std::optional<std::int64_t> item_id_or_refused(Exchange& exchange, const std::string& text) {
-  if (text.empty() || text.size() > 18 ||
-      text.find_first_not_of("0123456789") != std::string::npos) {
-    reply_error(exchange, http::status::bad_request, "a queue item is named by its number");
-    return std::nullopt;
-  }
-  return std::stoll(text);
-}
-
-// Segments end in CR on the wire; an operator's editor writes LF or CRLF.
-std::string with_cr_segment_ends(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r' || text[i] == '\n') {
-      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      if (!out.empty() && out.back() != '\r') out += '\r';
-      continue;
-    }
-    out += text[i];
-  }
-  if (!out.empty() && out.back() != '\r') out += '\r';
-  return out;
-}
-
-// For reading: one segment per line.
-std::string with_lf_segment_ends(std::string text) {
-  std::replace(text.begin(), text.end(), '\r', '\n');
-  return text;
-}
-
-// The largest edited message taken (a study-available message is a few hundred bytes).
-constexpr std::size_t kMaxEditedMessage = 64 * 1024;
-
 // The steps in time order, each with its latency since the order came and since the step before.
 std::string timeline_json(const Timeline& t) {
   std::int64_t ordered = -1, previous = -1;
@@ -178,14 +147,6 @@ std::string timeline_json(const Timeline& t) {
          ",\"placerOrder\":" + json_string(t.placer_order) +
          ",\"fillerOrder\":" + json_string(t.filler_order) +
          ",\"studyInstanceUID\":" + json_string(t.study_uid) + ",\"events\":" + events + "]}\n";
-}
-
-std::string message_json(const LoggedMessage& logged) {
-  const MessageRecord& m = logged.message;
-  return "{\"sender\":" + json_string(m.sender) + ",\"controlId\":" + json_string(m.control_id) +
-         ",\"messageType\":" + json_string(m.message_type) +
-         ",\"ackCode\":" + json_string(m.ack_code) + ",\"ack\":" + json_string(m.ack) +
-         ",\"receivedMs\":" + std::to_string(logged.received_ms) + "}";
 }
 
 }  // namespace
@@ -313,24 +274,6 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
     exchange.respond(http::status::ok, "application/dicom+json", *body);
     co_return;
   }
-  // GET /api/hl7/messages[?controlId=..][&limit=N]: the HL7 messages processed, newest first,
-  // with the acknowledgement each got.
-  if (s.size() == 3 && s[0] == "api" && s[1] == "hl7" && s[2] == "messages") {
-    if (!allowed(exchange, Use::Get)) co_return;
-    const auto limit = limit_or_refused(exchange, *target);
-    if (!limit) co_return;
-    const std::string control_id = query_parameter(*target, "controlId");
-    const auto messages =
-        co_await exchange.blocking([&] { return index_.logged_messages(control_id, *limit); });
-    if (!messages) {
-      reply_error(exchange, http::status::service_unavailable, messages.error().message);
-      co_return;
-    }
-    std::string body = "[";
-    for (const LoggedMessage& m : *messages) body += (body.size() > 1 ? "," : "") + message_json(m);
-    exchange.respond(http::status::ok, "application/json", body + "]\n");
-    co_return;
-  }
   // GET /api/timeline?accession=..: the order's steps, from the order to the report.
   if (s.size() == 2 && s[0] == "api" && s[1] == "timeline") {
     if (!allowed(exchange, Use::Get)) co_return;
@@ -359,7 +302,7 @@ net::awaitable<void> WorkflowApi::handle(Exchange& exchange) {
   if (s.size() == 4 && s[0] == "api" && (s[1] == "outbox" || s[1] == "forwarding") &&
       s[3] == "retry") {
     if (!allowed(exchange, Use::Post)) co_return;
-    const auto id_or_none = item_id_or_refused(exchange, s[2]);
+    const auto id_or_none = id_or_refused(exchange, s[2], "a queue item");
     if (!id_or_none) co_return;
     const std::int64_t id = *id_or_none;
     const std::string& queue = s[1];
@@ -385,7 +328,7 @@ net::awaitable<void> WorkflowApi::outbox_message(Exchange& exchange, const std::
   const auto method = exchange.request().method();
   const bool edit = method == http::verb::put;
   if (!edit && !allowed(exchange, Use::Get)) co_return;
-  const auto id = item_id_or_refused(exchange, id_text);
+  const auto id = id_or_refused(exchange, id_text, "a queue item");
   if (!id) co_return;
   if (!outbox_.render) {
     reply_error(exchange, http::status::not_found, "no HL7 destination is configured");
@@ -408,27 +351,15 @@ net::awaitable<void> WorkflowApi::outbox_message(Exchange& exchange, const std::
     exchange.respond(http::status::ok, "text/plain; charset=utf-8", with_lf_segment_ends(*message));
     co_return;
   }
-  std::string body;
-  std::vector<char> buffer(16 * 1024);
-  // Bounded by the body limit below.
-  for (;;) {
-    const std::size_t got = co_await exchange.read_body(buffer);
-    if (got == 0) break;
-    body.append(buffer.data(), got);
-    if (body.size() > kMaxEditedMessage) {
-      reply_error(exchange, http::status::payload_too_large,
-                  "an edited message is at most " + std::to_string(kMaxEditedMessage) + " bytes");
-      co_return;
-    }
-  }
-  const std::string message = with_cr_segment_ends(body);
-  if (auto checked = outbox_.check(message); !checked) {
+  const auto message = co_await edited_message_or_refused(exchange, kMaxEditedMessage);
+  if (!message) co_return;
+  if (auto checked = outbox_.check(*message); !checked) {
     reply_error(exchange, http::status::bad_request, checked.error().message);
     co_return;
   }
   const std::string actor = requestor(exchange).user_id + " (HTTP API)";
   const auto edited =
-      co_await exchange.blocking([&] { return index_.edit_outbox_message(*id, message, actor); });
+      co_await exchange.blocking([&] { return index_.edit_outbox_message(*id, *message, actor); });
   if (!edited) {
     const ErrorCode code = edited.error().code;
     reply_error(exchange,

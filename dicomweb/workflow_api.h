@@ -1,8 +1,8 @@
 // The imaging workflow's JSON API on the HTTP port, under /api: the studies and their link to an
 // order (the unreconciled ones with the reason), an operator's link of a study to an order or to
-// a patient, the studies' reports, the worklist, the log of HL7 messages processed with their
-// ACKs, and the outbound HL7 outbox with a retry, and each item's message to read and edit (a
-// dead letter fixed by hand, then replayed). The web UI sits on it.
+// a patient, the studies' reports, the worklist, and the outbound HL7 outbox with a retry, and each
+// item's message to read and edit (a dead letter fixed by hand, then replayed). The web UI sits on
+// it.
 #pragma once
 
 #include <functional>

@@ -89,7 +89,20 @@ std::optional<std::string> Hl7Service::handle(std::string_view bytes) {
   return ack;
 }
 
-std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFacts& facts) {
+Result<std::string> Hl7Service::replay(std::int64_t dead_letter_id) {
+  auto logged = index_.logged_message(dead_letter_id);
+  if (!logged) return tl::unexpected(logged.error());
+  if (!*logged || (*logged)->state != "dead")
+    return fail(ErrorCode::NotFound, "no dead letter " + std::to_string(dead_letter_id));
+  MessageFacts facts;
+  auto ack = respond((*logged)->message.message, facts, dead_letter_id);
+  audit_record_event(facts, ack_code_of(ack), options_.application);
+  if (!ack) return fail(ErrorCode::IndexUnavailable, "the message could not be processed now");
+  return *ack;
+}
+
+std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFacts& facts,
+                                               std::int64_t replaces) {
   const std::string now = hl7_timestamp_now();
   auto parsed = Message::parse(bytes);
   if (!parsed) {
@@ -97,8 +110,10 @@ std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFa
     return make_reject_for_unparseable(bytes, parsed.error().message, next_control_id(), now,
                                        options_.application, options_.facility);
   }
-  // The delimiters are ASCII in every character set we take: parse, read MSH-18, then decode.
-  auto text = to_utf8(bytes, parsed->charset());
+  // The delimiters are ASCII in every character set we take: parse, read MSH-18, then decode (a
+  // dead letter was kept decoded).
+  auto text =
+      replaces > 0 ? Result<std::string>(std::string(bytes)) : to_utf8(bytes, parsed->charset());
   if (!text) {
     PACS_LOG(Warn) << "HL7 message " << parsed->control_id()
                    << " refused: " << text.error().message;
@@ -136,7 +151,7 @@ std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFa
     return reject(202, "processing ID '" + processing + "' is not supported", 11);
 
   const bool order = type == "ORM^O01" || type == "OMI^O23";
-  MessageRecord record{sender, control_id, type, "", ""};
+  MessageRecord record{sender, control_id, type, "", "", *text, replaces};
   // A message seen before (its record is there when ours is not taken) is answered as it was
   // then, and not applied again. The check is the record's insert itself, in the transaction that
   // applies the message: no lookup before, and no race between two copies.
@@ -170,9 +185,22 @@ std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFa
 
   // A failure that may pass (a full disk, the database restarting): AE 207 with the reason, and
   // not recorded, so that the same message sent again later is applied.
+  // One that keeps failing so is set aside after its attempts (a dead letter, AE recorded), so
+  // the sender's queue moves on; with the index unreachable there is nowhere to set it aside.
   auto retry_later = [&](const Error& error) -> std::optional<std::string> {
     PACS_LOG(Error) << "HL7 " << type << " " << control_id << " from " << sender
                     << " not applied: " << error.message;
+    if (options_.max_inbound_attempts > 0 && error.code != ErrorCode::IndexUnavailable &&
+        replaces == 0) {
+      // Set aside before: the same answer again.
+      if (auto answered = recorded_answer()) return answered;
+      const auto attempts = index_.note_inbound_failure(sender, control_id, error.message);
+      if (attempts && *attempts >= static_cast<std::int64_t>(options_.max_inbound_attempts))
+        return refuse(AckCode::AE, AckError{207,
+                                            "set aside after " + std::to_string(*attempts) +
+                                                " attempts: " + error.message,
+                                            "MSH", 1, 0});
+    }
     return answer(AckCode::AE,
                   AckError{207, "not applied, send again later: " + error.message, "MSH", 1, 0});
   };

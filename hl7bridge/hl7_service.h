@@ -22,6 +22,9 @@ struct Hl7Options {
   // Asked before a message is applied: an error (the data disk at its reserve) answers AE 207,
   // unrecorded, so the sender sends the message again later. Empty: always room.
   std::function<Result<void>()> room_for_writes;
+  // A message that failed this many times in a way that may pass (AE 207, not recorded) is set
+  // aside: recorded as a dead letter with the reason, so its sender's queue moves on. 0: never.
+  unsigned max_inbound_attempts = 10;
 };
 
 // What the metrics and the audit trail say of a message, read while it is handled.
@@ -43,9 +46,17 @@ class Hl7Service {
   // (the index unreachable): no answer, so the sender sends it again later.
   std::optional<std::string> handle(std::string_view bytes);
 
+  // Handles a dead letter (its log id) again, as it is now (an operator may have edited it): its
+  // record is replaced by the new outcome's. The acknowledgement, for the operator (the sender
+  // had its answer long ago); NotFound when the id is no dead letter, IndexUnavailable when the
+  // message could not be processed now.
+  Result<std::string> replay(std::int64_t dead_letter_id);
+
  private:
-  // handle() without the counting and auditing.
-  std::optional<std::string> respond(std::string_view bytes, MessageFacts& facts);
+  // handle() without the counting and auditing; `replaces`: the dead letter a replay takes over
+  // (its text is UTF-8 already).
+  std::optional<std::string> respond(std::string_view bytes, MessageFacts& facts,
+                                     std::int64_t replaces = 0);
   std::string next_control_id();
 
   Index& index_;

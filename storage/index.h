@@ -223,9 +223,22 @@ class Index {
   // The acknowledgement recorded for a message from this sender with this control ID, if any.
   virtual Result<std::optional<std::string>> recorded_ack(const std::string& sender,
                                                           const std::string& control_id) = 0;
-  // The message log, newest first: every processed message, or those with this control ID.
+  // The message log, newest first: every processed message, or those with this control ID,
+  // and/or in this state ("dead": the dead letters).
   virtual Result<std::vector<LoggedMessage>> logged_messages(const std::string& control_id,
+                                                             const std::string& state,
                                                              std::size_t limit) = 0;
+  // One logged message with its text (message.message; "" unless it is a dead letter).
+  virtual Result<std::optional<LoggedMessage>> logged_message(std::int64_t id) = 0;
+  // An operator's edit of a dead letter's text before a replay, recorded in the workflow audit
+  // with the actor. NotFound when the id is no dead letter.
+  virtual Result<void> edit_logged_message(std::int64_t id, const std::string& message,
+                                           const std::string& actor) = 0;
+  // Counts a failure that may pass (AE 207, not recorded) of a sender's message; returns how many
+  // there have been. The count goes when the message is recorded.
+  virtual Result<std::int64_t> note_inbound_failure(const std::string& sender,
+                                                    const std::string& control_id,
+                                                    const std::string& error) = 0;
   virtual int schema_version() = 0;
   // How many write transactions are worth running at once: SQLite has one writer at a time,
   // PostgreSQL lets writers of different patients proceed side by side.

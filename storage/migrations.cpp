@@ -338,6 +338,22 @@ CREATE TABLE identity_conflicts (
 CREATE INDEX identity_conflicts_open ON identity_conflicts(resolved_ms, pk);
 CREATE INDEX identity_conflicts_study ON identity_conflicts(study_uid);
 )sql",
+    // 19: inbound dead letters: a refused message keeps its text (state 'dead') for an operator to
+    // edit and replay; failures that may pass are counted per message, so that one that keeps
+    // failing is set aside instead of blocking its sender's queue.
+    R"sql(
+ALTER TABLE hl7_messages ADD COLUMN message TEXT NOT NULL DEFAULT '';
+ALTER TABLE hl7_messages ADD COLUMN state TEXT NOT NULL DEFAULT '';
+CREATE INDEX hl7_messages_state ON hl7_messages(state, pk);
+CREATE TABLE hl7_failures (
+  pk {pk},
+  sender TEXT NOT NULL,
+  control_id TEXT NOT NULL,
+  attempts {int} NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  updated_ms {int} NOT NULL,
+  UNIQUE (sender, control_id));
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

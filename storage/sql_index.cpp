@@ -612,7 +612,7 @@ class SqlIndex final : public Index {
   }
 
   Result<void> record_message(const MessageRecord& message) override {
-    return guarded([&](sql::Connection& c) -> Result<void> {
+    return in_transaction([&](sql::Connection& c) -> Result<void> {
       if (!sql_workflow::insert_message(c, message))
         return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
       return {};
@@ -631,18 +631,78 @@ class SqlIndex final : public Index {
   }
 
   Result<std::vector<LoggedMessage>> logged_messages(const std::string& control_id,
+                                                     const std::string& state,
                                                      std::size_t limit) override {
     return guarded([&](sql::Connection& c) -> Result<std::vector<LoggedMessage>> {
-      const std::string columns =
-          "SELECT sender, control_id, message_type, ack_code, ack, received_ms FROM hl7_messages ";
-      const std::string order = " ORDER BY pk DESC LIMIT " + std::to_string(limit);
-      const Value params[] = {control_id};
-      auto rows = control_id.empty() ? c.query(columns + order, {})
-                                     : c.query(columns + "WHERE control_id = ?" + order, params);
+      std::string sql =
+          "SELECT sender, control_id, message_type, ack_code, ack, received_ms, pk, state "
+          "FROM hl7_messages WHERE 1 = 1";
+      std::vector<Value> params;
+      if (!control_id.empty()) {
+        sql += " AND control_id = ?";
+        params.push_back(control_id);
+      }
+      if (!state.empty()) {
+        sql += " AND state = ?";
+        params.push_back(state);
+      }
       std::vector<LoggedMessage> out;
-      for (const auto& r : rows)
-        out.push_back({{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4)}, r.integer(5)});
+      for (const auto& r :
+           c.query(sql + " ORDER BY pk DESC LIMIT " + std::to_string(limit), params))
+        out.push_back({{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4)},
+                       r.integer(5),
+                       r.integer(6),
+                       r.text(7)});
       return out;
+    });
+  }
+
+  Result<std::optional<LoggedMessage>> logged_message(std::int64_t id) override {
+    return guarded([&](sql::Connection& c) -> Result<std::optional<LoggedMessage>> {
+      const Value key[] = {id};
+      const auto rows = c.query(
+          "SELECT sender, control_id, message_type, ack_code, ack, received_ms, pk, state, "
+          "message FROM hl7_messages WHERE pk = ?",
+          key);
+      if (rows.empty()) return std::optional<LoggedMessage>{};
+      const auto& r = rows[0];
+      return std::optional(
+          LoggedMessage{{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(8)},
+                        r.integer(5),
+                        r.integer(6),
+                        r.text(7)});
+    });
+  }
+
+  Result<void> edit_logged_message(std::int64_t id, const std::string& message,
+                                   const std::string& actor) override {
+    return in_transaction([&](sql::Connection& c) -> Result<void> {
+      const Value params[] = {message, id};
+      const auto edited = c.query(
+          "UPDATE hl7_messages SET message = ? WHERE pk = ? AND state = 'dead' RETURNING "
+          "control_id",
+          params);
+      if (edited.empty()) return fail(ErrorCode::NotFound, "no dead letter " + std::to_string(id));
+      sql_workflow::audit(c, actor, "edit hl7 message", edited[0].text(0),
+                          "dead letter " + std::to_string(id) + " edited before a replay");
+      return {};
+    });
+  }
+
+  Result<std::int64_t> note_inbound_failure(const std::string& sender,
+                                            const std::string& control_id,
+                                            const std::string& error) override {
+    return guarded([&](sql::Connection& c) -> Result<std::int64_t> {
+      const Value params[] = {sender, control_id, error, wall_clock_ms()};
+      return c
+          .query(
+              "INSERT INTO hl7_failures (sender, control_id, attempts, last_error, updated_ms) "
+              "VALUES (?, ?, 1, ?, ?) ON CONFLICT (sender, control_id) DO UPDATE SET attempts = "
+              "hl7_failures.attempts + 1, last_error = excluded.last_error, updated_ms = "
+              "excluded.updated_ms RETURNING attempts",
+              params)
+          .at(0)
+          .integer(0);
     });
   }
 

@@ -269,13 +269,28 @@ std::optional<std::int64_t> order_pk(sql::Connection& c, const std::string& plac
 
 // False when the sender's control ID is recorded already.
 bool insert_message(sql::Connection& c, const MessageRecord& m) {
-  const Value params[] = {m.sender,   m.control_id, m.message_type,
-                          m.ack_code, m.ack,        wall_clock_ms()};
-  return !c.query(
-               "INSERT INTO hl7_messages (sender, control_id, message_type, ack_code, ack, "
-               "received_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk",
-               params)
-              .empty();
+  if (m.replaces > 0) {
+    const Value dead[] = {m.replaces};
+    c.query("DELETE FROM hl7_messages WHERE pk = ? AND state = 'dead'", dead);
+  }
+  const bool dead_letter = m.ack_code != "AA" && !m.message.empty();
+  const Value params[] = {m.sender,
+                          m.control_id,
+                          m.message_type,
+                          m.ack_code,
+                          m.ack,
+                          wall_clock_ms(),
+                          dead_letter ? m.message : std::string(),
+                          std::string(dead_letter ? "dead" : "")};
+  if (c.query("INSERT INTO hl7_messages (sender, control_id, message_type, ack_code, ack, "
+              "received_ms, message, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
+              "NOTHING RETURNING pk",
+              params)
+          .empty())
+    return false;
+  const Value key[] = {m.sender, m.control_id};
+  c.query("DELETE FROM hl7_failures WHERE sender = ? AND control_id = ?", key);
+  return true;
 }
 
 Result<void> apply_order(sql::Connection& c, const OrderChange& change,

@@ -16,11 +16,11 @@ export function setToken(value) {
 }
 
 // fetch() with the Authorization header; throws AuthError on 401 and HttpError on other failures.
-export async function apiFetch(path, { method = 'GET', accept, signal } = {}) {
+export async function apiFetch(path, { method = 'GET', accept, signal, body } = {}) {
   const headers = {};
   if (token()) headers.Authorization = `Bearer ${token()}`;
   if (accept) headers.Accept = accept;
-  const response = await fetch(path, { method, headers, signal, cache: 'no-store' });
+  const response = await fetch(path, { method, headers, signal, body, cache: 'no-store' });
   if (response.status === 401) throw new AuthError('authentication required');
   if (!response.ok) {
     let detail = '';

@@ -733,6 +733,32 @@ async function worklistView({ params }) {
 
 // ---- HL7 messages --------------------------------------------------------------------------
 
+// A refused message kept as a dead letter: its text to read and fix (PUT, audited), then a
+// replay (POST) that handles it again and shows the new acknowledgement.
+function deadLetter(m) {
+  const status = h('p', { role: 'status', 'data-testid': 'dead-letter-status' });
+  const text = h('textarea', { rows: '8', cols: '70', 'data-testid': 'dead-letter-text', spellcheck: 'false' });
+  const path = `/api/hl7/messages/${m.id}`;
+  const act = (label, fn) => h('button', { type: 'button', 'data-testid': `dead-letter-${label.toLowerCase()}`, onclick: async () => {
+    try { await fn(); } catch (error) {
+      if (error instanceof AuthError) { loginView(); return; }
+      setMessage(status, 'error', `${label} failed: ${error.message}`);
+    }
+  } }, label);
+  const save = act('Save', async () => {
+    await apiFetch(`${path}/message`, { method: 'PUT', body: text.value, accept: 'application/json' });
+    setMessage(status, 'ok', 'Saved (recorded in the audit).');
+  });
+  const replay = act('Replay', async () => {
+    const answer = await (await apiFetch(`${path}/replay`, { method: 'POST', accept: 'application/json' })).json();
+    setMessage(status, answer.ackCode === 'AA' ? 'ok' : 'error', `Replayed: ${answer.ackCode}`);
+  });
+  return h('details', { 'data-testid': 'dead-letter', ontoggle: async (event) => {
+    if (!event.target.open || text.value) return;
+    text.value = await getText(`${path}/message`);
+  } }, h('summary', {}, 'Read, fix, replay'), text, h('div', {}, save, replay), status);
+}
+
 async function hl7View({ params }) {
   const mine = renderCount;
   const controlId = (params.get('controlId') || '').trim();
@@ -762,7 +788,7 @@ async function hl7View({ params }) {
       controlId ? 'No message with this control ID.' : 'No HL7 message has been received.'));
   } else {
     results.replaceChildren(h('table', { class: 'grid', id: 'hl7-table', 'data-testid': 'hl7-table' },
-      h('thead', {}, h('tr', {}, ['Received', 'Sender', 'Type', 'Control ID', 'ACK', 'Acknowledgement'].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['Received', 'Sender', 'Type', 'Control ID', 'ACK', 'Acknowledgement', 'Dead letter'].map((t) => h('th', {}, t)))),
       h('tbody', {}, messages.map((m) => {
         const code = String(m.ackCode || '');
         const segments = String(m.ack || '').split(/\r\n|\r|\n/).filter(Boolean);
@@ -775,7 +801,8 @@ async function hl7View({ params }) {
           h('td', {}, segments.length
             ? h('details', { 'data-testid': 'hl7-ack' }, h('summary', {}, `${segments.length} segment${segments.length === 1 ? '' : 's'}`),
               h('pre', { class: 'hl7', 'data-testid': 'hl7-ack-text' }, segments.join('\n')))
-            : h('span', { class: 'muted' }, 'none')));
+            : h('span', { class: 'muted' }, 'none')),
+          h('td', {}, m.state === 'dead' ? deadLetter(m) : ''));
       }))));
   }
   results.dataset.state = 'ready';

@@ -333,6 +333,10 @@ const std::vector<Flag>& flags() {
        "an outbound HL7 message with no answer after N attempts is set aside as failed, for an "
        "operator to fix and replay (default 20)",
        in_range(&Config::hl7_outbox_max_attempts, 1000, "--hl7-outbox-max-attempts")},
+      {"--hl7-inbound-max-attempts", "N",
+       "an inbound HL7 message that failed N times in a way that may pass is set aside as a dead "
+       "letter (AE), so its sender's queue moves on (default 10)",
+       in_range(&Config::hl7_inbound_max_attempts, 1000, "--hl7-inbound-max-attempts")},
       {"--retention-days", "N",
        "remove studies whose Study Date (or arrival, without one) is more than N days ago",
        [](const std::string& v, Config& c) -> Result<void> {
@@ -793,6 +797,7 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     const std::pair<const char*, const char*> hl7_keys[] = {
         {"study_quiet_seconds", "--study-quiet-seconds"},
         {"outbox_max_attempts", "--hl7-outbox-max-attempts"},
+        {"inbound_max_attempts", "--hl7-inbound-max-attempts"},
         {"study_complete_message", "--study-complete-message"},
         {"order_demographics", "--order-demographics"}};
     for (auto [key, name] : hl7_keys) {

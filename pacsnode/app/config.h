@@ -47,6 +47,7 @@ struct Config {
   std::map<std::string, Peer> hl7_destinations;  // RIS/EHR endpoints of outbound HL7, by name
   unsigned study_quiet_seconds = 60;             // no new instance for this long: complete
   unsigned hl7_outbox_max_attempts = 20;         // then an unanswered message is set aside
+  unsigned hl7_inbound_max_attempts = 10;        // then a message that keeps failing is set aside
   unsigned rejection_grace_seconds = 86400;      // rejected instances' files kept this long (IOCM)
   RetentionPolicy retention;                     // what goes when (none by default)
   unsigned retention_interval_seconds = 3600;    // how often the node applies it

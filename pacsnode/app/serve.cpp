@@ -12,6 +12,7 @@
 
 #include "dicomweb/access_gate.h"
 #include "dicomweb/admin_api.h"
+#include "dicomweb/hl7_messages_api.h"
 #include "dicomweb/http_server.h"
 #include "dicomweb/operations.h"
 #include "dicomweb/patients_api.h"
@@ -287,6 +288,16 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   // The DICOMweb face; beyond loopback only with authentication (check_config).
   web::DicomWebService dicomweb(
       {query, retrieve, *node->ingest, "/dicom-web", config.aet, shared_deidentifier.get()});
+  // What the HL7 face does with a message (before the HTTP face, which replays dead letters).
+  hl7::Hl7Options hl7_options;
+  hl7_options.orders.station_aet_by_modality = config.worklist_station_aets;
+  hl7_options.orders.default_issuers = config.default_issuer_by_application;
+  hl7_options.max_inbound_attempts = config.hl7_inbound_max_attempts;
+  // Below the data disk's reserve nothing new is written, orders included: the SQLite index
+  // shares that disk, and a RIS holds and resends what gets AE.
+  hl7_options.room_for_writes = [&node] { return node->ingest->check_room(); };
+  ReportService reports(*node->index, *node->ingest, *node->blobs);
+  hl7::Hl7Service hl7_service(*node->index, hl7_options, &reports);
   web::OutboxMessages outbox_messages;
   if (outbox)
     outbox_messages = {[&outbox](const OutboxItem& item) { return outbox->message_for(item); },
@@ -295,6 +306,10 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   web::AdminApi admin_api(*node->remover, *node->retention);
   web::PatientsApi patients_api(*node->index);
   web::ReconciliationApi reconciliation_api(*node->index);
+  web::Hl7MessagesApi hl7_messages_api(
+      *node->index, {.replay = [&hl7_service](std::int64_t id) { return hl7_service.replay(id); },
+                     .check = &hl7::Outbox::check_edit,
+                     .max_message_bytes = config.mllp_max_message_kb << 10});
   web::UiService ui({.directory = config.ui_dir, .external_viewer = config.external_viewer});
   fhir::FhirApi fhir_api(query, *node->index, "/dicom-web");
   const web::AccessGate gate(authenticator.get());
@@ -315,8 +330,8 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                          .cors_origins = config.http_cors_origins,
                          .tls = https,
                          .on_answered = count_http_request},
-        [&dicomweb, &workflow_api, &admin_api, &patients_api, &reconciliation_api, &operations, &ui,
-         &fhir_api, &gate](web::Exchange& exchange) {
+        [&dicomweb, &workflow_api, &admin_api, &patients_api, &reconciliation_api,
+         &hl7_messages_api, &operations, &ui, &fhir_api, &gate](web::Exchange& exchange) {
           if (!gate.admit(exchange)) return web::already_answered();
           if (web::OperationsApi::handles(exchange.target())) return operations.handle(exchange);
           if (web::UiService::handles(exchange.target())) return ui.handle(exchange);
@@ -325,6 +340,8 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
           if (web::PatientsApi::handles(exchange.target())) return patients_api.handle(exchange);
           if (web::ReconciliationApi::handles(exchange.target()))
             return reconciliation_api.handle(exchange);
+          if (web::Hl7MessagesApi::handles(exchange.target()))
+            return hl7_messages_api.handle(exchange);
           return web::WorkflowApi::handles(exchange.target()) ? workflow_api.handle(exchange)
                                                               : dicomweb.handle(exchange);
         });
@@ -334,14 +351,6 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     }
   }
   // The HL7 face, on loopback (a listen address and peer checks are not configurable yet).
-  hl7::Hl7Options hl7_options;
-  hl7_options.orders.station_aet_by_modality = config.worklist_station_aets;
-  hl7_options.orders.default_issuers = config.default_issuer_by_application;
-  // Below the data disk's reserve nothing new is written, orders included: the SQLite index
-  // shares that disk, and a RIS holds and resends what gets AE.
-  hl7_options.room_for_writes = [&node] { return node->ingest->check_room(); };
-  ReportService reports(*node->index, *node->ingest, *node->blobs);
-  hl7::Hl7Service hl7_service(*node->index, hl7_options, &reports);
   std::unique_ptr<hl7::MllpServer> mllp;
   if (config.mllp_port != 0) {
     mllp = std::make_unique<hl7::MllpServer>(

@@ -132,12 +132,18 @@ struct MessageRecord {
   std::string message_type;  // MSH-9, e.g. ORM^O01
   std::string ack_code;      // AA, AE, AR
   std::string ack;           // the acknowledgement message sent
+  // The message as received: kept with a refusal (AE, AR), which makes the record a dead letter
+  // an operator can read, edit and replay; not kept with an AA.
+  std::string message = {};
+  std::int64_t replaces = 0;  // a replay: the dead letter (its log id) this record takes over
 };
 
 // A processed message as the message log shows it: the record and when it arrived.
 struct LoggedMessage {
   MessageRecord message;
   std::int64_t received_ms = 0;
+  std::int64_t id = 0;
+  std::string state = {};  // "dead": refused and kept for replay; "" otherwise
 };
 
 }  // namespace pacs

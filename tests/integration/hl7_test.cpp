@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <fstream>
 #include <map>
 #include <random>
 #include <regex>
@@ -1434,6 +1435,89 @@ TEST_P(Hl7Test, AStudyAnOperatorLinksOrSplitsAfterItWasAnnouncedIsAnnouncedAgain
   const auto split = ehr.wait_for("P71", std::chrono::seconds(20));
   ASSERT_TRUE(split) << node_->log();
   EXPECT_NE(split->find(study), std::string::npos) << *split;
+}
+
+// Inbound dead letters: a refused message keeps its text; an operator reads it, fixes it
+// (audited) and replays it, which applies it once. A message that keeps failing in a way that
+// may pass (here the data disk at its reserve) is set aside after its attempts, with the reason,
+// so its sender gets an answer that lets its queue move on.
+TEST_P(Hl7Test, ARefusedMessageIsADeadLetterAnOperatorFixesAndReplaysOnce) {
+  auto get = [&](const std::string& path) {
+    return testing::http_request(node_->http_port(), "GET", path, {});
+  };
+  auto post = [&](const std::string& path) {
+    return testing::http_request(node_->http_port(), "POST", path, {});
+  };
+  // No accession number (OBR-18): AE 101, recorded with the message.
+  Order o{.control_id = "ORD0090", .placer = "PL90", .filler = "FL90", .accession = ""};
+  o.patient_id = "P90";
+  ASSERT_EQ(testing::ack_code(send(orm(o))), "AE");
+  const auto dead = testing::parse_json(get("/api/hl7/messages?state=dead").body).as_array();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].at("controlId").as_string(), "ORD0090");
+  const std::string id = std::to_string(dead[0].at("id").as_int64());
+  const auto text = get("/api/hl7/messages/" + id + "/message");
+  ASSERT_EQ(text.status, 200) << text.body;
+  EXPECT_NE(text.body.find("\nORC|NW|PL90"), std::string::npos) << text.body;
+  EXPECT_EQ(text.body.find('\r'), std::string::npos);
+  // A replay as it is fails the same way and stays a dead letter.
+  const auto again = post("/api/hl7/messages/" + id + "/replay");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_NE(again.body.find("\"ackCode\":\"AE\""), std::string::npos) << again.body;
+  const auto still = testing::parse_json(get("/api/hl7/messages?state=dead").body).as_array();
+  ASSERT_EQ(still.size(), 1u);
+  const std::string id2 = std::to_string(still[0].at("id").as_int64());
+  // The fix: an accession number in OBR-18 (the operator's editor writes LF line ends).
+  std::string fixed = text.body;
+  const std::string obr = "\nOBR|";
+  const auto at = fixed.find(obr);
+  ASSERT_NE(at, std::string::npos);
+  std::size_t field_start = at + 1;
+  for (int bars = 0; bars < 18 && field_start < fixed.size(); ++field_start)
+    if (fixed[field_start] == '|') ++bars;
+  fixed.insert(field_start, "ACC90");
+  const auto hello = dir_.path() / "hello.txt", fixed_file = dir_.path() / "fixed.hl7";
+  std::ofstream(hello) << "hello";
+  std::ofstream(fixed_file) << fixed;
+  const auto not_hl7 = testing::http_request(node_->http_port(), "PUT",
+                                             "/api/hl7/messages/" + id2 + "/message", {}, hello);
+  EXPECT_EQ(not_hl7.status, 400) << not_hl7.body;
+  const auto edited = testing::http_request(
+      node_->http_port(), "PUT", "/api/hl7/messages/" + id2 + "/message", {}, fixed_file);
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  const auto replayed = post("/api/hl7/messages/" + id2 + "/replay");
+  ASSERT_EQ(replayed.status, 200) << replayed.body;
+  EXPECT_NE(replayed.body.find("\"ackCode\":\"AA\""), std::string::npos) << replayed.body;
+  EXPECT_EQ(worklist_count({"AccessionNumber=ACC90"}), 1u);
+  EXPECT_EQ(testing::parse_json(get("/api/hl7/messages?state=dead").body).as_array().size(), 0u);
+  EXPECT_EQ(post("/api/hl7/messages/" + id2 + "/replay").status, 404);  // applied once
+  const auto log = testing::parse_json(get("/api/hl7/messages?controlId=ORD0090").body).as_array();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].at("ackCode").as_string(), "AA");
+
+  // A message that keeps failing: unrecorded AE 207 twice, then set aside (recorded) on the third.
+  TestNode full(TestNode::Options{
+      .db = url_, .extra_flags = {"--min-free-mb", "1048576", "--hl7-inbound-max-attempts", "3"}});
+  node_.reset();
+  full.start();
+  MllpClient client(full.mllp_port());
+  Order stuck{.control_id = "ORD0091", .placer = "PL91", .filler = "FL91", .accession = "ACC91"};
+  std::vector<std::string> acks;
+  for (int i = 0; i < 4; ++i) {
+    const auto ack = client.exchange(orm(stuck));
+    ASSERT_TRUE(ack);
+    acks.push_back(*ack);
+  }
+  for (const auto& ack : acks) EXPECT_EQ(testing::ack_code(ack), "AE") << ack;
+  EXPECT_NE(acks[0].find("send again later"), std::string::npos) << acks[0];
+  EXPECT_NE(acks[2].find("set aside after 3 attempts"), std::string::npos) << acks[2];
+  EXPECT_EQ(acks[3], acks[2]);  // the recorded answer, not a fourth attempt
+  const auto set_aside =
+      testing::parse_json(
+          testing::http_request(full.http_port(), "GET", "/api/hl7/messages?state=dead", {}).body)
+          .as_array();
+  ASSERT_EQ(set_aside.size(), 1u);
+  EXPECT_EQ(set_aside[0].at("controlId").as_string(), "ORD0091");
 }
 
 // A study that arrives before its order is unreconciled until the order comes, then linked; a
