@@ -6,6 +6,7 @@
 #include "storage/dicom_attributes.h"
 #include "storage/find_sql.h"
 #include "storage/model/clock.h"
+#include "storage/sql_outbox.h"
 #include "storage/sql_workflow.h"
 
 namespace pacs::sql_patients {
@@ -345,6 +346,8 @@ Result<MergeRecord> merge(sql::Connection& c, const PatientChange& change,
   record.study_uids = kept.study_uids;
   record.orders = kept.orders;
   record.worklist_items = kept.worklist_items;
+  // The destinations were told of these studies under the prior patient.
+  for (const std::string& uid : record.study_uids) sql_outbox::announce_again(c, uid);
   return record;
 }
 
@@ -415,6 +418,7 @@ Result<MergeRecord> unmerge(sql::Connection& c, std::int64_t merge_id, const std
   sql_workflow::audit(c, actor, "unmerge", record.prior_patient_id,
                       "merge " + std::to_string(merge_id) + " into Patient ID " +
                           record.surviving_patient_id + " undone");
+  for (const std::string& uid : record.study_uids) sql_outbox::announce_again(c, uid);
   return record;
 }
 
