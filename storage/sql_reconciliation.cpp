@@ -117,7 +117,7 @@ ReconciliationFacts facts(sql::Connection& c, std::size_t limit) {
                "FROM orders o WHERE o.status NOT IN ('CANCELLED', 'DISCONTINUED') AND NOT EXISTS "
                "(SELECT 1 FROM study_links l WHERE l.order_pk = o.pk AND l.state = 'linked') "
                "ORDER BY o.pk DESC LIMIT " +
-               std::to_string(limit * 10)))
+               n))
     out.open_orders.push_back({r.text(0), r.text(1), r.text(2), r.text(3), patient_of(r, 4),
                                r.text(9), r.text(10), r.text(11)});
   for (const auto& r :

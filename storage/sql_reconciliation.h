@@ -22,9 +22,9 @@ void note_study_patient(sql::Connection& c, std::int64_t patient_pk, const std::
 // A new order for a patient the index holds studies of, naming other demographics.
 void note_order_patient(sql::Connection& c, std::int64_t order_pk, const OrderRecord& order);
 
-// The queue's raw facts, newest first, up to `limit` of each kind (open orders up to 10 times
-// that: they are the candidates of unscheduled studies). A conflict whose patient now agrees with
-// what arrived (an A08 fixed it) is left out.
+// The queue's raw facts, newest first, up to `limit` of each kind (the ranking pairs every
+// unscheduled study with every open order: limit squared scores at most). A conflict whose patient
+// now agrees with what arrived (an A08 fixed it) is left out.
 ReconciliationFacts facts(sql::Connection& c, std::size_t limit);
 
 // Closes an open conflict with the operator's note (NotFound: no such open conflict).

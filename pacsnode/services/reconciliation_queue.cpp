@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "storage/model/demographics.h"
+#include "storage/sql_workflow.h"
 
 namespace pacs {
 namespace {
@@ -20,10 +21,9 @@ struct Scorer {
 };
 
 bool same_patient(const PatientFacts& a, const PatientFacts& b) {
-  // An empty issuer agrees with any (objects often leave it out; the RIS never does).
-  return !a.patient_id.empty() && a.patient_id == b.patient_id &&
-         (a.issuer_of_patient_id == b.issuer_of_patient_id || a.issuer_of_patient_id.empty() ||
-          b.issuer_of_patient_id.empty());
+  return !a.patient_id.empty() &&
+         sql_workflow::same_patient_id(a.patient_id, a.issuer_of_patient_id, b.patient_id,
+                                       b.issuer_of_patient_id);
 }
 
 void score_demographics(Scorer& s, const PatientFacts& a, const PatientFacts& b,
@@ -56,16 +56,6 @@ void score_demographics(Scorer& s, const PatientFacts& a, const PatientFacts& b,
   }
 }
 
-std::optional<std::chrono::sys_days> day_of(const std::string& da) {
-  if (da.size() < 8) return std::nullopt;
-  const std::chrono::year_month_day ymd{
-      std::chrono::year(std::atoi(da.substr(0, 4).c_str())),
-      std::chrono::month(static_cast<unsigned>(std::atoi(da.substr(4, 2).c_str()))),
-      std::chrono::day(static_cast<unsigned>(std::atoi(da.substr(6, 2).c_str())))};
-  if (!ymd.ok()) return std::nullopt;
-  return std::chrono::sys_days(ymd);
-}
-
 // How well a study and an order fit each other.
 Scorer score_pair(const UnscheduledStudy& study, const OpenOrder& order, int tolerance_days) {
   Scorer s;
@@ -81,7 +71,7 @@ Scorer score_pair(const UnscheduledStudy& study, const OpenOrder& order, int tol
     if (all.find("\\" + order.modality + "\\") != std::string::npos)
       s.add(10, order.modality + " as scheduled");
   }
-  const auto performed = day_of(study.study_date), scheduled = day_of(order.start_date);
+  const auto performed = day_of_date(study.study_date), scheduled = day_of_date(order.start_date);
   if (performed && scheduled) {
     const auto apart = std::abs((*performed - *scheduled).count());
     if (apart == 0)
@@ -101,7 +91,7 @@ void keep_best(std::vector<MatchCandidate>& candidates, std::size_t max) {
 
 // The scheduled start (DA, TM in local time) in ms since the epoch; nullopt without a date.
 std::optional<std::int64_t> start_ms(const OpenOrder& order) {
-  if (!day_of(order.start_date)) return std::nullopt;
+  if (!day_of_date(order.start_date)) return std::nullopt;
   std::tm t{};
   t.tm_year = std::atoi(order.start_date.substr(0, 4).c_str()) - 1900;
   t.tm_mon = std::atoi(order.start_date.substr(4, 2).c_str()) - 1;

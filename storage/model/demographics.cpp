@@ -38,7 +38,9 @@ bool given_agree(const std::string& a, const std::string& b) {
   return a == b;
 }
 
-std::optional<std::chrono::sys_days> date_of(const std::string& da) {
+}  // namespace
+
+std::optional<std::chrono::sys_days> day_of_date(const std::string& da) {
   if (da.size() != 8) return std::nullopt;
   for (const unsigned char c : da)
     if (!std::isdigit(c)) return std::nullopt;
@@ -50,8 +52,6 @@ std::optional<std::chrono::sys_days> date_of(const std::string& da) {
   if (!ymd.ok()) return std::nullopt;
   return std::chrono::sys_days(ymd);
 }
-
-}  // namespace
 
 const char* to_string(Agreement agreement) {
   switch (agreement) {
@@ -82,7 +82,7 @@ Agreement compare_names(const std::string& a, const std::string& b) {
 Agreement compare_birth_dates(const std::string& a, const std::string& b, int tolerance_days) {
   if (a.empty() || b.empty()) return Agreement::Unknown;
   if (a == b) return Agreement::Same;
-  const auto x = date_of(a), y = date_of(b);
+  const auto x = day_of_date(a), y = day_of_date(b);
   if (!x || !y) return Agreement::Different;
   const auto apart = (*x > *y ? *x - *y : *y - *x).count();
   if (apart <= tolerance_days) return Agreement::Similar;

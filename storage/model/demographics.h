@@ -4,9 +4,14 @@
 // it; birth dates exactly, or within a tolerance of days.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 namespace pacs {
+
+// A DICOM DA (YYYYMMDD) as a day; nullopt when it is not a valid date.
+std::optional<std::chrono::sys_days> day_of_date(const std::string& da);
 
 enum class Agreement {
   Unknown,    // one side is empty: nothing to compare
