@@ -19,10 +19,6 @@ std::string message_json(const LoggedMessage& logged) {
          ",\"receivedMs\":" + std::to_string(logged.received_ms) + "}";
 }
 
-http::status status_of(ErrorCode code) {
-  return code == ErrorCode::NotFound ? http::status::not_found : http::status::service_unavailable;
-}
-
 }  // namespace
 
 net::awaitable<void> Hl7MessagesApi::handle(Exchange& exchange) {
@@ -68,7 +64,7 @@ net::awaitable<void> Hl7MessagesApi::handle(Exchange& exchange) {
     if (!allowed(exchange, Use::Post)) co_return;
     const auto ack = co_await exchange.blocking([&] { return actions_.replay(*id); });
     if (!ack) {
-      reply_error(exchange, status_of(ack.error().code), ack.error().message);
+      reply_error(exchange, status_of_refusal(ack.error().code), ack.error().message);
       co_return;
     }
     PACS_LOG(Info) << "HL7 dead letter " << *id << " replayed by " << actor;
@@ -105,7 +101,7 @@ net::awaitable<void> Hl7MessagesApi::handle(Exchange& exchange) {
   const auto edited =
       co_await exchange.blocking([&] { return index_.edit_logged_message(*id, *message, actor); });
   if (!edited) {
-    reply_error(exchange, status_of(edited.error().code), edited.error().message);
+    reply_error(exchange, status_of_refusal(edited.error().code), edited.error().message);
     co_return;
   }
   exchange.respond(http::status::ok, "application/json",
