@@ -1,13 +1,13 @@
 #include "dicomweb/reconciliation_api.h"
 
 #include <charconv>
-#include <chrono>
 
 #include "dicomweb/api_requests.h"
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/url.h"
 #include "pacsnode/services/reconciliation_queue.h"
+#include "storage/model/clock.h"
 
 namespace pacs::web {
 namespace {
@@ -117,9 +117,7 @@ net::awaitable<void> ReconciliationApi::handle(Exchange& exchange) {
       co_return;
     }
     QueueOptions options;
-    options.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    options.now_ms = wall_clock_ms();
     options.overdue_after_minutes = *overdue;
     options.birth_date_tolerance_days = *tolerance;
     std::string body = "{\"items\":[";
