@@ -387,10 +387,20 @@ try {
   });
 
   await step('outbound queue and status pages', async () => {
-    await page.goto(`${BASE}/ui/#/outbox`);
-    await page.waitForSelector(`#outbox-table tr[data-study-uid="${STUDY_UID}"]`);
-    const outbox = await api('/api/outbox');
-    const rows = await page.$$eval('#outbox-table [data-testid="outbox-row"]', (r) => r.length);
+    // A study linked or moved in the steps before is announced again once it is stable, so the
+    // outbox may grow while the page loads: compare a page and the API that agree on a still queue
+    // (the API read before and after the page), for a bounded time.
+    let rows = -1, outbox = [];
+    for (let attempt = 0; attempt < 20; ++attempt) {
+      const before = (await api('/api/outbox')).length;
+      await page.goto(`${BASE}/ui/#/outbox`);
+      await page.reload();
+      await page.waitForSelector(`#outbox-table tr[data-study-uid="${STUDY_UID}"]`);
+      rows = await page.$$eval('#outbox-table [data-testid="outbox-row"]', (r) => r.length);
+      outbox = await api('/api/outbox');
+      if (before === outbox.length) break;
+      await page.waitForTimeout(500);
+    }
     assert.equal(rows, outbox.length, 'the outbox table and /api/outbox differ');
     // A Retry button on every item not sent (the runner's EHR stub takes every message, so
     // there may be none; the retry itself is checked by hand against a closed port).
