@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "storage/model/log.h"
+#include "dicomweb/url.h"
 
 namespace pacs::web {
 namespace {
@@ -20,11 +21,6 @@ std::string_view trim_view(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-// The path without the query, for the access log: query strings carry patient names.
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
 }
 
 }  // namespace

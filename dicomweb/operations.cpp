@@ -4,14 +4,11 @@
 #include <array>
 
 #include "dicomweb/handlers.h"
+#include "dicomweb/url.h"
 #include "storage/model/metrics.h"
 
 namespace pacs::web {
 namespace {
-
-std::string_view path_only(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
 
 // The words of the DICOMweb resource tree (PS3.18 10) and of the workflow API.
 bool is_resource_word(std::string_view segment) {
@@ -36,7 +33,7 @@ std::string placeholder_after(std::string_view previous) {
 }  // namespace
 
 bool OperationsApi::handles(std::string_view target) {
-  const auto path = path_only(target);
+  const auto path = path_of(target);
   return path == "/health" || path == "/ready" || path == "/metrics";
 }
 
@@ -46,7 +43,7 @@ net::awaitable<void> OperationsApi::handle(Exchange& exchange) {
     reply_error(exchange, http::status::method_not_allowed, "only GET and HEAD here");
     co_return;
   }
-  const auto path = path_only(exchange.target());
+  const auto path = path_of(exchange.target());
   if (path == "/health") {
     exchange.respond(http::status::ok, "application/json", "{\"status\":\"up\"}\n");
     co_return;
@@ -69,7 +66,7 @@ net::awaitable<void> OperationsApi::handle(Exchange& exchange) {
 }
 
 std::string route_of(std::string_view target) {
-  const auto path = path_only(target);
+  const auto path = path_of(target);
   if (path == "/health" || path == "/ready" || path == "/metrics") return std::string(path);
   if (path == "/ui" || path.starts_with("/ui/")) return "/ui";
   if (path == "/fhir" || path.starts_with("/fhir/")) return "/fhir";

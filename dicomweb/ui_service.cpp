@@ -7,25 +7,6 @@
 namespace pacs::web {
 namespace {
 
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
-
-std::string percent_encoded(std::string_view text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string replaced_all(std::string text, std::string_view key, const std::string& value) {
   // Bounded by the text: every pass moves past one replacement.
   for (std::size_t at = text.find(key); at != std::string::npos;
@@ -81,7 +62,7 @@ net::awaitable<void> UiService::handle(Exchange& exchange) {
       for (const auto& [name, v] : target->query)
         if (name == key) value = v;
       location =
-          replaced_all(std::move(location), "{" + std::string(key) + "}", percent_encoded(value));
+          replaced_all(std::move(location), "{" + std::string(key) + "}", percent_encode(value));
     }
     exchange.respond(http::status::found, "text/plain; charset=utf-8", "to the viewer\n",
                      {{"Location", location}, {"Cache-Control", "no-store"}});

@@ -1,5 +1,7 @@
 #include "dicomweb/url.h"
 
+#include <cctype>
+
 namespace pacs::web {
 namespace {
 
@@ -69,6 +71,34 @@ std::string query_parameter(const Target& target, std::string_view name) {
   for (const auto& [key, value] : target.query)
     if (key == name) return value;
   return {};
+}
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& query) {
+  std::string out;
+  for (const auto& [name, value] : query) {
+    if (!out.empty()) out += '&';
+    out += percent_encode(name) + '=' + percent_encode(value);
+  }
+  return out;
 }
 
 }  // namespace pacs::web

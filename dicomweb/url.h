@@ -17,7 +17,15 @@ struct Target {
 // nullopt when a percent escape is broken.
 std::optional<Target> parse_target(std::string_view target);
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+// A request target without its query: the path (query strings can carry patient names, so logs
+// and metrics name the path only).
+std::string_view path_of(std::string_view target);
 // The first value of a query parameter ("" when absent).
 std::string query_parameter(const Target& target, std::string_view name);
+// Every byte but the unreserved characters of RFC 3986 as %XX: safe in a path segment or a query
+// component.
+std::string percent_encode(std::string_view text);
+// name=value pairs joined by '&', each side percent-encoded (without the leading '?').
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& query);
 
 }  // namespace pacs::web

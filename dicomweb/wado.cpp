@@ -30,21 +30,20 @@ namespace pacs::web {
 namespace {
 
 constexpr std::size_t kChunkBytes = 1 << 20;
-constexpr const char* kExplicitLittle = UID_LittleEndianExplicitTransferSyntax;
 
 // The transfer syntax a client wants instances in: a UID, "*" (as stored), or nullopt when its
 // Accept allows no multipart/related application/dicom at all.
 std::optional<std::string> wanted_syntax(std::string_view accept) {
-  if (accept.empty()) return std::string(kExplicitLittle);
+  if (accept.empty()) return std::string(UID_LittleEndianExplicitTransferSyntax);
   for (const AcceptedType& offer : parse_accept(accept)) {
     if (offer.q <= 0) continue;
     const std::string& t = offer.type.type;
-    if (t == "*/*" || t == "multipart/*") return std::string(kExplicitLittle);
+    if (t == "*/*" || t == "multipart/*") return std::string(UID_LittleEndianExplicitTransferSyntax);
     if (t != "multipart/related") continue;
     const std::string type = offer.type.parameter("type");
     if (!type.empty() && type != "application/dicom") continue;
     const std::string syntax = offer.type.parameter("transfer-syntax");
-    return syntax.empty() ? std::string(kExplicitLittle) : syntax;
+    return syntax.empty() ? std::string(UID_LittleEndianExplicitTransferSyntax) : syntax;
   }
   return std::nullopt;
 }

@@ -5,10 +5,13 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <string>
+#include <tuple>
 
 #include "dicomweb/handlers.h"
 #include "dicomweb/url.h"
@@ -21,7 +24,7 @@ namespace {
 
 using Datasets = std::vector<std::unique_ptr<DcmDataset>>;
 using Answer = FhirApi::Answer;
-constexpr std::size_t kDefaultCount = 100, kMaxCount = 1000;
+constexpr std::size_t kDefaultCount = 100, kMaxCount = 1000, kMaxOffset = 1000000;
 
 Answer outcome(http::status status, const char* code, const std::string& message) {
   return {status, json::serialize(operation_outcome(code, message))};
@@ -137,13 +140,14 @@ class Request {
     if (s.size() < 2 || s.size() > 3)
       return outcome(http::status::not_found, "not-found", "no such FHIR resource");
     const std::string& type = s[1];
+    type_ = type;
     const std::optional<std::string> id = s.size() == 3 ? std::optional(s[2]) : std::nullopt;
     if (type == "ImagingStudy") return id ? read_study(*id) : search_studies();
     if (type == "Patient") return id ? read_patient(*id) : search_patients();
     if (type == "ServiceRequest") return id ? read_order(*id) : search_orders();
     if (type == "DiagnosticReport") return id ? read_report(*id) : search_reports();
     if (type == "Endpoint") {
-      if (!id) return ok(searchset(base_, {endpoint(dicomweb_url_)}));
+      if (!id) return ok(searchset(base_, {endpoint(dicomweb_url_)}, links({}, false)));
       if (*id == "dicomweb") return ok(endpoint(dicomweb_url_));
       return outcome(http::status::not_found, "not-found", "no such Endpoint");
     }
@@ -158,10 +162,73 @@ class Request {
     return {};
   }
 
-  // Matches of the keys, up to `limit`; with `issuer`, only those of a patient with exactly that
-  // Issuer of Patient ID (an empty one too, which a C-FIND key cannot ask for: it is universal).
+  // The page a search asks for: _count matches (1 to 1000, 100 when absent) after the first
+  // _offset. nullopt, and the answer in `refused`, when either is not such a number.
+  struct Page {
+    std::size_t offset = 0, count = kDefaultCount;
+  };
+  std::optional<Page> requested_page(std::optional<Answer>& refused) const {
+    Page page;
+    for (auto [name, value, field, least, most] :
+         {std::tuple{"_count", "1 to 1000", &page.count, std::size_t{1}, kMaxCount},
+          std::tuple{"_offset", "0 to 1000000", &page.offset, std::size_t{0}, kMaxOffset}}) {
+      const std::string text = parameter(name);
+      if (text.empty()) continue;
+      const bool digits = text.size() <= 7 && std::all_of(text.begin(), text.end(), [](char c) {
+                            return std::isdigit(static_cast<unsigned char>(c));
+                          });
+      const std::size_t number = digits ? std::stoul(text) : 0;
+      if (!digits || number < least || number > most) {
+        refused = outcome(http::status::bad_request, "invalid",
+                          std::string(name) + " is a number from " + value);
+        return std::nullopt;
+      }
+      *field = number;
+    }
+    return page;
+  }
+
+  // The links of a searchset: this request's URL, and the next page's when `more` matches follow
+  // the page (the same parameters with _offset moved on).
+  SearchLinks links(const Page& page, bool more) const {
+    SearchLinks out;
+    const std::string search = base_ + "/" + type_;
+    const std::string query = web::query_string(*parameters_);
+    out.self = query.empty() ? search : search + "?" + query;
+    out.holds_all = page.offset == 0 && !more;
+    if (more) {
+      std::vector<std::pair<std::string, std::string>> next;
+      for (const auto& parameter : *parameters_)
+        if (parameter.first != "_offset") next.push_back(parameter);
+      next.emplace_back("_offset", std::to_string(page.offset + page.count));
+      out.next = search + "?" + web::query_string(next);
+    }
+    return out;
+  }
+
+  // One page of a search's matches, and whether more follow it.
+  struct Matches {
+    Datasets page;
+    bool more = false;
+  };
+  Result<Matches> find_page(QueryModel model, DcmDataset& keys, const Page& page,
+                            const std::optional<std::string>& issuer) const {
+    auto found = find(model, keys, page.count + 1, issuer, page.offset);
+    if (!found) return tl::unexpected(found.error());
+    Matches out{std::move(*found)};
+    if (out.page.size() > page.count) {
+      out.page.pop_back();
+      out.more = true;
+    }
+    return out;
+  }
+
+  // Matches of the keys after the first `skip`, up to `limit`; with `issuer`, only those of a
+  // patient with exactly that Issuer of Patient ID (an empty one too, which a C-FIND key cannot
+  // ask for: it is universal).
   Result<Datasets> find(QueryModel model, DcmDataset& keys, std::size_t limit,
-                        const std::optional<std::string>& issuer = std::nullopt) const {
+                        const std::optional<std::string>& issuer = std::nullopt,
+                        std::size_t skip = 0) const {
     if (issuer && (!issuer->empty() || !keys.tagExists(DCM_IssuerOfPatientID)))
       keys.putAndInsertString(DCM_IssuerOfPatientID, issuer->c_str());
     auto parsed = query_.parse(keys, model);
@@ -170,8 +237,12 @@ class Request {
     auto summary = query_.find(*parsed, [&](DcmDataset& match) {
       OFString found_issuer;
       match.findAndGetOFString(DCM_IssuerOfPatientID, found_issuer);
-      if (!issuer || *issuer == found_issuer.c_str())
-        out.push_back(std::make_unique<DcmDataset>(match));
+      if (issuer && *issuer != found_issuer.c_str()) return true;
+      if (skip > 0) {
+        --skip;
+        return true;
+      }
+      out.push_back(std::make_unique<DcmDataset>(match));
       return out.size() < limit;
     });
     if (!summary) return tl::unexpected(summary.error());
@@ -226,19 +297,11 @@ class Request {
                    error.code == ErrorCode::InvalidObject ? "invalid" : "exception", error.message);
   }
 
-  // Study-level matches for the search parameters: nullopt answer when the request is bad.
-  Result<Datasets> studies(DcmDataset& keys, const std::optional<std::string>& patient_issuer,
-                           std::optional<Answer>& refused) const {
+  // A page of the study-level matches of a search's keys.
+  Result<Matches> studies(DcmDataset& keys, const std::optional<std::string>& patient_issuer,
+                          const Page& page) const {
     add_study_keys(keys);
-    std::size_t count = kDefaultCount;
-    if (const auto text = parameter("_count"); !text.empty()) {
-      count = std::strtoul(text.c_str(), nullptr, 10);
-      if (count == 0 || count > kMaxCount) {
-        refused = outcome(http::status::bad_request, "invalid", "_count is 1 to 1000");
-        return Datasets{};
-      }
-    }
-    return find(QueryModel::StudyRoot, keys, count, patient_issuer);
+    return find_page(QueryModel::StudyRoot, keys, page, patient_issuer);
   }
 
   // The keys of an ImagingStudy or DiagnosticReport search, and the issuer of the patient it
@@ -302,28 +365,29 @@ class Request {
     DcmDataset keys;
     std::optional<Answer> refused;
     std::optional<std::string> patient_issuer;
-    if (!study_search_keys(keys, patient_issuer, refused)) return *refused;
+    const auto page = requested_page(refused);
+    if (!page || !study_search_keys(keys, patient_issuer, refused)) return *refused;
     // Every study held is available; another status matches none.
     if (const auto status = parameter("status"); !status.empty() && status != "available")
-      return ok(searchset(base_, {}));
-    auto found = studies(keys, patient_issuer, refused);
-    if (refused) return *refused;
+      return ok(searchset(base_, {}, links(*page, false)));
+    auto found = studies(keys, patient_issuer, *page);
     if (!found) return failure(found.error());
     std::vector<json::object> resources;
-    for (const auto& study : *found) {
+    for (const auto& study : found->page) {
       auto resource = study_resource(*study);
       if (!resource) return failure(resource.error());
       resources.push_back(std::move(*resource));
     }
-    return ok(searchset(base_, std::move(resources)));
+    return ok(searchset(base_, std::move(resources), links(*page, found->more)));
   }
 
-  Result<Datasets> patients(DcmDataset& keys, const std::optional<std::string>& issuer) const {
+  Result<Matches> patients(DcmDataset& keys, const std::optional<std::string>& issuer,
+                           const Page& page) const {
     keys.putAndInsertString(DCM_QueryRetrieveLevel, "PATIENT");
     for (const DcmTagKey& tag : {DCM_PatientID, DCM_IssuerOfPatientID, DCM_PatientName,
                                  DCM_PatientBirthDate, DCM_PatientSex})
       if (!keys.tagExists(tag)) keys.putAndInsertString(tag, "");
-    return find(QueryModel::PatientRoot, keys, kMaxCount, issuer);
+    return find_page(QueryModel::PatientRoot, keys, page, issuer);
   }
 
   Answer read_patient(const std::string& id) const {
@@ -331,15 +395,18 @@ class Request {
     if (!identity) return outcome(http::status::not_found, "not-found", "no such Patient");
     DcmDataset keys;
     keys.putAndInsertString(DCM_PatientID, identity->id.c_str());
-    auto found = patients(keys, identity->issuer);
+    auto found = patients(keys, identity->issuer, Page{0, 1});
     if (!found) return failure(found.error());
-    if (found->empty()) return outcome(http::status::not_found, "not-found", "no such Patient");
-    return ok(patient(*found->front()));
+    if (found->page.empty()) return outcome(http::status::not_found, "not-found", "no such Patient");
+    return ok(patient(*found->page.front()));
   }
 
   Answer search_patients() const {
     DcmDataset keys;
     std::optional<std::string> issuer;
+    std::optional<Answer> refused;
+    const auto page = requested_page(refused);
+    if (!page) return *refused;
     if (const auto identifier = parameter("identifier"); !identifier.empty()) {
       const auto [system, value] = token_of(identifier);
       keys.putAndInsertString(DCM_PatientID, value.c_str());
@@ -348,11 +415,11 @@ class Request {
     // FHIR string search: starts with, case-insensitive (the node's PN matching is).
     if (const auto name = parameter("name"); !name.empty())
       keys.putAndInsertString(DCM_PatientName, (name + "*").c_str());
-    auto found = patients(keys, issuer);
+    auto found = patients(keys, issuer, *page);
     if (!found) return failure(found.error());
     std::vector<json::object> resources;
-    for (const auto& one : *found) resources.push_back(patient(*one));
-    return ok(searchset(base_, std::move(resources)));
+    for (const auto& one : found->page) resources.push_back(patient(*one));
+    return ok(searchset(base_, std::move(resources), links(*page, found->more)));
   }
 
   Result<std::optional<json::object>> order_resource(const OrderNumbers& numbers) const {
@@ -400,7 +467,7 @@ class Request {
         }
       }
     }
-    return ok(searchset(base_, std::move(resources)));
+    return ok(searchset(base_, std::move(resources), links({}, false)));
   }
 
   Result<std::optional<json::object>> report_resource(const std::string& study_uid,
@@ -435,24 +502,25 @@ class Request {
     DcmDataset keys;
     std::optional<Answer> refused;
     std::optional<std::string> patient_issuer;
-    if (!study_search_keys(keys, patient_issuer, refused)) return *refused;
-    auto found = studies(keys, patient_issuer, refused);
-    if (refused) return *refused;
+    const auto page = requested_page(refused);
+    if (!page || !study_search_keys(keys, patient_issuer, refused)) return *refused;
+    // Paged by study: a page may hold fewer reports than _count (studies without one).
+    auto found = studies(keys, patient_issuer, *page);
     if (!found) return failure(found.error());
     std::vector<json::object> resources;
-    for (const auto& study : *found) {
+    for (const auto& study : found->page) {
       OFString uid;
       study->findAndGetOFString(DCM_StudyInstanceUID, uid);
       auto resource = report_resource(uid.c_str(), patient_identity(*study));
       if (!resource) return failure(resource.error());
       if (*resource) resources.push_back(std::move(**resource));
     }
-    return ok(searchset(base_, std::move(resources)));
+    return ok(searchset(base_, std::move(resources), links(*page, found->more)));
   }
 
   const QueryService& query_;
   Index& index_;
-  std::string base_, dicomweb_url_;
+  std::string base_, dicomweb_url_, type_;
   const std::vector<std::pair<std::string, std::string>>* parameters_ = nullptr;
 };
 

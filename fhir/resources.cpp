@@ -348,12 +348,18 @@ json::object capability_statement(const std::string& base, const std::string& no
                                        {"identifier", "token"},
                                        {"started", "date"},
                                        {"status", "token"},
-                                       {"_count", "number"}})),
-      resource("Patient", search({{"identifier", "token"}, {"name", "string"}})),
+                                       {"_count", "number"},
+                                       {"_offset", "number"}})),
+      resource("Patient", search({{"identifier", "token"},
+                                  {"name", "string"},
+                                  {"_count", "number"},
+                                  {"_offset", "number"}})),
       resource("ServiceRequest", search({{"identifier", "token"}})),
-      resource(
-          "DiagnosticReport",
-          search({{"patient", "reference"}, {"subject", "reference"}, {"identifier", "token"}})),
+      resource("DiagnosticReport", search({{"patient", "reference"},
+                                           {"subject", "reference"},
+                                           {"identifier", "token"},
+                                           {"_count", "number"},
+                                           {"_offset", "number"}})),
       json::object{{"type", "Endpoint"},
                    {"interaction", json::array{json::object{{"code", "read"}}}}}};
   return {
@@ -369,7 +375,8 @@ json::object capability_statement(const std::string& base, const std::string& no
       {"rest", json::array{json::object{{"mode", "server"}, {"resource", std::move(resources)}}}}};
 }
 
-json::object searchset(const std::string& base, std::vector<json::object> resources) {
+json::object searchset(const std::string& base, std::vector<json::object> resources,
+                       const SearchLinks& links) {
   json::array entries;
   for (json::object& resource : resources) {
     const std::string url = base + "/" + std::string(resource["resourceType"].as_string()) + "/" +
@@ -377,9 +384,14 @@ json::object searchset(const std::string& base, std::vector<json::object> resour
     entries.push_back(
         {{"fullUrl", url}, {"resource", std::move(resource)}, {"search", {{"mode", "match"}}}});
   }
-  json::object out{{"resourceType", "Bundle"},
-                   {"type", "searchset"},
-                   {"total", static_cast<std::int64_t>(entries.size())}};
+  json::object out{{"resourceType", "Bundle"}, {"type", "searchset"}};
+  // A page of a longer search leaves Bundle.total out: counting every match would cost what the
+  // paging saves.
+  if (links.holds_all) out["total"] = static_cast<std::int64_t>(entries.size());
+  json::array link;
+  if (!links.self.empty()) link.push_back({{"relation", "self"}, {"url", links.self}});
+  if (!links.next.empty()) link.push_back({{"relation", "next"}, {"url", links.next}});
+  if (!link.empty()) out["link"] = std::move(link);
   if (!entries.empty()) out["entry"] = std::move(entries);
   return out;
 }

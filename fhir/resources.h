@@ -66,8 +66,15 @@ boost::json::object diagnostic_report(const ReportRecord& report, const PatientI
 boost::json::object endpoint(const std::string& dicomweb_url);
 boost::json::object capability_statement(const std::string& base, const std::string& now_utc);
 
+// Where a searchset Bundle stands in its search.
+struct SearchLinks {
+  std::string self;       // the search's own URL ("" leaves the links out)
+  std::string next;       // the next page's URL; "" on the last page
+  bool holds_all = true;  // the bundle holds every match: its size is the search's total
+};
 // A searchset Bundle of full resources; `base` is the FHIR root (http://host:port/fhir).
-boost::json::object searchset(const std::string& base, std::vector<boost::json::object> resources);
+boost::json::object searchset(const std::string& base, std::vector<boost::json::object> resources,
+                              const SearchLinks& links = {});
 // An OperationOutcome with one issue: severity error, the code (not-found, invalid,
 // not-supported, exception) and the message.
 boost::json::object operation_outcome(const std::string& code, const std::string& message);

@@ -131,6 +131,23 @@ async function until(fn, what, arg) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+// A page and the API it shows, read when they agree on data that is still: studies linked or moved
+// in earlier steps are announced again once stable, which adds outbox items and timeline events
+// while a page loads. The API is read before and after the page; when both reads are the same the
+// page saw that state too. Bounded by the step timeout.
+async function pageWithStillApi(url, ready, readPage, apiPath) {
+  const deadline = Date.now() + STEP_TIMEOUT;
+  for (;;) {
+    const before = JSON.stringify(await api(apiPath));
+    await page.goto(url);
+    await page.reload();
+    await page.waitForSelector(ready);
+    const shown = await readPage();
+    const after = await api(apiPath);
+    if (before === JSON.stringify(after) || Date.now() > deadline) return { shown, after };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 const loaded = (index, preset) => `#viewer-image[data-state="loaded"][data-index="${index}"][data-preset="${preset}"]`;
 
 try {
@@ -330,10 +347,11 @@ try {
   });
 
   await step('order timeline: the order, and the steps of the study linked to it', async () => {
-    await page.goto(`${BASE}/ui/#/timeline?accession=${encodeURIComponent(ORDER_ACCESSION)}`);
-    await page.waitForSelector('#timeline-results[data-state="ready"]');
-    const shown = await page.$$eval('#timeline-table [data-testid="timeline-row"]', (r) => r.map((e) => e.dataset.step));
-    const timeline = await api(`/api/timeline?accession=${encodeURIComponent(ORDER_ACCESSION)}`);
+    const { shown, after: timeline } = await pageWithStillApi(
+      `${BASE}/ui/#/timeline?accession=${encodeURIComponent(ORDER_ACCESSION)}`,
+      '#timeline-results[data-state="ready"]',
+      () => page.$$eval('#timeline-table [data-testid="timeline-row"]', (r) => r.map((e) => e.dataset.step)),
+      `/api/timeline?accession=${encodeURIComponent(ORDER_ACCESSION)}`);
     assert.deepEqual(shown, timeline.events.map((e) => e.step), 'the timeline table and /api/timeline differ');
     for (const s of ['order-received', 'first-instance'])
       assert.ok(shown.includes(s), `the timeline lacks ${s}: ${shown.join(', ')}`);
@@ -387,20 +405,9 @@ try {
   });
 
   await step('outbound queue and status pages', async () => {
-    // A study linked or moved in the steps before is announced again once it is stable, so the
-    // outbox may grow while the page loads: compare a page and the API that agree on a still queue
-    // (the API read before and after the page), for a bounded time.
-    let rows = -1, outbox = [];
-    for (let attempt = 0; attempt < 20; ++attempt) {
-      const before = (await api('/api/outbox')).length;
-      await page.goto(`${BASE}/ui/#/outbox`);
-      await page.reload();
-      await page.waitForSelector(`#outbox-table tr[data-study-uid="${STUDY_UID}"]`);
-      rows = await page.$$eval('#outbox-table [data-testid="outbox-row"]', (r) => r.length);
-      outbox = await api('/api/outbox');
-      if (before === outbox.length) break;
-      await page.waitForTimeout(500);
-    }
+    const { shown: rows, after: outbox } = await pageWithStillApi(
+      `${BASE}/ui/#/outbox`, `#outbox-table tr[data-study-uid="${STUDY_UID}"]`,
+      () => page.$$eval('#outbox-table [data-testid="outbox-row"]', (r) => r.length), '/api/outbox');
     assert.equal(rows, outbox.length, 'the outbox table and /api/outbox differ');
     // A Retry button on every item not sent (the runner's EHR stub takes every message, so
     // there may be none; the retry itself is checked by hand against a closed port).

@@ -21,11 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TestNode;
 
-std::int64_t queue_count(const TestNode& node, const std::string& state) {
-  auto counts = node.open_index()->queue_counts();
-  return counts ? (*counts)[state] : -1;
-}
-
 // A copy of the file marked as showing burned-in text.
 fs::path burned_in_copy(const fs::path& file, const fs::path& out) {
   DcmFileFormat ff;
@@ -55,10 +50,10 @@ TEST(DeidentifyExport, ARouteDeliversDeidentifiedCopiesAndKeepsTheOriginals) {
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline &&
-         queue_count(node, "sent") + queue_count(node, "failed") < 5)
+         node.queue_count("sent") + node.queue_count("failed") < 5)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(queue_count(node, "sent"), 4) << node.log();
-  ASSERT_EQ(queue_count(node, "failed"), 1) << node.log();
+  EXPECT_EQ(node.queue_count("sent"), 4) << node.log();
+  ASSERT_EQ(node.queue_count("failed"), 1) << node.log();
   const auto failed = node.open_index()->queue_items("failed", 10).value();
   EXPECT_EQ(failed.at(0).sop_instance_uid, "1.2.826.0.1.3680043.10.999.77");
   EXPECT_NE(failed.at(0).last_error.find("Burned In Annotation"), std::string::npos)

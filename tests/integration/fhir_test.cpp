@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "tests/support/dicom_files.h"
 #include "tests/support/http.h"
@@ -79,7 +80,32 @@ TEST_F(FhirTest, SearchesReadsAndRefusalsAnswerAsFhirDoes) {
   EXPECT_EQ(total(get("/ImagingStudy?identifier=urn:dicom:uid|urn:oid:" + study_)), 1u);
   EXPECT_EQ(total(get("/ImagingStudy?patient=" + subject)), 2u);
   EXPECT_EQ(total(get("/ImagingStudy?subject=" + subject.substr(8))), 2u);
-  EXPECT_EQ(total(get("/ImagingStudy?patient=" + subject + "&_count=1")), 1u);
+  // Paging: _count matches a page, a next link that moves _offset on, no total on a page of a
+  // longer search, and the last page without a next link.
+  const std::string fhir_root = "http://127.0.0.1:" + std::to_string(node_.http_port()) + "/fhir";
+  auto link_of = [](const json::object& bundle, std::string_view relation) -> std::string {
+    if (!bundle.contains("link")) return "";
+    for (const auto& link : bundle.at("link").as_array())
+      if (link.at("relation").as_string() == relation) return std::string(link.at("url").as_string());
+    return "";
+  };
+  const auto first_page = get("/ImagingStudy?patient=" + subject + "&_count=1");
+  ASSERT_EQ(first_page.at("entry").as_array().size(), 1u);
+  EXPECT_FALSE(first_page.contains("total")) << "a page of a longer search has no total";
+  EXPECT_EQ(link_of(first_page, "self"),
+            fhir_root + "/ImagingStudy?patient=Patient%2F" + subject.substr(8) + "&_count=1");
+  const std::string next = link_of(first_page, "next");
+  ASSERT_EQ(next, link_of(first_page, "self") + "&_offset=1");
+  const auto second_page = get(next.substr(fhir_root.size()));
+  ASSERT_EQ(second_page.at("entry").as_array().size(), 1u);
+  EXPECT_NE(second_page.at("entry").as_array()[0].at("resource").at("id"),
+            first_page.at("entry").as_array()[0].at("resource").at("id"));
+  EXPECT_EQ(link_of(second_page, "next"), "") << "the last page";
+  EXPECT_FALSE(get("/ImagingStudy?_offset=5").contains("entry"));
+  EXPECT_EQ(total(get("/ImagingStudy?patient=" + subject + "&_count=2")), 2u) << "one whole page";
+  EXPECT_EQ(get("/Patient?_offset=-1", 400).at("resourceType").as_string(), "OperationOutcome");
+  EXPECT_EQ(get("/ImagingStudy?_offset=x", 400).at("resourceType").as_string(),
+            "OperationOutcome");
   // The generator dates the two studies 2015-01-04 and 2015-01-21.
   EXPECT_EQ(total(get("/ImagingStudy?started=2015-01-04")), 1u);
   EXPECT_EQ(total(get("/ImagingStudy?started=ge2015-01-01&started=le2015-01-31")), 2u);

@@ -177,14 +177,14 @@ void put_words(DcmItem& item, const DcmTagKey& tag, DcmEVR vr, const std::vector
   ASSERT_TRUE(item.insert(element.release(), true).good());
 }
 
-struct Shape {
+struct PixelShape {
   const char* photometric;
   Uint16 samples = 1, bits_allocated = 16, bits_stored = 12, is_signed = 0, planar = 0;
   unsigned frames = 1;
 };
 
 // The identity and image pixel module; the pixel data is written by the caller.
-std::unique_ptr<DcmFileFormat> new_object(int index, const Shape& shape) {
+std::unique_ptr<DcmFileFormat> new_object(int index, const PixelShape& shape) {
   auto ff = std::make_unique<DcmFileFormat>();
   DcmDataset& ds = *ff->getDataset();
   const std::string n = std::to_string(index);
@@ -220,7 +220,7 @@ long grey(unsigned x, unsigned y, unsigned frame, long low, long high) {
   return low + (high - low) * (ring + 8 * gradient) / (1023 + 8 * (kColumns + kRows - 1));
 }
 
-void put_grey_pixels(DcmDataset& ds, const Shape& shape, long low, long high) {
+void put_grey_pixels(DcmDataset& ds, const PixelShape& shape, long low, long high) {
   std::vector<Uint16> words;
   std::vector<Uint8> bytes;
   for (unsigned f = 0; f < shape.frames; ++f)
@@ -240,7 +240,7 @@ void put_grey_pixels(DcmDataset& ds, const Shape& shape, long low, long high) {
 }
 
 // Three 8-bit components per pixel (R G B or Y Cb Cr), interleaved or by plane as the shape says.
-void put_colour_pixels(DcmDataset& ds, const Shape& shape) {
+void put_colour_pixels(DcmDataset& ds, const PixelShape& shape) {
   const std::size_t n = static_cast<std::size_t>(kRows) * kColumns;
   std::vector<Uint8> bytes(n * 3);
   for (unsigned y = 0; y < kRows; ++y)
@@ -269,7 +269,7 @@ void put_ybr422_pixels(DcmDataset& ds) {
 
 std::vector<Object> make_objects() {
   std::vector<Object> out;
-  const auto add = [&](const std::string& name, const Shape& shape,
+  const auto add = [&](const std::string& name, const PixelShape& shape,
                        const std::function<void(DcmDataset&)>& fill,
                        std::vector<std::string> stored_voi = {},
                        std::vector<std::pair<double, double>> windows = {}) {
@@ -318,9 +318,9 @@ std::vector<Object> make_objects() {
         put_grey_pixels(ds, {"MONOCHROME2"}, 0, 4095);
       },
       {"+Wl", "1"}, {{2000, 2500}});
-  const Shape rgb{"RGB", 3, 8, 8, 0, 1};  // by plane
+  const PixelShape rgb{"RGB", 3, 8, 8, 0, 1};  // by plane
   add("rgb", rgb, [&](DcmDataset& ds) { put_colour_pixels(ds, rgb); });
-  const Shape ybr{"YBR_FULL", 3, 8, 8, 0, 0};  // interleaved
+  const PixelShape ybr{"YBR_FULL", 3, 8, 8, 0, 0};  // interleaved
   add("ybr-full", ybr, [&](DcmDataset& ds) { put_colour_pixels(ds, ybr); });
   add("ybr-full-422", {"YBR_FULL_422", 3, 8, 8}, put_ybr422_pixels);
   out.back().compressible = false;
@@ -345,7 +345,7 @@ std::vector<Object> make_objects() {
     put_grey_pixels(ds, {"PALETTE COLOR", 1, 8, 8}, 0, 255);
   });
   // Four frames of 16-bit grey with a stored window; each frame a different pattern.
-  const Shape frames{"MONOCHROME2", 1, 16, 12, 0, 0, 4};
+  const PixelShape frames{"MONOCHROME2", 1, 16, 12, 0, 0, 4};
   add("multiframe", frames,
       [&](DcmDataset& ds) {
         put(ds, DCM_WindowCenter, "2048");

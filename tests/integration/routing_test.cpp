@@ -25,11 +25,6 @@ std::string modality_of(const fs::path& f) {
   return v.c_str();
 }
 
-std::int64_t queue_count(const TestNode& node, const std::string& state) {
-  auto counts = node.open_index()->queue_counts();
-  return counts ? (*counts)[state] : -1;
-}
-
 class RoutingTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(RoutingTest, CtIsForwardedOnceTheDestinationComesUpEvenAcrossARestart) {
@@ -55,7 +50,7 @@ TEST_P(RoutingTest, CtIsForwardedOnceTheDestinationComesUpEvenAcrossARestart) {
   while (std::chrono::steady_clock::now() < tried_by &&
          node.open_index()->queue_items("pending", 100).value().at(0).attempts == 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(queue_count(node, "pending"), 4);
+  EXPECT_EQ(node.queue_count("pending"), 4);
   EXPECT_EQ(node.stop(), 0);
 
   // Restart; then the destination comes up.
@@ -66,10 +61,10 @@ TEST_P(RoutingTest, CtIsForwardedOnceTheDestinationComesUpEvenAcrossARestart) {
        std::to_string(destination_port)},
       (dir.path() / "storescp.log").string(), {"TCP_NODELAY=1"});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && queue_count(node, "sent") < 4)
+  while (std::chrono::steady_clock::now() < deadline && node.queue_count("sent") < 4)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(queue_count(node, "sent"), 4) << node.log();
-  EXPECT_EQ(queue_count(node, "pending"), 0);
+  EXPECT_EQ(node.queue_count("sent"), 4) << node.log();
+  EXPECT_EQ(node.queue_count("pending"), 0);
   std::set<std::string> received;
   for (const auto& f : testing::files_below(dir.path() / "received")) {
     const auto sop = testing::identity_of(f).sop_instance_uid;
@@ -101,7 +96,7 @@ TEST_P(RoutingTest, AForwardThatExhaustsItsAttemptsIsKeptAsFailedWithItsReason) 
       dir.path(), {"--patients", "1", "--studies", "1", "--series", "1", "--instances", "1"});
   ASSERT_EQ(testing::storescu(node.dimse_port(), {files[0].string()}).exit_code, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline && queue_count(node, "failed") < 2)
+  while (std::chrono::steady_clock::now() < deadline && node.queue_count("failed") < 2)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto failed = node.open_index()->queue_items("failed", 10).value();
   ASSERT_EQ(failed.size(), 2u);

@@ -128,6 +128,11 @@ std::unique_ptr<Index> TestNode::open_index() const {
   return std::move(*index);
 }
 
+std::int64_t TestNode::queue_count(const std::string& state) const {
+  auto counts = open_index()->queue_counts();
+  return counts ? (*counts)[state] : -1;
+}
+
 CommandResult TestNode::fsck(bool repair) const {
   std::vector<std::string> argv = {pacsnode_binary(),  "fsck", "--data-dir",
                                    data_dir_.string(), "--db", options_.db};

@@ -67,6 +67,9 @@ class TestNode {
   std::string log() const;
   // A second connection to the node's index, for checking what it holds.
   std::unique_ptr<Index> open_index() const;
+  // How many store-and-forward queue items are in a state, read through open_index(); -1 when
+  // the index cannot say.
+  std::int64_t queue_count(const std::string& state) const;
   // `pacsnode fsck` (with --repair if asked) on the node's data directory and index.
   CommandResult fsck(bool repair = false) const;
 
