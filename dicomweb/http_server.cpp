@@ -9,8 +9,8 @@
 
 #include <algorithm>
 
-#include "storage/model/log.h"
 #include "dicomweb/url.h"
+#include "storage/model/log.h"
 
 namespace pacs::web {
 namespace {

@@ -27,6 +27,7 @@
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
 #include "pacsnode/services/transcode.h"
+#include "storage/model/log.h"
 
 namespace pacs::web {
 namespace {
@@ -138,7 +139,10 @@ std::optional<bool> wants_png(std::string_view accept, const std::string& parame
   if (accept.empty()) return false;
   for (const AcceptedType& offer : parse_accept(accept)) {
     if (offer.q <= 0) continue;
-    const std::string& t = offer.type.type;
+    std::string t = offer.type.type;
+    // A study or series answers a multipart of images: its type parameter names theirs.
+    if (t == "multipart/related") t = offer.type.parameter("type");
+    if (t.empty()) t = "image/jpeg";
     if (t == "image/png") return true;
     if (t == "image/jpeg" || t == "image/*" || t == "*/*") return false;
   }
@@ -298,9 +302,61 @@ net::awaitable<void> retrieve_rendered(Exchange& exchange, const WebContext& con
   const auto items = co_await exchange.blocking([&] { return find_instances(context, uids); });
   if (answered_if_missing(exchange, items)) co_return;
   // Study and series thumbnails show their first instance.
-  const auto image =
-      co_await exchange.blocking([&] { return render(items->front().file, options); });
-  answer_image(exchange, image, options.png);
+  const bool one_image = request.thumbnail || !uids.instance.empty();
+  if (one_image) {
+    const auto image =
+        co_await exchange.blocking([&] { return render(items->front().file, options); });
+    answer_image(exchange, image, options.png);
+    co_return;
+  }
+  // A rendered study or series (PS3.18 10.4.1.1.3): a multipart/related of its instances'
+  // images, in index order, each rendered as it goes out (never the whole study in memory).
+  // Instances that do not render (a report, a waveform) are left out; when none renders the
+  // answer is that of the first.
+  std::size_t next = 0;
+  Result<std::string> image = fail(ErrorCode::NotFound, "no instances");
+  Result<std::string> first_failure = image;
+  while (next < items->size()) {
+    const RetrieveItem& item = (*items)[next++];
+    image = co_await exchange.blocking([&] { return render(item.file, options); });
+    if (image) break;
+    if (next == 1) first_failure = image;
+  }
+  if (!image) {
+    answer_image(exchange, first_failure, options.png);
+    co_return;
+  }
+  const std::string media_type = options.png ? "image/png" : "image/jpeg";
+  const std::string boundary = new_boundary();
+  const std::string content_type =
+      "multipart/related; type=\"" + media_type + "\"; boundary=" + boundary;
+  const std::string base = base_url(exchange, context);
+  const Headers no_headers;
+  const std::optional<std::uint64_t> chunked;
+  co_await exchange.begin_stream(http::status::ok, content_type, no_headers, chunked);
+  std::size_t parts = 0, left_out = next - 1;
+  std::string head;
+  for (;;) {
+    const RetrieveItem& item = (*items)[next - 1];
+    head = (parts++ ? "\r\n--" : "--") + boundary + "\r\nContent-Type: " + media_type +
+           "\r\nContent-Location: " + instance_url(base, item) + "/rendered\r\n\r\n";
+    co_await exchange.stream(head);
+    co_await exchange.stream(*image);
+    // The next instance that renders.
+    image = fail(ErrorCode::NotFound, "no more instances");
+    while (next < items->size() && !image) {
+      const RetrieveItem& candidate = (*items)[next++];
+      image = co_await exchange.blocking([&] { return render(candidate.file, options); });
+      if (!image) ++left_out;
+    }
+    if (!image) break;
+  }
+  head = "\r\n--" + boundary + "--\r\n";
+  co_await exchange.stream(head);
+  co_await exchange.end_stream();
+  if (left_out > 0)
+    PACS_LOG(Info) << "WADO-RS rendered " << uids.study << (uids.series.empty() ? "" : "/")
+                   << uids.series << ": " << left_out << " instances do not render, left out";
 }
 
 net::awaitable<void> wado_uri(Exchange& exchange, const WebContext& context,

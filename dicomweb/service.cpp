@@ -141,7 +141,7 @@ net::awaitable<void> DicomWebService::handle(Exchange& exchange) {
     co_return;
   }
   const bool rendered = is(depth, "rendered") || is(depth, "thumbnail");
-  if (get && depth > 0 && n == depth + 1 && rendered && (instance_path || is(depth, "thumbnail"))) {
+  if (get && depth > 0 && n == depth + 1 && rendered) {
     const RenderRequest request{uids, {}, is(depth, "thumbnail"), target->query};
     co_await retrieve_rendered(exchange, context_, request);
     co_return;

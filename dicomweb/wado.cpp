@@ -38,7 +38,8 @@ std::optional<std::string> wanted_syntax(std::string_view accept) {
   for (const AcceptedType& offer : parse_accept(accept)) {
     if (offer.q <= 0) continue;
     const std::string& t = offer.type.type;
-    if (t == "*/*" || t == "multipart/*") return std::string(UID_LittleEndianExplicitTransferSyntax);
+    if (t == "*/*" || t == "multipart/*")
+      return std::string(UID_LittleEndianExplicitTransferSyntax);
     if (t != "multipart/related") continue;
     const std::string type = offer.type.parameter("type");
     if (!type.empty() && type != "application/dicom") continue;

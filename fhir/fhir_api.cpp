@@ -397,7 +397,8 @@ class Request {
     keys.putAndInsertString(DCM_PatientID, identity->id.c_str());
     auto found = patients(keys, identity->issuer, Page{0, 1});
     if (!found) return failure(found.error());
-    if (found->page.empty()) return outcome(http::status::not_found, "not-found", "no such Patient");
+    if (found->page.empty())
+      return outcome(http::status::not_found, "not-found", "no such Patient");
     return ok(patient(*found->page.front()));
   }
 

@@ -257,7 +257,6 @@ TEST_P(DicomWebTest, WadoRetrievesByteIdenticalInstancesAndMetadata) {
                                       "transfer-syntax=1.2.840.10008.1.2.4.100"})
                 .status,
             406);
-  EXPECT_EQ(get("/studies/" + study + "/rendered").status, 501);
   EXPECT_EQ(get("/studies/" + study + "/frames/1").status, 501);
 }
 
@@ -370,6 +369,36 @@ TEST_P(DicomWebTest, FramesBulkDataRenderedAndWadoUri) {
   EXPECT_EQ(get("/studies/" + study + "/thumbnail").header("content-type"), "image/jpeg");
   EXPECT_EQ(get(instance + "/rendered?quality=0").status, 400);
   EXPECT_EQ(get(instance + "/rendered", {"Accept: image/gif"}).status, 406);
+
+  // A rendered series or study: a multipart/related of one image per instance, each part naming
+  // its instance's rendered resource.
+  for (const std::string& resource :
+       {"/studies/" + study, "/studies/" + study + "/series/" + series}) {
+    const auto instances = json_array(get(resource + "/instances")).size();
+    auto rendered = get(resource + "/rendered?viewport=16,16",
+                        {"Accept: multipart/related; type=\"image/png\""});
+    ASSERT_EQ(rendered.status, 200) << resource << ": " << rendered.body;
+    EXPECT_NE(rendered.header("content-type").find("type=\"image/png\""), std::string::npos);
+    auto images = testing::parse_multipart_strict(
+        rendered.body, testing::boundary_of(rendered.header("content-type")), why);
+    ASSERT_TRUE(images) << resource << ": " << why;
+    EXPECT_EQ(images->size(), instances) << resource;
+    std::set<std::string> locations;
+    for (const auto& image : *images) {
+      EXPECT_EQ(image.headers.at("content-type"), "image/png");
+      EXPECT_EQ(image.body.substr(1, 3), "PNG");
+      const std::string& location = image.headers.at("content-location");
+      EXPECT_TRUE(location.ends_with("/rendered")) << location;
+      EXPECT_NE(location.find(resource + "/"), std::string::npos) << location;
+      locations.insert(location);
+    }
+    EXPECT_EQ(locations.size(), instances) << "each instance once";
+  }
+  const auto study_jpeg = get("/studies/" + study + "/rendered");
+  EXPECT_EQ(study_jpeg.status, 200);
+  EXPECT_NE(study_jpeg.header("content-type").find("type=\"image/jpeg\""), std::string::npos);
+  EXPECT_EQ(get("/studies/" + study + "/rendered", {"Accept: image/gif"}).status, 406);
+  EXPECT_EQ(get("/studies/1.2.3.999/rendered").status, 404);
 
   // WADO-URI: the stored object (explicit VR little endian here) and a rendered JPEG.
   const std::string uids = "studyUID=" + study + "&seriesUID=" + series + "&objectUID=" + sop;

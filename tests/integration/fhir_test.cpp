@@ -86,7 +86,8 @@ TEST_F(FhirTest, SearchesReadsAndRefusalsAnswerAsFhirDoes) {
   auto link_of = [](const json::object& bundle, std::string_view relation) -> std::string {
     if (!bundle.contains("link")) return "";
     for (const auto& link : bundle.at("link").as_array())
-      if (link.at("relation").as_string() == relation) return std::string(link.at("url").as_string());
+      if (link.at("relation").as_string() == relation)
+        return std::string(link.at("url").as_string());
     return "";
   };
   const auto first_page = get("/ImagingStudy?patient=" + subject + "&_count=1");
@@ -104,8 +105,7 @@ TEST_F(FhirTest, SearchesReadsAndRefusalsAnswerAsFhirDoes) {
   EXPECT_FALSE(get("/ImagingStudy?_offset=5").contains("entry"));
   EXPECT_EQ(total(get("/ImagingStudy?patient=" + subject + "&_count=2")), 2u) << "one whole page";
   EXPECT_EQ(get("/Patient?_offset=-1", 400).at("resourceType").as_string(), "OperationOutcome");
-  EXPECT_EQ(get("/ImagingStudy?_offset=x", 400).at("resourceType").as_string(),
-            "OperationOutcome");
+  EXPECT_EQ(get("/ImagingStudy?_offset=x", 400).at("resourceType").as_string(), "OperationOutcome");
   // The generator dates the two studies 2015-01-04 and 2015-01-21.
   EXPECT_EQ(total(get("/ImagingStudy?started=2015-01-04")), 1u);
   EXPECT_EQ(total(get("/ImagingStudy?started=ge2015-01-01&started=le2015-01-31")), 2u);
