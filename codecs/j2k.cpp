@@ -21,7 +21,7 @@ struct ImageDeleter {
 };
 using Codec = std::unique_ptr<opj_codec_t, CodecDeleter>;
 using Stream = std::unique_ptr<opj_stream_t, StreamDeleter>;
-using Image = std::unique_ptr<opj_image_t, ImageDeleter>;
+using OpjImage = std::unique_ptr<opj_image_t, ImageDeleter>;
 
 // OpenJPEG reports through callbacks; the last error becomes the message of a failure.
 void keep_error(const char* message, void* user) {
@@ -127,7 +127,7 @@ Result<OPJ_CODEC_FORMAT> format_of(std::span<const unsigned char> bytes) {
 struct Header {
   Codec codec;
   Stream stream;
-  Image image;
+  OpjImage image;
 };
 
 Result<Header> read_header(Source& source, std::string& error, unsigned threads) {
@@ -232,8 +232,8 @@ Result<std::vector<unsigned char>> encode_j2k(std::span<const unsigned char> fra
     components[c].prec = layout.bits_stored;
     components[c].sgnd = layout.is_signed ? 1 : 0;
   }
-  Image image(opj_image_create(layout.samples, components,
-                               layout.samples == 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY));
+  OpjImage image(opj_image_create(layout.samples, components,
+                                  layout.samples == 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY));
   if (!image) return fail(ErrorCode::StorageFailure, "OpenJPEG: out of memory");
   image->x1 = layout.columns;
   image->y1 = layout.rows;

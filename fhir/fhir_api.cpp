@@ -10,7 +10,10 @@
 #include <ctime>
 #include <memory>
 #include <optional>
+#include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "dicomweb/handlers.h"
@@ -361,6 +364,50 @@ class Request {
     return resource ? ok(*resource) : failure(resource.error());
   }
 
+  // The resource a reference ("Type/id") names, if this server holds it.
+  Result<std::optional<json::object>> referenced(std::string_view reference) const {
+    const auto slash = reference.find('/');
+    if (slash == std::string_view::npos) return std::optional<json::object>{};
+    const std::string type(reference.substr(0, slash)), id(reference.substr(slash + 1));
+    if (type == "Patient") return patient_by_id(id);
+    if (type == "ServiceRequest") return order_by_id(id);
+    if (type == "Endpoint" && id == "dicomweb") return std::optional(endpoint(dicomweb_url_));
+    return std::optional<json::object>{};
+  }
+
+  // The resources a search's _include parameters ask for ("ImagingStudy:subject", ...), from the
+  // references of its matches, each once; `includes` maps each _include value this resource type
+  // serves to the element of the match holding the reference(s). Other values are ignored, as
+  // unknown parameters are.
+  Result<std::vector<json::object>> included(const std::vector<json::object>& matches,
+                                             std::span<const IncludePath> includes) const {
+    std::vector<json::object> out;
+    std::set<std::string> seen;
+    for (const auto& query : *parameters_) {
+      if (query.first != "_include") continue;
+      const std::string& value = query.second;  // not a structured binding: a lambda uses it
+      const auto element = std::find_if(includes.begin(), includes.end(),
+                                        [&](const IncludePath& one) { return one.value == value; });
+      if (element == includes.end()) continue;
+      for (const json::object& match : matches) {
+        const json::value* held = match.if_contains(element->element);
+        if (held == nullptr) continue;
+        const json::array references = held->is_array() ? held->as_array() : json::array{*held};
+        for (const json::value& one : references) {
+          const json::value* reference =
+              one.is_object() ? one.as_object().if_contains("reference") : nullptr;
+          if (reference == nullptr || !reference->is_string()) continue;
+          const std::string text(reference->as_string());
+          if (!seen.insert(text).second) continue;
+          auto resource = referenced(text);
+          if (!resource) return tl::unexpected(resource.error());
+          if (*resource) out.push_back(std::move(**resource));
+        }
+      }
+    }
+    return out;
+  }
+
   Answer search_studies() const {
     DcmDataset keys;
     std::optional<Answer> refused;
@@ -378,7 +425,9 @@ class Request {
       if (!resource) return failure(resource.error());
       resources.push_back(std::move(*resource));
     }
-    return ok(searchset(base_, std::move(resources), links(*page, found->more)));
+    auto extra = included(resources, kImagingStudyIncludes);
+    if (!extra) return failure(extra.error());
+    return ok(searchset(base_, std::move(resources), links(*page, found->more), std::move(*extra)));
   }
 
   Result<Matches> patients(DcmDataset& keys, const std::optional<std::string>& issuer,
@@ -390,16 +439,23 @@ class Request {
     return find_page(QueryModel::PatientRoot, keys, page, issuer);
   }
 
-  Answer read_patient(const std::string& id) const {
+  // The Patient of a resource id; nullopt when there is none.
+  Result<std::optional<json::object>> patient_by_id(const std::string& id) const {
     const auto identity = patient_identity_of(id);
-    if (!identity) return outcome(http::status::not_found, "not-found", "no such Patient");
+    if (!identity) return std::optional<json::object>{};
     DcmDataset keys;
     keys.putAndInsertString(DCM_PatientID, identity->id.c_str());
     auto found = patients(keys, identity->issuer, Page{0, 1});
-    if (!found) return failure(found.error());
-    if (found->page.empty())
-      return outcome(http::status::not_found, "not-found", "no such Patient");
-    return ok(patient(*found->page.front()));
+    if (!found) return tl::unexpected(found.error());
+    if (found->page.empty()) return std::optional<json::object>{};
+    return std::optional(patient(*found->page.front()));
+  }
+
+  Answer read_patient(const std::string& id) const {
+    auto resource = patient_by_id(id);
+    if (!resource) return failure(resource.error());
+    if (!*resource) return outcome(http::status::not_found, "not-found", "no such Patient");
+    return ok(**resource);
   }
 
   Answer search_patients() const {
@@ -445,10 +501,15 @@ class Request {
     return std::optional(service_request(**order, status, subject));
   }
 
-  Answer read_order(const std::string& id) const {
+  // The ServiceRequest of a resource id; nullopt when there is none.
+  Result<std::optional<json::object>> order_by_id(const std::string& id) const {
     const auto numbers = order_numbers_of(id);
-    if (!numbers) return outcome(http::status::not_found, "not-found", "no such ServiceRequest");
-    auto resource = order_resource(*numbers);
+    if (!numbers) return std::optional<json::object>{};
+    return order_resource(*numbers);
+  }
+
+  Answer read_order(const std::string& id) const {
+    auto resource = order_by_id(id);
     if (!resource) return failure(resource.error());
     if (!*resource) return outcome(http::status::not_found, "not-found", "no such ServiceRequest");
     return ok(**resource);
@@ -516,7 +577,9 @@ class Request {
       if (!resource) return failure(resource.error());
       if (*resource) resources.push_back(std::move(**resource));
     }
-    return ok(searchset(base_, std::move(resources), links(*page, found->more)));
+    auto extra = included(resources, kDiagnosticReportIncludes);
+    if (!extra) return failure(extra.error());
+    return ok(searchset(base_, std::move(resources), links(*page, found->more), std::move(*extra)));
   }
 
   const QueryService& query_;

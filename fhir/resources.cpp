@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <span>
 
 namespace pacs::fhir {
 namespace json = boost::json;
@@ -335,30 +336,38 @@ json::object capability_statement(const std::string& base, const std::string& no
     for (const auto& [name, type] : parameters) out.push_back({{"name", name}, {"type", type}});
     return out;
   };
-  auto resource = [](const char* type, json::array parameters) {
+  auto resource = [](const char* type, json::array parameters,
+                     std::span<const IncludePath> includes = {}) {
     json::object r{{"type", type},
                    {"interaction", json::array{json::object{{"code", "read"}},
                                                json::object{{"code", "search-type"}}}}};
+    json::array include_values;
+    for (const IncludePath& include : includes) include_values.emplace_back(include.value);
+    if (!include_values.empty()) r["searchInclude"] = std::move(include_values);
     if (!parameters.empty()) r["searchParam"] = std::move(parameters);
     return r;
   };
-  json::array resources{resource("ImagingStudy", search({{"patient", "reference"},
-                                                         {"subject", "reference"},
-                                                         {"identifier", "token"},
-                                                         {"started", "date"},
-                                                         {"status", "token"},
-                                                         {"_count", "number"},
-                                                         {"_offset", "number"}})),
+  json::array resources{resource("ImagingStudy",
+                                 search({{"patient", "reference"},
+                                         {"subject", "reference"},
+                                         {"identifier", "token"},
+                                         {"started", "date"},
+                                         {"status", "token"},
+                                         {"_count", "number"},
+                                         {"_offset", "number"}}),
+                                 kImagingStudyIncludes),
                         resource("Patient", search({{"identifier", "token"},
                                                     {"name", "string"},
                                                     {"_count", "number"},
                                                     {"_offset", "number"}})),
                         resource("ServiceRequest", search({{"identifier", "token"}})),
-                        resource("DiagnosticReport", search({{"patient", "reference"},
-                                                             {"subject", "reference"},
-                                                             {"identifier", "token"},
-                                                             {"_count", "number"},
-                                                             {"_offset", "number"}})),
+                        resource("DiagnosticReport",
+                                 search({{"patient", "reference"},
+                                         {"subject", "reference"},
+                                         {"identifier", "token"},
+                                         {"_count", "number"},
+                                         {"_offset", "number"}}),
+                                 kDiagnosticReportIncludes),
                         json::object{{"type", "Endpoint"},
                                      {"interaction", json::array{json::object{{"code", "read"}}}}}};
   return {
@@ -375,18 +384,21 @@ json::object capability_statement(const std::string& base, const std::string& no
 }
 
 json::object searchset(const std::string& base, std::vector<json::object> resources,
-                       const SearchLinks& links) {
+                       const SearchLinks& links, std::vector<json::object> included) {
   json::array entries;
-  for (json::object& resource : resources) {
+  const std::size_t matches = resources.size();
+  auto add = [&](json::object& resource, const char* mode) {
     const std::string url = base + "/" + std::string(resource["resourceType"].as_string()) + "/" +
                             std::string(resource["id"].as_string());
     entries.push_back(
-        {{"fullUrl", url}, {"resource", std::move(resource)}, {"search", {{"mode", "match"}}}});
-  }
+        {{"fullUrl", url}, {"resource", std::move(resource)}, {"search", {{"mode", mode}}}});
+  };
+  for (json::object& resource : resources) add(resource, "match");
+  for (json::object& resource : included) add(resource, "include");
   json::object out{{"resourceType", "Bundle"}, {"type", "searchset"}};
   // A page of a longer search leaves Bundle.total out: counting every match would cost what the
   // paging saves.
-  if (links.holds_all) out["total"] = static_cast<std::int64_t>(entries.size());
+  if (links.holds_all) out["total"] = static_cast<std::int64_t>(matches);
   json::array link;
   if (!links.self.empty()) link.push_back({{"relation", "self"}, {"url", links.self}});
   if (!links.next.empty()) link.push_back({{"relation", "next"}, {"url", links.next}});

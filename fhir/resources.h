@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/model/orders.h"
@@ -66,6 +67,20 @@ boost::json::object diagnostic_report(const ReportRecord& report, const PatientI
 boost::json::object endpoint(const std::string& dicomweb_url);
 boost::json::object capability_statement(const std::string& base, const std::string& now_utc);
 
+// An _include value a search serves ("ImagingStudy:subject") and the element of a match that
+// holds the reference(s) it follows.
+struct IncludePath {
+  std::string_view value, element;
+};
+inline constexpr IncludePath kImagingStudyIncludes[] = {{"ImagingStudy:subject", "subject"},
+                                                        {"ImagingStudy:patient", "subject"},
+                                                        {"ImagingStudy:basedon", "basedOn"},
+                                                        {"ImagingStudy:endpoint", "endpoint"}};
+inline constexpr IncludePath kDiagnosticReportIncludes[] = {
+    {"DiagnosticReport:subject", "subject"},
+    {"DiagnosticReport:patient", "subject"},
+    {"DiagnosticReport:based-on", "basedOn"}};
+
 // Where a searchset Bundle stands in its search.
 struct SearchLinks {
   std::string self;       // the search's own URL ("" leaves the links out)
@@ -73,8 +88,11 @@ struct SearchLinks {
   bool holds_all = true;  // the bundle holds every match: its size is the search's total
 };
 // A searchset Bundle of full resources; `base` is the FHIR root (http://host:port/fhir).
+// `included`: resources the matches refer to that the search asked for with _include (search
+// mode "include"; not counted in the total).
 boost::json::object searchset(const std::string& base, std::vector<boost::json::object> resources,
-                              const SearchLinks& links = {});
+                              const SearchLinks& links = {},
+                              std::vector<boost::json::object> included = {});
 // An OperationOutcome with one issue: severity error, the code (not-found, invalid,
 // not-supported, exception) and the message.
 boost::json::object operation_outcome(const std::string& code, const std::string& message);

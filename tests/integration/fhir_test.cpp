@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tests/support/dicom_files.h"
 #include "tests/support/http.h"
@@ -104,6 +105,21 @@ TEST_F(FhirTest, SearchesReadsAndRefusalsAnswerAsFhirDoes) {
   EXPECT_EQ(link_of(second_page, "next"), "") << "the last page";
   EXPECT_FALSE(get("/ImagingStudy?_offset=5").contains("entry"));
   EXPECT_EQ(total(get("/ImagingStudy?patient=" + subject + "&_count=2")), 2u) << "one whole page";
+  // _include: the patient and the endpoint the matches refer to, each once, after the matches.
+  const auto included = get("/ImagingStudy?patient=" + subject +
+                            "&_include=ImagingStudy:subject&_include=ImagingStudy:endpoint"
+                            "&_include=ImagingStudy:unknown");
+  EXPECT_EQ(total(included), 2u) << "included resources are not matches";
+  std::vector<std::string> modes, types;
+  for (const auto& entry : included.at("entry").as_array()) {
+    modes.emplace_back(entry.at("search").at("mode").as_string());
+    types.emplace_back(entry.at("resource").at("resourceType").as_string());
+  }
+  EXPECT_EQ(modes, (std::vector<std::string>{"match", "match", "include", "include"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"ImagingStudy", "ImagingStudy", "Patient", "Endpoint"}));
+  EXPECT_EQ(included.at("entry").as_array()[2].at("fullUrl").as_string(),
+            fhir_root + "/" + subject);
   EXPECT_EQ(get("/Patient?_offset=-1", 400).at("resourceType").as_string(), "OperationOutcome");
   EXPECT_EQ(get("/ImagingStudy?_offset=x", 400).at("resourceType").as_string(), "OperationOutcome");
   // The generator dates the two studies 2015-01-04 and 2015-01-21.
