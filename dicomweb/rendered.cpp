@@ -313,19 +313,6 @@ net::awaitable<void> retrieve_rendered(Exchange& exchange, const WebContext& con
   // images, in index order, each rendered as it goes out (never the whole study in memory).
   // Instances that do not render (a report, a waveform) are left out; when none renders the
   // answer is that of the first.
-  std::size_t next = 0;
-  Result<std::string> image = fail(ErrorCode::NotFound, "no instances");
-  Result<std::string> first_failure = image;
-  while (next < items->size()) {
-    const RetrieveItem& item = (*items)[next++];
-    image = co_await exchange.blocking([&] { return render(item.file, options); });
-    if (image) break;
-    if (next == 1) first_failure = image;
-  }
-  if (!image) {
-    answer_image(exchange, first_failure, options.png);
-    co_return;
-  }
   const std::string media_type = options.png ? "image/png" : "image/jpeg";
   const std::string boundary = new_boundary();
   const std::string content_type =
@@ -333,30 +320,33 @@ net::awaitable<void> retrieve_rendered(Exchange& exchange, const WebContext& con
   const std::string base = base_url(exchange, context);
   const Headers no_headers;
   const std::optional<std::uint64_t> chunked;
-  co_await exchange.begin_stream(http::status::ok, content_type, no_headers, chunked);
-  std::size_t parts = 0, left_out = next - 1;
+  std::optional<Result<std::string>> first_failure;
+  std::size_t parts = 0;
   std::string head;
-  for (;;) {
-    const RetrieveItem& item = (*items)[next - 1];
+  for (const RetrieveItem& item : *items) {
+    const auto image = co_await exchange.blocking([&] { return render(item.file, options); });
+    if (!image) {
+      if (!first_failure) first_failure = image;
+      continue;
+    }
+    if (parts == 0)
+      co_await exchange.begin_stream(http::status::ok, content_type, no_headers, chunked);
     head = (parts++ ? "\r\n--" : "--") + boundary + "\r\nContent-Type: " + media_type +
            "\r\nContent-Location: " + instance_url(base, item) + "/rendered\r\n\r\n";
     co_await exchange.stream(head);
     co_await exchange.stream(*image);
-    // The next instance that renders.
-    image = fail(ErrorCode::NotFound, "no more instances");
-    while (next < items->size() && !image) {
-      const RetrieveItem& candidate = (*items)[next++];
-      image = co_await exchange.blocking([&] { return render(candidate.file, options); });
-      if (!image) ++left_out;
-    }
-    if (!image) break;
+  }
+  if (parts == 0) {
+    answer_image(exchange, *first_failure, options.png);
+    co_return;
   }
   head = "\r\n--" + boundary + "--\r\n";
   co_await exchange.stream(head);
   co_await exchange.end_stream();
-  if (left_out > 0)
+  if (parts < items->size())
     PACS_LOG(Info) << "WADO-RS rendered " << uids.study << (uids.series.empty() ? "" : "/")
-                   << uids.series << ": " << left_out << " instances do not render, left out";
+                   << uids.series << ": " << items->size() - parts
+                   << " instances do not render, left out";
 }
 
 net::awaitable<void> wado_uri(Exchange& exchange, const WebContext& context,
