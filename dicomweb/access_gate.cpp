@@ -3,13 +3,14 @@
 #include <ctime>
 
 #include "dicomweb/handlers.h"
+#include "dicomweb/url.h"
 #include "security/audit_trail.h"
 #include "storage/model/log.h"
 
 namespace pacs::web {
 
 std::optional<security::Access> access_needed(http::verb method, std::string_view target) {
-  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view path = path_of(target);
   if (method == http::verb::options) return std::nullopt;
   if (path == "/health" || path == "/ready") return std::nullopt;
   // The web UI's files hold no patient data; what the UI then asks for needs access as usual.
@@ -39,7 +40,7 @@ bool AccessGate::admit(Exchange& exchange) const {
     audit::record(audit::user_authentication(false, "", exchange.peer_address(), decision.reason));
   // The target may carry query values (patient names): the log names the method and the path.
   const auto target = exchange.target();
-  PACS_LOG(Warn) << "HTTP " << exchange.method() << " " << target.substr(0, target.find('?'))
+  PACS_LOG(Warn) << "HTTP " << exchange.method() << " " << path_of(target)
                  << (forbidden ? " forbidden to " + decision.caller.name : " unauthenticated")
                  << ": " << decision.reason;
   exchange.respond(forbidden ? http::status::forbidden : http::status::unauthorized,

@@ -13,6 +13,7 @@
 
 #include "dicomweb/dicom_json.h"
 #include "dicomweb/handlers.h"
+#include "dicomweb/url.h"
 #include "security/audit_trail.h"
 #include "security/encoding.h"
 #include "storage/dicom_attributes.h"
@@ -112,13 +113,6 @@ std::string put_key(DcmItem& identifier, const std::string& path, const std::str
   }
 }
 
-std::optional<std::size_t> parse_count(const std::string& text) {
-  std::size_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 std::string entity_url(const std::string& base, DcmDataset& answer, const std::string& level) {
   OFString study, series, instance;
   answer.findAndGetOFString(DCM_StudyInstanceUID, study);
@@ -174,7 +168,7 @@ SearchPlan plan_search(const WebContext& context, const std::string& level,
 
   for (const auto& [name, value] : parameters) {
     if (name == "limit" || name == "offset") {
-      const auto count = parse_count(value);
+      const auto count = number_in(value, 0, std::numeric_limits<std::size_t>::max());
       if (!count) {
         plan.error = name + " must be a non-negative integer, got '" + value + "'";
         return plan;

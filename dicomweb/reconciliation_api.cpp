@@ -87,7 +87,7 @@ std::optional<int> number_or_refused(Exchange& exchange, const Target& target, c
 }  // namespace
 
 bool ReconciliationApi::handles(std::string_view target) {
-  const auto path = target.substr(0, target.find('?'));
+  const auto path = path_of(target);
   constexpr std::string_view kRoot = "/api/reconciliation/";
   if (!path.starts_with(kRoot)) return false;
   const auto rest = path.substr(kRoot.size());

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -26,6 +25,7 @@
 #include "codecs/htj2k.h"
 #include "dicomweb/handlers.h"
 #include "dicomweb/multipart.h"
+#include "dicomweb/url.h"
 #include "pacsnode/services/transcode.h"
 #include "storage/model/log.h"
 
@@ -55,14 +55,6 @@ std::vector<double> numbers(const std::string& text) {
     out.push_back(v);
   }
   return out;
-}
-
-std::optional<unsigned> count_in(const std::string& text, unsigned low, unsigned high) {
-  unsigned v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || v < low || v > high)
-    return std::nullopt;
-  return v;
 }
 
 // The image, or why not (NotFound: no such frame; InvalidObject: not renderable).
@@ -179,12 +171,12 @@ std::string parse_rendered(const RenderRequest& request, std::string_view accept
   options.png = *png;
   if (!request.frame_list.empty()) {
     // One frame: a rendered frame list names several images, which need multipart; not offered.
-    const auto n = count_in(request.frame_list, 1, 1u << 30);
+    const auto n = number_in(request.frame_list, 1, 1u << 30);
     if (!n) return "one 1-based frame number is rendered at a time";
     options.frame = *n - 1;
   }
   if (const std::string q = parameter(request.parameters, "quality"); !q.empty()) {
-    const auto quality = count_in(q, 1, 100);
+    const auto quality = number_in(q, 1, 100);
     if (!quality) return "quality must be 1 to 100";
     options.quality = *quality;
   }
@@ -255,7 +247,7 @@ std::string parse_uri_request(const QueryParameters& parameters, ResourceUids& u
   for (const auto& [name, target] :
        {std::pair{"rows", &options.rows}, std::pair{"columns", &options.columns}}) {
     if (const std::string v = parameter(parameters, name); !v.empty()) {
-      const auto n = count_in(v, 1, kMaxViewport);
+      const auto n = number_in(v, 1, kMaxViewport);
       if (!n) return std::string(name) + " must be 1 to " + std::to_string(kMaxViewport);
       *target = *n;
     }
@@ -264,12 +256,12 @@ std::string parse_uri_request(const QueryParameters& parameters, ResourceUids& u
   if (options.rows > 0 && options.columns == 0) options.columns = kMaxViewport;
   if (options.columns > 0 && options.rows == 0) options.rows = kMaxViewport;
   if (const std::string f = parameter(parameters, "frameNumber"); !f.empty()) {
-    const auto n = count_in(f, 1, 1u << 30);
+    const auto n = number_in(f, 1, 1u << 30);
     if (!n) return "frameNumber must be one 1-based number";
     options.frame = *n - 1;
   }
   if (const std::string q = parameter(parameters, "imageQuality"); !q.empty()) {
-    const auto n = count_in(q, 1, 100);
+    const auto n = number_in(q, 1, 100);
     if (!n) return "imageQuality must be 1 to 100";
     options.quality = *n;
   }

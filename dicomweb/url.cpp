@@ -1,6 +1,7 @@
 #include "dicomweb/url.h"
 
 #include <cctype>
+#include <charconv>
 
 namespace pacs::web {
 namespace {
@@ -75,6 +76,14 @@ std::string query_parameter(const Target& target, std::string_view name) {
 
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
+}
+
+std::optional<std::size_t> number_in(std::string_view text, std::size_t low, std::size_t high) {
+  std::size_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high)
+    return std::nullopt;
+  return value;
 }
 
 std::string percent_encode(std::string_view text) {

@@ -1,6 +1,7 @@
 // Request targets: path segments and query parameters, percent-decoded.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,9 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
 std::string_view path_of(std::string_view target);
 // The first value of a query parameter ("" when absent).
 std::string query_parameter(const Target& target, std::string_view name);
+// A parameter's value as a whole decimal number from low to high; nullopt for anything else
+// (a sign, a space, trailing text, a number out of range).
+std::optional<std::size_t> number_in(std::string_view text, std::size_t low, std::size_t high);
 // Every byte but the unreserved characters of RFC 3986 as %XX: safe in a path segment or a query
 // component.
 std::string percent_encode(std::string_view text);

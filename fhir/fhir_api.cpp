@@ -177,16 +177,13 @@ class Request {
           std::tuple{"_offset", "0 to 1000000", &page.offset, std::size_t{0}, kMaxOffset}}) {
       const std::string text = parameter(name);
       if (text.empty()) continue;
-      const bool digits = text.size() <= 7 && std::all_of(text.begin(), text.end(), [](char c) {
-                            return std::isdigit(static_cast<unsigned char>(c));
-                          });
-      const std::size_t number = digits ? std::stoul(text) : 0;
-      if (!digits || number < least || number > most) {
+      const auto number = web::number_in(text, least, most);
+      if (!number) {
         refused = outcome(http::status::bad_request, "invalid",
                           std::string(name) + " is a number from " + value);
         return std::nullopt;
       }
-      *field = number;
+      *field = *number;
     }
     return page;
   }
@@ -392,7 +389,10 @@ class Request {
       for (const json::object& match : matches) {
         const json::value* held = match.if_contains(element->element);
         if (held == nullptr) continue;
-        const json::array references = held->is_array() ? held->as_array() : json::array{*held};
+        // One reference (subject) or an array of them (basedOn, endpoint), not copied.
+        const std::span<const json::value> references =
+            held->is_array() ? std::span(held->as_array().data(), held->as_array().size())
+                             : std::span(held, 1);
         for (const json::value& one : references) {
           const json::value* reference =
               one.is_object() ? one.as_object().if_contains("reference") : nullptr;
@@ -589,7 +589,7 @@ class Request {
 };
 
 bool FhirApi::handles(std::string_view target) {
-  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view path = web::path_of(target);
   return path == "/fhir" || path.starts_with("/fhir/");
 }
 
