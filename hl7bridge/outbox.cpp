@@ -47,7 +47,7 @@ void Outbox::run(std::stop_token stop) {
       PACS_LOG(Info) << "outbox: " << *completed << " studies complete";
     constexpr std::size_t kBatch = 50;
     bool backlog = false;
-    if (auto due = index_.due_outbox(now, kBatch)) {
+    if (auto due = index_.claim_outbox(now, kBatch, options_.claims)) {
       for (const OutboxItem& item : *due) {
         if (stop.stop_requested()) break;
         deliver(item);

@@ -27,6 +27,7 @@ struct OutboxOptions {
   std::chrono::seconds max_retry_delay{300};
   std::int64_t max_attempts = 20;  // with the delays above, about an hour
   NotificationOptions messages;
+  ClaimPolicy claims = {};  // items are claimed under this node's name (several may share one)
 };
 
 class Outbox {

@@ -46,6 +46,19 @@ std::string random_tag() {
   return buf;
 }
 
+// This host's name for temp file names (no '@' or '/'): several hosts may share a store, and a
+// process id means something only on its own host.
+const std::string& host_tag() {
+  static const std::string tag = [] {
+    char host[256] = {};
+    std::string name = ::gethostname(host, sizeof host - 1) == 0 ? host : "";
+    for (char& ch : name)
+      if (ch == '@' || ch == '/') ch = '_';
+    return name.empty() ? std::string("host") : name;
+  }();
+  return tag;
+}
+
 // Journalling filesystems whose fsync of a file also makes the file's latest rename durable: the
 // rename is logged with the file's inode (ext4: its ctime change joins the running transaction,
 // and fsync commits up to it; XFS: fsync forces the log up to the inode's last change). On those,
@@ -75,12 +88,16 @@ Result<std::unique_ptr<BlobStore>> BlobStore::open(const fs::path& root,
       return fail(ErrorCode::StorageFailure,
                   "data directory " + (root / sub).string() + " is not writable");
   }
-  // Temp files are named "<pid>-...": those of processes that are gone are leftovers of a crash;
-  // those of a live process (a node serving while an import runs) are still being written.
+  // Temp files are named "<pid>@<host>@...": those of this host's processes that are gone are
+  // leftovers of a crash; those of a live process (a node serving while an import runs) are
+  // still being written, and another host's are its own business.
   for (const auto& entry : fs::directory_iterator(root / "tmp", ec)) {
     const std::string name = entry.path().filename().string();
     const int pid = std::atoi(name.c_str());
-    if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) fs::remove(entry.path(), ec);
+    const auto at = name.find('@');
+    const bool ours = at == std::string::npos ||
+                      name.compare(at + 1, host_tag().size() + 1, host_tag() + "@") == 0;
+    if (ours && (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))) fs::remove(entry.path(), ec);
   }
   auto store = std::unique_ptr<BlobStore>(new BlobStore(fs::absolute(root)));
   store->sync_directories_ = always_sync_directories || !file_sync_covers_rename(root / "objects");
@@ -91,7 +108,8 @@ Result<std::unique_ptr<BlobStore>> BlobStore::open(const fs::path& root,
 
 TempFile BlobStore::new_temp_file() {
   // The pid and a random tag keep names unique across processes sharing one store.
-  static const std::string process_tag = std::to_string(::getpid()) + "-" + random_tag();
+  static const std::string process_tag =
+      std::to_string(::getpid()) + "@" + host_tag() + "@" + random_tag();
   return TempFile(root_ / "tmp" / (process_tag + "-" + std::to_string(counter_++) + ".part"));
 }
 

@@ -42,6 +42,15 @@ struct QueueItem {
   std::string sop_class_uid, transfer_syntax, relative_path;
 };
 
+// Who takes work from the queues several nodes may share (one PostgreSQL index), and for how
+// long an item it claimed stays its own without news: past the lease, the node is taken for dead
+// (or stalled) and any node may claim the item. A node renews the leases of what it is working on
+// (renew_leases) well within the lease.
+struct ClaimPolicy {
+  std::string node = "pacsnode";
+  std::int64_t lease_ms = 30000;
+};
+
 enum class WriteOutcome { Inserted, Replaced, AlreadyExists };
 
 struct WriteResult {
@@ -61,10 +70,12 @@ class Index {
   virtual ~Index() = default;
 
   // "sqlite" (a file in the data directory), "sqlite:PATH", or "postgresql://user@host:port/db".
-  // Opens or creates the database and applies pending schema migrations.
+  // Opens or creates the database and applies pending schema migrations. replica_url: a
+  // PostgreSQL streaming replica of it that answers find() when it has caught up ("" for none).
   static Result<std::unique_ptr<Index>> open(const std::string& url,
                                              const std::filesystem::path& data_dir,
-                                             WorkflowPolicy workflow = {});
+                                             WorkflowPolicy workflow = {},
+                                             const std::string& replica_url = "");
 
   // Writes all entries in one transaction: either every result is returned, or nothing changed.
   virtual Result<std::vector<WriteResult>> write_batch(std::span<const IndexWrite> writes) = 0;
@@ -94,9 +105,14 @@ class Index {
   virtual Result<void> find(const FindQuery& query, std::size_t limit,
                             const std::function<bool(const FindRow&)>& on_row) = 0;
 
-  // Pending queue items whose next attempt is due (next_attempt_ms <= now_ms), oldest first.
-  virtual Result<std::vector<QueueItem>> due_queue_items(std::int64_t now_ms,
-                                                         std::size_t limit) = 0;
+  // Claims pending queue items whose next attempt is due (next_attempt_ms <= now_ms), oldest
+  // first, for claim.node: items another node holds under a live lease are left to it. The
+  // claim ends with update_queue_item.
+  virtual Result<std::vector<QueueItem>> claim_queue_items(std::int64_t now_ms, std::size_t limit,
+                                                           const ClaimPolicy& claim) = 0;
+  // Extends the leases of every unfinished item (queue and outbox) claim.node holds to
+  // now_ms + claim.lease_ms; returns how many.
+  virtual Result<std::size_t> renew_leases(const ClaimPolicy& claim, std::int64_t now_ms) = 0;
   // Every queue item in a state ("" for all), newest first, up to limit.
   virtual Result<std::vector<QueueItem>> queue_items(const std::string& state,
                                                      std::size_t limit) = 0;
@@ -194,7 +210,9 @@ class Index {
   virtual Result<std::size_t> complete_quiet_studies(std::int64_t quiet_before_ms,
                                                      const std::vector<std::string>& notify,
                                                      std::size_t limit) = 0;
-  virtual Result<std::vector<OutboxItem>> due_outbox(std::int64_t now_ms, std::size_t limit) = 0;
+  // Claims due outbox items as claim_queue_items does; update_outbox ends the claim.
+  virtual Result<std::vector<OutboxItem>> claim_outbox(std::int64_t now_ms, std::size_t limit,
+                                                       const ClaimPolicy& claim) = 0;
   virtual Result<std::vector<OutboxItem>> outbox_items(const std::string& state,
                                                        std::size_t limit) = 0;
   // One outbox item by its id; nullopt when there is none.

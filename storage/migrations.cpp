@@ -354,6 +354,14 @@ CREATE TABLE hl7_failures (
   updated_ms {int} NOT NULL,
   UNIQUE (sender, control_id));
 )sql",
+    // 20: work claimed by one node of several sharing the index: a claimed item is its node's
+    // until the node records the attempt or the lease runs out (the node died or stalled).
+    R"sql(
+ALTER TABLE outbound_queue ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbound_queue ADD COLUMN lease_until_ms {int} NOT NULL DEFAULT 0;
+ALTER TABLE hl7_outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE hl7_outbox ADD COLUMN lease_until_ms {int} NOT NULL DEFAULT 0;
+)sql",
 };
 
 std::string for_dialect(std::string_view text, sql::Dialect dialect) {

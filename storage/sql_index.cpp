@@ -1,5 +1,6 @@
 // The index on the SQL layer: one implementation for SQLite and PostgreSQL.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -12,7 +13,10 @@
 #include "storage/index.h"
 #include "storage/migrations.h"
 #include "storage/model/clock.h"
+#include "storage/model/log.h"
+#include "storage/model/metrics.h"
 #include "storage/sql/connection.h"
+#include "storage/sql_claims.h"
 #include "storage/sql_consistency.h"
 #include "storage/sql_outbox.h"
 #include "storage/sql_patients.h"
@@ -122,6 +126,13 @@ class SqlIndex final : public Index {
         parallel_writers_(parallel_writers),
         workflow_(workflow) {}
 
+  // Queries (find) may be answered by a streaming replica of the PostgreSQL primary.
+  void use_replica(std::function<std::unique_ptr<sql::Connection>()> factory,
+                   const std::string& description) {
+    replica_ = std::make_unique<ConnectionPool>(std::move(factory));
+    description_ += ", queries from the replica " + description;
+  }
+
   Result<void> initialise() {
     return guarded([&](sql::Connection& c) {
       version_ = migrate(c);
@@ -205,10 +216,22 @@ class SqlIndex final : public Index {
     });
   }
 
-  Result<std::vector<QueueItem>> due_queue_items(std::int64_t now, std::size_t limit) override {
-    const Value params[] = {now, static_cast<std::int64_t>(limit)};
-    return queue_query("WHERE q.state = 'pending' AND q.next_attempt_ms <= ? ORDER BY q.pk LIMIT ?",
-                       params);
+  Result<std::vector<QueueItem>> claim_queue_items(std::int64_t now, std::size_t limit,
+                                                   const ClaimPolicy& claim) override {
+    auto keys = guarded([&](sql::Connection& c) -> Result<std::vector<std::int64_t>> {
+      return sql_claims::claim_due(c, "outbound_queue", now, limit, claim);
+    });
+    if (!keys) return tl::unexpected(keys.error());
+    if (keys->empty()) return std::vector<QueueItem>{};
+    const std::vector<Value> params(keys->begin(), keys->end());
+    return queue_query(
+        "WHERE q.pk IN (" + sql_claims::placeholders(params.size()) + ") ORDER BY q.pk", params);
+  }
+
+  Result<std::size_t> renew_leases(const ClaimPolicy& claim, std::int64_t now) override {
+    return guarded([&](sql::Connection& c) -> Result<std::size_t> {
+      return sql_claims::renew(c, claim, now);
+    });
   }
 
   Result<std::vector<QueueItem>> queue_items(const std::string& state, std::size_t limit) override {
@@ -240,7 +263,8 @@ class SqlIndex final : public Index {
       const Value params[] = {state, next_attempt, error, now, id};
       c.query(
           "UPDATE outbound_queue SET state = ?, attempts = attempts + 1, next_attempt_ms = ?, "
-          "last_error = ?, updated_ms = ? WHERE pk = ?",
+          "last_error = ?, updated_ms = ?, " +
+              std::string(sql_claims::kEndClaim) + " WHERE pk = ?",
           params);
       return {};
     });
@@ -260,10 +284,12 @@ class SqlIndex final : public Index {
   Result<void> find(const FindQuery& query, std::size_t limit,
                     const std::function<bool(const FindRow&)>& on_row) override {
     const CompiledFind compiled = compile_find(query, limit);
-    auto rows = guarded([&](sql::Connection& c) -> Result<std::vector<sql::Row>> {
-      std::vector<Value> params(compiled.params.begin(), compiled.params.end());
-      return c.query(compiled.sql, params);
-    });
+    const std::vector<Value> params(compiled.params.begin(), compiled.params.end());
+    auto answered = from_replica(compiled.sql, params);
+    auto rows = answered ? std::move(*answered)
+                         : guarded([&](sql::Connection& c) -> Result<std::vector<sql::Row>> {
+                             return c.query(compiled.sql, params);
+                           });
     if (!rows) return tl::unexpected(rows.error());
     for (const sql::Row& r : *rows) {
       FindRow row{r.blob(0),    r.blob(1),     r.blob(2),    r.blob(3),    r.integer(4),
@@ -520,10 +546,14 @@ class SqlIndex final : public Index {
     });
   }
 
-  Result<std::vector<OutboxItem>> due_outbox(std::int64_t now, std::size_t limit) override {
+  Result<std::vector<OutboxItem>> claim_outbox(std::int64_t now, std::size_t limit,
+                                               const ClaimPolicy& claim) override {
     return guarded([&](sql::Connection& c) -> Result<std::vector<OutboxItem>> {
-      return sql_outbox::items(c, "WHERE state = 'pending' AND next_attempt_ms <= ? ORDER BY pk",
-                               {Value{now}}, limit);
+      const auto keys = sql_claims::claim_due(c, "hl7_outbox", now, limit, claim);
+      if (keys.empty()) return std::vector<OutboxItem>{};
+      return sql_outbox::items(
+          c, "WHERE pk IN (" + sql_claims::placeholders(keys.size()) + ") ORDER BY pk",
+          std::vector<Value>(keys.begin(), keys.end()), limit);
     });
   }
 
@@ -711,6 +741,52 @@ class SqlIndex final : public Index {
   std::string describe() const override { return description_; }
 
  private:
+  // A query's rows from the replica, when it has replayed everything the primary had written as
+  // the query began: whatever any node acknowledged before (a client's own STOW or C-STORE
+  // included) is in the answer. Otherwise, or when the replica fails, nullopt (the primary
+  // answers).
+  std::optional<Result<std::vector<sql::Row>>> from_replica(const std::string& statement,
+                                                            std::span<const Value> params) {
+    if (!replica_) return std::nullopt;
+    static auto& served = metrics::registry().counter(
+        "pacsnode_index_queries_total", "Index queries by the server that answered them",
+        {{"server", "replica"}});
+    static auto& behind =
+        metrics::registry().counter("pacsnode_index_queries_total", "", {{"server", "primary"}});
+    auto written = guarded([](sql::Connection& c) -> Result<std::string> {
+      return c.query("SELECT pg_current_wal_lsn()::text").at(0).text(0);
+    });
+    if (!written) return std::nullopt;
+    try {
+      auto lease = replica_->borrow();
+      try {
+        const Value lsn[] = {*written};
+        // NULL (not in recovery: a promoted replica) counts as behind.
+        if (lease
+                ->query("SELECT CASE WHEN pg_last_wal_replay_lsn() >= CAST(? AS pg_lsn) THEN 1 "
+                        "ELSE 0 END",
+                        lsn)
+                .at(0)
+                .integer(0) != 1) {
+          behind.add();
+          return std::nullopt;
+        }
+        auto rows = lease->query(statement, params);
+        served.add();
+        replica_failing_ = false;
+        return Result<std::vector<sql::Row>>(std::move(rows));
+      } catch (const sql::SqlError&) {
+        lease.discard();
+        throw;
+      }
+    } catch (const sql::SqlError& e) {
+      if (!replica_failing_.exchange(true))
+        PACS_LOG(Warn) << "index replica: " << e.what() << "; queries go to the primary";
+      behind.add();
+      return std::nullopt;
+    }
+  }
+
   // Runs f in a transaction of its own, committed when f succeeds.
   template <typename F>
   Result<void> in_transaction(F&& f) {
@@ -964,6 +1040,8 @@ class SqlIndex final : public Index {
   }
 
   ConnectionPool pool_;
+  std::unique_ptr<ConnectionPool> replica_;   // null: the primary answers everything
+  std::atomic<bool> replica_failing_{false};  // warned once until it answers again
   std::string description_;
   unsigned parallel_writers_;
   WorkflowPolicy workflow_;
@@ -984,7 +1062,8 @@ std::string redact_password(const std::string& url) {
 
 Result<std::unique_ptr<Index>> Index::open(const std::string& url,
                                            const std::filesystem::path& data_dir,
-                                           WorkflowPolicy workflow) {
+                                           WorkflowPolicy workflow,
+                                           const std::string& replica_url) {
   std::function<std::unique_ptr<sql::Connection>()> factory;
   std::string description;
   unsigned parallel_writers = 1;
@@ -1003,6 +1082,14 @@ Result<std::unique_ptr<Index>> Index::open(const std::string& url,
   }
   auto index =
       std::make_unique<SqlIndex>(std::move(factory), description, parallel_writers, workflow);
+  if (!replica_url.empty()) {
+    if (parallel_writers == 1 ||
+        (replica_url.rfind("postgresql://", 0) != 0 && replica_url.rfind("postgres://", 0) != 0))
+      return fail(ErrorCode::InvalidArgument,
+                  "a query replica needs a PostgreSQL index and a postgresql:// URL");
+    index->use_replica([replica_url] { return sql::open_postgresql(replica_url); },
+                       redact_password(replica_url));
+  }
   if (auto ready = index->initialise(); !ready)
     return fail(ready.error().code,
                 "cannot open index " + description + ": " + ready.error().message);

@@ -1,6 +1,7 @@
 #include "storage/sql_outbox.h"
 
 #include "storage/model/clock.h"
+#include "storage/sql_claims.h"
 #include "storage/sql_timeline.h"
 
 namespace pacs::sql_outbox {
@@ -87,7 +88,9 @@ void update(sql::Connection& c, std::int64_t id, const std::string& state,
   const Value params[] = {state, next_attempt_ms, error, wall_clock_ms(), id};
   const auto updated = c.query(
       "UPDATE hl7_outbox SET state = ?, attempts = attempts + 1, next_attempt_ms = ?, "
-      "last_error = ?, updated_ms = ? WHERE pk = ? RETURNING subject, destination, event",
+      "last_error = ?, updated_ms = ?, " +
+          std::string(sql_claims::kEndClaim) +
+          " WHERE pk = ? RETURNING subject, destination, event",
       params);
   if (state == "sent" && !updated.empty())
     sql_timeline::record(c, std::nullopt, updated[0].text(0), step::kNotificationAcked,

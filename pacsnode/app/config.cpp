@@ -7,10 +7,13 @@
 
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <sstream>
 
@@ -173,6 +176,39 @@ const std::vector<Flag>& flags() {
        "index database: sqlite (default), sqlite:PATH or postgresql://user@host:port/db",
        [](const std::string& v, Config& c) -> Result<void> {
          c.db = v;
+         return {};
+       }},
+      {"--db-replica", "URL",
+       "a PostgreSQL streaming replica of --db that answers queries (C-FIND, QIDO-RS); a query "
+       "the replica has not caught up for goes to the primary",
+       [](const std::string& v, Config& c) -> Result<void> {
+         if (!v.starts_with("postgresql://") && !v.starts_with("postgres://"))
+           return fail(ErrorCode::InvalidArgument, "--db-replica: not a postgresql:// URL");
+         c.db_replica = v;
+         return {};
+       }},
+      {"--node-name", "NAME",
+       "this node's name among nodes that share one index and data directory, each its own "
+       "(letters, digits, '.', '-', '_'; default the host name)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         const bool plain =
+             !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](unsigned char ch) {
+               return std::isalnum(ch) || ch == '.' || ch == '-' || ch == '_';
+             });
+         if (!plain)
+           return fail(ErrorCode::InvalidArgument,
+                       "--node-name: 1 to 64 letters, digits, '.', '-' or '_'");
+         c.claims.node = v;
+         return {};
+       }},
+      {"--lease-seconds", "N",
+       "work a node claimed (forwarding, outbound HL7) goes to another node sharing the index "
+       "once the node has not renewed it for this long (default 30)",
+       [](const std::string& v, Config& c) -> Result<void> {
+         auto seconds = parse_in_range(v, 3600, "--lease-seconds");
+         if (!seconds) return tl::unexpected(seconds.error());
+         if (*seconds < 1) return fail(ErrorCode::InvalidArgument, "--lease-seconds: at least 1");
+         c.claims.lease_ms = static_cast<std::int64_t>(*seconds) * 1000;
          return {};
        }},
       {"--aet", "AET", "the node's AE title (default PACSNODE)",
@@ -628,12 +664,10 @@ Result<void> load_config_file(const std::string& path, Config& config) {
     throw std::logic_error("no such flag");
   };
   // Every key maps onto the flag of the same meaning, so both check values the same way.
-  const std::pair<const char*, const char*> strings[] = {{"data_dir", "--data-dir"},
-                                                         {"db", "--db"},
-                                                         {"aet", "--aet"},
-                                                         {"log_level", "--log-level"},
-                                                         {"log_format", "--log-format"},
-                                                         {"run_as", "--run-as"}};
+  const std::pair<const char*, const char*> strings[] = {
+      {"data_dir", "--data-dir"},     {"db", "--db"},        {"db_replica", "--db-replica"},
+      {"node_name", "--node-name"},   {"aet", "--aet"},      {"log_level", "--log-level"},
+      {"log_format", "--log-format"}, {"run_as", "--run-as"}};
   for (auto [key, name] : strings)
     if (root.contains(key)) {
       auto v = get<std::string>(root, key);
@@ -659,7 +693,8 @@ Result<void> load_config_file(const std::string& path, Config& config) {
       {"http", "max_connections", "--http-max-connections"},
       {"storage", "min_free_mb", "--min-free-mb"},
       {"mllp", "max_message_kb", "--mllp-max-message-kb"},
-      {"mllp", "idle_seconds", "--mllp-idle-seconds"}};
+      {"mllp", "idle_seconds", "--mllp-idle-seconds"},
+      {"cluster", "lease_seconds", "--lease-seconds"}};
   for (auto [section, key, name] : numbers)
     if (auto table = root[section].as_table(); table && table->contains(key)) {
       auto v = get<std::int64_t>(*table, key);
@@ -930,7 +965,18 @@ bool is_loopback_address(const std::string& address) {
   return address.starts_with("127.") || address == "::1" || address == "localhost";
 }
 
+std::string default_node_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "pacsnode";
+  std::string name(host, ::strnlen(host, 64));
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_') ch = '-';
+  return name;
+}
+
 Result<void> check_config(const Config& config) {
+  if (!config.db_replica.empty() && !config.db.starts_with("postgres"))
+    return fail(ErrorCode::InvalidArgument, "--db-replica needs a PostgreSQL --db");
   const bool tls_used = config.dimse_tls || config.http_tls || config.mllp_tls ||
                         !config.tls_peers.empty() || !config.tls_hl7_destinations.empty() ||
                         config.audit_syslog.starts_with("tls://");

@@ -25,9 +25,18 @@ struct Peer {
   std::uint16_t port = 0;
 };
 
+// The host name, as a node name (characters other than letters, digits, '.', '-' and '_' become
+// '-'); "pacsnode" when there is none.
+std::string default_node_name();
+
 struct Config {
   std::string data_dir = "./pacsnode-data";
   std::string db = "sqlite";
+  // A PostgreSQL streaming replica of db that answers queries (C-FIND, QIDO-RS); "" for none.
+  std::string db_replica;
+  // This node's name among nodes sharing one index and data directory (each its own), and how long
+  // work it claimed stays its own without renewal.
+  ClaimPolicy claims = {default_node_name(), 30000};
   std::string aet = "PACSNODE";
   std::uint16_t dimse_port = 11112;
   std::uint16_t http_port = 8080;              // 0: no HTTP face

@@ -17,7 +17,7 @@ Result<Node> open_node(const Config& config, std::function<void()> forwarding_qu
   auto blobs = BlobStore::open(config.data_dir, config.always_sync_directories);
   if (!blobs) return tl::unexpected(blobs.error());
   node.blobs = std::move(*blobs);
-  auto index = Index::open(config.db, config.data_dir, config.workflow);
+  auto index = Index::open(config.db, config.data_dir, config.workflow, config.db_replica);
   if (!index) return tl::unexpected(index.error());
   node.index = std::move(*index);
   node.committer = std::make_unique<GroupCommitter>(*node.index, *node.blobs);

@@ -31,6 +31,7 @@
 #include "pacsnode/services/commitment.h"
 #include "pacsnode/services/deidentified_export.h"
 #include "pacsnode/services/forwarder.h"
+#include "pacsnode/services/lease_keeper.h"
 #include "pacsnode/services/mpps.h"
 #include "pacsnode/services/recovery.h"
 #include "pacsnode/services/reports.h"
@@ -130,10 +131,16 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     }
     authenticator = std::move(*created);
   }
-  // Held while the node runs, so that `pacsnode fsck` does not check a store being written.
-  auto in_use = DataDirLock::acquire(config.data_dir, DataDirLock::Mode::Shared);
+  // Held while the node runs, so that `pacsnode fsck` does not check a store being written;
+  // exclusive through recovery when the node is alone on the directory, shared after.
+  auto in_use = DataDirLock::acquire_for_serving(config.data_dir, std::chrono::minutes(2));
   if (!in_use) {
     PACS_LOG(Error) << in_use.error().message;
+    return 1;
+  }
+  auto own_name = DataDirLock::acquire_node_name(config.data_dir, config.claims.node);
+  if (!own_name) {
+    PACS_LOG(Error) << own_name.error().message;
     return 1;
   }
   // The forwarder starts after the node is open; until then nothing can be queued.
@@ -151,20 +158,30 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     PACS_LOG(Error) << trail.error().message;
     return 2;
   }
-  // A marker that exists while the node runs: found at start, it means the last run did not stop
-  // cleanly, and the newest index rows are checked against their files.
-  const std::filesystem::path marker = node->blobs->root() / "pacsnode.running";
+  // A marker that exists while the node runs: found at start, it means the node's last run did
+  // not stop cleanly, and the newest index rows are checked against their files. Files without a
+  // row are swept only by a node alone on the store: another node's files look the same between
+  // being placed and being indexed.
+  const std::filesystem::path marker =
+      node->blobs->root() / "nodes" / (config.claims.node + ".running");
   if (std::filesystem::exists(marker)) {
-    auto report = recover_after_unclean_stop(*node->blobs, *node->index);
+    auto report = recover_after_unclean_stop(*node->blobs, *node->index, in_use->exclusive());
     if (!report) {
       PACS_LOG(Error) << "recovery after an unclean stop failed: " << report.error().message;
       return 1;
     }
     PACS_LOG(Info) << "recovery after an unclean stop: checked the newest " << report->checked
-                   << " instances, dropped " << report->dropped << " rows without a file, removed "
-                   << report->orphans_removed << " files without a row";
+                   << " instances, dropped " << report->dropped << " rows without a file, "
+                   << (in_use->exclusive() ? "removed " + std::to_string(report->orphans_removed) +
+                                                 " files without a row"
+                                           : "left files without a row to pacsnode fsck (other "
+                                             "nodes use the store)");
   }
   std::ofstream(marker).put('\n');
+  if (auto shared = in_use->share(); !shared) {
+    PACS_LOG(Error) << shared.error().message;
+    return 1;
+  }
   // Files of removed instances: those a crash left queued, then each rejection's as its grace
   // period ends.
   node->remover->purge_in_background(std::chrono::seconds(30));
@@ -213,6 +230,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     options.messages.viewer_url =
         config.viewer_url.empty() ? web::viewer_launch_template(root) : config.viewer_url;
     options.messages.study_complete_as_orm = config.study_complete_as_orm;
+    options.claims = config.claims;
     outbox = std::make_unique<hl7::Outbox>(*node->index, std::move(options));
   }
   // DIMSE over TLS: one layer for the listener, one for the peers reached over TLS.
@@ -241,6 +259,8 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     return 1;
   }
   const auto shared_deidentifier = std::make_shared<const deid::Deidentifier>(*deidentifier);
+  ForwardPolicy forward_policy = config.forwarding;
+  forward_policy.claims = config.claims;
   Forwarder forwarder(
       *node->index, *node->blobs,
       deidentifying(
@@ -263,8 +283,10 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
             return deidentification_for(*node->ingest->routes(), destination);
           },
           shared_deidentifier, *node->blobs, config.aet),
-      config.forwarding);
+      forward_policy);
   forwarder_ready = &forwarder;
+  // Claims on forwarding and outbound HL7 stay this node's while it lives.
+  LeaseKeeper leases(*node->index, config.claims);
   dimse::AccessPolicy access;
   for (const auto& aet : config.allowed_calling_aets)
     access.permit(aet, {*dimse::parse_services("all"), {}});

@@ -59,7 +59,7 @@ void Forwarder::run(std::stop_token stop) {
 
 void Forwarder::attempt_due_items() {
   constexpr std::size_t kBatch = 200;
-  auto due = index_.due_queue_items(now_ms(), kBatch);
+  auto due = index_.claim_queue_items(now_ms(), kBatch, policy_.claims);
   if (!due) {
     PACS_LOG(Warn) << "forwarding: cannot read the outbound queue: " << due.error().message;
     return;

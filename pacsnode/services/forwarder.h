@@ -19,6 +19,7 @@ struct ForwardPolicy {
   double first_retry_seconds = 5;
   double max_retry_seconds = 600;
   unsigned max_attempts = 20;
+  ClaimPolicy claims = {};  // items are claimed under this node's name (several may share a queue)
 };
 
 // Sends items to one destination; returns the SOP Instance UIDs that did not arrive, and sets

@@ -53,10 +53,11 @@ Result<std::size_t> remove_orphan_files(BlobStore& blobs, Index& index) {
   return removed;
 }
 
-Result<RecoveryReport> recover_after_unclean_stop(BlobStore& blobs, Index& index) {
+Result<RecoveryReport> recover_after_unclean_stop(BlobStore& blobs, Index& index,
+                                                  bool sweep_orphans) {
   constexpr std::size_t kRowsToCheck = 1000;  // far more than objects in flight at any moment
   auto report = drop_rows_without_durable_files(blobs, index, kRowsToCheck);
-  if (!report) return report;
+  if (!report || !sweep_orphans) return report;
   auto orphans = remove_orphan_files(blobs, index);
   if (!orphans) return tl::unexpected(orphans.error());
   report->orphans_removed = *orphans;

@@ -25,7 +25,9 @@ Result<RecoveryReport> drop_rows_without_durable_files(BlobStore& blobs, Index& 
 // the whole store (cost grows with the archive: run only after an unclean stop) and removes them.
 Result<std::size_t> remove_orphan_files(BlobStore& blobs, Index& index);
 
-// Both of the above, in order.
-Result<RecoveryReport> recover_after_unclean_stop(BlobStore& blobs, Index& index);
+// Both of the above, in order; the second only with sweep_orphans. A node that shares the store
+// with other live nodes must not sweep: their files between placing and indexing look the same.
+Result<RecoveryReport> recover_after_unclean_stop(BlobStore& blobs, Index& index,
+                                                  bool sweep_orphans);
 
 }  // namespace pacs

@@ -1,0 +1,53 @@
+#include "storage/sql_claims.h"
+
+#include <algorithm>
+#include <string>
+
+namespace pacs::sql_claims {
+namespace {
+
+constexpr std::string_view kWorkTables[] = {"outbound_queue", "hl7_outbox"};
+
+}  // namespace
+
+std::vector<std::int64_t> claim_due(sql::Connection& c, std::string_view table, std::int64_t now_ms,
+                                    std::size_t limit, const ClaimPolicy& claim) {
+  const bool pg = c.dialect() == sql::Dialect::Postgresql;
+  const std::string name(table);
+  const sql::Value params[] = {claim.node, now_ms + claim.lease_ms,         now_ms, now_ms,
+                               claim.node, static_cast<std::int64_t>(limit)};
+  // One statement: the rows are chosen and marked together, so two nodes never both win one
+  // (SQLite has one writer at a time; PostgreSQL locks the chosen rows, skipping locked ones).
+  const auto rows =
+      c.query("UPDATE " + name +
+                  " SET claimed_by = ?, lease_until_ms = ? WHERE pk IN (SELECT pk FROM " + name +
+                  " WHERE state = 'pending' AND next_attempt_ms <= ? AND (lease_until_ms <= ? OR "
+                  "claimed_by = ?) ORDER BY pk LIMIT ?" +
+                  (pg ? " FOR UPDATE SKIP LOCKED" : "") + ") RETURNING pk",
+              params);
+  std::vector<std::int64_t> keys;
+  keys.reserve(rows.size());
+  for (const auto& r : rows) keys.push_back(r.integer(0));
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+std::size_t renew(sql::Connection& c, const ClaimPolicy& claim, std::int64_t now_ms) {
+  std::size_t renewed = 0;
+  const sql::Value params[] = {now_ms + claim.lease_ms, claim.node};
+  for (std::string_view table : kWorkTables)
+    renewed += c.query("UPDATE " + std::string(table) +
+                           " SET lease_until_ms = ? WHERE claimed_by = ? AND state = 'pending' "
+                           "RETURNING pk",
+                       params)
+                   .size();
+  return renewed;
+}
+
+std::string placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+  return out;
+}
+
+}  // namespace pacs::sql_claims

@@ -1,0 +1,28 @@
+// Claims on the work tables (outbound_queue, hl7_outbox) for nodes that share one index: a node
+// takes due items for itself, with a lease, so that no two nodes attempt the same item and an
+// item whose node died goes to another once the lease runs out.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "storage/index.h"
+#include "storage/sql/connection.h"
+
+namespace pacs::sql_claims {
+
+// Claims up to limit pending items of table whose next attempt is due, oldest first: items
+// without a live lease, or with one of claim.node's own (a node restarted under its name takes
+// back what it held). On PostgreSQL, rows another node is claiming at this moment are skipped
+// (SKIP LOCKED) rather than waited for. Returns the claimed keys, in order.
+std::vector<std::int64_t> claim_due(sql::Connection& c, std::string_view table, std::int64_t now_ms,
+                                    std::size_t limit, const ClaimPolicy& claim);
+// Extends the leases of claim.node's pending items in every work table; returns how many.
+std::size_t renew(sql::Connection& c, const ClaimPolicy& claim, std::int64_t now_ms);
+// What an update that ends a claim sets, for the SET list of an UPDATE of a work table.
+constexpr std::string_view kEndClaim = "claimed_by = '', lease_until_ms = 0";
+// "?, ?, ?" for n placeholders (n > 0).
+std::string placeholders(std::size_t n);
+
+}  // namespace pacs::sql_claims
