@@ -113,6 +113,9 @@ class Index {
   // Extends the leases of every unfinished item (queue and outbox) claim.node holds to
   // now_ms + claim.lease_ms; returns how many.
   virtual Result<std::size_t> renew_leases(const ClaimPolicy& claim, std::int64_t now_ms) = 0;
+  // Ends every claim a node of this name holds: for a node starting under the name of one that
+  // stopped (no two run under one name at once), so its unfinished items are due at once.
+  virtual Result<std::size_t> release_claims(const std::string& node) = 0;
   // Every queue item in a state ("" for all), newest first, up to limit.
   virtual Result<std::vector<QueueItem>> queue_items(const std::string& state,
                                                      std::size_t limit) = 0;

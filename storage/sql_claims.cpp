@@ -14,15 +14,15 @@ std::vector<std::int64_t> claim_due(sql::Connection& c, std::string_view table, 
                                     std::size_t limit, const ClaimPolicy& claim) {
   const bool pg = c.dialect() == sql::Dialect::Postgresql;
   const std::string name(table);
-  const sql::Value params[] = {claim.node, now_ms + claim.lease_ms,         now_ms, now_ms,
-                               claim.node, static_cast<std::int64_t>(limit)};
+  const sql::Value params[] = {claim.node, now_ms + claim.lease_ms, now_ms, now_ms,
+                               static_cast<std::int64_t>(limit)};
   // One statement: the rows are chosen and marked together, so two nodes never both win one
   // (SQLite has one writer at a time; PostgreSQL locks the chosen rows, skipping locked ones).
   const auto rows =
       c.query("UPDATE " + name +
                   " SET claimed_by = ?, lease_until_ms = ? WHERE pk IN (SELECT pk FROM " + name +
-                  " WHERE state = 'pending' AND next_attempt_ms <= ? AND (lease_until_ms <= ? OR "
-                  "claimed_by = ?) ORDER BY pk LIMIT ?" +
+                  " WHERE state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ? "
+                  "ORDER BY pk LIMIT ?" +
                   (pg ? " FOR UPDATE SKIP LOCKED" : "") + ") RETURNING pk",
               params);
   std::vector<std::int64_t> keys;
@@ -42,6 +42,17 @@ std::size_t renew(sql::Connection& c, const ClaimPolicy& claim, std::int64_t now
                        params)
                    .size();
   return renewed;
+}
+
+std::size_t release(sql::Connection& c, const std::string& node) {
+  std::size_t released = 0;
+  const sql::Value params[] = {node};
+  for (std::string_view table : kWorkTables)
+    released += c.query("UPDATE " + std::string(table) + " SET " + std::string(kEndClaim) +
+                            " WHERE claimed_by = ? RETURNING pk",
+                        params)
+                    .size();
+  return released;
 }
 
 std::string placeholders(std::size_t n) {

@@ -228,6 +228,11 @@ class SqlIndex final : public Index {
         "WHERE q.pk IN (" + sql_claims::placeholders(params.size()) + ") ORDER BY q.pk", params);
   }
 
+  Result<std::size_t> release_claims(const std::string& node) override {
+    return guarded(
+        [&](sql::Connection& c) -> Result<std::size_t> { return sql_claims::release(c, node); });
+  }
+
   Result<std::size_t> renew_leases(const ClaimPolicy& claim, std::int64_t now) override {
     return guarded([&](sql::Connection& c) -> Result<std::size_t> {
       return sql_claims::renew(c, claim, now);

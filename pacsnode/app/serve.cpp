@@ -178,6 +178,10 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                                              "nodes use the store)");
   }
   std::ofstream(marker).put('\n');
+  // What this node's name held when it last stopped is due again now, not when its lease lapses.
+  if (auto released = node->index->release_claims(config.claims.node); !released)
+    PACS_LOG(Warn) << "cannot release the claims of node " << config.claims.node << ": "
+                   << released.error().message;
   if (auto shared = in_use->share(); !shared) {
     PACS_LOG(Error) << shared.error().message;
     return 1;

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
+
+#include <set>
 #include <thread>
 
 #include "storage/index.h"
 #include "storage/migrations.h"
+#include "storage/model/clock.h"
 #include "tests/support/test_node.h"
 
 namespace pacs {
@@ -146,6 +149,74 @@ TEST_P(IndexTest, ConcurrentWritersKeepCountsExact) {
   EXPECT_EQ(study->instance_count, kThreads * kPerThread);
   EXPECT_EQ(study->series_count, kThreads);
   EXPECT_EQ(study->modalities_in_study, "CT\\MR");
+}
+
+TEST_P(IndexTest, EachDueItemIsClaimedByOneNodeUntilItsLeaseLapses) {
+  // Two nodes on one index (for SQLite, two connections to one file) claim forwarding work at
+  // once: every item goes to exactly one of them.
+  constexpr int kItems = 40;
+  std::vector<IndexWrite> writes;
+  for (int i = 1; i <= kItems; ++i)
+    writes.push_back({entry("P1", "1.1", "1.1.1", "1.1.1." + std::to_string(i)), false, {"DEST"}});
+  write(writes);
+  auto other = Index::open(url_, dir_.path());
+  ASSERT_TRUE(other) << other.error().message;
+  const std::int64_t now = wall_clock_ms();
+  const ClaimPolicy a{"node-a", 30000}, b{"node-b", 30000}, c{"node-c", 30000};
+  std::vector<std::int64_t> claimed_by_a, claimed_by_b;
+  auto claim_all = [now](Index& index, const ClaimPolicy& claim, std::vector<std::int64_t>& out) {
+    for (int round = 0; round < kItems; ++round) {  // bounded: one item at least per round
+      auto items = index.claim_queue_items(now, 3, claim);
+      ASSERT_TRUE(items) << items.error().message;
+      if (items->empty()) return;
+      for (const QueueItem& item : *items) out.push_back(item.id);
+    }
+  };
+  std::thread first([&] { claim_all(*index_, a, claimed_by_a); });
+  std::thread second([&] { claim_all(**other, b, claimed_by_b); });
+  first.join();
+  second.join();
+  std::set<std::int64_t> all(claimed_by_a.begin(), claimed_by_a.end());
+  all.insert(claimed_by_b.begin(), claimed_by_b.end());
+  EXPECT_EQ(all.size(), claimed_by_a.size() + claimed_by_b.size()) << "an item claimed twice";
+  EXPECT_EQ(all.size(), std::size_t{kItems});
+
+  // Then step by step: released, node a takes 10 and node b the other 30.
+  EXPECT_EQ(*index_->release_claims("node-a") + *index_->release_claims("node-b"),
+            std::size_t{kItems});
+  auto held_a = index_->claim_queue_items(now, 10, a);
+  auto held_b = (*other)->claim_queue_items(now, 100, b);
+  ASSERT_TRUE(held_a && held_b);
+  ASSERT_EQ(held_a->size(), 10u);
+  ASSERT_EQ(held_b->size(), std::size_t{kItems - 10});
+  // Held under live leases: nobody gets them, the holder included.
+  EXPECT_TRUE(index_->claim_queue_items(now, 100, c)->empty());
+  EXPECT_TRUE(index_->claim_queue_items(now, 100, a)->empty());
+  // A renewal keeps node a's past the first lease; an attempt recorded ends the claim.
+  EXPECT_EQ(*index_->renew_leases(a, now + 20000), 10u);
+  ASSERT_TRUE(index_->update_queue_item(held_a->front().id, "sent", 0, "", now));
+  EXPECT_EQ(*index_->renew_leases(a, now + 20000), 9u);
+  // Once node b's leases lapse (its node died), node c takes its items, and only those: node a's
+  // were renewed, and the sent one is done.
+  auto taken = index_->claim_queue_items(now + 30001, 100, c);
+  ASSERT_TRUE(taken);
+  std::set<std::int64_t> taken_ids, b_ids;
+  for (const QueueItem& item : *taken) taken_ids.insert(item.id);
+  for (const QueueItem& item : *held_b) b_ids.insert(item.id);
+  EXPECT_EQ(taken_ids, b_ids);
+  // A node starting under node a's name (a died) releases what a held: due again at once.
+  EXPECT_EQ(*index_->release_claims("node-a"), 9u);
+  EXPECT_EQ(index_->claim_queue_items(now, 100, c)->size(), 9u);
+
+  // The HL7 outbox is claimed the same way.
+  ASSERT_TRUE(index_->complete_quiet_studies(now + 1000000, {"EHR1", "EHR2"}, 10));
+  auto outbox_a = index_->claim_outbox(now + 1000000, 1, a);
+  auto outbox_b = (*other)->claim_outbox(now + 1000000, 10, b);
+  ASSERT_TRUE(outbox_a && outbox_b);
+  ASSERT_EQ(outbox_a->size(), 1u);
+  ASSERT_EQ(outbox_b->size(), 1u);
+  EXPECT_NE(outbox_a->front().id, outbox_b->front().id);
+  EXPECT_TRUE(index_->claim_outbox(now + 1000000, 10, c)->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IndexTest, ::testing::Values("sqlite", "postgresql"));
