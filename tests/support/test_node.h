@@ -46,6 +46,8 @@ class TestNode {
   struct Options {
     std::string db = "sqlite";
     std::vector<std::string> extra_flags;
+    // Empty: a data directory of the node's own; else one several nodes share.
+    std::filesystem::path data_dir = {};
   };
   explicit TestNode(Options options);
   ~TestNode();
@@ -76,7 +78,8 @@ class TestNode {
  private:
   Options options_;
   TempDir data_;
-  std::filesystem::path data_dir_ = data_.path() / "data";
+  std::filesystem::path data_dir_ =
+      options_.data_dir.empty() ? data_.path() / "data" : options_.data_dir;
   int dimse_port_ = 0, http_port_ = 0, mllp_port_ = 0;
   std::unique_ptr<Background> process_;
   bool ended_by_test_ = false;  // stop() or kill_hard(): an end the test asked for
