@@ -20,6 +20,7 @@ packages=(
   openjph-tools                            # ojph_compress: HTJ2K codestreams from another coder
   clang                                    # libFuzzer and the sanitizers (scripts/fuzz.sh)
   curl procps psmisc openssl
+  nginx-light libnginx-mod-stream          # the balancer of the cluster recipe (scripts/cluster.sh)
   chromium nodejs                          # the web UI's browser tests (tests/browser)
 )
 # npm for those tests: Debian's package, unless npm is already there (NodeSource's nodejs bundles
@@ -41,5 +42,14 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The Debian postgresql package starts a cluster on 5432; pacsnode's tests run their own server.
+  # The nginx package starts a default server on port 80 of every interface: the cluster recipe
+  # runs its own nginx on loopback, so the packaged service is stopped and kept off.
+  if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
+    if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+      $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+    elif [[ -f /run/nginx.pid ]]; then
+      $SUDO nginx -s stop >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 echo "setup: all packages present"

@@ -249,6 +249,18 @@ TEST(ClusterTest, ANodeKilledMidIngestLosesNothingAcknowledgedAndItsClaimedWorkG
     instances_in_studies +=
         study.at("00201208").at("Value").as_array().at(0).to_number<std::int64_t>();
   EXPECT_EQ(instances_in_studies, static_cast<std::int64_t>(indexed.size()));
+  // Those queries may come from the replica (once it has replayed what the primary had written):
+  // the survivors' replica counters say it answered some.
+  double from_replica = 0;
+  for (int node = 1; node <= 3; ++node) {
+    if ("node" + std::to_string(node) == victim) continue;
+    const auto metrics = testing::http_request(
+        cluster.port("CLUSTER_NODE" + std::to_string(node) + "_HTTP_PORT"), "GET", "/metrics");
+    const std::string key = "pacsnode_index_queries_total{server=\"replica\"} ";
+    if (const auto at = metrics.body.find(key); at != std::string::npos)
+      from_replica += std::stod(metrics.body.substr(at + key.size()));
+  }
+  EXPECT_GT(from_replica, 0);
 
   // Routing: every stored CT instance reaches the destination, once; only what the dead node
   // had claimed (and was perhaps sending) may arrive twice.
