@@ -201,7 +201,7 @@ start_cluster() {
     TCP_NODELAY=1 setsid "$bin" serve --data-dir "$dir/data" --db "$primary_url" \
       --db-replica "$replica_url" --node-name "node$i" --dimse-port "${node_dimse[$i]}" \
       --http-port "${node_http[$i]}" --mllp-port "${node_mllp[$i]}" \
-      --public-url "http://127.0.0.1:$lb_http" "${extra[@]}" \
+      --public-url "http://127.0.0.1:$lb_http" --audit-log "$dir/node$i-audit.log" "${extra[@]}" \
       >"$dir/node$i.log" 2>&1 </dev/null &
     echo $! >"$dir/node$i.pid"
     {
