@@ -164,7 +164,9 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   // being placed and being indexed.
   const std::filesystem::path marker =
       node->blobs->root() / "nodes" / (config.claims.node + ".running");
-  if (std::filesystem::exists(marker)) {
+  // Before node names, one marker stood for the one node a directory had.
+  const std::filesystem::path unnamed_marker = node->blobs->root() / "pacsnode.running";
+  if (std::filesystem::exists(marker) || std::filesystem::exists(unnamed_marker)) {
     auto report = recover_after_unclean_stop(*node->blobs, *node->index, in_use->exclusive());
     if (!report) {
       PACS_LOG(Error) << "recovery after an unclean stop failed: " << report.error().message;
@@ -178,6 +180,8 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
                                              "nodes use the store)");
   }
   std::ofstream(marker).put('\n');
+  std::error_code ignored;  // absent, most likely
+  std::filesystem::remove(unnamed_marker, ignored);
   // What this node's name held when it last stopped is due again now, not when its lease lapses.
   if (auto released = node->index->release_claims(config.claims.node); !released)
     PACS_LOG(Warn) << "cannot release the claims of node " << config.claims.node << ": "

@@ -28,18 +28,7 @@ usage: scripts/bench/cluster.sh [--no-setup] [--runs N] [--out DIR]
 EOF
 }
 
-setup=1 runs=1 out=""
-while (($#)); do
-  case "$1" in
-    --no-setup) setup=0 ;;
-    --runs) runs=${2:?}; shift ;;
-    --out) out=${2:?}; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument $1" ;;
-  esac
-  shift
-done
-is_count "$runs" || die "--runs must be a positive number"
+parse_common_args 1 "$@"
 all_targets="cluster"
 parse_targets "cluster"
 bench_prepare 0

@@ -29,18 +29,7 @@ usage: scripts/bench/dicomweb.sh [--no-setup] [--runs N] [--out DIR]
 EOF
 }
 
-setup=1 runs=3 out=""
-while (($#)); do
-  case "$1" in
-    --no-setup) setup=0 ;;
-    --runs) runs=${2:?}; shift ;;
-    --out) out=${2:?}; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument $1" ;;
-  esac
-  shift
-done
-is_count "$runs" || die "--runs must be a positive number"
+parse_common_args 3 "$@"
 all_targets="pacsnode/sqlite orthanc"
 parse_targets "pacsnode/sqlite,orthanc"
 bench_prepare "$setup"

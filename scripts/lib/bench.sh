@@ -46,6 +46,26 @@ die() {
 
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
+# The arguments of a benchmark that takes no others: --no-setup, --runs N (default DEFAULT_RUNS),
+# --out DIR, -h. Sets `setup`, `runs` and `out`; shows the script's `usage` for -h, or for anything
+# else before failing.
+#   parse_common_args DEFAULT_RUNS "$@"
+parse_common_args() {
+  setup=1 runs=$1 out=""
+  shift
+  while (($#)); do
+    case "$1" in
+      --no-setup) setup=0 ;;
+      --runs) runs=${2:?}; shift ;;
+      --out) out=${2:?}; shift ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown argument $1" ;;
+    esac
+    shift
+  done
+  is_count "$runs" || die "--runs must be a positive number"
+}
+
 # ---- targets and prerequisites
 targets=()
 parse_targets() {
