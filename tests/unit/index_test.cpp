@@ -217,6 +217,8 @@ TEST_P(IndexTest, EachDueItemIsClaimedByOneNodeUntilItsLeaseLapses) {
   ASSERT_EQ(outbox_b->size(), 1u);
   EXPECT_NE(outbox_a->front().id, outbox_b->front().id);
   EXPECT_TRUE(index_->claim_outbox(now + 1000000, 10, c)->empty());
+  // Their nodes died: once the leases lapse, node c takes both.
+  EXPECT_EQ(index_->claim_outbox(now + 1000000 + 30001, 10, c)->size(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IndexTest, ::testing::Values("sqlite", "postgresql"));
