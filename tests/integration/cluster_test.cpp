@@ -167,7 +167,7 @@ TEST(ClusterTest, ANodeKilledMidIngestLosesNothingAcknowledgedAndItsClaimedWorkG
   Cluster cluster({"--peer", "DEST=127.0.0.1:" + std::to_string(destination.port()), "--route",
                    "modality=CT->DEST", "--route-retry-seconds", "0.5", "--hl7-destination",
                    "EHR=127.0.0.1:" + std::to_string(ehr_port), "--study-quiet-seconds", "4",
-                   "--lease-seconds", "3"});
+                   "--lease-seconds", "5"});
   const int dimse = cluster.port("CLUSTER_DIMSE_PORT"), http = cluster.port("CLUSTER_HTTP_PORT");
 
   // CT (routed) on one association; MR over twelve associations and four STOW-RS requests, all
