@@ -3,7 +3,7 @@
 # streaming replica, N pacsnode instances (default 3) on one shared data directory, and nginx
 # balancing HTTP, DIMSE and MLLP across them.
 #
-#   scripts/cluster.sh start [--dir DIR] [--nodes N] [-- extra pacsnode flags...]
+#   scripts/cluster.sh start [--dir DIR] [--nodes N] [--owner PID] [-- extra pacsnode flags...]
 #   scripts/cluster.sh stop [--dir DIR]
 #   scripts/cluster.sh status [--dir DIR]
 #
@@ -13,7 +13,8 @@
 # PostgreSQL servers live in a temp dir of their own (the postgres user must be able to enter
 # it); `stop` ends every process and removes them. Extra flags go to every node (routes, peers,
 # HL7 destinations...). PACSNODE_BIN names the binary (default build/pacsnode/pacsnode, built
-# when missing). Everything listens on 127.0.0.1 only.
+# when missing). With --owner PID, the cluster stops by itself once that process is gone (a test
+# that crashed leaves nothing running). Everything listens on 127.0.0.1 only.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib/pg.sh
@@ -23,16 +24,22 @@ command=${1:-}
 shift || true
 dir=./pacsnode-cluster
 nodes=3
+owner=""
 extra=()
 while (($#)); do
   case $1 in
     --dir) dir=$2; shift 2 ;;
     --nodes) nodes=$2; shift 2 ;;
+    --owner) owner=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "cluster.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-mkdir -p "$dir"
+if [[ $command == start ]]; then mkdir -p "$dir"; fi
+if [[ ! -d $dir ]]; then
+  echo "cluster: not running in $dir"
+  exit 0
+fi
 dir=$(cd "$dir" && pwd)
 env_file=$dir/cluster.env
 
@@ -219,6 +226,12 @@ start_cluster() {
   nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log"
   wait_http "http://127.0.0.1:$lb_http/ready"
   trap - ERR
+  if [[ -n $owner ]]; then
+    # Its own session, so it outlives the owner's process group; bounded by the owner's life.
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -f $3/cluster.env ]]; do sleep 1; done
+                    if [[ -f $3/cluster.env ]]; then "$2" stop --dir "$3"; fi' cluster-watcher "$owner" "$repo/scripts/cluster.sh" "$dir" \
+      >/dev/null 2>&1 </dev/null &
+  fi
   echo "cluster: $nodes nodes behind nginx on 127.0.0.1 - HTTP $lb_http, DIMSE $lb_dimse," \
     "MLLP $lb_mllp; index $primary_url, replica $replica_url; data $dir/data"
 }
@@ -230,7 +243,7 @@ case $command in
     if [[ -f $env_file ]]; then cat "$env_file"; else echo "cluster: not running in $dir"; fi
     ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

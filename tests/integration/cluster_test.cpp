@@ -6,6 +6,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -113,6 +114,8 @@ class Cluster {
                                      "start",
                                      "--dir",
                                      dir_.path().string(),
+                                     "--owner",
+                                     std::to_string(::getpid()),  // a crashed test leaks nothing
                                      "--"};
     argv.insert(argv.end(), node_flags.begin(), node_flags.end());
     const auto started = testing::run(argv, std::chrono::seconds(180),
