@@ -141,8 +141,9 @@ bool MllpClient::closed_by_peer(std::chrono::milliseconds timeout) {
 }
 
 MllpListener::MllpListener(int port, security::SslContext tls,
-                           std::function<bool(const std::string&)> unanswered)
-    : tls_(std::move(tls)), unanswered_(std::move(unanswered)) {
+                           std::function<bool(const std::string&)> unanswered,
+                           std::chrono::milliseconds hold_unanswered)
+    : tls_(std::move(tls)), unanswered_(std::move(unanswered)), hold_unanswered_(hold_unanswered) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
   ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -218,7 +219,13 @@ void MllpListener::run() {
         std::lock_guard lock(mu_);
         messages_.push_back(message);
       }
-      if (unanswered_ && unanswered_(message)) break;
+      if (unanswered_ && unanswered_(message)) {
+        // A receiver that hangs: the connection stays open, unanswered, for a while.
+        const auto until = std::chrono::steady_clock::now() + hold_unanswered_;
+        while (!stop_ && std::chrono::steady_clock::now() < until)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        break;
+      }
       const std::string ack = "\x0bMSH|^~\\&|TEST|TEST|PACSNODE||20261124093000||ACK|A" +
                               control_id + "|P|2.5.1\rMSA|AA|" + control_id + "\r\x1c\r";
       write_all(fd, tls.get(), ack);

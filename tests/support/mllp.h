@@ -45,12 +45,14 @@ class MllpClient {
 
 // A real MLLP receiver for tests (a RIS or EHR): accepts on 127.0.0.1, records every message and
 // answers each with an AA, except those `unanswered` picks: it records them and closes the
-// connection without an answer (a receiver that chokes on them).
+// connection without an answer (a receiver that chokes on them), after holding it open for
+// hold_unanswered (one that hangs). One connection at a time.
 class MllpListener {
  public:
   // Listens (over TLS with a server context); throws when it cannot.
   explicit MllpListener(int port, security::SslContext tls = nullptr,
-                        std::function<bool(const std::string&)> unanswered = {});
+                        std::function<bool(const std::string&)> unanswered = {},
+                        std::chrono::milliseconds hold_unanswered = {});
   ~MllpListener();
   MllpListener(const MllpListener&) = delete;
   MllpListener& operator=(const MllpListener&) = delete;
@@ -65,6 +67,7 @@ class MllpListener {
   int fd_ = -1;
   security::SslContext tls_;
   std::function<bool(const std::string&)> unanswered_;
+  std::chrono::milliseconds hold_unanswered_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<std::string> messages_;  // guarded by mu_
