@@ -355,12 +355,15 @@ CREATE TABLE hl7_failures (
   UNIQUE (sender, control_id));
 )sql",
     // 20: work claimed by one node of several sharing the index: a claimed item is its node's
-    // until the node records the attempt or the lease runs out (the node died or stalled).
+    // until the node records the attempt or the lease runs out (the node died or stalled). The
+    // few claimed rows are indexed apart, so renewing a node's leases reads only those.
     R"sql(
 ALTER TABLE outbound_queue ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE outbound_queue ADD COLUMN lease_until_ms {int} NOT NULL DEFAULT 0;
 ALTER TABLE hl7_outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE hl7_outbox ADD COLUMN lease_until_ms {int} NOT NULL DEFAULT 0;
+CREATE INDEX outbound_queue_claimed ON outbound_queue(claimed_by) WHERE claimed_by <> '';
+CREATE INDEX hl7_outbox_claimed ON hl7_outbox(claimed_by) WHERE claimed_by <> '';
 )sql",
 };
 

@@ -32,13 +32,15 @@ std::vector<std::int64_t> claim_due(sql::Connection& c, std::string_view table, 
   return keys;
 }
 
+// "claimed_by <> ''" spells out the partial index's condition (migration 20), so both planners use
+// it whatever the bound name.
 std::size_t renew(sql::Connection& c, const ClaimPolicy& claim, std::int64_t now_ms) {
   std::size_t renewed = 0;
   const sql::Value params[] = {now_ms + claim.lease_ms, claim.node};
   for (std::string_view table : kWorkTables)
     renewed += c.query("UPDATE " + std::string(table) +
-                           " SET lease_until_ms = ? WHERE claimed_by = ? AND state = 'pending' "
-                           "RETURNING pk",
+                           " SET lease_until_ms = ? WHERE claimed_by <> '' AND claimed_by = ? "
+                           "AND state = 'pending' RETURNING pk",
                        params)
                    .size();
   return renewed;
@@ -49,7 +51,7 @@ std::size_t release(sql::Connection& c, const std::string& node) {
   const sql::Value params[] = {node};
   for (std::string_view table : kWorkTables)
     released += c.query("UPDATE " + std::string(table) + " SET " + std::string(kEndClaim) +
-                            " WHERE claimed_by = ? RETURNING pk",
+                            " WHERE claimed_by <> '' AND claimed_by = ? RETURNING pk",
                         params)
                     .size();
   return released;
