@@ -183,9 +183,7 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
   std::error_code ignored;  // absent, most likely
   std::filesystem::remove(unnamed_marker, ignored);
   // What this node's name held when it last stopped is due again now, not when its lease lapses.
-  if (auto released = node->index->release_claims(config.claims.node); !released)
-    PACS_LOG(Warn) << "cannot release the claims of node " << config.claims.node << ": "
-                   << released.error().message;
+  release_claims(*node->index, config.claims.node);
   if (auto shared = in_use->share(); !shared) {
     PACS_LOG(Error) << shared.error().message;
     return 1;
@@ -221,6 +219,10 @@ int serve(const Config& config, const std::function<Result<Config>()>& reread) {
     }
     *context = std::move(*made);
   }
+  // Made before the workers that claim work (outbox, forwarder), so it goes after they stopped: on
+  // a graceful stop, what this node claimed and did not attempt is due for the other nodes at once
+  // rather than when its lease lapses.
+  const ReleaseClaimsAtStop release_at_stop{*node->index, config.claims.node};
   std::unique_ptr<hl7::Outbox> outbox;
   if (!config.hl7_destinations.empty()) {
     hl7::OutboxOptions options;

@@ -33,4 +33,16 @@ void LeaseKeeper::run(std::stop_token stop) {
   }
 }
 
+void release_claims(Index& index, const std::string& node) {
+  if (auto released = index.release_claims(node); !released)
+    PACS_LOG(Warn) << "cannot release the claims of node " << node << ": "
+                   << released.error().message;
+  else if (*released)
+    PACS_LOG(Info) << "released " << *released << " items node " << node << " had claimed";
+}
+
+ReleaseClaimsAtStop::~ReleaseClaimsAtStop() {
+  release_claims(index_, node_);
+}
+
 }  // namespace pacs

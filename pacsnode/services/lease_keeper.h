@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "storage/index.h"
@@ -26,6 +27,25 @@ class LeaseKeeper {
   std::mutex mu_;
   std::condition_variable_any wake_;
   std::jthread worker_;
+};
+
+// Ends every claim of the node (logged): at its start (what the name held when a node of that
+// name died) and at its graceful stop.
+void release_claims(Index& index, const std::string& node);
+
+// Ends a node's claims when it goes (a graceful stop): what it claimed and did not attempt is due
+// for the other nodes at once instead of when the lease lapses. Made before the workers that claim,
+// so that it goes after they stopped.
+class ReleaseClaimsAtStop {
+ public:
+  ReleaseClaimsAtStop(Index& index, std::string node) : index_(index), node_(std::move(node)) {}
+  ~ReleaseClaimsAtStop();
+  ReleaseClaimsAtStop(const ReleaseClaimsAtStop&) = delete;
+  ReleaseClaimsAtStop& operator=(const ReleaseClaimsAtStop&) = delete;
+
+ private:
+  Index& index_;
+  const std::string node_;
 };
 
 }  // namespace pacs

@@ -175,6 +175,43 @@ TEST(ClusterTest, AnHl7MessageWhoseSenderDiedIsTakenOverAndAcknowledgedOnce) {
   }
 }
 
+TEST(ClusterTest, ANodeStoppingReleasesTheItemsItClaimedAndDidNotAttempt) {
+  std::string url;
+  PACS_REQUIRE_BACKEND("postgresql", url);
+  testing::TempDir dir;
+  // One study is announced to two destinations (one EHR behind both names): the node claims both
+  // items in one batch, and the EHR hangs on the first.
+  std::atomic<int> arrivals{0};
+  const int ehr_port = testing::free_port();
+  testing::MllpListener ehr(
+      ehr_port, nullptr, [&](const std::string&) { return arrivals++ == 0; },
+      std::chrono::seconds(4));
+  TestNode node({.db = url,
+                 .extra_flags = {"--node-name", "node-a", "--hl7-destination",
+                                 "EHR1=127.0.0.1:" + std::to_string(ehr_port), "--hl7-destination",
+                                 "EHR2=127.0.0.1:" + std::to_string(ehr_port),
+                                 "--study-quiet-seconds", "1"}});
+  node.start();
+  testing::generate_corpus(dir.path() / "corpus",
+                           {"--patients", "1", "--studies", "1", "--series", "1", "--instances",
+                            "1", "--rows", "32", "--columns", "32"});
+  ASSERT_EQ(testing::storescu(node.dimse_port(), {(dir.path() / "corpus").string()}).exit_code, 0);
+  auto db = sql::open_postgresql(url);
+  auto claimed = [&] {
+    return db->query("SELECT COUNT(*) FROM hl7_outbox WHERE claimed_by = 'node-a'")[0].integer(0);
+  };
+  for (int i = 0; i < 1500 && claimed() < 2; ++i)  // 30 s at most
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(claimed(), 2);
+  ASSERT_TRUE(ehr.wait_for("MSH", std::chrono::seconds(10)));
+  // Stopped while it waits on the first: it records that attempt and leaves the second, unsent
+  // and no longer its own.
+  EXPECT_EQ(node.stop(), 0);
+  EXPECT_EQ(claimed(), 0);
+  const auto pending = db->query("SELECT COUNT(*) FROM hl7_outbox WHERE state = 'pending'");
+  EXPECT_EQ(pending[0].integer(0), 2);
+}
+
 // scripts/cluster.sh in a temp dir: started with extra node flags, stopped when this goes.
 class Cluster {
  public:
