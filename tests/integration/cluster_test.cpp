@@ -106,17 +106,25 @@ TEST(ClusterTest, TwoNodesReceivingTheSameInstancesAtOnceApplyTheDuplicatePolicy
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
 }
 
+// An EHR that hangs on the first message it gets (no answer, the connection held open for
+// `hold`), then answers every later one.
+struct EhrHangingOnce {
+  explicit EhrHangingOnce(std::chrono::seconds hold)
+      : listener(
+            port, nullptr, [this](const std::string&) { return arrivals++ == 0; }, hold) {}
+  std::atomic<int> arrivals{0};
+  const int port = testing::free_port();
+  testing::MllpListener listener;
+};
+
 TEST(ClusterTest, AnHl7MessageWhoseSenderDiedIsTakenOverAndAcknowledgedOnce) {
   std::string url;
   PACS_REQUIRE_BACKEND("postgresql", url);
   testing::TempDir dir;
-  // The EHR hangs on the first message it gets (its sender dies waiting for the answer), and
-  // answers every later one.
-  std::atomic<int> arrivals{0};
-  const int ehr_port = testing::free_port();
-  testing::MllpListener ehr(
-      ehr_port, nullptr, [&](const std::string&) { return arrivals++ == 0; },
-      std::chrono::seconds(8));
+  // The EHR hangs on the first message it gets (its sender dies waiting for the answer).
+  EhrHangingOnce hanging(std::chrono::seconds(8));
+  testing::MllpListener& ehr = hanging.listener;
+  const int ehr_port = hanging.port;
   std::map<std::string, std::unique_ptr<TestNode>> nodes;
   for (const char* name : {"node-a", "node-b"}) {
     nodes[name] = std::make_unique<TestNode>(
@@ -181,11 +189,9 @@ TEST(ClusterTest, ANodeStoppingReleasesTheItemsItClaimedAndDidNotAttempt) {
   testing::TempDir dir;
   // One study is announced to two destinations (one EHR behind both names): the node claims both
   // items in one batch, and the EHR hangs on the first.
-  std::atomic<int> arrivals{0};
-  const int ehr_port = testing::free_port();
-  testing::MllpListener ehr(
-      ehr_port, nullptr, [&](const std::string&) { return arrivals++ == 0; },
-      std::chrono::seconds(4));
+  EhrHangingOnce hanging(std::chrono::seconds(4));
+  testing::MllpListener& ehr = hanging.listener;
+  const int ehr_port = hanging.port;
   TestNode node({.db = url,
                  .extra_flags = {"--node-name", "node-a", "--hl7-destination",
                                  "EHR1=127.0.0.1:" + std::to_string(ehr_port), "--hl7-destination",
