@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "security/tls_session.h"
+#include "storage/model/host.h"
 #include "storage/model/log.h"
 
 namespace pacs::audit {
@@ -20,10 +21,10 @@ namespace {
 constexpr std::size_t kMaxQueued = 10000;
 std::atomic<Trail*> installed{nullptr};
 
-std::string host_name() {
-  char name[256] = "-";
-  ::gethostname(name, sizeof name - 1);
-  return name[0] ? name : "-";
+// RFC 5424's HOSTNAME, "-" when unknown.
+std::string syslog_host_name() {
+  const std::string name = host_name();
+  return name.empty() ? "-" : name;
 }
 
 // scheme://HOST:PORT
@@ -78,7 +79,7 @@ Trail::Trail(TrailSettings settings) : settings_(std::move(settings)) {}
 Result<std::unique_ptr<Trail>> Trail::open(TrailSettings settings) {
   std::unique_ptr<Trail> trail(new Trail(std::move(settings)));
   const auto& s = trail->settings_;
-  trail->host_name_ = host_name();
+  trail->host_name_ = syslog_host_name();
   trail->file_ = ::open(s.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (trail->file_ < 0)
     return fail(ErrorCode::InvalidArgument,

@@ -1,5 +1,7 @@
 #include "storage/blob_store.h"
 
+#include "storage/model/host.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,16 +48,10 @@ std::string random_tag() {
   return buf;
 }
 
-// This host's name for temp file names (no '@' or '/'): several hosts may share a store, and a
-// process id means something only on its own host.
+// This host's name for temp file names (host_name() has no '@' or '/'): several hosts may share
+// a store, and a process id means something only on its own host.
 const std::string& host_tag() {
-  static const std::string tag = [] {
-    char host[256] = {};
-    std::string name = ::gethostname(host, sizeof host - 1) == 0 ? host : "";
-    for (char& ch : name)
-      if (ch == '@' || ch == '/') ch = '_';
-    return name.empty() ? std::string("host") : name;
-  }();
+  static const std::string tag = host_name().empty() ? std::string("host") : host_name();
   return tag;
 }
 

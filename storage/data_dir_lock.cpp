@@ -35,22 +35,25 @@ int try_flock(int fd, int operation) {
 
 }  // namespace
 
-Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& root, Mode mode) {
-  const auto path = root / "pacsnode.lock";
+Result<DataDirLock> DataDirLock::take(const std::filesystem::path& path, Mode mode,
+                                      const std::string& held_elsewhere) {
   auto fd = open_lock_file(path);
   if (!fd) return tl::unexpected(fd.error());
   if (const int error = try_flock(*fd, mode == Mode::Shared ? LOCK_SH : LOCK_EX); error != 0) {
     ::close(*fd);
-    if (error == EWOULDBLOCK)
-      return fail(ErrorCode::Conflict,
-                  mode == Mode::Shared
-                      ? "the data directory " + root.string() + " is locked by pacsnode fsck"
-                      : "a pacsnode process is using the data directory " + root.string() +
-                            " (stop it first)");
+    if (error == EWOULDBLOCK) return fail(ErrorCode::Conflict, held_elsewhere);
     return fail(ErrorCode::StorageFailure,
                 "cannot lock " + path.string() + ": " + std::strerror(error));
   }
   return DataDirLock(*fd, mode == Mode::Exclusive);
+}
+
+Result<DataDirLock> DataDirLock::acquire(const std::filesystem::path& root, Mode mode) {
+  return take(
+      root / "pacsnode.lock", mode,
+      mode == Mode::Shared
+          ? "the data directory " + root.string() + " is locked by pacsnode fsck"
+          : "a pacsnode process is using the data directory " + root.string() + " (stop it first)");
 }
 
 Result<DataDirLock> DataDirLock::acquire_for_serving(const std::filesystem::path& root,
@@ -80,18 +83,9 @@ Result<DataDirLock> DataDirLock::acquire_for_serving(const std::filesystem::path
 
 Result<DataDirLock> DataDirLock::acquire_node_name(const std::filesystem::path& root,
                                                    const std::string& node) {
-  const auto path = root / "nodes" / (node + ".lock");
-  auto fd = open_lock_file(path);
-  if (!fd) return tl::unexpected(fd.error());
-  if (const int error = try_flock(*fd, LOCK_EX); error != 0) {
-    ::close(*fd);
-    if (error == EWOULDBLOCK)
-      return fail(ErrorCode::Conflict, "a node named " + node + " is already serving " +
-                                           root.string() + " (give each node its --node-name)");
-    return fail(ErrorCode::StorageFailure,
-                "cannot lock " + path.string() + ": " + std::strerror(error));
-  }
-  return DataDirLock(*fd, true);
+  return take(root / "nodes" / (node + ".lock"), Mode::Exclusive,
+              "a node named " + node + " is already serving " + root.string() +
+                  " (give each node its --node-name)");
 }
 
 Result<void> DataDirLock::share() {

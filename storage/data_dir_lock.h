@@ -43,6 +43,10 @@ class DataDirLock {
 
  private:
   DataDirLock(int fd, bool exclusive) : fd_(fd), exclusive_(exclusive) {}
+  // Locks path (created if needed) in mode without waiting; Conflict with held_elsewhere if
+  // another process holds it in a way that excludes the mode.
+  static Result<DataDirLock> take(const std::filesystem::path& path, Mode mode,
+                                  const std::string& held_elsewhere);
   int fd_ = -1;
   bool exclusive_ = false;
 };

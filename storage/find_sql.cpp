@@ -1,5 +1,7 @@
 #include "storage/find_sql.h"
 
+#include "storage/sql/connection.h"
+
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
@@ -143,12 +145,8 @@ std::string condition_sql(const Condition& c, const std::string& column,
       params.push_back(like_pattern(value_of(c.values.at(0))));
       return target + " LIKE ? ESCAPE '\\'";
     case Condition::Kind::AnyOf: {
-      std::string list;
-      for (const auto& v : c.values) {
-        list += list.empty() ? "?" : ", ?";
-        params.push_back(value_of(v));
-      }
-      return target + " IN (" + list + ")";
+      for (const auto& v : c.values) params.push_back(value_of(v));
+      return target + " IN (" + sql::placeholders(c.values.size()) + ")";
     }
     case Condition::Kind::Range: {
       std::string sql;

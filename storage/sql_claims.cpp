@@ -1,6 +1,5 @@
 #include "storage/sql_claims.h"
 
-#include <algorithm>
 #include <string>
 
 namespace pacs::sql_claims {
@@ -28,7 +27,6 @@ std::vector<std::int64_t> claim_due(sql::Connection& c, std::string_view table, 
   std::vector<std::int64_t> keys;
   keys.reserve(rows.size());
   for (const auto& r : rows) keys.push_back(r.integer(0));
-  std::sort(keys.begin(), keys.end());
   return keys;
 }
 
@@ -55,12 +53,6 @@ std::size_t release(sql::Connection& c, const std::string& node) {
                         params)
                     .size();
   return released;
-}
-
-std::string placeholders(std::size_t n) {
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
-  return out;
 }
 
 }  // namespace pacs::sql_claims

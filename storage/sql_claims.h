@@ -15,7 +15,7 @@ namespace pacs::sql_claims {
 
 // Claims up to limit pending items of table whose next attempt is due and that no live lease
 // holds, oldest first. On PostgreSQL, rows another node is claiming at this moment are skipped
-// (SKIP LOCKED) rather than waited for. Returns the claimed keys, in order.
+// (SKIP LOCKED) rather than waited for. Returns the claimed keys (in no particular order).
 std::vector<std::int64_t> claim_due(sql::Connection& c, std::string_view table, std::int64_t now_ms,
                                     std::size_t limit, const ClaimPolicy& claim);
 // Extends the leases of claim.node's pending items in every work table; returns how many.
@@ -25,7 +25,5 @@ std::size_t renew(sql::Connection& c, const ClaimPolicy& claim, std::int64_t now
 std::size_t release(sql::Connection& c, const std::string& node);
 // What an update that ends a claim sets, for the SET list of an UPDATE of a work table.
 constexpr std::string_view kEndClaim = "claimed_by = '', lease_until_ms = 0";
-// "?, ?, ?" for n placeholders (n > 0).
-std::string placeholders(std::size_t n);
 
 }  // namespace pacs::sql_claims

@@ -224,8 +224,8 @@ class SqlIndex final : public Index {
     if (!keys) return tl::unexpected(keys.error());
     if (keys->empty()) return std::vector<QueueItem>{};
     const std::vector<Value> params(keys->begin(), keys->end());
-    return queue_query(
-        "WHERE q.pk IN (" + sql_claims::placeholders(params.size()) + ") ORDER BY q.pk", params);
+    return queue_query("WHERE q.pk IN (" + sql::placeholders(params.size()) + ") ORDER BY q.pk",
+                       params);
   }
 
   Result<std::size_t> release_claims(const std::string& node) override {
@@ -556,9 +556,9 @@ class SqlIndex final : public Index {
     return guarded([&](sql::Connection& c) -> Result<std::vector<OutboxItem>> {
       const auto keys = sql_claims::claim_due(c, "hl7_outbox", now, limit, claim);
       if (keys.empty()) return std::vector<OutboxItem>{};
-      return sql_outbox::items(
-          c, "WHERE pk IN (" + sql_claims::placeholders(keys.size()) + ") ORDER BY pk",
-          std::vector<Value>(keys.begin(), keys.end()), limit);
+      return sql_outbox::items(c,
+                               "WHERE pk IN (" + sql::placeholders(keys.size()) + ") ORDER BY pk",
+                               std::vector<Value>(keys.begin(), keys.end()), limit);
     });
   }
 

@@ -2,18 +2,17 @@
 
 #include "pacsnode/dimse/access_policy.h"
 #include "security/secrets.h"
+#include "storage/model/host.h"
 
 #include <dcmtk/config/osconfig.h>  // must come first for DCMTK
 
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <sstream>
 
@@ -966,12 +965,8 @@ bool is_loopback_address(const std::string& address) {
 }
 
 std::string default_node_name() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "pacsnode";
-  std::string name(host, ::strnlen(host, 64));
-  for (char& ch : name)
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_') ch = '-';
-  return name;
+  const std::string host = host_name();
+  return host.empty() ? "pacsnode" : host;
 }
 
 Result<void> check_config(const Config& config) {

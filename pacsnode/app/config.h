@@ -25,8 +25,7 @@ struct Peer {
   std::uint16_t port = 0;
 };
 
-// The host name, as a node name (characters other than letters, digits, '.', '-' and '_' become
-// '-'); "pacsnode" when there is none.
+// The host name (storage/model/host.h) as a node name; "pacsnode" when there is none.
 std::string default_node_name();
 
 struct Config {

@@ -36,4 +36,10 @@ void Transaction::commit() {
   done_ = true;
 }
 
+std::string placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+  return out;
+}
+
 }  // namespace pacs::sql

@@ -86,6 +86,9 @@ class Transaction {
   bool done_ = false;
 };
 
+// "?, ?, ?" for n placeholders (n > 0): an IN list of n bound values.
+std::string placeholders(std::size_t n);
+
 std::unique_ptr<Connection> open_sqlite(const std::string& path);
 // url is a libpq connection URI: postgresql://user@host:port/dbname
 std::unique_ptr<Connection> open_postgresql(const std::string& url);
