@@ -36,21 +36,17 @@ OFCondition FindResponses::prepare() {
   if (c.good()) c = command.putAndInsertUint16(DCM_MessageIDBeingRespondedTo, request_.MessageID);
   if (c.good()) c = command.putAndInsertUint16(DCM_CommandDataSetType, DIMSE_DATASET_PRESENT);
   if (c.good()) c = command.putAndInsertUint16(DCM_Status, pending_status_);
-  std::vector<unsigned char> bytes;
-  if (c.good()) c = encode_dataset(command, EXS_LittleEndianImplicit, true, bytes);
-  if (c.bad()) return c;
-  append_pdvs(command_pdus_, bytes, context_, true, per_pdu_);
-  return EC_Normal;
+  if (c.good()) c = encode_dataset(command, EXS_LittleEndianImplicit, true, command_);
+  return c;
 }
 
 OFCondition FindResponses::add(DcmDataset& identifier) {
   just_written_ = false;
-  if (command_pdus_.empty())
+  if (command_.empty())
     if (OFCondition c = prepare(); c.bad()) return c;
   identifier_.clear();
   if (OFCondition c = encode_dataset(identifier, syntax_, false, identifier_); c.bad()) return c;
-  out_.insert(out_.end(), command_pdus_.begin(), command_pdus_.end());
-  append_pdvs(out_, identifier_, context_, false, per_pdu_);
+  append_message(out_, command_, identifier_, context_, per_pdu_);
   ++buffered_;
   if (written_ == 0 || buffered_ == kResponsesPerWrite) {
     just_written_ = true;

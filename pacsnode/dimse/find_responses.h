@@ -36,7 +36,7 @@ class FindResponses {
   Uint16 pending_status_;
   E_TransferSyntax syntax_ = EXS_Unknown;
   std::size_t per_pdu_ = 0;
-  std::vector<unsigned char> command_pdus_;  // the pending response's command, framed
+  std::vector<unsigned char> command_;  // the pending response's command set, encoded
   std::vector<unsigned char> identifier_, out_;
   std::size_t buffered_ = 0, written_ = 0;
   bool just_written_ = false;

@@ -57,6 +57,29 @@ void append_pdvs(std::vector<unsigned char>& out, std::span<const unsigned char>
   } while (done < bytes.size());
 }
 
+void append_message(std::vector<unsigned char>& out, std::span<const unsigned char> command,
+                    std::span<const unsigned char> data_set, T_ASC_PresentationContextID context,
+                    std::size_t per_pdu) {
+  // The second PDV adds its item header: length (4), context ID, control header.
+  constexpr std::size_t kPdvHeaderBytes = 6;
+  if (command.size() + kPdvHeaderBytes + data_set.size() > per_pdu) {
+    append_pdvs(out, command, context, true, per_pdu);
+    append_pdvs(out, data_set, context, false, per_pdu);
+    return;
+  }
+  const std::size_t at = out.size();
+  out.resize(at + kPduHeaderBytes + command.size() + kPdvHeaderBytes + data_set.size());
+  unsigned char* pdu = out.data() + at;
+  put_pdu_header(pdu, command.size(), context, true, true);
+  put_be32(pdu + 2, static_cast<std::uint32_t>(2 * kPdvHeaderBytes + command.size() +
+                                               data_set.size()));  // both PDV items
+  unsigned char* second = std::copy(command.begin(), command.end(), pdu + kPduHeaderBytes);
+  put_be32(second, static_cast<std::uint32_t>(data_set.size() + 2));
+  second[4] = context;
+  second[5] = 0x02;  // data set, last fragment
+  std::copy(data_set.begin(), data_set.end(), second + kPdvHeaderBytes);
+}
+
 OFCondition encode_dataset(DcmDataset& dataset, E_TransferSyntax syntax, bool with_group_length,
                            std::vector<unsigned char>& out) {
   const E_GrpLenEncoding group_length = with_group_length ? EGL_withGL : EGL_withoutGL;

@@ -33,6 +33,13 @@ std::size_t max_pdv_data(T_ASC_Association* association);
 void append_pdvs(std::vector<unsigned char>& out, std::span<const unsigned char> bytes,
                  T_ASC_PresentationContextID context, bool command, std::size_t per_pdu);
 
+// Appends a whole message, its command set and its data set: both as one PDU of two PDVs when they
+// fit in one (PS3.8 9.3.5: a P-DATA-TF PDU carries one or more PDVs), which spares the receiver a
+// PDU read for each of the many small messages of a C-FIND answer; otherwise as append_pdvs does.
+void append_message(std::vector<unsigned char>& out, std::span<const unsigned char> command,
+                    std::span<const unsigned char> data_set, T_ASC_PresentationContextID context,
+                    std::size_t per_pdu);
+
 // Encodes a command or data set (command sets: implicit VR little endian with group length, PS3.7
 // 6.3.1) and appends the bytes to `out`.
 OFCondition encode_dataset(DcmDataset& dataset, E_TransferSyntax syntax, bool with_group_length,

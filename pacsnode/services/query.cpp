@@ -266,9 +266,11 @@ bool has_non_ascii(DcmElement& element) {
     return false;
   }
   if (!element.isaString()) return false;
-  OFString text;
-  if (element.getOFStringArray(text).bad()) return false;
-  return std::any_of(text.begin(), text.end(),
+  // The value as held, no copy: this runs for every returned key of every match.
+  char* text = nullptr;
+  Uint32 length = 0;
+  if (element.getString(text, length).bad() || text == nullptr) return false;
+  return std::any_of(text, text + length,
                      [](char ch) { return static_cast<unsigned char>(ch) > 0x7f; });
 }
 

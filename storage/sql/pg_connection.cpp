@@ -4,6 +4,8 @@
 
 #include <pqxx/pqxx>
 
+#include <array>
+#include <charconv>
 #include <map>
 
 #include "storage/sql/connection.h"
@@ -25,20 +27,33 @@ std::string to_hex_bytea(const std::string& bytes) {
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return 0;
-}
+// Hex digit values by character; 0 for the rest, as PostgreSQL never sends them.
+constexpr std::array<unsigned char, 256> kHexValues = [] {
+  std::array<unsigned char, 256> values{};
+  for (int c = 0; c < 10; ++c) values['0' + c] = static_cast<unsigned char>(c);
+  for (int c = 0; c < 6; ++c) {
+    values['a' + c] = static_cast<unsigned char>(10 + c);
+    values['A' + c] = static_cast<unsigned char>(10 + c);
+  }
+  return values;
+}();
 
 std::string from_hex_bytea(const char* text, std::size_t size) {
   if (size < 2 || text[0] != '\\' || text[1] != 'x') return std::string(text, size);
-  std::string out;
-  out.reserve((size - 2) / 2);
-  for (std::size_t i = 2; i + 1 < size; i += 2)
-    out.push_back(static_cast<char>(hex_value(text[i]) << 4 | hex_value(text[i + 1])));
+  // Sized once and written in place: attribute blobs of every match of a query pass here.
+  std::string out((size - 2) / 2, '\0');
+  const auto* digits = reinterpret_cast<const unsigned char*>(text + 2);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<char>(kHexValues[digits[2 * i]] << 4 | kHexValues[digits[2 * i + 1]]);
   return out;
+}
+
+// An integer column's text; PostgreSQL sends plain decimal digits with an optional sign.
+std::int64_t integer_of(const char* text, std::size_t size) {
+  std::int64_t value = 0;
+  if (std::from_chars(text, text + size, value).ec != std::errc())
+    throw SqlError("PostgreSQL: not an integer: " + std::string(text, size), SqlFailure::Statement);
+  return value;
 }
 
 // '?' placeholders to $1, $2, ...; the layer's SQL never has '?' inside string literals.
@@ -120,7 +135,7 @@ class PgConnection final : public Connection {
         if (type == kByteaOid)
           values.emplace_back(Blob{from_hex_bytea(f.c_str(), f.size())});
         else if (type == kInt8Oid || type == kInt4Oid || type == kInt2Oid)
-          values.emplace_back(static_cast<std::int64_t>(std::stoll(f.c_str())));
+          values.emplace_back(integer_of(f.c_str(), f.size()));
         else
           values.emplace_back(std::string(f.c_str(), f.size()));
       }

@@ -57,7 +57,9 @@ class CommitmentTest : public ::testing::Test {
     f.put(static_cast<char>(c ^ 0x5a));
   }
 
-  std::string audit_log() const { return testing::read_all(node_->data_dir() / "audit.log"); }
+  std::string audit_log_holding(std::string_view text) const {
+    return testing::read_all_once_it_holds(node_->data_dir() / "audit.log", text);
+  }
 
   testing::TempDir corpus_;
   std::unique_ptr<TestNode> node_;
@@ -100,13 +102,8 @@ TEST_F(CommitmentTest, ReportOnTheSameAssociationCommitsWhatIsStoredIntactAndNam
   EXPECT_EQ(second->event_type, 1);
   EXPECT_EQ(second->committed.size(), 2u);
   EXPECT_TRUE(second->failed.empty());
-  // Each commitment is audited as DICOM Instances Accessed (bounded wait for the trail's writer).
-  std::string audit;
-  for (int i = 0; i < 100; ++i) {
-    audit = audit_log();
-    if (audit.find("110103") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  // Each commitment is audited as DICOM Instances Accessed.
+  const std::string audit = audit_log_holding("110103");
   EXPECT_NE(audit.find("110103"), std::string::npos) << audit;
 }
 

@@ -252,12 +252,8 @@ TEST_P(RemovalTest, EachLevelLeavesQueriesRetrievesAndDiskWithCountsRight) {
   EXPECT_EQ(counts->instances, 2);
 
   // Each removal is a DICOM Study Deleted audit event naming its study.
-  std::string audit;
-  for (int i = 0; i < 50; ++i) {
-    audit = testing::read_all(node_->data_dir() / "audit.log");
-    if (audit.find(patient_b) != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  const std::string audit =
+      testing::read_all_once_it_holds(node_->data_dir() / "audit.log", patient_b);
   for (const auto& study : {study1, study2})
     EXPECT_NE(audit.find(study), std::string::npos) << "no audit record names " << study;
   EXPECT_NE(audit.find("csd-code=\"110105\""), std::string::npos) << audit.substr(0, 2000);
@@ -316,7 +312,8 @@ TEST_P(RemovalTest, RejectionNotesHideTheirInstancesAndTheFilesGoAfterTheGracePe
   EXPECT_FALSE(fs::exists(file_cstore));
   EXPECT_FALSE(fs::exists(file_stow));
   EXPECT_EQ(files_on_disk().size(), 24u);  // 22 instances and the two notes
-  const std::string audit = testing::read_all(node_->data_dir() / "audit.log");
+  const std::string audit =
+      testing::read_all_once_it_holds(node_->data_dir() / "audit.log", "csd-code=\"110105\"");
   EXPECT_NE(audit.find("csd-code=\"110105\""), std::string::npos);
   ASSERT_EQ(node_->stop(), 0);
   EXPECT_EQ(node_->fsck().exit_code, 0);

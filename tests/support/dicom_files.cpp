@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "tests/support/process.h"
 #include "tests/support/test_node.h"
@@ -42,6 +44,16 @@ std::string read_all(const fs::path& file) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::string read_all_once_it_holds(const fs::path& file, std::string_view text) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string bytes = read_all(file);
+  while (bytes.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    bytes = read_all(file);
+  }
+  return bytes;
 }
 
 void write_all(const fs::path& file, const std::string& bytes) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 class DcmTagKey;
@@ -22,6 +23,9 @@ std::string dataset_bytes(const std::filesystem::path& file);
 // encoding (a deflated stream differs byte-wise each time a sender deflates it anew).
 std::string canonical_dataset(const std::filesystem::path& file);
 std::string read_all(const std::filesystem::path& file);
+// The file once it holds `text` (a log another thread appends to, such as the audit log, whose
+// writer gathers events for a moment), or as it is after 10 s.
+std::string read_all_once_it_holds(const std::filesystem::path& file, std::string_view text);
 void write_all(const std::filesystem::path& file, const std::string& bytes);
 
 struct FileIdentity {
