@@ -3,7 +3,9 @@
 // --count requests (then prints the latency median, p95 and p99, the throughput, and what the last
 // answer was, and stops at the first failure), or as many as fit in --seconds (then counts
 // failures and goes on). --paths cycles each connection over several paths, each with its
-// operation label, and prints the figures per label.
+// operation label, and prints the figures per label. --discard reads answer bodies in 1 MiB
+// pieces and drops them, so that a large retrieve is paced by the server, not by this client
+// (holding a study in one growing string costs more than the server spends sending it).
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,13 +49,14 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   int count = 100, warmup = 5, concurrency = 1, seconds = 0;
+  bool discard = false;
 };
 
 void usage(std::FILE* to) {
   std::fputs(
       "usage: pacsnode-http-timer --port N (--path PATH | --paths FILE) [--method GET|POST]\n"
       "         [--header 'N: V']... [--body FILE] [--count N=100 | --seconds S] [--warmup N=5]\n"
-      "         [--concurrency C=1]\n"
+      "         [--concurrency C=1] [--discard]\n"
       "--paths FILE: one 'LABEL PATH' per line (# starts a comment); each connection cycles over\n"
       "them, starting at its own line.\n"
       "With --count (and --path), prints 'median_ms=X p95_ms=Y requests_per_s=R bytes=B status=S\n"
@@ -62,7 +65,8 @@ void usage(std::FILE* to) {
       "2xx and broken connections (then reconnecting) as errors; with --seconds or --paths, "
       "prints\n"
       "'op=LABEL count=N errors=E per_s=R p50_ms=X p95_ms=Y p99_ms=Z max_ms=M' per label (LABEL\n"
-      "'http' for --path) and exits 2 if any error occurred.\n",
+      "'http' for --path) and exits 2 if any error occurred.\n"
+      "--discard: bodies are counted and dropped, not kept (for large retrieves).\n",
       to);
 }
 
@@ -88,6 +92,10 @@ std::string read_paths(const std::string& file, Options& o) {
 std::string parse_args(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--discard") {
+      o.discard = true;
+      continue;
+    }
     if (i + 1 >= argc) return "missing value for " + arg;
     const std::string value = argv[++i];
     if (arg == "--port") {
@@ -140,6 +148,73 @@ struct Worker {
   std::string error;  // the first
 };
 
+struct Answer {
+  unsigned status = 0;
+  std::size_t bytes = 0;  // of the body
+  bool keep_alive = false;
+  std::string head;  // the body's first bytes, for a failure's message
+};
+
+constexpr std::uint64_t kBodyLimit = std::uint64_t{16} << 30;
+constexpr std::size_t kHeadBytes = 300;
+
+Answer read_whole(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kBodyLimit);
+  http::read(stream, buffer, parser);
+  const auto& response = parser.get();
+  return {response.result_int(), response.body().size(), response.keep_alive(),
+          response.body().substr(0, kHeadBytes)};
+}
+
+// The body goes through one fixed piece of memory; bounded by the body, as every read fills some
+// of the piece or ends the message.
+Answer read_discarding(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+  static thread_local std::vector<char> piece(std::size_t{1} << 20);
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(kBodyLimit);
+  http::read_header(stream, buffer, parser);
+  Answer answer;
+  answer.status = parser.get().result_int();
+  answer.keep_alive = parser.get().keep_alive();
+  const auto length = parser.content_length();
+  if (!parser.is_done() && (length || !parser.chunked())) {
+    // A known length, or a body that ends with the connection (as Orthanc sends its retrieves):
+    // what the header read took in, then the socket straight into the piece (one copy, 1 MiB per
+    // call). Bounded by the body: every read gets some bytes, or the end, or throws.
+    const std::uint64_t limit = length ? *length : kBodyLimit;
+    const std::size_t buffered = std::min<std::uint64_t>(buffer.size(), limit);
+    answer.head.assign(static_cast<const char*>(buffer.data().data()),
+                       std::min(buffered, kHeadBytes));
+    buffer.consume(buffered);
+    answer.bytes = buffered;
+    while (answer.bytes < limit) {
+      const std::size_t want = std::min<std::uint64_t>(piece.size(), limit - answer.bytes);
+      beast::error_code ec;
+      const std::size_t got = stream.socket().read_some(net::buffer(piece.data(), want), ec);
+      if (ec == net::error::eof && !length) break;
+      if (ec) throw beast::system_error(ec);
+      if (answer.head.size() < kHeadBytes)
+        answer.head.append(piece.data(), std::min(got, kHeadBytes - answer.head.size()));
+      answer.bytes += got;
+    }
+    return answer;
+  }
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = piece.data();
+    body.size = piece.size();
+    beast::error_code ec;
+    http::read(stream, buffer, parser, ec);
+    if (ec && ec != http::error::need_buffer) throw beast::system_error(ec);
+    const std::size_t got = piece.size() - body.size;
+    if (answer.head.size() < kHeadBytes)
+      answer.head.append(piece.data(), std::min(got, kHeadBytes - answer.head.size()));
+    answer.bytes += got;
+  }
+  return answer;
+}
+
 // Sends `warmup` untimed requests, then `requests` timed ones, or timed ones until `deadline`
 // when the run is time-bounded; the connection `index` starts at target `index`.
 void run(const Options& o, int index, int requests, Clock::time_point deadline, Worker& w) {
@@ -158,6 +233,9 @@ void run(const Options& o, int index, int requests, Clock::time_point deadline, 
   }
   beast::tcp_stream stream(io);
   beast::flat_buffer buffer;
+  // Beast reads what the buffer has room for (up to 64 KiB): room, or a large answer arrives in
+  // 512-byte reads.
+  buffer.reserve(std::size_t{1} << 20);
   bool connected = false;
   for (int i = 0; timed ? Clock::now() < deadline : i < o.warmup + requests; ++i) {
     const Target& target = o.targets[static_cast<std::size_t>(index + i) % o.targets.size()];
@@ -182,15 +260,14 @@ void run(const Options& o, int index, int requests, Clock::time_point deadline, 
       request.prepare_payload();
       const auto start = Clock::now();
       http::write(stream, request);
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(std::uint64_t{16} << 30);
-      http::read(stream, buffer, parser);
+      const Answer answer =
+          o.discard ? read_discarding(stream, buffer) : read_whole(stream, buffer);
       const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      connected = parser.get().keep_alive();
-      w.status = parser.get().result_int();
-      w.bytes = parser.get().body().size();
+      connected = answer.keep_alive;
+      w.status = answer.status;
+      w.bytes = answer.bytes;
       if (w.status < 200 || w.status >= 300) {
-        fail("status " + std::to_string(w.status) + ": " + parser.get().body().substr(0, 300));
+        fail("status " + std::to_string(w.status) + ": " + answer.head);
         if (!timed) return;
         continue;
       }
