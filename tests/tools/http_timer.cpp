@@ -3,9 +3,9 @@
 // --count requests (then prints the latency median, p95 and p99, the throughput, and what the last
 // answer was, and stops at the first failure), or as many as fit in --seconds (then counts
 // failures and goes on). --paths cycles each connection over several paths, each with its
-// operation label, and prints the figures per label. --discard reads answer bodies in 1 MiB
-// pieces and drops them, so that a large retrieve is paced by the server, not by this client
-// (holding a study in one growing string costs more than the server spends sending it).
+// operation label, and prints the figures per label. --discard reads answer bodies into one
+// 1 MiB piece and drops them, so that a large retrieve is paced by the server, not by this client
+// (keeping a 100 MB study in a growing string copies it more often than the server touches it).
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
