@@ -30,19 +30,8 @@ usage: scripts/bench/hl7.sh [--no-setup] [--runs N] [--out DIR] [--targets LIST]
 EOF2
 }
 
-setup=1 runs=3 out="" target_list="pacsnode/sqlite,pacsnode/postgres,orthanc,wlmscpfs"
-while (($#)); do
-  case "$1" in
-    --no-setup) setup=0 ;;
-    --runs) runs=${2:?}; shift ;;
-    --out) out=${2:?}; shift ;;
-    --targets) target_list=${2:?}; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument $1" ;;
-  esac
-  shift
-done
-is_count "$runs" || die "--runs must be a positive number"
+target_list="pacsnode/sqlite,pacsnode/postgres,orthanc,wlmscpfs"
+parse_common_args 3 "$@"
 all_targets=(pacsnode/sqlite pacsnode/postgres orthanc wlmscpfs)
 parse_targets "$target_list"
 has_target pacsnode/sqlite || has_target pacsnode/postgres ||

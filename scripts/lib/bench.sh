@@ -47,7 +47,8 @@ die() {
 is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
 # The arguments of a benchmark that takes no others: --no-setup, --runs N (default DEFAULT_RUNS),
-# --out DIR, -h. Sets `setup`, `runs` and `out`; shows the script's `usage` for -h, or for anything
+# --out DIR, -h, and --targets LIST when the script set `target_list` (its default) first. Sets
+# `setup`, `runs`, `out` (and `target_list`); shows the script's `usage` for -h, or for anything
 # else before failing.
 #   parse_common_args DEFAULT_RUNS "$@"
 parse_common_args() {
@@ -58,6 +59,9 @@ parse_common_args() {
       --no-setup) setup=0 ;;
       --runs) runs=${2:?}; shift ;;
       --out) out=${2:?}; shift ;;
+      --targets)
+        [[ -n "${target_list:-}" ]] || { usage >&2; die "unknown argument $1"; }
+        target_list=${2:?}; shift ;;
       -h | --help) usage; exit 0 ;;
       *) usage >&2; die "unknown argument $1" ;;
     esac
