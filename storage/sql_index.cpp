@@ -15,6 +15,7 @@
 #include "storage/model/clock.h"
 #include "storage/model/log.h"
 #include "storage/model/metrics.h"
+#include "storage/shared_transaction.h"
 #include "storage/sql/connection.h"
 #include "storage/sql_claims.h"
 #include "storage/sql_consistency.h"
@@ -124,7 +125,14 @@ class SqlIndex final : public Index {
       : pool_(std::move(factory)),
         description_(std::move(description)),
         parallel_writers_(parallel_writers),
-        workflow_(workflow) {}
+        workflow_(workflow) {
+    // One writer at a time (SQLite): concurrent HL7 messages share a commit rather than queue.
+    if (parallel_writers_ == 1)
+      shared_ = std::make_unique<SharedTransaction>(
+          [this](const std::function<Result<void>(sql::Connection&)>& batch) {
+            return guarded(batch);
+          });
+  }
 
   // Queries (find) may be answered by a streaming replica of the PostgreSQL primary.
   void use_replica(std::function<std::unique_ptr<sql::Connection>()> factory,
@@ -388,29 +396,22 @@ class SqlIndex final : public Index {
 
   Result<void> apply_orders(std::span<const OrderChange> changes,
                             const MessageRecord& message) override {
-    return guarded([&](sql::Connection& c) -> Result<void> {
-      sql::Transaction tx(c);
+    return in_shared_transaction([&](sql::Connection& c) -> Result<void> {
       if (!sql_workflow::insert_message(c, message))
         return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
       for (const OrderChange& change : changes)
         if (auto applied = sql_workflow::apply_order(c, change, workflow_); !applied)
           return applied;
-      tx.commit();
       return {};
     });
   }
 
   Result<void> apply_patient_change(const PatientChange& change,
                                     const MessageRecord& message) override {
-    return guarded([&](sql::Connection& c) -> Result<void> {
-      sql::Transaction tx(c);
+    return in_shared_transaction([&](sql::Connection& c) -> Result<void> {
       if (!sql_workflow::insert_message(c, message))
         return fail(ErrorCode::Duplicate, "message " + message.control_id + " seen before");
-      if (auto applied = sql_workflow::apply_patient_change(c, change, "hl7 " + message.sender);
-          !applied)
-        return applied;
-      tx.commit();
-      return {};
+      return sql_workflow::apply_patient_change(c, change, "hl7 " + message.sender);
     });
   }
 
@@ -803,6 +804,13 @@ class SqlIndex final : public Index {
     });
   }
 
+  // Runs f in a transaction, shared with the writes of other callers where the database has one
+  // writer at a time (shared_transaction.h), else in one of its own.
+  Result<void> in_shared_transaction(SharedTransaction::Write f) {
+    if (shared_) return shared_->run(std::move(f));
+    return in_transaction(f);
+  }
+
   // Runs f on a borrowed connection and turns driver exceptions into Error values.
   template <typename F>
   auto guarded(F&& f) -> decltype(f(std::declval<sql::Connection&>())) {
@@ -1051,6 +1059,7 @@ class SqlIndex final : public Index {
   unsigned parallel_writers_;
   WorkflowPolicy workflow_;
   int version_ = 0;
+  std::unique_ptr<SharedTransaction> shared_;  // one writer at a time (SQLite) only
 };
 
 std::string redact_password(const std::string& url) {
