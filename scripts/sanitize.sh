@@ -29,9 +29,10 @@ configure_sanitizer_build "$kind"
 # 1,000-message outbox test repeat, many times over, paths that the crash tests and the other
 # outbox tests take once. Leaving them out keeps the sanitizer stage within CI's time budget.
 default_tests=(-E '/"postgresql"$|^BrowserTest\.|^FhirTest\.ResourcesValidateAgainstTheR4Schema$|KillTest\.TwentyKills|Hl7Test\.APoisonMessage')
-# Concurrency, for TSan: concurrent index writers, four C-STORE associations at once, and the
-# kill harness's mixed traffic (C-STORE on three associations, STOW-RS and HL7 at the same time).
-[[ "$kind" == thread ]] && default_tests=(-R 'ConcurrentWriters|FourAssociations|KillTest')
+# Concurrency, for TSan: concurrent index writers, four C-STORE associations at once, the kill
+# harness's mixed traffic (C-STORE on three associations, STOW-RS and HL7 at the same time), and
+# HL7 messages from several connections sharing SQLite transactions.
+[[ "$kind" == thread ]] && default_tests=(-R 'ConcurrentWriters|FourAssociations|KillTest|SharedTransaction|FloodOnEightConnections')
 ninja -C "$build" -j "${PACSNODE_BUILD_JOBS:-2}" suite  # what ctest runs; no benchmark tools
 
 reports=$(mktemp -d)

@@ -24,6 +24,9 @@ Result<void> SharedTransaction::run(Write write) {
       outcomes = apply(batch);
     } catch (const std::exception& e) {
       outcomes.assign(batch.size(), fail(ErrorCode::IndexUnavailable, e.what()));
+    } catch (...) {
+      // Whatever it was, the callers waiting on this batch must hear of it.
+      outcomes.assign(batch.size(), fail(ErrorCode::IndexUnavailable, "the transaction failed"));
     }
     lock.lock();
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->outcome = std::move(outcomes[i]);
