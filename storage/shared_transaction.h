@@ -26,8 +26,7 @@ class SharedTransaction {
   using Write = std::function<Result<void>(sql::Connection&)>;
   // Runs a batch in one transaction on a connection of the index, turning driver failures into
   // Error values (the index's guarded()).
-  using Executor =
-      std::function<Result<void>(const std::function<Result<void>(sql::Connection&)>&)>;
+  using Executor = std::function<Result<void>(const Write& batch)>;
 
   explicit SharedTransaction(Executor executor) : executor_(std::move(executor)) {}
 

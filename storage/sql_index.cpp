@@ -129,9 +129,7 @@ class SqlIndex final : public Index {
     // One writer at a time (SQLite): concurrent HL7 messages share a commit rather than queue.
     if (parallel_writers_ == 1)
       shared_ = std::make_unique<SharedTransaction>(
-          [this](const std::function<Result<void>(sql::Connection&)>& batch) {
-            return guarded(batch);
-          });
+          [this](const SharedTransaction::Write& batch) { return guarded(batch); });
   }
 
   // Queries (find) may be answered by a streaming replica of the PostgreSQL primary.

@@ -22,7 +22,7 @@ class SharedTransactionTest : public ::testing::Test {
 
   // What the index's guarded() does, on one connection; slow enough that writers queue up.
   SharedTransaction::Executor executor() {
-    return [this](const std::function<Result<void>(sql::Connection&)>& batch) -> Result<void> {
+    return [this](const SharedTransaction::Write& batch) -> Result<void> {
       ++transactions_;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       writes_in_transaction_ = 0;
@@ -101,11 +101,10 @@ TEST_F(SharedTransactionTest, EachWriteKeepsItsOwnOutcomeInASharedCommit) {
 TEST_F(SharedTransactionTest, ALoneWriterRunsOnItsOwnThreadAndAFailedTransactionReportsWhy) {
   const auto caller = std::this_thread::get_id();
   bool refuse_commit = false;
-  SharedTransaction shared(
-      [&](const std::function<Result<void>(sql::Connection&)>& batch) -> Result<void> {
-        if (refuse_commit) return fail(ErrorCode::StorageFull, "the disk is full");
-        return batch(*connection_);
-      });
+  SharedTransaction shared([&](const SharedTransaction::Write& batch) -> Result<void> {
+    if (refuse_commit) return fail(ErrorCode::StorageFull, "the disk is full");
+    return batch(*connection_);
+  });
   std::thread::id ran_on;
   EXPECT_TRUE(shared.run([&](sql::Connection& c) -> Result<void> {
     ran_on = std::this_thread::get_id();
