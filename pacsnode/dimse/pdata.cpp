@@ -20,17 +20,32 @@ void put_be32(unsigned char* at, std::uint32_t value) {
   at[3] = static_cast<unsigned char>(value);
 }
 
+// A P-DATA-TF PDU's own header: its type and the length of the PDV items that follow.
+constexpr std::size_t kPduStartBytes = 6;
+void put_pdu_start(unsigned char* at, std::size_t items_length) {
+  at[0] = 0x04;  // P-DATA-TF
+  at[1] = 0;
+  put_be32(at + 2, static_cast<std::uint32_t>(items_length));
+}
+
+// A PDV item's header (PS3.8 9.3.5.1): its length (context ID, control header, data), the
+// context ID and the message control header.
+constexpr std::size_t kPdvHeaderBytes = 6;
+void put_pdv_header(unsigned char* at, std::size_t data_length, T_ASC_PresentationContextID context,
+                    bool command, bool last) {
+  put_be32(at, static_cast<std::uint32_t>(data_length + 2));
+  at[4] = context;
+  at[5] = static_cast<unsigned char>((command ? 0x01 : 0x00) | (last ? 0x02 : 0x00));
+}
+
+static_assert(kPduStartBytes + kPdvHeaderBytes == kPduHeaderBytes);
+
 }  // namespace
 
 void put_pdu_header(unsigned char* at, std::size_t data_length, T_ASC_PresentationContextID context,
                     bool command, bool last) {
-  const auto length = static_cast<std::uint32_t>(data_length);
-  at[0] = 0x04;  // P-DATA-TF
-  at[1] = 0;
-  put_be32(at + 2, length + 6);  // PDV item length field, context ID, control header, data
-  put_be32(at + 6, length + 2);  // context ID, control header, data
-  at[10] = context;
-  at[11] = static_cast<unsigned char>((command ? 0x01 : 0x00) | (last ? 0x02 : 0x00));
+  put_pdu_start(at, kPdvHeaderBytes + data_length);
+  put_pdv_header(at + kPduStartBytes, data_length, context, command, last);
 }
 
 std::size_t max_pdv_data(T_ASC_Association* association) {
@@ -60,8 +75,7 @@ void append_pdvs(std::vector<unsigned char>& out, std::span<const unsigned char>
 void append_message(std::vector<unsigned char>& out, std::span<const unsigned char> command,
                     std::span<const unsigned char> data_set, T_ASC_PresentationContextID context,
                     std::size_t per_pdu) {
-  // The second PDV adds its item header: length (4), context ID, control header.
-  constexpr std::size_t kPdvHeaderBytes = 6;
+  // The data set's PDV adds a header of its own to the PDU.
   if (command.size() + kPdvHeaderBytes + data_set.size() > per_pdu) {
     append_pdvs(out, command, context, true, per_pdu);
     append_pdvs(out, data_set, context, false, per_pdu);
@@ -70,13 +84,10 @@ void append_message(std::vector<unsigned char>& out, std::span<const unsigned ch
   const std::size_t at = out.size();
   out.resize(at + kPduHeaderBytes + command.size() + kPdvHeaderBytes + data_set.size());
   unsigned char* pdu = out.data() + at;
-  put_pdu_header(pdu, command.size(), context, true, true);
-  put_be32(pdu + 2, static_cast<std::uint32_t>(2 * kPdvHeaderBytes + command.size() +
-                                               data_set.size()));  // both PDV items
+  put_pdu_start(pdu, 2 * kPdvHeaderBytes + command.size() + data_set.size());
+  put_pdv_header(pdu + kPduStartBytes, command.size(), context, true, true);
   unsigned char* second = std::copy(command.begin(), command.end(), pdu + kPduHeaderBytes);
-  put_be32(second, static_cast<std::uint32_t>(data_set.size() + 2));
-  second[4] = context;
-  second[5] = 0x02;  // data set, last fragment
+  put_pdv_header(second, data_set.size(), context, false, true);
   std::copy(data_set.begin(), data_set.end(), second + kPdvHeaderBytes);
 }
 

@@ -113,7 +113,8 @@ run_one() {
   # Retrieve: the timer reads each answer into one 1 MiB piece and drops it, so the server sets
   # the pace; the whole study must arrive (at least the corpus's bytes). curl's time, with its
   # 16 KiB reads, is kept beside it for comparison with earlier runs.
-  wado=$(timed "$dir/logs/wado.log" --port "$http" --path "$base/studies/$wado_study"     --header 'Accept: multipart/related; type="application/dicom"' --count 8 --warmup 1 --discard)
+  wado=$(timed "$dir/logs/wado.log" --port "$http" --path "$base/studies/$wado_study" \
+    --header 'Accept: multipart/related; type="application/dicom"' --count 8 --warmup 1 --discard)
   local wado_got
   wado_got=$(cut -f4 <<<"$wado")
   ((wado_got >= wado_bytes)) ||

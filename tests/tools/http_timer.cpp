@@ -158,6 +158,13 @@ struct Answer {
 constexpr std::uint64_t kBodyLimit = std::uint64_t{16} << 30;
 constexpr std::size_t kHeadBytes = 300;
 
+// Counts body bytes that went through, keeping the first of them.
+void take(Answer& answer, const char* data, std::size_t size) {
+  if (answer.head.size() < kHeadBytes)
+    answer.head.append(data, std::min(size, kHeadBytes - answer.head.size()));
+  answer.bytes += size;
+}
+
 Answer read_whole(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
   http::response_parser<http::string_body> parser;
   parser.body_limit(kBodyLimit);
@@ -184,19 +191,15 @@ Answer read_discarding(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
     // call). Bounded by the body: every read gets some bytes, or the end, or throws.
     const std::uint64_t limit = length ? *length : kBodyLimit;
     const std::size_t buffered = std::min<std::uint64_t>(buffer.size(), limit);
-    answer.head.assign(static_cast<const char*>(buffer.data().data()),
-                       std::min(buffered, kHeadBytes));
+    take(answer, static_cast<const char*>(buffer.data().data()), buffered);
     buffer.consume(buffered);
-    answer.bytes = buffered;
     while (answer.bytes < limit) {
       const std::size_t want = std::min<std::uint64_t>(piece.size(), limit - answer.bytes);
       beast::error_code ec;
       const std::size_t got = stream.socket().read_some(net::buffer(piece.data(), want), ec);
       if (ec == net::error::eof && !length) break;
       if (ec) throw beast::system_error(ec);
-      if (answer.head.size() < kHeadBytes)
-        answer.head.append(piece.data(), std::min(got, kHeadBytes - answer.head.size()));
-      answer.bytes += got;
+      take(answer, piece.data(), got);
     }
     return answer;
   }
@@ -207,10 +210,7 @@ Answer read_discarding(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
     beast::error_code ec;
     http::read(stream, buffer, parser, ec);
     if (ec && ec != http::error::need_buffer) throw beast::system_error(ec);
-    const std::size_t got = piece.size() - body.size;
-    if (answer.head.size() < kHeadBytes)
-      answer.head.append(piece.data(), std::min(got, kHeadBytes - answer.head.size()));
-    answer.bytes += got;
+    take(answer, piece.data(), piece.size() - body.size);
   }
   return answer;
 }
