@@ -7,7 +7,8 @@
 #    matching a few patients): warm-up queries, then N timed ones; median and p95 per target.
 #  - C-MOVE throughput: one study of 200 512x512 CT instances moved with movescu (Study Root) to a
 #    DCMTK storescp destination configured as a peer of the target; every move is checked to have
-#    delivered every instance.
+#    delivered every instance. The destination writes to tmpfs (/dev/shm) where there is one, so
+#    that what it costs does not depend on the disk's history (see dest_root below).
 #  - Scaling: fresh pacsnode indexes (SQLite and PostgreSQL) filled with pacsnode-genindex to
 #    100,000 studies, then three C-FIND queries matching a handful of studies each.
 # Every target starts fresh for every round (free loopback port, empty data dir), targets alternate
@@ -123,8 +124,22 @@ stop_dest() {
   dest_pid=""
   stop_group "$pid"
 }
-bench_on_exit() { stop_dest; }
+bench_on_exit() {
+  stop_dest
+  if [[ -n "$dest_root" ]]; then rm -rf "$dest_root"; fi
+}
+dest_root=""
 bench_begin
+# Where the C-MOVE destination writes. A move's time includes the destination creating 200 files.
+# On a disk whose ext4 has no journal (as on the CI machine), creating a file scans past every inode
+# freed in the last minute or more (ext4 will not reuse them that soon), so the bench's own
+# deletions made the destination slower move after move and round after round, by up to half,
+# whatever the target. On tmpfs its cost stays the same for every target.
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+  dest_root=$(mktemp -d /dev/shm/pacsnode-bench-dest.XXXXXX)
+else
+  dest_root=$(mktemp -d "$work/dest.XXXXXX")
+fi
 
 # ---- the corpora, cached by their parameters
 # Writes FILE: one line per input file, tab-separated: path, PatientID, PatientName, StudyDate,
@@ -335,11 +350,12 @@ run_one() {
   local dir=$work/run port dest_port url="" http="" db="" aet="" held_tsv=$work/held-full.tsv
   local load_list=$work/load-full ekey=full t0 t1 seconds n
   rm -rf "$dir"
-  mkdir -p "$dir/data" "$dir/logs" "$dir/dest"
+  mkdir -p "$dir/data" "$dir/logs"
+  find "$dest_root" -mindepth 1 -delete
   sync
   # The C-MOVE destination: a plain storescp, one association at a time, writing files.
   dest_port=$(free_port)
-  setsid storescp -aet DEST --output-directory "$dir/dest" "$dest_port" >"$dir/logs/dest.log" 2>&1 \
+  setsid storescp -aet DEST --output-directory "$dest_root" "$dest_port" >"$dir/logs/dest.log" 2>&1 \
     </dev/null &
   dest_pid=$!
   port=$(free_port)
@@ -423,7 +439,7 @@ EOF
     time_query find "$round" "$target" "$aet" "$port" "$q" "${q_key[$q]}" "${expect[$ekey,$q]}" \
       "$(wc -l <"$held_tsv")" "$dir/logs"
   done
-  time_moves "$round" "$target" "$aet" "$port" "$dir/dest" "$dir/logs"
+  time_moves "$round" "$target" "$aet" "$port" "$dest_root" "$dir/logs"
 
   stop_server
   stop_dest
@@ -550,8 +566,8 @@ summary=$work/summary.txt
       echo "ratios ($node median / orthanc median, target <= 0.33): ${line%, }"
     done
   fi
-  printf 'C-MOVE: one study of %d 512x512 CT instances (%s MB) with movescu to a storescp; median of %d moves\n' \
-    "$move_instances" "$move_mb" "$((runs * moves_per_run))"
+  printf 'C-MOVE: one study of %d 512x512 CT instances (%s MB) with movescu to a storescp writing to %s; median of %d moves\n' \
+    "$move_instances" "$move_mb" "$(dirname "$dest_root")" "$((runs * moves_per_run))"
   for target in "${targets[@]}"; do
     printf '  %-18s %7.0f inst/s %5.0f MB/s  (%.3f s)\n' "$target" \
       "$(awk -v n="$move_instances" -v s="${mmed[$target]}" 'BEGIN {print n / s}')" \
