@@ -123,22 +123,28 @@ Trail::~Trail() {
 }
 
 void Trail::record(const Event& event) {
-  const std::string xml = to_xml(event, settings_.source_id, std::chrono::system_clock::now());
+  // The XML is written on the writer's thread: the request that caused the event does not wait
+  // for it (its time is taken here).
+  Queued queued{event, std::chrono::system_clock::now()};
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= kMaxQueued) {
       PACS_LOG(Error) << "audit: " << kMaxQueued << " events waiting; one is dropped";
       return;
     }
-    queue_.push_back(syslog_line(xml, event.outcome, host_name_));
+    queue_.push_back(std::move(queued));
+    // The writer waits for a first event, then for a full batch or the window's end: only
+    // those two moments need it woken (a notification per event woke it for nothing each time).
+    wake = queue_.size() == 1 || queue_.size() == kBatchEvents;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void Trail::run() {
   // Ends when stopping and drained.
   for (;;) {
-    std::deque<std::string> batch;
+    std::deque<Queued> batch;
     {
       std::unique_lock lock(mu_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -147,14 +153,21 @@ void Trail::run() {
                      [&] { return stopping_ || queue_.size() >= kBatchEvents; });
       batch.swap(queue_);
     }
-    for (const auto& line : batch) write_line(line);
+    std::vector<std::string> lines;
+    lines.reserve(batch.size());
+    std::string text;  // one write for the batch
+    for (const auto& q : batch) {
+      lines.push_back(
+          syslog_line(to_xml(q.event, settings_.source_id, q.at), q.event.outcome, host_name_));
+      text.append(lines.back()).append("\n");
+    }
+    write_text(text);
     ::fdatasync(file_);  // the local log is the record: durable before the next batch
-    for (const auto& line : batch) send(line);
+    for (const auto& line : lines) send(line);
   }
 }
 
-void Trail::write_line(const std::string& line) {
-  const std::string text = line + "\n";
+void Trail::write_text(std::string_view text) {
   std::string_view rest(text);
   // Bounded by the bytes: every pass writes some or gives up.
   while (!rest.empty()) {

@@ -3,6 +3,7 @@
 // (RFC 5425). Recording queues the event for a writer thread, so no face waits on the network.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -35,7 +36,7 @@ class Trail {
  private:
   explicit Trail(TrailSettings settings);
   void run();
-  void write_line(const std::string& line);
+  void write_text(std::string_view text);  // whole lines, each ending in a newline
   void send(const std::string& line);
 
   TrailSettings settings_;
@@ -47,8 +48,12 @@ class Trail {
   std::string host_name_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::string> queue_;  // syslog lines, guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
+  struct Queued {
+    Event event;
+    std::chrono::system_clock::time_point at;
+  };
+  std::deque<Queued> queue_;  // events to write, guarded by mu_
+  bool stopping_ = false;     // guarded by mu_
   std::thread writer_;
   struct TlsLink;
   std::unique_ptr<TlsLink> tls_link_;  // the writer's connection to a TLS collector

@@ -53,6 +53,20 @@ class SqliteConnection final : public Connection {
   Dialect dialect() const override { return Dialect::Sqlite; }
 
   void execute_script(std::string_view sql) override {
+    // One statement (no ';'), as BEGIN, COMMIT and SAVEPOINT are on every write: through the
+    // statement cache, not parsed again each time.
+    if (sql.find(';') == std::string_view::npos) {
+      sqlite3_stmt* statement = prepare(sql);
+      int rc = sqlite3_step(statement);
+      while (rc == SQLITE_ROW) rc = sqlite3_step(statement);  // a PRAGMA's answer, if any
+      if (rc != SQLITE_DONE) {
+        std::string message = sqlite3_errmsg(db_);
+        sqlite3_reset(statement);
+        throw SqlError("SQLite: " + message, failure_of(rc));
+      }
+      sqlite3_reset(statement);
+      return;
+    }
     char* message = nullptr;
     const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &message);
     if (rc != SQLITE_OK) {
