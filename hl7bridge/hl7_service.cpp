@@ -257,11 +257,7 @@ std::optional<std::string> Hl7Service::respond(std::string_view bytes, MessageFa
     return outcome(applied, change->merge ? "patients merged" : "patient updated",
                    AckError{204, "", "MRG", 1, 1});
   }
-  auto changes = order_changes(message, options_.orders,
-                               [this](const std::string& placer, const std::string& filler) {
-                                 auto known = index_.find_order(placer, filler);
-                                 return known && *known ? (*known)->study_uid : std::string();
-                               });
+  auto changes = order_changes(message, options_.orders);
   if (!changes) return refuse(changes.error().code, changes.error().error);
   return outcome(index_.apply_orders(*changes, record),
                  std::to_string(changes->size()) + " order change(s) applied",

@@ -87,8 +87,8 @@ struct StepSource {
 
 }  // namespace
 
-tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
-    const Message& message, const OrderOptions& options, const KnownStudyUid& known_study_uid) {
+tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(const Message& message,
+                                                                     const OrderOptions& options) {
   const bool omi = message.message_type() == "OMI";
   const Segment* pid = message.find("PID");
   const Segment* pv1 = message.find("PV1");
@@ -150,11 +150,10 @@ tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
                      << ": no Requested Procedure ID; the accession number stands in";
     }
     order.study_uid = omi ? value_or_empty(ipc, 3) : value_or_empty(g.zds, 1);
-    if (order.study_uid.empty() && known_study_uid)
-      order.study_uid = known_study_uid(order.placer_order, order.filler_order);
     if (order.study_uid.empty()) {
       char uid[100];
       order.study_uid = dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT);
+      order.study_uid_generated = true;
     }
     if (!Uid::parse(order.study_uid))
       return problem(102, "Study Instance UID is not a valid UID", omi ? "IPC" : "ZDS", 1,

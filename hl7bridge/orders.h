@@ -28,14 +28,11 @@ struct MessageProblem {
   AckError error;
 };
 
-// The Study Instance UID an order already has ("" when none): an order without ZDS/IPC-3 keeps
-// the UID it was given the first time, so every worklist query returns the same one.
-using KnownStudyUid =
-    std::function<std::string(const std::string& placer_order, const std::string& filler_order)>;
-
 // One change per ORC group of the message, in order. SC with an order status that calls for no
-// worklist change gives none.
-tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(
-    const Message& message, const OrderOptions& options, const KnownStudyUid& known_study_uid);
+// worklist change gives none. An order without a Study Instance UID (ZDS-1, IPC-3) gets a
+// generated one, marked so (OrderRecord::study_uid_generated): the index keeps the UID of an order
+// it has already, inside the transaction that applies the change.
+tl::expected<std::vector<OrderChange>, MessageProblem> order_changes(const Message& message,
+                                                                     const OrderOptions& options);
 
 }  // namespace pacs::hl7

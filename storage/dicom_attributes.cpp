@@ -313,6 +313,13 @@ std::string with_patient_values(const std::string& encoded, const PatientValues&
   return encode_attributes(ds);
 }
 
+std::string with_study_uid(const std::string& encoded, const std::string& study_uid) {
+  DcmDataset ds;
+  if (!encoded.empty() && !decode_attributes(encoded, ds)) return encoded;
+  ds.putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
+  return encode_attributes(ds);
+}
+
 Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_syntax) {
   // Converts the in-memory header only; the stored file keeps the bytes that arrived.
   if (OFCondition c = ds.convertToUTF8(); c.bad())

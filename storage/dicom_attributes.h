@@ -36,6 +36,8 @@ std::string attribute_text(DcmItem& item, const DcmTagKey& tag);
 
 // An encoded attribute set with the patient's values put in (those that are set); text in UTF-8.
 std::string with_patient_values(const std::string& encoded, const PatientValues& values);
+// An encoded attribute set with another Study Instance UID.
+std::string with_study_uid(const std::string& encoded, const std::string& study_uid);
 
 // A level's attributes as stored in the index: Explicit VR Little Endian, bulk data left out.
 std::string encode_attributes(DcmDataset& attributes);

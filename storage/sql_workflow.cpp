@@ -1,6 +1,7 @@
 #include "storage/sql_workflow.h"
 
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "storage/dicom_attributes.h"
@@ -252,6 +253,23 @@ Result<void> follow_patient_change(sql::Connection& c, std::int64_t order, const
   return {};
 }
 
+// An order that exists keeps the Study Instance UID it was given when a change carries none
+// (the one generated for the message is dropped, in its worklist items too): the change as it is
+// to be applied, or nullopt when it stands as it is.
+std::optional<OrderRecord> with_known_study_uid(sql::Connection& c, std::int64_t order,
+                                                const OrderRecord& o) {
+  const Value key[] = {order};
+  const auto rows = c.query("SELECT study_uid FROM orders WHERE pk = ?", key);
+  if (rows.empty() || rows[0].text(0).empty() || rows[0].text(0) == o.study_uid)
+    return std::nullopt;
+  OrderRecord kept = o;
+  kept.study_uid = rows[0].text(0);
+  kept.study_uid_generated = false;
+  for (WorklistItem& step : kept.steps)
+    step.attributes = with_study_uid(step.attributes, kept.study_uid);
+  return kept;
+}
+
 }  // namespace
 
 // The order a message names: by filler order number, or by placer order number without one.
@@ -295,12 +313,15 @@ bool insert_message(sql::Connection& c, const MessageRecord& m) {
 
 Result<void> apply_order(sql::Connection& c, const OrderChange& change,
                          const WorkflowPolicy& policy) {
-  const OrderRecord& o = change.order;
-  auto pk = order_pk(c, o.placer_order, o.filler_order);
+  auto pk = order_pk(c, change.order.placer_order, change.order.filler_order);
   const std::int64_t now = wall_clock_ms();
   if (change.action == OrderAction::Schedule) {
     std::map<std::string, std::string> progress;  // sps_id -> status, of the order's steps
     const bool changed_order = pk.has_value();
+    const std::optional<OrderRecord> keeping_uid = pk && change.order.study_uid_generated
+                                                       ? with_known_study_uid(c, *pk, change.order)
+                                                       : std::nullopt;
+    const OrderRecord& o = keeping_uid ? *keeping_uid : change.order;
     if (pk) {
       if (auto moved = follow_patient_change(c, *pk, o); !moved) return moved;
       const Value params[] = {o.placer_order,
@@ -385,6 +406,7 @@ Result<void> apply_order(sql::Connection& c, const OrderChange& change,
         coerce_from_order(c, r.text(0), *pk, "ris");
     }
   } else {
+    const OrderRecord& o = change.order;
     if (!pk)
       return fail(ErrorCode::NotFound, "no order with placer number '" + o.placer_order +
                                            "' / filler number '" + o.filler_order + "'");

@@ -32,6 +32,10 @@ struct OrderRecord {
   // The study reconciliation linked to the order (the latest), which may carry another Study
   // Instance UID than the one the order scheduled; empty while none is linked. Read only.
   std::string linked_study_uid = {};
+  // study_uid was generated because the message carried none (no ZDS-1 or IPC-3): an order that
+  // exists already keeps the UID it was given the first time, so every worklist answer and the
+  // study it becomes carry the same one.
+  bool study_uid_generated = false;
 };
 
 // What the workflow does to the index beyond recording links.
