@@ -58,9 +58,10 @@ const std::string& host_tag() {
 // Journalling filesystems whose fsync of a file also makes the file's latest rename durable: the
 // rename is logged with the file's inode (ext4: its ctime change joins the running transaction,
 // and fsync commits up to it; XFS: fsync forces the log up to the inode's last change). ext4
-// without a journal (as on the machine the benchmarks ran on) is covered too: adding the name marks the inode as a
-// new entry, and its fsync then writes the directory it was added to (ext4_sync_parent). On those,
-// the directory sync that POSIX asks for repeats a cache flush and costs ~0.4 ms per object.
+// without a journal (as on the machine the benchmarks ran on) is covered too: adding the name marks
+// the inode as a new entry, and its fsync then writes the directory it was added to
+// (ext4_sync_parent). On those, the directory sync that POSIX asks for repeats a cache flush and
+// costs ~0.4 ms per object.
 bool file_sync_covers_rename(const fs::path& dir) {
   struct statfs info {};
   if (::statfs(dir.c_str(), &info) != 0) return false;
