@@ -30,6 +30,12 @@ struct BatchingFile {
   bool is_wal;
   sqlite3_int64 gathered_at;    // file offset of gathered[0]
   std::vector<char>* gathered;  // the writes not yet issued, contiguous
+  // The same connection's database file and WAL, each the other's while both are open. A write
+  // transaction ends with a lock call on the database file's shared memory; the WAL's gathered
+  // writes are issued before it, so none outlives the transaction that wrote it (a rolled-back
+  // transaction's frames would otherwise land later on frames another connection committed).
+  BatchingFile* wal_of_db;
+  BatchingFile* db_of_wal;
 };
 
 sqlite3_vfs* default_vfs(sqlite3_vfs* vfs) {
@@ -61,12 +67,21 @@ int issue(sqlite3_file* file) {
   return rc;
 }
 
+// Issues what the database file's WAL gathered; for a WAL or an unlinked file, nothing.
+int issue_wal_of(sqlite3_file* file) {
+  BatchingFile* wal = self(file)->wal_of_db;
+  return wal ? issue(&wal->base) : SQLITE_OK;
+}
+
 int batching_close(sqlite3_file* file) {
   // What is not synced is not promised, yet a clean close still leaves the file as written.
+  BatchingFile* f = self(file);
   const int issued = issue(file);
-  const int rc = real_methods(file).xClose(real(file));
-  delete self(file)->gathered;
-  self(file)->gathered = nullptr;
+  const int rc = real_methods(file).xClose(f->real);
+  if (f->db_of_wal) f->db_of_wal->wal_of_db = nullptr;
+  if (f->wal_of_db) f->wal_of_db->db_of_wal = nullptr;
+  delete f->gathered;
+  f->gathered = nullptr;
   return rc != SQLITE_OK ? rc : issued;
 }
 
@@ -83,7 +98,7 @@ int batching_write(sqlite3_file* file, const void* data, int amount, sqlite3_int
   const auto size = static_cast<std::size_t>(amount);
   const bool continues =
       !gathered.empty() && offset == f->gathered_at + static_cast<sqlite3_int64>(gathered.size());
-  if ((!gathered.empty() && !continues) || gathered.size() + size > kMaxGathered) {
+  if (!continues || gathered.size() + size > kMaxGathered || size > kMaxWrite) {
     if (const int rc = issue(file); rc != SQLITE_OK) return rc;
   }
   if (size > kMaxWrite) {  // never from SQLite's WAL code, which writes a page at most
@@ -92,7 +107,11 @@ int batching_write(sqlite3_file* file, const void* data, int amount, sqlite3_int
   }
   if (gathered.empty()) f->gathered_at = offset;
   const char* bytes = static_cast<const char*>(data);
-  gathered.insert(gathered.end(), bytes, bytes + size);
+  try {
+    gathered.insert(gathered.end(), bytes, bytes + size);
+  } catch (const std::bad_alloc&) {  // nothing may be thrown into SQLite
+    return SQLITE_NOMEM;
+  }
   return SQLITE_OK;
 }
 
@@ -116,7 +135,7 @@ int batching_lock(sqlite3_file* file, int level) {
 }
 
 int batching_unlock(sqlite3_file* file, int level) {
-  if (const int rc = issue(file); rc != SQLITE_OK) return rc;
+  if (const int rc = issue_wal_of(file); rc != SQLITE_OK) return rc;
   return real_methods(file).xUnlock(real(file), level);
 }
 
@@ -145,15 +164,18 @@ int batching_shm_map(sqlite3_file* file, int page, int page_size, int extend, vo
 
 int batching_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
   if (real_methods(file).iVersion < 2) return SQLITE_IOERR_SHMLOCK;
+  if (const int rc = issue_wal_of(file); rc != SQLITE_OK) return rc;
   return real_methods(file).xShmLock(real(file), offset, n, flags);
 }
 
 void batching_shm_barrier(sqlite3_file* file) {
+  (void)issue_wal_of(file);  // before a commit is published; already issued by its sync
   if (real_methods(file).iVersion >= 2) real_methods(file).xShmBarrier(real(file));
 }
 
 int batching_shm_unmap(sqlite3_file* file, int delete_flag) {
   if (real_methods(file).iVersion < 2) return SQLITE_OK;
+  if (const int rc = issue_wal_of(file); rc != SQLITE_OK) return rc;
   return real_methods(file).xShmUnmap(real(file), delete_flag);
 }
 
@@ -201,6 +223,8 @@ int batching_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, i
   f->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
   f->gathered_at = 0;
   f->gathered = nullptr;
+  f->wal_of_db = nullptr;
+  f->db_of_wal = nullptr;
   sqlite3_vfs* inner = default_vfs(vfs);
   const int rc = inner->xOpen(inner, name, f->real, flags, out_flags);
   // SQLite calls xClose whenever pMethods is set, even after a failed open; the default VFS's
@@ -209,6 +233,14 @@ int batching_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, i
   if (f->is_wal) f->gathered = new (std::nothrow) std::vector<char>();
   f->base.pMethods = &kMethods;
   if (rc == SQLITE_OK && f->is_wal && !f->gathered) return SQLITE_NOMEM;
+  if (rc == SQLITE_OK && f->is_wal) {
+    // SQLite names the WAL after its database and opens the database first, through this VFS.
+    sqlite3_file* db = sqlite3_database_file_object(name);
+    if (db && db->pMethods == &kMethods) {
+      f->db_of_wal = self(db);
+      self(db)->wal_of_db = f;
+    }
+  }
   return rc;
 }
 

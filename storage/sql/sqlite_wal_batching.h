@@ -9,7 +9,9 @@
 // Why that is safe: SQLite only relies on log bytes it has synced, and before it publishes a
 // commit to other connections (the wal-index) it syncs the log (synchronous=FULL, which the driver
 // always sets). Every operation other than a write first puts the gathered bytes in the file, so
-// SQLite reading back frames of its own open transaction sees what it wrote.
+// SQLite reading back frames of its own open transaction sees what it wrote, and so does the end
+// of a write transaction (a lock call on the database file's shared memory): frames of a
+// transaction that rolled back never land later on frames another connection committed since.
 #pragma once
 
 #include <cstdint>

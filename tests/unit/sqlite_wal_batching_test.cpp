@@ -91,6 +91,33 @@ TEST_F(WalBatching, ARolledBackTransactionLeavesNothing) {
   EXPECT_EQ(integrity(*reader), "ok");
 }
 
+TEST_F(WalBatching, WhatARolledBackTransactionSpilledNeverOverwritesAnotherConnectionsCommit) {
+  // The first connection's transaction spills pages to the log and rolls back; the second then
+  // commits into the same part of the log. Whatever the first gathered must not land on top of
+  // it when the first touches the log again.
+  auto other = open_sqlite(path_);
+  writer_->execute_script("PRAGMA cache_size=8");
+  {
+    Transaction tx(*writer_);
+    insert_rows(*writer_, 100000, 40);  // spills, and stays far under what is gathered at most
+  }  // rolled back
+  {
+    Transaction tx(*other);
+    insert_rows(*other, 0, 300);
+    tx.commit();
+  }
+  EXPECT_EQ(count_rows(*writer_), 300);  // the first connection reads the log again
+  {
+    Transaction tx(*writer_);
+    insert_rows(*writer_, 300, 1);
+    tx.commit();
+  }
+  auto reader = open_sqlite(path_);
+  EXPECT_EQ(count_rows(*reader), 301);
+  EXPECT_EQ(count_rows(*reader, "v = '" + payload(299) + "'"), 1);
+  EXPECT_EQ(integrity(*reader), "ok");
+}
+
 TEST_F(WalBatching, EveryCommitSurvivesAProcessThatDiesWithoutClosing) {
   writer_.reset();
   const pid_t child = fork();
