@@ -100,7 +100,7 @@ TEST_F(WalBatching, WhatARolledBackTransactionSpilledNeverOverwritesAnotherConne
   {
     Transaction tx(*writer_);
     insert_rows(*writer_, 100000, 40);  // spills, and stays far under what is gathered at most
-  }  // rolled back
+  }                                     // rolled back
   {
     Transaction tx(*other);
     insert_rows(*other, 0, 300);
