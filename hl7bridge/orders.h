@@ -2,7 +2,6 @@
 // RAD-4 / RAD-13 (order control to action, HL7 fields to Modality Worklist attributes).
 #pragma once
 
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>

@@ -291,33 +291,44 @@ Result<void> decode_attributes(const std::string& bytes, DcmDataset& out,
   return selected.empty() ? Result<void>{} : decode_attributes(selected, out);
 }
 
-std::string with_patient_values(const std::string& encoded, const PatientValues& values) {
+namespace {
+
+// An encoded attribute set as `edit` leaves it; one that does not decode is returned as it is.
+template <typename Edit>
+std::string edited(const std::string& encoded, Edit edit) {
   DcmDataset ds;
   if (!encoded.empty() && !decode_attributes(encoded, ds)) return encoded;
-  bool non_ascii = false;
-  const std::pair<const std::optional<std::string>*, DcmTagKey> fields[] = {
-      {&values.patient_id, DCM_PatientID},
-      {&values.issuer_of_patient_id, DCM_IssuerOfPatientID},
-      {&values.name, DCM_PatientName},
-      {&values.birth_date, DCM_PatientBirthDate},
-      {&values.sex, DCM_PatientSex}};
-  for (const auto& [value, tag] : fields) {
-    if (!*value) continue;
-    ds.putAndInsertString(tag, (*value)->c_str());
-    non_ascii = non_ascii || std::any_of((*value)->begin(), (*value)->end(), [](char ch) {
-                  return static_cast<unsigned char>(ch) > 0x7f;
-                });
-  }
-  // Stored text is UTF-8 (index_entry_from converts it); say so once it is not plain ASCII.
-  if (non_ascii) ds.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+  edit(ds);
   return encode_attributes(ds);
 }
 
+}  // namespace
+
+std::string with_patient_values(const std::string& encoded, const PatientValues& values) {
+  return edited(encoded, [&](DcmDataset& ds) {
+    bool non_ascii = false;
+    const std::pair<const std::optional<std::string>*, DcmTagKey> fields[] = {
+        {&values.patient_id, DCM_PatientID},
+        {&values.issuer_of_patient_id, DCM_IssuerOfPatientID},
+        {&values.name, DCM_PatientName},
+        {&values.birth_date, DCM_PatientBirthDate},
+        {&values.sex, DCM_PatientSex}};
+    for (const auto& [value, tag] : fields) {
+      if (!*value) continue;
+      ds.putAndInsertString(tag, (*value)->c_str());
+      non_ascii = non_ascii || std::any_of((*value)->begin(), (*value)->end(), [](char ch) {
+                    return static_cast<unsigned char>(ch) > 0x7f;
+                  });
+    }
+    // Stored text is UTF-8 (index_entry_from converts it); say so once it is not plain ASCII.
+    if (non_ascii) ds.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+  });
+}
+
 std::string with_study_uid(const std::string& encoded, const std::string& study_uid) {
-  DcmDataset ds;
-  if (!encoded.empty() && !decode_attributes(encoded, ds)) return encoded;
-  ds.putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
-  return encode_attributes(ds);
+  return edited(encoded, [&](DcmDataset& ds) {
+    ds.putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
+  });
 }
 
 Result<IndexEntry> index_entry_from(DcmDataset& ds, const std::string& transfer_syntax) {
